@@ -1,0 +1,55 @@
+# Wheeldesk: `make run` starts everything on the embedded demo; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+WEB := services/web
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help install uv deps frontend browser run test lint format bench clean
+
+help:
+	@echo "make run    - install what is missing and start Wheeldesk (demo) at http://127.0.0.1:8000"
+	@echo "make test   - install what is missing and run every test"
+	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
+	@echo "make lint   - ruff check + format check"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet --break-system-packages uv
+
+deps: uv
+	@$(UV) sync --frozen --all-packages --quiet
+
+frontend:
+	@if [ -f $(WEB)/package.json ]; then \
+		if [ ! -d $(WEB)/node_modules ] || [ $(WEB)/package-lock.json -nt $(WEB)/node_modules/.package-lock.json ]; then \
+			(cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error); fi; \
+		(cd $(WEB) && npm run --silent build); fi
+
+install: deps frontend
+
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "installing Debian chromium for browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); fi
+
+run: install
+	@$(PY) scripts/run.py
+
+test: install browser
+	@$(PY) -m ruff check .
+	@$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: deps
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+format: deps
+	@$(PY) -m ruff format . && $(PY) -m ruff check --fix .
+
+bench: install
+	@$(PY) -m bench
+
+clean:
+	rm -rf var .pytest_cache

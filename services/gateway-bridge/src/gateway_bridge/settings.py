@@ -1,0 +1,34 @@
+"""gateway-bridge settings: where IB Gateway/TWS is and how to treat it."""
+
+from typing import Literal
+
+from pydantic import Field
+from wheeldesk.settings import BaseServiceSettings
+
+
+class BridgeSettings(BaseServiceSettings):
+    bridge_host: str = "127.0.0.1"
+    bridge_port: int = Field(default=8001, ge=1, le=65535)
+    ib_host: str = Field(default="127.0.0.1", description="IB Gateway/TWS host (tws-sim in demo).")
+    ib_port: int = Field(
+        default=4002,
+        ge=1,
+        le=65535,
+        description="4002 Gateway paper, 4001 live; 7497 TWS paper, 7496 live.",
+    )
+    ib_client_id: int = Field(default=17, ge=0)
+    ib_account: str | None = Field(
+        default=None, description="Account id; the first managed one if unset."
+    )
+    ib_readonly: bool = False
+    ib_market_data_type: Literal["live", "frozen", "delayed", "delayed-frozen"] = "live"
+    allow_live_orders: bool = Field(
+        default=False, description="Allow orders on a live (non-DU) account."
+    )
+    max_contracts_per_order: int = Field(default=10, ge=1)
+    limit_price_tolerance_pct: float = Field(default=10.0, ge=0)
+    market_data_lines: int = Field(default=100, ge=1)
+    ib_messages_per_second: float = Field(default=45.0, gt=0, le=50)
+    quote_publish_hz: float = Field(
+        default=4.0, gt=0, description="Max quote events per symbol per second."
+    )

@@ -1,0 +1,25 @@
+"""`python -m wheeldesk_web`: serve the web app (ASGI, so server-sent events stream)."""
+
+import os
+
+import uvicorn
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wheeldesk_web.settings")
+    from wheeldesk.logs import setup_logging
+
+    from wheeldesk_web.config import SETTINGS
+
+    setup_logging("web", SETTINGS.log_level, SETTINGS.log_format)
+    uvicorn.run(
+        "wheeldesk_web.asgi:application",
+        host=SETTINGS.web_host,
+        port=SETTINGS.web_port,
+        log_config=None,
+        lifespan="off",
+    )
+
+
+if __name__ == "__main__":
+    main()

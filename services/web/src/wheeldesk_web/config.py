@@ -1,0 +1,21 @@
+"""The web service's environment settings (one pydantic-settings class), read once."""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from wheeldesk.settings import BaseServiceSettings, load_settings
+
+
+class WebSettings(BaseServiceSettings):
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=1, le=65535)
+    django_secret_key: SecretStr = SecretStr("dev-insecure-secret-key-change-me")
+    django_debug: bool = False
+    allowed_hosts: str = Field(default="127.0.0.1,localhost", description="Comma-separated.")
+    csrf_trusted_origins: str = Field(default="", description="Comma-separated origins.")
+    database_url: str = Field(default="sqlite:///var/wheeldesk.sqlite3")
+    data_dir: Path = Path("var")
+    secure_cookies: bool = False
+
+
+SETTINGS = load_settings(WebSettings)

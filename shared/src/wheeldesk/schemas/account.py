@@ -1,0 +1,52 @@
+"""Account and positions: `GET /v1/account`, `GET /v1/positions`, `ibkr.account`, `ibkr.position`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from wheeldesk.schemas.common import Event, Right, SecType, utcnow
+
+
+class Account(BaseModel):
+    account_id: str
+    is_paper: bool = Field(description="Paper accounts have ids starting with DU.")
+    currency: str = "USD"
+    net_liquidation: float | None = None
+    cash: float | None = Field(default=None, description="TotalCashValue.")
+    buying_power: float | None = None
+    excess_liquidity: float | None = None
+    maintenance_margin: float | None = None
+    initial_margin: float | None = None
+    available_funds: float | None = None
+    unrealized_pnl: float | None = None
+    realized_pnl: float | None = None
+    ts: datetime = Field(default_factory=utcnow)
+
+
+class Position(BaseModel):
+    account_id: str
+    symbol: str
+    sec_type: SecType
+    quantity: float
+    avg_cost: float = Field(
+        description="Per share for stock; per contract (x100) for options, as IB reports."
+    )
+    conid: int | None = None
+    expiry: date | None = None
+    strike: float | None = None
+    right: Right | None = None
+    multiplier: int = 1
+    market_price: float | None = None
+    market_value: float | None = None
+    unrealized_pnl: float | None = None
+    realized_pnl: float | None = None
+
+
+class AccountEvent(Event, Account):
+    """`ibkr.account` on JetStream: account values changed."""
+
+
+class PositionEvent(Event, Position):
+    """`ibkr.position` on JetStream: a position changed (quantity 0 = closed)."""

@@ -1,0 +1,34 @@
+"""`ibkr.connection` events and the bridge's connection status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from wheeldesk.schemas.common import DataType, Event, utcnow
+
+ConnectionState = Literal[
+    "connected",
+    "disconnected",
+    "connectivity_lost",
+    "connectivity_restored",
+    "farm_down",
+    "farm_up",
+]
+
+
+class ConnectionStatus(BaseModel):
+    connected: bool
+    state: ConnectionState
+    reason: str | None = None
+    ib_code: int | None = None
+    account_id: str | None = None
+    server_version: int | None = None
+    market_data_type: DataType | None = None
+    since: datetime = Field(default_factory=utcnow)
+
+
+class ConnectionEvent(Event, ConnectionStatus):
+    """Published on `ibkr.connection` (JetStream)."""

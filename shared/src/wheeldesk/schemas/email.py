@@ -1,0 +1,58 @@
+"""Notifier contracts: `POST /v1/emails`, `GET /v1/emails/{id}`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, EmailStr, Field, model_validator
+
+from wheeldesk.schemas.common import StrictModel, utcnow
+
+TemplateName = Literal[
+    "signal_digest",
+    "order_filled",
+    "connection_lost",
+    "connection_restored",
+    "daily_summary",
+    "password_reset",
+    "raw",
+]
+
+
+class EmailRequest(StrictModel):
+    to: list[EmailStr] = Field(min_length=1, max_length=50)
+    template: TemplateName | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    subject: str | None = Field(default=None, max_length=998)
+    html: str | None = Field(default=None, max_length=1_000_000)
+    text: str | None = Field(default=None, max_length=1_000_000)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _content(self) -> EmailRequest:
+        raw = self.template is None or self.template == "raw"
+        if raw and (not self.subject or not (self.html or self.text)):
+            raise ValueError("a raw email needs subject and html or text (or name a template)")
+        return self
+
+
+EmailState = Literal["queued", "sent", "failed"]
+
+
+class EmailAccepted(BaseModel):
+    id: str
+    status: EmailState = "queued"
+    duplicate: bool = False
+
+
+class EmailStatus(BaseModel):
+    id: str
+    status: EmailState
+    resend_id: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+    to: list[str] = Field(default_factory=list)
+    subject: str | None = None
+    created: datetime = Field(default_factory=utcnow)
+    updated: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,151 @@
+"""Market data crossing the bridge's HTTP API and `ibkr.quote.<SYMBOL>`."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field, computed_field
+
+from wheeldesk.schemas.common import DataType, Event, Right, utcnow
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+class Quote(BaseModel):
+    """A stock quote. Always carries its time and IB's market data type."""
+
+    symbol: str
+    bid: float | None = None
+    ask: float | None = None
+    last: float | None = None
+    bid_size: float | None = None
+    ask_size: float | None = None
+    volume: float | None = None
+    close: float | None = None
+    market_data_type: DataType = DataType.LIVE
+    ts: datetime = Field(default_factory=utcnow)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mid(self) -> float | None:
+        if self.bid and self.ask and self.bid > 0 and self.ask > 0:
+            return round((self.bid + self.ask) / 2, 4)
+        return None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def price(self) -> float | None:
+        """Best single price: last, else mid, else close."""
+        return _finite(self.last) or self.mid or _finite(self.close)
+
+
+class QuoteEvent(Event, Quote):
+    """Published on `ibkr.quote.<SYMBOL>` (core NATS, latest wins)."""
+
+
+class Fundamentals(BaseModel):
+    """From IB generic tick 258 (fundamental ratios) plus the next earnings date when known."""
+
+    beta: float | None = None
+    roe: float | None = Field(default=None, description="Return on equity, percent.")
+    fcf_per_share: float | None = None
+    free_cash_flow: float | None = Field(default=None, description="Free cash flow, USD.")
+    market_cap: float | None = Field(default=None, description="Market capitalisation, USD.")
+    dividend_yield: float | None = Field(default=None, description="Dividend yield, percent.")
+    pe_ratio: float | None = None
+    next_earnings: date | None = None
+    ex_dividend: date | None = None
+
+
+class StockInfo(BaseModel):
+    symbol: str
+    name: str | None = None
+    sector: str | None = None
+    primary_exchange: str | None = None
+    conid: int | None = None
+    quote: Quote
+    fundamentals: Fundamentals = Fundamentals()
+    simulated: bool = Field(default=False, description="True when the data came from tws-sim.")
+
+
+class Bar(BaseModel):
+    date: date
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float = 0
+
+
+class History(BaseModel):
+    symbol: str
+    what: str = "TRADES"
+    bars: list[Bar]
+    iv_bars: list[Bar] = Field(
+        default_factory=list, description="Daily implied volatility (OPTION_IMPLIED_VOLATILITY)."
+    )
+
+
+class OptionContract(BaseModel):
+    symbol: str
+    expiry: date
+    strike: float
+    right: Right
+    multiplier: int = 100
+    conid: int | None = None
+    trading_class: str | None = None
+    exchange: str = "SMART"
+    currency: str = "USD"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def key(self) -> str:
+        """Human/stable id, e.g. `AAPL 2026-12-18 180P`."""
+        return f"{self.symbol} {self.expiry.isoformat()} {self.strike:g}{self.right}"
+
+
+class Greeks(BaseModel):
+    iv: float | None = None
+    delta: float | None = None
+    gamma: float | None = None
+    theta: float | None = None
+    vega: float | None = None
+
+
+class OptionQuote(BaseModel):
+    contract: OptionContract
+    bid: float | None = None
+    ask: float | None = None
+    last: float | None = None
+    volume: float | None = None
+    open_interest: float | None = None
+    iv: float | None = None
+    delta: float | None = None
+    gamma: float | None = None
+    theta: float | None = None
+    vega: float | None = None
+    underlying_price: float | None = None
+    greeks_source: str = Field(default="ib", description="'ib' or 'model' (computed locally).")
+    market_data_type: DataType = DataType.LIVE
+    ts: datetime = Field(default_factory=utcnow)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mid(self) -> float | None:
+        if self.bid is not None and self.ask is not None and self.bid >= 0 and self.ask > 0:
+            return round((self.bid + self.ask) / 2, 4)
+        return None
+
+
+class Chain(BaseModel):
+    symbol: str
+    right: Right | None = None
+    underlying: Quote
+    expirations: list[date] = Field(description="Expiries inside the requested DTE window.")
+    options: list[OptionQuote]
+    quotes_requested: int = Field(default=0, description="Option quotes requested from IB.")
+    market_data_type: DataType = DataType.LIVE
+    ts: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,180 @@
+"""Screener contracts: criteria, scan requests, signals and rejections ("why not").
+
+Owned by the screener issue; the web stores these numbers verbatim.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from wheeldesk.schemas.account import Position
+from wheeldesk.schemas.common import Event, Right, StrictModel, utcnow
+from wheeldesk.schemas.market import Chain, Fundamentals, OptionContract, Quote
+
+SignalKind = Literal["CSP", "CC", "ROLL", "CLOSE"]
+Tier = Literal["A", "B", "C"]
+
+
+class Criteria(StrictModel):
+    """Every screening rule, with the defaults a conservative wheel trader would start from."""
+
+    # fundamentals
+    min_roe: float | None = Field(default=10.0, description="Minimum return on equity, %.")
+    require_positive_fcf: bool = True
+    max_beta: float | None = Field(default=1.5, ge=0)
+    min_price: float | None = Field(default=10.0, ge=0)
+    max_price: float | None = Field(default=500.0, gt=0)
+    min_market_cap: float | None = Field(default=10e9, ge=0, description="USD.")
+    # option filters
+    dte_min: int = Field(default=7, ge=0, le=730)
+    dte_max: int = Field(default=45, ge=0, le=730)
+    delta_min: float = Field(default=0.15, ge=0, le=1, description="Minimum |delta|.")
+    delta_max: float = Field(default=0.30, ge=0, le=1, description="Maximum |delta|.")
+    min_iv: float | None = Field(
+        default=None, ge=0, description="Minimum IV, as a fraction (0.25 = 25%)."
+    )
+    min_iv_rank: float | None = Field(default=None, ge=0, le=100)
+    min_open_interest: int = Field(default=100, ge=0)
+    max_spread_pct: float = Field(default=10.0, ge=0, description="(ask-bid)/mid, %.")
+    min_premium: float = Field(default=0.10, ge=0, description="Per share, USD.")
+    min_apy: float = Field(default=10.0, ge=0, description="Annualised yield, %.")
+    max_collateral: float | None = Field(default=None, gt=0, description="Per-position cap, USD.")
+    earnings: Literal["exclude", "flag", "ignore"] = "exclude"
+    premium_basis: Literal["bid", "mid"] = "bid"
+    cc_min_strike_vs_basis: bool = Field(
+        default=True, description="Calls only at strike >= cost basis."
+    )
+    # roll / close
+    take_profit_pct: float = Field(default=50.0, ge=0, le=100)
+    roll_dte: int = Field(default=7, ge=0)
+    max_signals_per_symbol: int = Field(default=3, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Criteria:
+        if self.dte_min > self.dte_max:
+            raise ValueError("dte_min must be <= dte_max")
+        if self.delta_min > self.delta_max:
+            raise ValueError("delta_min must be <= delta_max")
+        if (
+            self.min_price is not None
+            and self.max_price is not None
+            and self.min_price > self.max_price
+        ):
+            raise ValueError("min_price must be <= max_price")
+        return self
+
+
+class SymbolData(BaseModel):
+    """Inline market data for one symbol (lets a caller scan without the bridge)."""
+
+    symbol: str
+    quote: Quote
+    fundamentals: Fundamentals = Fundamentals()
+    chains: list[Chain] = Field(default_factory=list)
+    iv_history: list[float] = Field(default_factory=list, description="A year of daily IV.")
+
+
+class ScanRequest(StrictModel):
+    symbols: list[str] = Field(min_length=1, max_length=1000)
+    criteria: Criteria = Criteria()
+    positions: list[Position] = Field(default_factory=list)
+    buying_power: float | None = None
+    data: list[SymbolData] | None = None
+
+
+class Signal(BaseModel):
+    kind: SignalKind
+    symbol: str
+    contract: OptionContract
+    premium_basis: Literal["bid", "mid"]
+    premium: float
+    collateral: float
+    yield_pct: float
+    apy: float
+    pop: float = Field(description="Probability OTM at expiry (Black-Scholes N(±d2)), %.")
+    abs_delta: float | None
+    breakeven: float
+    expected_move: float
+    distance_pct: float
+    distance_em: float | None
+    spread_pct: float | None
+    open_interest: float | None
+    volume: float | None
+    iv: float | None
+    iv_rank: float | None
+    iv_percentile: float | None = None
+    dte: int
+    underlying_price: float
+    if_called_return: float | None = None
+    net_credit: float | None = None
+    cost_basis: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    fundamentals: Fundamentals = Fundamentals()
+    earnings_before_expiry: bool = False
+    score: float
+    tier: Tier
+    reasons: list[str] = Field(default_factory=list, description="The 'why', in words.")
+    quote_ts: datetime | None = None
+    market_data_type: str | None = None
+
+
+class Rejection(BaseModel):
+    symbol: str
+    rule: str
+    message: str
+    contract: str | None = None
+
+
+class ScanResult(BaseModel):
+    scan_id: str
+    started: datetime = Field(default_factory=utcnow)
+    finished: datetime | None = None
+    duration_ms: float | None = None
+    criteria: Criteria
+    symbols: list[str]
+    signals: list[Signal]
+    rejections: list[Rejection]
+    errors: list[Rejection] = Field(default_factory=list)
+
+
+class ScanEvent(Event):
+    """`signals.scan.<scan_id>`: a finished scan."""
+
+    result: ScanResult
+
+
+class PriceRequestItem(StrictModel):
+    right: Right
+    spot: float = Field(gt=0)
+    strike: float = Field(gt=0)
+    dte: float = Field(gt=0, description="Days to expiry (calendar).")
+    price: float | None = Field(default=None, ge=0, description="Option price, to solve IV.")
+    iv: float | None = Field(default=None, gt=0, description="Volatility, if known.")
+    rate: float = 0.04
+    dividend_yield: float = 0.0
+
+
+class PriceRequest(StrictModel):
+    items: list[PriceRequestItem] = Field(min_length=1, max_length=100_000)
+
+
+class PriceResult(BaseModel):
+    iv: float | None
+    iv_flag: str | None = None
+    price: float | None
+    delta: float | None
+    gamma: float | None
+    theta: float | None
+    vega: float | None
+    pop: float | None
+
+
+class PriceResponse(BaseModel):
+    results: list[PriceResult]
+
+
+_ = (date, Right)

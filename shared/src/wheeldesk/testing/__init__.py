@@ -1,0 +1,1 @@
+"""Test harness shared by every service's tests: real processes on free ports."""

@@ -1,0 +1,70 @@
+"""The shared base: config errors are one line, auth guards everything but health."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import Field
+from wheeldesk.app import create_app
+from wheeldesk.settings import BaseServiceSettings, ConfigError, load_settings
+
+
+class _Settings(BaseServiceSettings):
+    ib_port: int = Field(default=4002, ge=1, le=65535)
+
+
+def test_bad_port_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IB_PORT", "four-thousand")
+    with pytest.raises(ConfigError) as err:
+        load_settings(_Settings, exit_on_error=False)
+    assert "IB_PORT" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_default_secret_refused_outside_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMO_MODE", "false")
+    with pytest.raises(ConfigError, match="INTERNAL_API_TOKEN"):
+        load_settings(_Settings, exit_on_error=False)
+    monkeypatch.setenv("INTERNAL_API_TOKEN", "a-real-secret-value-123")
+    assert load_settings(_Settings, exit_on_error=False).ib_port == 4002
+
+
+def test_service_exits_with_one_line_not_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "screener"],
+        env={"SCREENER_PORT": "eighty", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("configuration error: SCREENER_PORT")
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_auth_and_health() -> None:
+    settings = _Settings(internal_api_token="tok-123456789")  # type: ignore[arg-type]
+    app = create_app("demo", settings, readiness={"thing": lambda: "not yet"})
+
+    @app.get("/v1/thing")
+    async def thing() -> dict[str, int]:
+        return {"n": 1}
+
+    client = TestClient(app)
+    assert client.get("/healthz").json()["status"] == "ok"
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["reason"] == "thing: not yet"
+    denied = client.get("/v1/thing")
+    assert denied.status_code == 401
+    assert denied.json()["code"] == "unauthorized"
+    ok = client.get(
+        "/v1/thing", headers={"Authorization": "Bearer tok-123456789", "X-Request-ID": "rid-1"}
+    )
+    assert ok.json() == {"n": 1}
+    assert ok.headers["X-Request-ID"] == "rid-1"
+    assert client.get("/v1/thing", headers={"Authorization": "Bearer wrong"}).status_code == 401
