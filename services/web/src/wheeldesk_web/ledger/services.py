@@ -1,0 +1,163 @@
+"""Ledger operations: store executions idempotently, rebuild cycles, answer the dashboard."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from wheeldesk.schemas.orders import Fill
+
+from wheeldesk_web.ledger.cycles import (
+    EASTERN,
+    Cycle,
+    LedgerEvent,
+    build_cycles,
+    dec,
+    monthly_premium,
+)
+from wheeldesk_web.ledger.models import Adjustment, Execution, WheelCycle
+
+log = logging.getLogger(__name__)
+
+
+def _fill_fields(fill: Fill, source: str) -> dict:
+    return {
+        "order_id": fill.order_id,
+        "perm_id": fill.perm_id,
+        "client_order_id": fill.client_order_id or "",
+        "account_id": fill.account_id or "",
+        "time": fill.time,
+        "symbol": fill.symbol.upper(),
+        "sec_type": fill.sec_type,
+        "expiry": fill.expiry,
+        "strike": dec(fill.strike) if fill.strike is not None else None,
+        "right": fill.right or "",
+        "multiplier": fill.multiplier or (100 if fill.sec_type == "OPT" else 1),
+        "side": fill.side,
+        "quantity": abs(dec(fill.quantity)),
+        "price": dec(fill.price),
+        "commission": abs(dec(fill.commission)) if fill.commission is not None else None,
+        "realized_pnl": dec(fill.realized_pnl) if fill.realized_pnl is not None else None,
+        "exchange": fill.exchange or "",
+        "kind": fill.kind,
+        "source": source,
+    }
+
+
+def record_fills(fills: Iterable[Fill], source: str, *, rebuild_cycles: bool = True) -> int:
+    """Store fills by exec id (a repeat only fills in a late commission); return new count."""
+    created = 0
+    symbols: set[str] = set()
+    with transaction.atomic():
+        for fill in fills:
+            fields = _fill_fields(fill, source)
+            existing = Execution.objects.filter(exec_id=fill.exec_id).first()
+            if existing is None:
+                Execution.objects.create(exec_id=fill.exec_id, **fields)
+                created += 1
+                symbols.add(fields["symbol"])
+            elif existing.commission is None and fields["commission"] is not None:
+                existing.commission = fields["commission"]
+                existing.save(update_fields=["commission"])
+                symbols.add(existing.symbol)
+        if rebuild_cycles and symbols:
+            rebuild(symbols)
+    return created
+
+
+def events_for(symbols: Iterable[str] | None = None) -> list[LedgerEvent]:
+    execs = Execution.objects.all()
+    adjs = Adjustment.objects.all()
+    if symbols is not None:
+        symbols = list(symbols)
+        execs = execs.filter(symbol__in=symbols)
+        adjs = adjs.filter(symbol__in=symbols)
+    # IB's order for equal times: by time, then by insertion (id) — kept by a stable sort.
+    events = [e.to_event() for e in execs.order_by("time", "id")]
+    events += [a.to_event() for a in adjs.order_by("time", "id")]
+    return events
+
+
+def cycles_for(symbol: str) -> list[Cycle]:
+    return build_cycles(events_for([symbol.upper()]))
+
+
+def _row(c: Cycle) -> WheelCycle:
+    return WheelCycle(
+        key=c.key,
+        symbol=c.symbol,
+        start=c.start,
+        end=c.end,
+        state=c.state,
+        state_label=c.state_label,
+        outcome=c.outcome,
+        premium=c.premium,
+        put_premium=c.put_premium,
+        call_premium=c.call_premium,
+        dividends=c.dividends,
+        fees=c.fees,
+        shares=c.shares,
+        shares_acquired=c.shares_acquired,
+        assignment_price=_q(c.assignment_price),
+        adjusted_cost_basis=_q(c.adjusted_cost_basis),
+        capital=c.capital,
+        realised_pnl=_q(c.realised_pnl),
+        annualised_return=_q(c.annualised_return),
+        days=c.days(timezone.localdate()),
+        rolls=c.rolls,
+        event_refs=[e.ref for e in c.events],
+    )
+
+
+def _q(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.0001"))
+
+
+def rebuild(symbols: Iterable[str] | None = None) -> int:
+    """Recompute the cycles of these tickers (all when None) in one transaction."""
+    with transaction.atomic():
+        if symbols is None:
+            symbols = set(Execution.objects.values_list("symbol", flat=True)) | set(
+                Adjustment.objects.values_list("symbol", flat=True)
+            )
+        symbols = sorted({s.upper() for s in symbols})
+        cycles = build_cycles(events_for(symbols))
+        WheelCycle.objects.filter(symbol__in=symbols).delete()
+        WheelCycle.objects.bulk_create([_row(c) for c in cycles])
+    return len(cycles)
+
+
+def backfill(bridge, since: date | None = None) -> int:  # type: ignore[no-untyped-def]
+    """Pull the bridge's executions (IB keeps about a week) and store the missing ones."""
+    return record_fills(bridge.executions(since), "bridge")
+
+
+# --- for the dashboard (web 1 of 2) -------------------------------------------------
+
+
+def premium_collected_this_month(today: date | None = None) -> Decimal:
+    """Net option premium (credits − buy-backs, before fees) traded this calendar month."""
+    today = today or datetime.now(EASTERN).date()
+    start = datetime(today.year, today.month, 1, tzinfo=EASTERN)
+    events = [
+        e.to_event()
+        for e in Execution.objects.filter(sec_type="OPT", time__gte=start - timedelta(days=1))
+    ]
+    return monthly_premium(events).get(today.strftime("%Y-%m"), Decimal(0))
+
+
+def cycles_in_progress() -> list[WheelCycle]:
+    """Open wheel cycles, newest first (state label, premium so far, adjusted basis)."""
+    return list(WheelCycle.objects.exclude(state="closed").order_by("symbol", "-start"))
+
+
+def import_flex(data: bytes) -> tuple[int, int]:
+    """Import a Flex trade report; returns (trades in file, newly stored). Raises FlexError."""
+    from wheeldesk_web.ledger.flex import parse_flex
+
+    fills = parse_flex(data)
+    return len(fills), record_fills(fills, "flex")
