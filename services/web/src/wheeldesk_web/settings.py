@@ -21,6 +21,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "wheeldesk_web.core",
+    "wheeldesk_web.market",
+    "wheeldesk_web.watchlist",
+    "wheeldesk_web.signals",
+    "wheeldesk_web.preferences",
+    "wheeldesk_web.live",
+    "wheeldesk_web.orders",
+    "wheeldesk_web.ledger",
+    "wheeldesk_web.alerts",
 ]
 
 MIDDLEWARE = [
@@ -47,6 +55,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "wheeldesk_web.core.context_processors.layout",
             ],
         },
     },
@@ -85,10 +94,13 @@ STATIC_ROOT = ENV.data_dir / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # No manifest: `make run` and the test stack serve straight from the app's static dirs
+    # (WhiteNoise finders), so a missing `collectstatic` can never turn a page into a 500.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-if DEBUG:
-    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_AUTOREFRESH = DEBUG
 
 SESSION_COOKIE_SECURE = ENV.secure_cookies
 CSRF_COOKIE_SECURE = ENV.secure_cookies

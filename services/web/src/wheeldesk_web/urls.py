@@ -4,5 +4,10 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("stocks/", include("wheeldesk_web.market.urls")),
+    path("watchlist/", include("wheeldesk_web.watchlist.urls")),
+    path("signals/", include("wheeldesk_web.signals.urls")),
+    path("settings/", include("wheeldesk_web.preferences.urls")),
+    path("live/", include("wheeldesk_web.live.urls")),
     path("", include("wheeldesk_web.core.urls")),
 ]

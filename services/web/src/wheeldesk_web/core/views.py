@@ -3,6 +3,10 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from wheeldesk_web.core.dashboard import dashboard_data
+from wheeldesk_web.signals.models import ScanRun
+from wheeldesk_web.watchlist.services import default_watchlist
+
 
 @login_not_required
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -19,5 +23,20 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ready", "service": "web"})
 
 
+def home(request: HttpRequest) -> HttpResponse:
+    watchlist = default_watchlist(request.user)
+    last_scan = ScanRun.objects.filter(status=ScanRun.DONE).first()
+    return render(
+        request,
+        "core/home.html",
+        {"watchlist_count": watchlist.items.count(), "last_scan": last_scan},
+    )
+
+
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/dashboard.html")
+    data = dashboard_data()
+    return render(
+        request,
+        "core/dashboard.html",
+        {"data": data, "live_symbols": ",".join(data.symbols)},
+    )

@@ -1,0 +1,72 @@
+"""Formatting for traders: money, percentages, and a price that always shows its age and type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+
+def _num(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None  # NaN -> None
+
+
+@register.filter
+def money(value: Any, places: int = 2) -> str:
+    number = _num(value)
+    if number is None:
+        return "—"
+    sign = "−" if number < 0 else ""
+    return f"{sign}${abs(number):,.{int(places)}f}"
+
+
+@register.filter
+def num(value: Any, places: int = 2) -> str:
+    number = _num(value)
+    return "—" if number is None else f"{number:,.{int(places)}f}"
+
+
+@register.filter
+def pct(value: Any, places: int = 1) -> str:
+    number = _num(value)
+    return "—" if number is None else f"{number:,.{int(places)}f}%"
+
+
+@register.filter
+def frac_pct(value: Any, places: int = 1) -> str:
+    """A fraction (0.25) shown as a percentage (25.0%)."""
+    number = _num(value)
+    return "—" if number is None else f"{number * 100:,.{int(places)}f}%"
+
+
+@register.filter
+def signed_class(value: Any) -> str:
+    number = _num(value)
+    if number is None or number == 0:
+        return ""
+    return "text-green-700" if number > 0 else "text-red-700"
+
+
+@register.filter
+def iso(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.utc)
+    return value.isoformat()
+
+
+@register.inclusion_tag("core/partials/price.html")
+def price(value: Any, ts: datetime | None, data_type: str | None, places: int = 2) -> dict:
+    """A price with its data type badge and a ticking age (rendered again by SSE updates)."""
+    return {"value": _num(value), "ts": ts, "data_type": (data_type or "unknown"), "places": places}

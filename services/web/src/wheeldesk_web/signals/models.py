@@ -1,0 +1,119 @@
+"""Scan runs, the signals they produced (numbers stored verbatim from the screener) and the
+rejections behind the "why not" list."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+KINDS = [("CSP", "cash-secured put"), ("CC", "covered call"), ("ROLL", "roll"), ("CLOSE", "close")]
+TIERS = [("A", "A"), ("B", "B"), ("C", "C")]
+
+
+class ScanRun(models.Model):
+    RUNNING, DONE, FAILED = "running", "done", "failed"
+    STATUSES = [(RUNNING, "running"), (DONE, "done"), (FAILED, "failed")]
+    TRIGGERS = [("manual", "Scan now"), ("schedule", "schedule"), ("command", "manage.py scan")]
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="scan_runs",
+    )
+    scan_id = models.CharField(max_length=64, blank=True, help_text="The screener's scan id.")
+    trigger = models.CharField(max_length=10, choices=TRIGGERS, default="manual")
+    status = models.CharField(max_length=8, choices=STATUSES, default=RUNNING, db_index=True)
+    progress = models.CharField(max_length=200, blank=True)
+    started = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    criteria = models.JSONField(default=dict, blank=True)
+    symbols = models.JSONField(default=list, blank=True)
+    signal_count = models.PositiveIntegerField(default=0)
+    rejection_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started"]
+
+    def __str__(self) -> str:
+        return f"scan {self.pk} {self.started:%Y-%m-%d %H:%M} {self.status}"
+
+
+class Rejection(models.Model):
+    """One "why not": a symbol or contract a rule turned away (or an error fetching it)."""
+
+    scan = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="rejections")
+    symbol = models.CharField(max_length=12, db_index=True)
+    rule = models.CharField(max_length=60)
+    message = models.CharField(max_length=500)
+    contract = models.CharField(max_length=60, blank=True)
+    is_error = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["symbol", "rule"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol}: {self.rule}"
+
+
+class Signal(models.Model):
+    NEW, SEEN, ORDERED, DISMISSED = "new", "seen", "ordered", "dismissed"
+    STATUSES = [(NEW, "new"), (SEEN, "seen"), (ORDERED, "ordered"), (DISMISSED, "dismissed")]
+
+    scan = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="signals")
+    status = models.CharField(max_length=10, choices=STATUSES, default=NEW, db_index=True)
+    kind = models.CharField(max_length=5, choices=KINDS, db_index=True)
+    symbol = models.CharField(max_length=12, db_index=True)
+    # contract
+    expiry = models.DateField()
+    strike = models.FloatField()
+    right = models.CharField(max_length=1, choices=[("P", "put"), ("C", "call")])
+    multiplier = models.PositiveIntegerField(default=100)
+    conid = models.BigIntegerField(null=True, blank=True)
+    # the screener's numbers, verbatim
+    premium_basis = models.CharField(max_length=3, default="bid")
+    premium = models.FloatField(help_text="Per share, USD.")
+    collateral = models.FloatField()
+    yield_pct = models.FloatField()
+    apy = models.FloatField(db_index=True)
+    pop = models.FloatField(help_text="Probability OTM at expiry, %.")
+    abs_delta = models.FloatField(null=True, blank=True)
+    breakeven = models.FloatField()
+    expected_move = models.FloatField()
+    distance_pct = models.FloatField()
+    distance_em = models.FloatField(null=True, blank=True)
+    spread_pct = models.FloatField(null=True, blank=True)
+    open_interest = models.FloatField(null=True, blank=True)
+    volume = models.FloatField(null=True, blank=True)
+    iv = models.FloatField(null=True, blank=True)
+    iv_rank = models.FloatField(null=True, blank=True)
+    iv_percentile = models.FloatField(null=True, blank=True)
+    dte = models.IntegerField()
+    underlying_price = models.FloatField()
+    if_called_return = models.FloatField(null=True, blank=True)
+    net_credit = models.FloatField(null=True, blank=True)
+    cost_basis = models.FloatField(null=True, blank=True)
+    bid = models.FloatField(null=True, blank=True)
+    ask = models.FloatField(null=True, blank=True)
+    fundamentals = models.JSONField(default=dict, blank=True)
+    earnings_before_expiry = models.BooleanField(default=False)
+    score = models.FloatField()
+    tier = models.CharField(max_length=1, choices=TIERS, db_index=True)
+    reasons = models.JSONField(default=list, blank=True, help_text="The 'why', in words.")
+    quote_ts = models.DateTimeField(null=True, blank=True)
+    market_data_type = models.CharField(max_length=16, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-score"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.contract_key} ({self.tier})"
+
+    @property
+    def contract_key(self) -> str:
+        return f"{self.symbol} {self.expiry.isoformat()} {self.strike:g}{self.right}"

@@ -1,0 +1,222 @@
+"""Running a scan (screener → stored signals and rejections) and querying the stored signals.
+
+A scan runs outside the request that asked for it (a thread in the web process, or the
+`scan` command), reports progress on its ScanRun row, and stores its results in one
+transaction: a failed scan leaves no partial signals behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+from wheeldesk.clients import ServiceCallError
+from wheeldesk.schemas.screener import Criteria, ScanRequest, ScanResult
+from wheeldesk.schemas.screener import Rejection as RejectionSchema
+from wheeldesk.schemas.screener import Signal as SignalSchema
+
+from wheeldesk_web.core import clients
+from wheeldesk_web.preferences.models import UserConfig
+from wheeldesk_web.signals.models import Rejection, ScanRun, Signal
+from wheeldesk_web.watchlist.services import default_watchlist
+
+log = logging.getLogger(__name__)
+BATCH = 5
+STALE_AFTER = timedelta(minutes=15)
+
+
+class ScanError(Exception):
+    """The scan could not run; the message is one line a user can act on."""
+
+
+def create_scan(user: Any, trigger: str = "manual", symbols: list[str] | None = None) -> ScanRun:
+    """Queue a scan of the user's default watchlist with the user's criteria."""
+    ScanRun.objects.filter(status=ScanRun.RUNNING, started__lt=timezone.now() - STALE_AFTER).update(
+        status=ScanRun.FAILED, error="abandoned (the process running it stopped)"
+    )
+    running = ScanRun.objects.filter(status=ScanRun.RUNNING, user=user).first()
+    if running is not None:
+        return running
+    if symbols is None:
+        symbols = default_watchlist(user).symbols() if user is not None else []
+    if not symbols:
+        raise ScanError("Your watchlist is empty: add a few tickers first.")
+    criteria = UserConfig.for_user(user).criteria() if user is not None else Criteria()
+    return ScanRun.objects.create(
+        user=user,
+        trigger=trigger,
+        symbols=symbols,
+        criteria=criteria.model_dump(mode="json"),
+        progress=f"Queued: {len(symbols)} symbols",
+    )
+
+
+def _progress(run: ScanRun, text: str) -> None:
+    run.progress = text
+    ScanRun.objects.filter(pk=run.pk).update(progress=text)
+
+
+def execute_scan(run: ScanRun) -> ScanRun:
+    """Run a queued scan to the end. Never raises: the outcome is on the row."""
+    started = time.monotonic()
+    try:
+        result = _scan(run)
+    except ScanError as exc:
+        ScanRun.objects.filter(pk=run.pk).update(
+            status=ScanRun.FAILED, error=str(exc), finished=timezone.now(), progress=""
+        )
+    except Exception as exc:  # a bug must still end the run, not leave it "running"
+        log.exception("scan %s failed", run.pk)
+        ScanRun.objects.filter(pk=run.pk).update(
+            status=ScanRun.FAILED, error=f"internal error: {exc}", finished=timezone.now()
+        )
+    else:
+        store_result(run, result, (time.monotonic() - started) * 1000)
+    run.refresh_from_db()
+    return run
+
+
+def _scan(run: ScanRun) -> ScanResult:
+    criteria = Criteria(**run.criteria)
+    try:
+        with clients.bridge(timeout=10.0) as bridge:
+            positions = bridge.positions()
+            account = bridge.account()
+    except ServiceCallError as exc:
+        raise ScanError(f"IBKR disconnected: {exc.message}") from exc
+    symbols: list[str] = list(run.symbols)
+    merged: ScanResult | None = None
+    with clients.screener(timeout=180.0) as screener:
+        for i in range(0, len(symbols), BATCH):
+            batch = symbols[i : i + BATCH]
+            _progress(run, f"Scanning {i}/{len(symbols)} symbols: {', '.join(batch)}")
+            request = ScanRequest(
+                symbols=batch,
+                criteria=criteria,
+                positions=positions,
+                buying_power=account.buying_power,
+            )
+            try:
+                result = screener.scan(request)
+            except ServiceCallError as exc:
+                if exc.unavailable:
+                    raise ScanError(f"screener not answering: {exc.message}") from exc
+                raise ScanError(f"screener refused the scan: {exc.message}") from exc
+            if merged is None:
+                merged = result
+            else:
+                merged.signals.extend(result.signals)
+                merged.rejections.extend(result.rejections)
+                merged.errors.extend(result.errors)
+    _progress(run, f"Storing results for {len(symbols)} symbols")
+    assert merged is not None
+    return merged
+
+
+def signal_row(scan: ScanRun, s: SignalSchema) -> Signal:
+    c = s.contract
+    return Signal(
+        scan=scan,
+        kind=s.kind,
+        symbol=s.symbol,
+        expiry=c.expiry,
+        strike=c.strike,
+        right=c.right,
+        multiplier=c.multiplier,
+        conid=c.conid,
+        premium_basis=s.premium_basis,
+        premium=s.premium,
+        collateral=s.collateral,
+        yield_pct=s.yield_pct,
+        apy=s.apy,
+        pop=s.pop,
+        abs_delta=s.abs_delta,
+        breakeven=s.breakeven,
+        expected_move=s.expected_move,
+        distance_pct=s.distance_pct,
+        distance_em=s.distance_em,
+        spread_pct=s.spread_pct,
+        open_interest=s.open_interest,
+        volume=s.volume,
+        iv=s.iv,
+        iv_rank=s.iv_rank,
+        iv_percentile=s.iv_percentile,
+        dte=s.dte,
+        underlying_price=s.underlying_price,
+        if_called_return=s.if_called_return,
+        net_credit=s.net_credit,
+        cost_basis=s.cost_basis,
+        bid=s.bid,
+        ask=s.ask,
+        fundamentals=s.fundamentals.model_dump(mode="json"),
+        earnings_before_expiry=s.earnings_before_expiry,
+        score=s.score,
+        tier=s.tier,
+        reasons=list(s.reasons),
+        quote_ts=s.quote_ts,
+        market_data_type=s.market_data_type or "",
+    )
+
+
+def _rejection_row(scan: ScanRun, r: RejectionSchema, is_error: bool) -> Rejection:
+    return Rejection(
+        scan=scan,
+        symbol=r.symbol[:12],
+        rule=r.rule[:60],
+        message=r.message[:500],
+        contract=(r.contract or "")[:60],
+        is_error=is_error,
+    )
+
+
+def store_result(run: ScanRun, result: ScanResult, duration_ms: float | None = None) -> ScanRun:
+    with transaction.atomic():
+        Signal.objects.bulk_create([signal_row(run, s) for s in result.signals], batch_size=500)
+        Rejection.objects.bulk_create(
+            [_rejection_row(run, r, False) for r in result.rejections]
+            + [_rejection_row(run, r, True) for r in result.errors],
+            batch_size=500,
+        )
+        ScanRun.objects.filter(pk=run.pk).update(
+            status=ScanRun.DONE,
+            scan_id=result.scan_id,
+            finished=timezone.now(),
+            duration_ms=duration_ms if duration_ms is not None else result.duration_ms,
+            signal_count=len(result.signals),
+            rejection_count=len(result.rejections),
+            error_count=len(result.errors),
+            progress="",
+            error="",
+        )
+    run.refresh_from_db()
+    return run
+
+
+def _thread_main(run_pk: int) -> None:
+    close_old_connections()
+    try:
+        execute_scan(ScanRun.objects.get(pk=run_pk))
+    finally:
+        connection.close()
+
+
+def start_in_background(run: ScanRun) -> None:
+    """Run the scan on a thread of its own: the request returns at once, the page polls."""
+    threading.Thread(
+        target=_thread_main, args=(run.pk,), name=f"scan-{run.pk}", daemon=True
+    ).start()
+
+
+def latest_scan(user: Any) -> ScanRun | None:
+    from django.db.models import Q
+
+    return (
+        ScanRun.objects.filter(Q(user=user) | Q(user__isnull=True), status=ScanRun.DONE)
+        .order_by("-started")
+        .first()
+    )

@@ -1,0 +1,65 @@
+// Wheeldesk browser glue: quote ages that tick, a flash on live updates, the stock chart.
+(function () {
+  "use strict";
+
+  function ageText(seconds) {
+    if (seconds < 0) seconds = 0;
+    if (seconds < 60) return Math.round(seconds) + "s ago";
+    if (seconds < 3600) return Math.round(seconds / 60) + "m ago";
+    if (seconds < 86400) return Math.round(seconds / 3600) + "h ago";
+    return Math.round(seconds / 86400) + "d ago";
+  }
+
+  function refreshAges(root) {
+    var now = Date.now();
+    (root || document).querySelectorAll("[data-age-of]").forEach(function (el) {
+      var ts = Date.parse(el.getAttribute("data-age-of"));
+      if (isNaN(ts)) return;
+      var seconds = (now - ts) / 1000;
+      el.textContent = ageText(seconds);
+      var stale = seconds > 900;
+      el.classList.toggle("text-red-700", stale);
+      el.title = "quote time " + new Date(ts).toLocaleString();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    refreshAges();
+    setInterval(refreshAges, 1000);
+    drawCharts();
+  });
+
+  document.addEventListener("htmx:sseMessage", function (evt) {
+    var el = evt.detail && evt.detail.elt;
+    if (el) {
+      refreshAges(el);
+      el.classList.remove("flash");
+      void el.offsetWidth;
+      el.classList.add("flash");
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (evt) { refreshAges(evt.target); });
+
+  function drawCharts() {
+    document.querySelectorAll("[data-price-chart]").forEach(function (el) {
+      if (typeof uPlot === "undefined") return;
+      var data = JSON.parse(document.getElementById(el.getAttribute("data-price-chart")).textContent);
+      if (!data.dates.length) return;
+      var xs = data.dates.map(function (d) { return Date.parse(d + "T16:00:00Z") / 1000; });
+      var series = [{}, { label: "close", stroke: "#0f172a", width: 1.5 }];
+      var cols = [xs, data.closes];
+      data.marks.forEach(function (m) {
+        cols.push(xs.map(function () { return m.strike; }));
+        series.push({
+          label: m.label,
+          stroke: m.kind === "position" ? "#2563eb" : "#16a34a",
+          dash: [6, 4],
+          width: 1,
+        });
+      });
+      var width = function () { return Math.max(280, el.clientWidth); };
+      var plot = new uPlot({ width: width(), height: 280, series: series, scales: { x: { time: true } } }, cols, el);
+      window.addEventListener("resize", function () { plot.setSize({ width: width(), height: 280 }); });
+    });
+  }
+})();

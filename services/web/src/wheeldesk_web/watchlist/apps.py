@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WatchlistConfig(AppConfig):
+    name = "wheeldesk_web.watchlist"
+    label = "watchlist"

@@ -1,0 +1,45 @@
+"""Watchlists: a user keeps several; the default one is what the next scan screens."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+NOTES_MAX = 2000
+
+
+class Watchlist(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watchlists"
+    )
+    name = models.CharField(max_length=60)
+    is_default = models.BooleanField(default=False, help_text="Scanned by 'Scan now'.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="unique_watchlist_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+    def symbols(self) -> list[str]:
+        return list(self.items.order_by("symbol").values_list("symbol", flat=True))
+
+
+class WatchlistItem(models.Model):
+    watchlist = models.ForeignKey(Watchlist, on_delete=models.CASCADE, related_name="items")
+    symbol = models.CharField(max_length=12)
+    notes = models.TextField(blank=True, max_length=NOTES_MAX)
+    added = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["symbol"]
+        constraints = [
+            models.UniqueConstraint(fields=["watchlist", "symbol"], name="unique_watchlist_symbol")
+        ]
+
+    def __str__(self) -> str:
+        return self.symbol
