@@ -9,5 +9,8 @@ urlpatterns = [
     path("signals/", include("wheeldesk_web.signals.urls")),
     path("settings/", include("wheeldesk_web.preferences.urls")),
     path("live/", include("wheeldesk_web.live.urls")),
+    path("orders/", include("wheeldesk_web.orders.urls")),
+    path("ledger/", include("wheeldesk_web.ledger.urls")),
+    path("alerts/", include("wheeldesk_web.alerts.urls")),
     path("", include("wheeldesk_web.core.urls")),
 ]

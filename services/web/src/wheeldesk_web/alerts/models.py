@@ -100,18 +100,18 @@ class EmailedSignal(models.Model):
 
 
 class AlertPreferences(models.Model):
-    """Which emails a user wants besides saved-scan digests."""
+    """Operational alerts a user wants (address and order-fill opt-in live in UserConfig)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_preferences"
     )
-    email = models.EmailField(blank=True, help_text="Empty: the account's email.")
-    order_filled = models.BooleanField(default=True)
-    disconnected = models.BooleanField(default=True)
+    disconnected = models.BooleanField(default=True, help_text="Email when IBKR stays down.")
     disconnected_minutes = models.PositiveIntegerField(
         default=10, help_text="Email when IBKR has been disconnected this long (once per outage)."
     )
-    expiry_itm = models.BooleanField(default=True)
+    expiry_itm = models.BooleanField(
+        default=True, help_text="Email when a short option is in the money near expiry."
+    )
     expiry_days = models.PositiveIntegerField(
         default=3, help_text="Warn about short options in the money this close to expiry."
     )
@@ -121,10 +121,6 @@ class AlertPreferences(models.Model):
 
     def __str__(self) -> str:
         return f"alerts for {self.user}"
-
-    @property
-    def address(self) -> str:
-        return self.email or self.user.email
 
 
 class WorkerState(models.Model):

@@ -11,6 +11,9 @@ NAV: list[tuple[str, str]] = [
     ("Signals", "signals:list"),
     ("Watchlist", "watchlist:index"),
     ("Stocks", "market:stocks"),
+    ("Orders", "orders:list"),
+    ("Ledger", "ledger:cycles"),
+    ("Alerts", "alerts:index"),
     ("Settings", "preferences:settings"),
 ]
 

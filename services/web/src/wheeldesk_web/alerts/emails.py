@@ -1,0 +1,261 @@
+"""What the worker emails, and sending it exactly once.
+
+Every email is first written as a `Notification` keyed by an idempotency key
+derived from what it is about (the signals of a digest, an order id, an outage's
+start); only then is the notifier called with that same key. A worker killed in
+between re-sends the pending row on restart and the notifier drops the duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from datetime import datetime, timedelta
+from html import escape
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from wheeldesk.clients import ServiceCallError, SyncBridgeClient, SyncNotifierClient
+from wheeldesk.schemas.email import EmailRequest
+
+from wheeldesk_web.alerts.models import (
+    AlertPreferences,
+    EmailedSignal,
+    Notification,
+    SavedScan,
+    WorkerState,
+)
+from wheeldesk_web.config import SETTINGS
+
+log = logging.getLogger(__name__)
+CRASH_HOOK = "WHEELDESK_WORKER_CRASH_AFTER_SEND"  # fault injection for the restart test
+
+
+def signal_key(s) -> str:  # type: ignore[no-untyped-def]
+    """A signal's identity across scans: the same contract and kind is the same signal."""
+    return f"{s.kind}:{s.symbol}:{s.expiry:%Y-%m-%d}:{float(s.strike):g}{s.right}"
+
+
+def _config(user):  # type: ignore[no-untyped-def]
+    from wheeldesk_web.preferences.models import UserConfig
+
+    return UserConfig.for_user(user)
+
+
+def _recipient(user) -> str:  # type: ignore[no-untyped-def]
+    """The address from the user's settings (web 1 of 2 owns it), else the account's email."""
+    return _config(user).email_to() or user.email
+
+
+def _prefs(user) -> AlertPreferences:  # type: ignore[no-untyped-def]
+    prefs, _ = AlertPreferences.objects.get_or_create(user=user)
+    return prefs
+
+
+def _queue(key: str, kind: str, user, request: EmailRequest) -> Notification | None:  # type: ignore[no-untyped-def]
+    try:
+        with transaction.atomic():
+            return Notification.objects.create(
+                key=key, kind=kind, user=user, request=request.model_dump(mode="json")
+            )
+    except IntegrityError:
+        return None  # already decided (and sent or pending) earlier
+
+
+def flush(notifier: SyncNotifierClient) -> int:
+    """Send every pending notification with its own idempotency key; returns how many."""
+    sent = 0
+    for n in Notification.objects.filter(status="pending").order_by("id"):
+        try:
+            accepted = notifier.send(EmailRequest.model_validate(n.request))
+        except ServiceCallError as exc:
+            if exc.unavailable:
+                log.warning("notifier unavailable; %s stays pending (%s)", n.key, exc.message)
+                break
+            n.status, n.error = "failed", f"{exc.code}: {exc.message}"
+            n.save(update_fields=["status", "error"])
+            continue
+        if os.environ.get(CRASH_HOOK):
+            os._exit(17)  # simulate a kill between "notifier accepted" and "recorded"
+        n.status, n.email_id, n.sent_at = "sent", accepted.id, timezone.now()
+        n.save(update_fields=["status", "email_id", "sent_at"])
+        sent += 1
+    return sent
+
+
+def _matches(saved: SavedScan, s, symbols: set[str] | None) -> bool:  # type: ignore[no-untyped-def]
+    if s.tier != "A" or s.kind not in saved.kind_list():
+        return False
+    if symbols is not None and s.symbol not in symbols:
+        return False
+    if saved.min_apy is not None and s.apy < saved.min_apy:
+        return False
+    if saved.min_pop is not None and s.pop < saved.min_pop:
+        return False
+    if saved.max_delta is not None and (s.abs_delta or 0) > saved.max_delta:
+        return False
+    return not (saved.max_dte is not None and s.dte > saved.max_dte)
+
+
+def _digest(saved: SavedScan, signals: list, to: str) -> EmailRequest:  # type: ignore[type-arg]
+    base = SETTINGS.web_public_url.rstrip("/")
+    lines, rows = [], []
+    for s in signals:
+        what = (
+            f"{s.kind} {s.symbol} {s.expiry:%Y-%m-%d} {float(s.strike):g}{s.right} "
+            f"premium ${s.premium:.2f}, APY {s.apy:.1f}%, POP {s.pop:.0f}%, "
+            f"breakeven {s.breakeven:.2f}, {s.dte} DTE"
+        )
+        lines.append(f"- {what}")
+        rows.append(f"<li>{escape(what)}</li>")
+    subject = f"Wheeldesk: {len(signals)} new tier-A signal(s) in “{saved.name}”"
+    text = f"{subject}\n\n" + "\n".join(lines) + f"\n\nOpen the signals: {base}/signals/\n"
+    html = (
+        f"<h2>{escape(subject)}</h2><ul>{''.join(rows)}</ul>"
+        f'<p><a href="{escape(base)}/signals/">Open the signals in Wheeldesk</a></p>'
+    )
+    return EmailRequest(to=[to], subject=subject, text=text, html=html)
+
+
+def queue_signal_digests() -> list[Notification]:
+    """One digest per saved scan with new tier-A signals from the latest finished scan."""
+    from wheeldesk_web.signals.models import ScanRun, Signal
+
+    latest = ScanRun.objects.filter(status=ScanRun.DONE).order_by("-started", "-id").first()
+    if latest is None:
+        return []
+    candidates = list(Signal.objects.filter(scan=latest, tier="A").order_by("-score", "id"))
+    out: list[Notification] = []
+    for saved in SavedScan.objects.filter(email=True).select_related("user", "watchlist"):
+        to = _recipient(saved.user)
+        if not to:
+            log.warning("saved scan %s: user %s has no email address", saved.pk, saved.user)
+            continue
+        symbols = set(saved.watchlist.symbols()) if saved.watchlist else None
+        emailed = set(
+            EmailedSignal.objects.filter(user=saved.user).values_list("signal_key", flat=True)
+        )
+        fresh, keys = [], []
+        for s in candidates:
+            k = signal_key(s)
+            if k in emailed or k in keys or not _matches(saved, s, symbols):
+                continue
+            fresh.append(s)
+            keys.append(k)
+        if not fresh:
+            continue
+        digest = hashlib.sha256("|".join([str(saved.user.pk), *sorted(keys)]).encode())
+        key = f"digest:{digest.hexdigest()[:40]}"
+        with transaction.atomic():
+            n = _queue(key, "signal_digest", saved.user, _digest(saved, fresh, to))
+            if n is None:
+                continue
+            EmailedSignal.objects.bulk_create(
+                [
+                    EmailedSignal(
+                        user=saved.user, signal_key=k, signal=s, saved_scan=saved, notification=n
+                    )
+                    for k, s in zip(keys, fresh, strict=True)
+                ],
+                ignore_conflicts=True,
+            )
+        out.append(n)
+    return out
+
+
+def _users_wanting(flag: str):  # type: ignore[no-untyped-def]
+    users = get_user_model().objects.filter(is_active=True)
+    return [u for u in users if getattr(_prefs(u), flag) and _recipient(u)]
+
+
+def queue_order_fills(since: datetime | None = None) -> list[Notification]:
+    from wheeldesk_web.orders.models import Order
+
+    since = since or timezone.now() - timedelta(days=2)
+    out = []
+    for order in Order.objects.filter(status="filled", updated__gte=since).select_related("user"):
+        user = order.user
+        if user is None or not _config(user).notify_fills or not _recipient(user):
+            continue
+        price = f"{order.avg_fill_price:.2f}" if order.avg_fill_price is not None else "?"
+        subject = f"Filled: {order.action} {order.quantity} {order.contract} @ {price}"
+        text = (
+            f"{subject}\nCommission: {order.commission or 0:.2f}\n"
+            f"Account {order.account_id} ({'paper' if order.is_paper else 'LIVE'})\n"
+            f"{SETTINGS.web_public_url.rstrip('/')}/orders/{order.client_order_id}/\n"
+        )
+        req = EmailRequest(to=[_recipient(user)], subject=subject, text=text)
+        n = _queue(f"order-filled:{order.client_order_id}", "order_filled", user, req)
+        if n:
+            out.append(n)
+    return out
+
+
+def check_connection(bridge: SyncBridgeClient, now: datetime) -> list[Notification]:
+    """Email once per outage when IBKR has been disconnected longer than the threshold."""
+    try:
+        connected = bridge.status().connected
+    except ServiceCallError:
+        connected = False  # the bridge down means no IBKR either
+    state = WorkerState.get("ibkr_outage")
+    if connected:
+        if state:
+            WorkerState.put("ibkr_outage", {})
+        return []
+    since = datetime.fromisoformat(state["since"]) if state.get("since") else now
+    if not state:
+        WorkerState.put("ibkr_outage", {"since": now.isoformat()})
+    out = []
+    for user in _users_wanting("disconnected"):
+        minutes = _prefs(user).disconnected_minutes
+        if now - since < timedelta(minutes=minutes):
+            continue
+        subject = f"Wheeldesk: IBKR disconnected for {int((now - since).total_seconds() // 60)} min"
+        text = (
+            f"The connection to IBKR has been down since {since:%Y-%m-%d %H:%M %Z}.\n"
+            "Quotes, scans and order updates are paused until it is back."
+        )
+        req = EmailRequest(to=[_recipient(user)], subject=subject, text=text)
+        n = _queue(f"disconnected:{user.pk}:{since.isoformat()}", "connection_lost", user, req)
+        if n:
+            out.append(n)
+    return out
+
+
+def check_expiring_itm(bridge: SyncBridgeClient, today) -> list[Notification]:  # type: ignore[no-untyped-def]
+    """Short options within N days of expiry and in the money: one email per contract."""
+    try:
+        shorts = [p for p in bridge.positions() if p.sec_type == "OPT" and p.quantity < 0]
+        if not shorts:
+            return []
+        quotes = {q.symbol: q for q in bridge.quotes(sorted({p.symbol for p in shorts}))}
+    except ServiceCallError as exc:
+        log.info("expiry check skipped: %s", exc.message)
+        return []
+    out = []
+    users = _users_wanting("expiry_itm")
+    for p in shorts:
+        q = quotes.get(p.symbol)
+        price = q.price if q is not None else None
+        if price is None or p.expiry is None or p.strike is None:
+            continue
+        days = (p.expiry - today).days
+        itm = price < p.strike if p.right == "P" else price > p.strike
+        if not itm or days < 0:
+            continue
+        for user in users:
+            if days > _prefs(user).expiry_days:
+                continue
+            what = f"{p.symbol} {p.expiry:%Y-%m-%d} {p.strike:g}{p.right}"
+            subject = f"Wheeldesk: short {what} is in the money, {days} day(s) to expiry"
+            text = (
+                f"{subject}.\nUnderlying {price:.2f} vs strike {p.strike:g}; "
+                f"{abs(p.quantity):g} contract(s). Assignment is likely unless you roll or close."
+            )
+            req = EmailRequest(to=[_recipient(user)], subject=subject, text=text)
+            n = _queue(f"expiry-itm:{user.pk}:{what}", "expiry_itm", user, req)
+            if n:
+                out.append(n)
+    return out

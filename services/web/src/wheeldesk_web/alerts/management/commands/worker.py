@@ -1,0 +1,109 @@
+"""`manage.py worker`: scan every 15 min, sync every 5 min while the US options market is open,
+persist executions and order events from NATS, and send the alerts users asked for."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+
+from django.core.management.base import BaseCommand, CommandError
+
+from wheeldesk_web.alerts.schedule import parse_every
+from wheeldesk_web.alerts.worker import Worker
+
+log = logging.getLogger("wheeldesk_web.worker")
+
+
+class Command(BaseCommand):
+    help = "Run the scan/sync schedule, the NATS consumers and the email alerts."
+
+    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+        parser.add_argument("--scan-every", default="15m")
+        parser.add_argument("--sync-every", default="5m")
+        parser.add_argument("--tick", type=float, default=15.0, help="Seconds between passes.")
+        parser.add_argument("--ignore-hours", action="store_true", help="Act even when closed.")
+        parser.add_argument("--once", action="store_true", help="One pass, then exit.")
+        parser.add_argument("--now", help="Pretend it is this ISO time (tests, dry runs).")
+        parser.add_argument("--no-nats", action="store_true", help="Do not consume NATS.")
+
+    def handle(self, *args, **opts) -> None:  # type: ignore[no-untyped-def]
+        from wheeldesk.logs import setup_logging
+
+        from wheeldesk_web.config import SETTINGS
+
+        setup_logging("web-worker", SETTINGS.log_level, SETTINGS.log_format)
+        try:
+            worker = Worker(
+                scan_every=parse_every(opts["scan_every"]),
+                sync_every=parse_every(opts["sync_every"]),
+                ignore_hours=opts["ignore_hours"],
+            )
+            fixed = datetime.fromisoformat(opts["now"]) if opts["now"] else None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        if fixed is not None and fixed.tzinfo is None:
+            fixed = fixed.replace(tzinfo=UTC)
+
+        def clock() -> datetime:
+            return fixed or datetime.now(UTC)
+
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        consumer = None
+        if not opts["no_nats"] and not opts["once"]:
+            consumer = threading.Thread(
+                target=_consume_forever, args=(SETTINGS.nats_url, stop), daemon=True
+            )
+            consumer.start()
+
+        recovered = worker.recover()
+        if recovered:
+            log.info("sent %d email(s) left pending by a previous run", recovered)
+        self._backfill(worker)
+        while True:
+            now = clock()
+            did = worker.tick(now)
+            log.info("worker pass at %s: %s", now.isoformat(), ", ".join(did) or "nothing to do")
+            if opts["once"] or stop.wait(opts["tick"]):
+                break
+        if consumer is not None:
+            consumer.join(timeout=5)
+
+    def _backfill(self, worker: Worker) -> None:
+        from wheeldesk.clients import ServiceCallError
+
+        from wheeldesk_web.ledger.services import backfill
+
+        try:
+            bridge, _ = worker._clients()
+            added = backfill(bridge)
+            log.info("backfilled %d execution(s) from the bridge", added)
+        except ServiceCallError as exc:
+            log.warning("execution backfill skipped: %s", exc.message)
+
+
+def _consume_forever(url: str, stop: threading.Event) -> None:
+    from wheeldesk_web.ledger.consumer import consume
+
+    async def main() -> None:
+        flag = asyncio.Event()
+
+        async def watch() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(0.5)
+            flag.set()
+
+        watcher = asyncio.create_task(watch())
+        while not stop.is_set():
+            try:
+                await consume(url, flag)
+            except Exception:
+                log.exception("NATS consumer stopped; restarting")
+                await asyncio.sleep(2)
+        watcher.cancel()
+
+    asyncio.run(main())

@@ -1,0 +1,110 @@
+"""Payoff at expiry of a wheel signal: P/L per contract against the underlying price.
+
+Short put (CSP): (premium − max(K − S, 0)) × 100, breakeven K − premium.
+Covered call: (S − basis + premium − max(S − K, 0)) × 100, basis = cost basis when
+assigned else today's price; breakeven basis − premium. The curve is drawn as an
+inline SVG so it needs no script and reads the same on a phone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+
+@dataclass
+class Payoff:
+    right: str
+    strike: float
+    premium: float
+    spot: float
+    basis: float | None = None
+    multiplier: int = 100
+
+    @property
+    def covered(self) -> bool:
+        return self.right == "C"
+
+    @property
+    def breakeven(self) -> float:
+        if self.covered:
+            return (self.basis if self.basis is not None else self.spot) - self.premium
+        return self.strike - self.premium
+
+    def pnl(self, s: float) -> float:
+        if self.covered:
+            basis = self.basis if self.basis is not None else self.spot
+            per_share = s - basis + self.premium - max(s - self.strike, 0.0)
+        else:
+            per_share = self.premium - max(self.strike - s, 0.0)
+        return per_share * self.multiplier
+
+    @property
+    def max_profit(self) -> float:
+        return self.pnl(self.strike * 10 if self.covered else self.strike)
+
+
+def payoff_for_signal(signal) -> Payoff:  # type: ignore[no-untyped-def]
+    return Payoff(
+        right=signal.right,
+        strike=float(signal.strike),
+        premium=float(signal.premium),
+        spot=float(signal.underlying_price),
+        basis=float(signal.cost_basis) if getattr(signal, "cost_basis", None) else None,
+        multiplier=int(getattr(signal, "multiplier", 100) or 100),
+    )
+
+
+def payoff_svg(p: Payoff, width: int = 640, height: int = 260) -> str:
+    lo = min(p.strike, p.spot, p.breakeven) * 0.8
+    hi = max(p.strike, p.spot, p.breakeven) * 1.2
+    n = 120
+    xs = [lo + (hi - lo) * i / n for i in range(n + 1)]
+    ys = [p.pnl(x) for x in xs]
+    top, bottom = max(*ys, 0.0), min(*ys, 0.0)
+    span = (top - bottom) or 1.0
+    pl, pr, pt, pb = 60, 12, 14, 30
+    w, h = width - pl - pr, height - pt - pb
+
+    def sx(x: float) -> float:
+        return pl + (x - lo) / (hi - lo) * w
+
+    def sy(y: float) -> float:
+        return pt + (top - y) / span * h
+
+    path = " ".join(
+        f"{'M' if i == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}"
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True))
+    )
+    zero = sy(0)
+
+    def vline(x: float, colour: str, label: str, anchor_y: float, ident: str) -> str:
+        return (
+            f'<g id="{ident}"><line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{pt}" y2="{pt + h}" '
+            f'stroke="{colour}" stroke-dasharray="4 3"/>'
+            f'<text x="{sx(x) + 4:.1f}" y="{anchor_y:.1f}" font-size="11" fill="{colour}">'
+            f"{escape(label)}</text></g>"
+        )
+
+    return "".join(
+        [
+            f'<svg viewBox="0 0 {width} {height}" role="img" class="h-auto w-full" id="payoff-chart" '
+            f'aria-label="Profit or loss at expiry against the underlying price; breakeven '
+            f'{p.breakeven:.2f}, strike {p.strike:g}">',
+            f'<line x1="{pl}" x2="{pl + w}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#94a3b8"/>',
+            f'<path d="{path}" fill="none" stroke="#0f172a" stroke-width="2"/>',
+            vline(p.strike, "#1d4ed8", f"strike {p.strike:g}", pt + 12, "payoff-strike"),
+            vline(
+                p.breakeven, "#b45309", f"breakeven {p.breakeven:.2f}", pt + 26, "payoff-breakeven"
+            ),
+            vline(p.spot, "#64748b", f"now {p.spot:.2f}", pt + 40, "payoff-spot"),
+            f'<text x="{pl - 6}" y="{sy(top) + 4:.1f}" text-anchor="end" font-size="11" fill="#15803d">'
+            f"+${top:,.0f}</text>",
+            f'<text x="{pl - 6}" y="{sy(bottom):.1f}" text-anchor="end" font-size="11" fill="#b91c1c">'
+            f"−${-bottom:,.0f}</text>",
+            f'<text x="{pl}" y="{height - 8}" font-size="11" fill="#475569">{lo:,.2f}</text>',
+            f'<text x="{pl + w}" y="{height - 8}" text-anchor="end" font-size="11" fill="#475569">'
+            f"{hi:,.2f}</text>",
+            "</svg>",
+        ]
+    )

@@ -1,0 +1,99 @@
+"""The worker's schedule: scan every 15 min and sync every 5 min while the market is open.
+
+`Worker.tick(now)` is one pass with an injected clock, so tests decide what time it
+is; the management command calls it in a loop. Emails pending from a previous run
+(a worker killed mid-send) are flushed first, with their original idempotency keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from wheeldesk_web.alerts import emails
+from wheeldesk_web.alerts.models import WorkerState
+from wheeldesk_web.alerts.schedule import market_open
+
+log = logging.getLogger(__name__)
+
+
+def run_command(name: str) -> bool:
+    """Run one of the web's management commands (`scan`, `sync_ibkr`); False if it failed."""
+    try:
+        call_command(name)
+    except (CommandError, SystemExit) as exc:
+        log.warning("%s failed: %s", name, exc)
+        return False
+    except Exception:
+        log.exception("%s crashed", name)
+        return False
+    return True
+
+
+@dataclass
+class Worker:
+    scan_every: timedelta = timedelta(minutes=15)
+    sync_every: timedelta = timedelta(minutes=5)
+    ignore_hours: bool = False
+    scan: Callable[[], bool] = field(default=lambda: run_command("scan"))
+    sync: Callable[[], bool] = field(default=lambda: run_command("sync_ibkr"))
+    bridge_factory: Callable | None = None
+    notifier_factory: Callable | None = None
+
+    def _clients(self):  # type: ignore[no-untyped-def]
+        from wheeldesk_web.core import clients
+
+        bridge = (self.bridge_factory or clients.bridge)()
+        notifier = (self.notifier_factory or clients.notifier)()
+        return bridge, notifier
+
+    def _due(self, name: str, every: timedelta, now: datetime) -> bool:
+        last = WorkerState.get("jobs").get(name)
+        return last is None or now - datetime.fromisoformat(last) >= every - timedelta(seconds=1)
+
+    def _mark(self, name: str, now: datetime) -> None:
+        jobs = WorkerState.get("jobs")
+        jobs[name] = now.isoformat()
+        WorkerState.put("jobs", jobs)
+
+    def recover(self) -> int:
+        """Send what a killed worker had decided to send (same keys: no duplicates)."""
+        _, notifier = self._clients()
+        return emails.flush(notifier)
+
+    def tick(self, now: datetime) -> list[str]:
+        """One pass; returns what it did (empty outside market hours)."""
+        if not (self.ignore_hours or market_open(now)):
+            return []
+        done: list[str] = []
+        bridge, notifier = self._clients()
+        if self._due("sync", self.sync_every, now):
+            self._mark("sync", now)
+            if self.sync():
+                done.append("sync")
+            self._after_sync(bridge, now)
+        if self._due("scan", self.scan_every, now):
+            self._mark("scan", now)
+            if self.scan():
+                done.append("scan")
+            if emails.queue_signal_digests():
+                done.append("digest")
+        sent = emails.flush(notifier)
+        if sent:
+            done.append(f"emailed {sent}")
+        return done
+
+    def _after_sync(self, bridge, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        from wheeldesk_web.orders.models import Order
+        from wheeldesk_web.orders.services import refresh
+
+        for order in Order.objects.filter(status__in=Order.WORKING):
+            refresh(order, bridge)
+        emails.queue_order_fills()
+        emails.check_connection(bridge, now)
+        emails.check_expiring_itm(bridge, now.date())

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from wheeldesk_web.ledger import views
+
+app_name = "ledger"
+urlpatterns = [
+    path("", views.cycles, name="cycles"),
+    path("import/", views.import_flex, name="import"),
+    path("adjust/", views.add_adjustment, name="adjust"),
+    path("cycles/<str:key>/", views.cycle, name="cycle"),
+]

@@ -1,0 +1,310 @@
+"""Order lifecycle: draft → preview (what-if + checks) → confirm → place → status → cancel.
+
+Idempotency lives in two places: the `client_order_id` is fixed when the draft is
+created (the bridge dedups on it), and confirm moves an order out of `previewed`
+with a conditional UPDATE, so a double click or a replayed POST sends nothing twice.
+An order whose answer was lost is looked up in the bridge's order list, never re-sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from wheeldesk.clients import ServiceCallError, SyncBridgeClient
+from wheeldesk.schemas.account import Account, Position
+from wheeldesk.schemas.orders import Order as BridgeOrder
+from wheeldesk.schemas.orders import OrderPreview
+
+from wheeldesk_web.ledger.cycles import dec
+from wheeldesk_web.orders.checks import Check, Limits, Ticket, blocked, run_checks
+from wheeldesk_web.orders.models import Order, OrderAudit, OrderStatusChange, TradingConfig
+
+log = logging.getLogger(__name__)
+
+
+class OrderRefused(Exception):
+    """Wheeldesk or the bridge refused the order; `message` is for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def audit(order: Order | None, action: str, detail: str = "", user=None, **data) -> None:  # type: ignore[no-untyped-def]
+    OrderAudit.objects.create(
+        order=order,
+        client_order_id=order.client_order_id if order else "",
+        user=user if user is not None and getattr(user, "is_authenticated", False) else None,
+        action=action,
+        detail=detail[:2000],
+        data={k: (str(v) if isinstance(v, Decimal | date) else v) for k, v in data.items()},
+    )
+
+
+def limits() -> Limits:
+    cfg = TradingConfig.load()
+    return Limits(
+        trading_enabled=cfg.trading_enabled,
+        max_contracts=cfg.max_contracts,
+        max_notional=cfg.max_notional,
+        limit_warn_pct=cfg.limit_warn_pct,
+        limit_block_pct=cfg.limit_block_pct,
+        concentration_pct=cfg.concentration_pct,
+        cash_reserve_pct=cfg.cash_reserve_pct,
+    )
+
+
+def create_draft(user, **fields) -> Order:  # type: ignore[no-untyped-def]
+    """A new order in `previewed` state with its client_order_id generated once, here."""
+    order = Order.objects.create(user=user if user and user.is_authenticated else None, **fields)
+    return order
+
+
+def ticket_for(order: Order) -> Ticket:
+    return Ticket(
+        symbol=order.symbol,
+        action=order.action,  # type: ignore[arg-type]
+        quantity=order.quantity,
+        limit_price=order.limit_price,
+        sec_type=order.sec_type,
+        right=order.right or None,
+        strike=order.strike,
+        expiry=order.expiry,
+        multiplier=order.multiplier,
+    )
+
+
+def _working_contracts(order: Order, bridge_orders: list[BridgeOrder]) -> list[tuple]:
+    seen: set[str] = {order.client_order_id}
+    working: list[tuple] = []
+    for o in Order.objects.filter(status__in=Order.WORKING).exclude(pk=order.pk):
+        seen.add(o.client_order_id)
+        working.append((o.symbol, o.right or None, o.strike, o.expiry, str(o)))
+    for b in bridge_orders:
+        if b.client_order_id in seen or b.status.is_terminal:
+            continue
+        r = b.request
+        label = f"{r.action} {r.quantity} {r.symbol} {r.strike or ''}{r.right or ''} {b.status}"
+        working.append((r.symbol, r.right, r.strike, r.expiry, label))
+    return working
+
+
+@dataclass
+class PreviewResult:
+    preview: OrderPreview | None
+    account: Account | None
+    checks: list[Check]
+    error: str = ""
+
+    @property
+    def blocked(self) -> bool:
+        return blocked(self.checks)
+
+
+def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> PreviewResult:  # type: ignore[no-untyped-def]
+    """Ask the bridge for the what-if and the account, run every check, store both."""
+    error = ""
+    preview: OrderPreview | None = None
+    account: Account | None = None
+    positions: list[Position] = []
+    bridge_orders: list[BridgeOrder] = []
+    earnings = ex_div = None
+    try:
+        preview = bridge.preview(order.to_request())
+    except ServiceCallError as exc:
+        error = _explain(exc)
+    if not error:
+        try:
+            account = bridge.account()
+            positions = bridge.positions()
+            bridge_orders = bridge.orders()
+        except ServiceCallError as exc:
+            error = _explain(exc)
+        try:
+            info = bridge.stock(order.symbol)
+            earnings, ex_div = info.fundamentals.next_earnings, info.fundamentals.ex_dividend
+        except ServiceCallError:
+            pass  # the event check then reports nothing known
+    checks = run_checks(
+        ticket_for(order),
+        preview=preview,
+        account=account,
+        positions=positions,
+        working=_working_contracts(order, bridge_orders),
+        limits=limits(),
+        earnings=earnings,
+        ex_dividend=ex_div,
+        today=timezone.localdate(),
+    )
+    if error:
+        checks.insert(0, Check("What-if", "block", error))
+    order.checks = [c.as_dict() for c in checks]
+    order.preview = preview.model_dump(mode="json") if preview else {}
+    if preview is not None:
+        order.account_id = preview.account_id
+        order.is_paper = preview.is_paper
+    elif account is not None:
+        order.account_id, order.is_paper = account.account_id, account.is_paper
+    order.save(update_fields=["checks", "preview", "account_id", "is_paper", "updated"])
+    audit(
+        order,
+        "preview",
+        error or f"{sum(c.level == 'block' for c in checks)} block(s)",
+        user,
+        commission=preview.commission if preview else None,
+        limit=order.limit_price,
+        quantity=order.quantity,
+    )
+    return PreviewResult(preview, account, checks, error)
+
+
+def _explain(exc: ServiceCallError) -> str:
+    if exc.unavailable:
+        return f"IBKR bridge unavailable ({exc.message}). Nothing was sent."
+    if exc.code in {"live_orders_disabled", "live_guard", "live_trading_disabled"} or (
+        exc.status == 403 and "live" in exc.message.lower()
+    ):
+        return (
+            f"Refused by the live-account guard: {exc.message} "
+            "(set ALLOW_LIVE_ORDERS=true on the bridge to trade a live account)."
+        )
+    return f"{exc.message}" + (f" (field: {exc.field})" if exc.field else "")
+
+
+def confirm(order: Order, bridge: SyncBridgeClient, user=None) -> Order:  # type: ignore[no-untyped-def]
+    """Send a previewed order once. A repeat (double click, replayed POST) sends nothing."""
+    audit(order, "confirm", "", user)
+    if not TradingConfig.load().trading_enabled:
+        audit(order, "refused", "trading disabled", user)
+        raise OrderRefused("Trading is disabled in settings: the order was not sent.")
+    if blocked(order.checks):
+        names = ", ".join(c["name"] for c in order.checks if c.get("level") == "block")
+        audit(order, "refused", f"blocked by checks: {names}", user)
+        raise OrderRefused(f"Blocked by pre-trade checks ({names}): the order was not sent.")
+    with transaction.atomic():
+        claimed = Order.objects.filter(pk=order.pk, status=Order.PREVIEWED).update(
+            status=Order.SENDING, sent_at=timezone.now(), updated=timezone.now()
+        )
+    order.refresh_from_db()
+    if not claimed:
+        audit(order, "duplicate", f"already {order.status}", user)
+        return order
+    _history(order, Order.SENDING, "confirmed by user")
+    audit(order, "send", "", user, request=order.to_request().model_dump(mode="json"))
+    try:
+        result = bridge.place(order.to_request())
+    except ServiceCallError as exc:
+        if exc.unavailable:
+            # Did it reach IB? Ask the bridge's order list; never send it again.
+            _set_status(order, Order.UNKNOWN, f"answer lost: {exc.message}")
+            audit(order, "error", f"answer lost ({exc.message}); reconciling", user)
+            reconcile(order, bridge)
+            return order
+        message = _explain(exc)
+        _set_status(order, Order.REFUSED, message)
+        audit(order, "refused", message, user, code=exc.code, status=exc.status)
+        raise OrderRefused(message) from exc
+    audit(order, "sent", f"IB order {result.order_id}", user)
+    apply_bridge_order(order, result)
+    return order
+
+
+def reconcile(order: Order, bridge: SyncBridgeClient) -> bool:
+    """Find a sent order in the bridge's list by client_order_id; True when found."""
+    try:
+        listed = bridge.orders()
+    except ServiceCallError as exc:
+        log.info("reconcile %s: bridge unavailable (%s)", order.client_order_id, exc.message)
+        return False
+    for b in listed:
+        if b.client_order_id == order.client_order_id:
+            audit(order, "reconcile", f"found as IB order {b.order_id}")
+            apply_bridge_order(order, b)
+            return True
+    return False
+
+
+def refresh(order: Order, bridge: SyncBridgeClient) -> Order:
+    """Bring a working order up to date from the bridge (status page, worker)."""
+    if order.is_terminal or order.status == Order.PREVIEWED:
+        return order
+    if order.ib_order_id is None:
+        reconcile(order, bridge)
+        return order
+    try:
+        apply_bridge_order(order, bridge.order(order.ib_order_id))
+    except ServiceCallError as exc:
+        if exc.status == 404:
+            reconcile(order, bridge)
+    return order
+
+
+def cancel(order: Order, bridge: SyncBridgeClient, user=None) -> Order:  # type: ignore[no-untyped-def]
+    if not order.can_cancel:
+        raise OrderRefused(f"This order is {order.get_status_display()}; nothing to cancel.")
+    audit(order, "cancel", "", user)
+    try:
+        result = bridge.cancel(order.ib_order_id)  # type: ignore[arg-type]
+    except ServiceCallError as exc:
+        message = _explain(exc)
+        audit(order, "error", f"cancel failed: {message}", user)
+        raise OrderRefused(f"Cancel failed: {message}") from exc
+    apply_bridge_order(order, result)
+    return order
+
+
+def _history(order: Order, status: str, note: str = "") -> None:
+    OrderStatusChange.objects.create(order=order, status=status, filled=order.filled, note=note)
+
+
+def _set_status(order: Order, status: str, message: str = "") -> None:
+    order.status = status
+    if message:
+        order.message = message
+    order.save(update_fields=["status", "message", "updated"])
+    _history(order, status, message)
+
+
+def apply_bridge_order(order: Order, b: BridgeOrder) -> bool:
+    """Copy the bridge's view of an order onto ours; True when the status changed."""
+    from wheeldesk_web.ledger.services import record_fills
+
+    previous = (order.status, order.filled)
+    order.ib_order_id = b.order_id
+    order.perm_id = b.perm_id
+    order.status = str(b.status.value)
+    order.filled = dec(b.filled)
+    order.avg_fill_price = dec(b.avg_fill_price) if b.avg_fill_price else None
+    fills_commission = sum((dec(f.commission) for f in b.fills if f.commission), Decimal(0))
+    commission = dec(b.commission) if b.commission is not None else fills_commission or None
+    order.commission = abs(commission) if commission is not None else None
+    order.fills = [f.model_dump(mode="json") for f in b.fills]
+    if b.message:
+        order.message = b.message
+    order.save()
+    changed = previous != (order.status, order.filled)
+    if changed:
+        _history(order, order.status, b.message or "")
+        audit(order, "status", f"{previous[0]} → {order.status}", filled=str(order.filled))
+    if b.fills:
+        record_fills(b.fills, "bridge")
+    return changed
+
+
+def apply_order_event(b: BridgeOrder) -> Order | None:
+    """An `ibkr.order.*` event: update the matching order (orders placed elsewhere are skipped)."""
+    order = Order.objects.filter(client_order_id=b.client_order_id).first()
+    if order is None:
+        return None
+    apply_bridge_order(order, b)
+    return order
+
+
+def positions_to_manage(bridge: SyncBridgeClient) -> list[Position]:
+    """Short option positions a user may buy to close or roll."""
+    return [p for p in bridge.positions() if p.sec_type == "OPT" and p.quantity < 0]
