@@ -75,6 +75,7 @@ def main() -> int:
         "screener": f"{PY} -m screener",
         "notifier": f"{PY} -m notifier",
         "web": f"{PY} -m wheeldesk_web",
+        "worker": f"{PY} services/web/manage.py worker",
     }
     if os.environ.get("IB_PORT"):
         processes.pop("tws-sim")  # pointed at a real IB Gateway / TWS
