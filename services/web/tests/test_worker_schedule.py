@@ -1,0 +1,185 @@
+"""The worker's schedule and once-only emails, with an injected clock.
+
+The notifier here is a recording stand-in with the notifier's idempotency contract;
+test_worker_email.py repeats the email assertions against the real notifier + fake Resend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from wheeldesk.clients import ServiceCallError
+from wheeldesk.schemas.connection import ConnectionStatus
+from wheeldesk.schemas.email import EmailAccepted, EmailRequest
+from wheeldesk_web.alerts.models import EmailedSignal, Notification, SavedScan
+from wheeldesk_web.alerts.schedule import market_open, parse_every
+from wheeldesk_web.alerts.worker import Worker
+from wheeldesk_web.signals.models import ScanRun, Signal
+
+pytestmark = pytest.mark.django_db
+
+SATURDAY = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+THANKSGIVING = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+MONDAY_OPEN = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 10:00 ET
+MONDAY_EARLY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # 09:00 ET, before the open
+
+
+def store_scan(symbol: str = "KO", strike: float = 60.0, tier: str = "A") -> ScanRun:
+    """What the `scan` command leaves behind: a done ScanRun and its signals."""
+    run = ScanRun.objects.create(status=ScanRun.DONE, trigger="schedule", symbols=[symbol])
+    Signal.objects.create(
+        scan=run,
+        kind="CSP",
+        symbol=symbol,
+        expiry=date.today() + timedelta(days=30),
+        strike=strike,
+        right="P",
+        premium=1.10,
+        collateral=strike * 100,
+        yield_pct=1.83,
+        apy=22.3,
+        pop=82.0,
+        abs_delta=0.2,
+        breakeven=strike - 1.10,
+        expected_move=4.0,
+        distance_pct=6.2,
+        dte=30,
+        underlying_price=64.0,
+        score=88.0,
+        tier=tier,
+    )
+    return run
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.by_key: dict[str, EmailRequest] = {}
+        self.calls = 0
+        self.down = False
+
+    def send(self, req: EmailRequest) -> EmailAccepted:
+        self.calls += 1
+        if self.down:
+            raise ServiceCallError("notifier", None, "unreachable", "down")
+        dup = req.idempotency_key in self.by_key
+        self.by_key.setdefault(req.idempotency_key or str(self.calls), req)
+        return EmailAccepted(id=f"em-{len(self.by_key)}", duplicate=dup)
+
+
+class QuietBridge:
+    """Connected, no positions, no executions: nothing for the other alerts to say."""
+
+    def status(self) -> ConnectionStatus:
+        return ConnectionStatus(connected=True, state="connected")
+
+    def positions(self) -> list:
+        return []
+
+    def executions(self, since=None) -> list:  # type: ignore[no-untyped-def]
+        return []
+
+
+@pytest.fixture
+def saved_scan():
+    user = get_user_model().objects.create_user("w", "wheel@example.com", "pw-123456-xyz")
+    return SavedScan.objects.create(user=user, name="Dividend puts", kinds="CSP", min_apy=15)
+
+
+def make_worker(notifier, calls):  # type: ignore[no-untyped-def]
+    def scan() -> bool:
+        calls.append("scan")
+        store_scan()
+        return True
+
+    def sync() -> bool:
+        calls.append("sync")
+        return True
+
+    return Worker(
+        scan=scan, sync=sync, bridge_factory=QuietBridge, notifier_factory=lambda: notifier
+    )
+
+
+def test_market_hours_from_the_exchange_calendar():
+    assert not market_open(SATURDAY)
+    assert not market_open(THANKSGIVING)
+    assert not market_open(MONDAY_EARLY)
+    assert market_open(MONDAY_OPEN)
+    assert parse_every("15m").total_seconds() == 900
+    with pytest.raises(ValueError, match="interval"):
+        parse_every("often")
+
+
+def test_outside_market_hours_it_does_nothing(saved_scan):
+    notifier, calls = RecordingNotifier(), []
+    worker = make_worker(notifier, calls)
+    for now in (SATURDAY, THANKSGIVING, MONDAY_EARLY):
+        assert worker.tick(now) == []
+    assert calls == [] and notifier.calls == 0 and Notification.objects.count() == 0
+    # --ignore-hours forces it
+    worker.ignore_hours = True
+    assert "scan" in worker.tick(SATURDAY)
+
+
+def test_same_new_signal_twice_is_emailed_once(saved_scan):
+    notifier, calls = RecordingNotifier(), []
+    worker = make_worker(notifier, calls)
+    first = worker.tick(MONDAY_OPEN)
+    assert first == ["sync", "scan", "digest", "emailed 1"]
+    # 15 minutes later: the scan finds the same contract again
+    second = worker.tick(MONDAY_OPEN.replace(minute=15))
+    assert second == ["sync", "scan"]
+    assert calls == ["sync", "scan", "sync", "scan"]
+    assert len(notifier.by_key) == 1 and notifier.calls == 1
+    [email] = notifier.by_key.values()
+    assert email.to == ["wheel@example.com"]
+    assert "1 new tier-A signal(s) in “Dividend puts”" in email.subject
+    assert "CSP KO" in email.text and "APY 22.3%" in email.text
+    assert EmailedSignal.objects.count() == 1
+
+
+def test_jobs_wait_for_their_interval(saved_scan):
+    notifier, calls = RecordingNotifier(), []
+    worker = make_worker(notifier, calls)
+    worker.tick(MONDAY_OPEN)
+    worker.tick(MONDAY_OPEN.replace(minute=5))  # sync due (5m), scan not (15m)
+    assert calls == ["sync", "scan", "sync"]
+
+
+def test_pending_email_survives_a_notifier_outage(saved_scan):
+    notifier, calls = RecordingNotifier(), []
+    notifier.down = True
+    worker = make_worker(notifier, calls)
+    worker.tick(MONDAY_OPEN)
+    assert Notification.objects.get().status == "pending"
+    notifier.down = False
+    assert worker.recover() == 1
+    assert Notification.objects.get().status == "sent" and len(notifier.by_key) == 1
+
+
+def test_signals_outside_the_saved_scan_are_not_emailed(saved_scan):
+    saved_scan.min_apy = 30  # the stored signal has APY 22.3
+    saved_scan.save()
+    notifier, calls = RecordingNotifier(), []
+    make_worker(notifier, calls).tick(MONDAY_OPEN)
+    assert notifier.calls == 0
+
+
+def test_disconnect_is_emailed_once_per_outage(saved_scan):
+    from wheeldesk_web.alerts import emails
+
+    class Down(QuietBridge):
+        def status(self) -> ConnectionStatus:
+            raise ServiceCallError("gateway-bridge", None, "unreachable", "not running")
+
+    t0 = MONDAY_OPEN
+    assert emails.check_connection(Down(), t0) == []  # outage starts
+    assert emails.check_connection(Down(), t0.replace(minute=9)) == []  # 9 min < 10
+    [n] = emails.check_connection(Down(), t0.replace(minute=11))
+    assert "IBKR disconnected for 11 min" in n.request["subject"]
+    assert emails.check_connection(Down(), t0.replace(minute=30)) == []  # same outage
+    assert emails.check_connection(QuietBridge(), t0.replace(minute=31)) == []  # back
+    assert emails.check_connection(Down(), t0.replace(minute=40)) == []  # a new outage...
+    assert len(emails.check_connection(Down(), t0.replace(minute=55))) == 1  # ...emailed once
