@@ -80,6 +80,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's own mail (password reset) goes through the notifier, the only holder of the key.
+if (BASE_DIR / "core" / "mail.py").exists():
+    EMAIL_BACKEND = "wheeldesk_web.core.mail.NotifierEmailBackend"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,26 +1,158 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import csv
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from wheeldesk_web.signals.models import ScanRun, Signal
+from wheeldesk_web.signals.query import COLUMNS, SignalQuery
+from wheeldesk_web.signals.services import (
+    ScanError,
+    create_scan,
+    latest_scan,
+    start_in_background,
+)
+
+PAGE_SIZE = 100
+
+
+def _scan_for(request: HttpRequest) -> ScanRun | None:
+    raw = request.GET.get("scan", "")
+    if raw.isdigit():
+        return get_object_or_404(
+            ScanRun.objects.filter(Q(user=request.user) | Q(user__isnull=True)), pk=int(raw)
+        )
+    return latest_scan(request.user)
+
+
+def _running(request: HttpRequest) -> ScanRun | None:
+    return ScanRun.objects.filter(status=ScanRun.RUNNING, user=request.user).first()
 
 
 def signal_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "base.html")
+    scan = _scan_for(request)
+    query = SignalQuery.parse(request.GET)
+    for error in query.errors.values():
+        messages.error(request, error)
+    signals = query.apply(Signal.objects.filter(scan=scan)) if scan else Signal.objects.none()
+    page = Paginator(signals, PAGE_SIZE).get_page(request.GET.get("page"))
+    rejections = list(scan.rejections.all()) if scan else []
+    recent = ScanRun.objects.filter(Q(user=request.user) | Q(user__isnull=True))[:10]
+    context = {
+        "scan": scan,
+        "page": page,
+        "query": query,
+        "headers": query.headers(),
+        "rejections": rejections,
+        "running": _running(request),
+        "recent_scans": recent,
+        "tiers": ["A", "B", "C"],
+        "kinds": ["CSP", "CC", "ROLL", "CLOSE"],
+        "statuses": [s for s, _ in Signal.STATUSES],
+        "numeric_filters": [(k, COLUMNS[k][0]) for k in COLUMNS if COLUMNS[k][2]],
+    }
+    status = 400 if query.errors else 200
+    return render(request, "signals/list.html", context, status=status)
 
 
 def export_csv(request: HttpRequest) -> HttpResponse:
-    return render(request, "base.html")
+    scan = _scan_for(request)
+    query = SignalQuery.parse(request.GET)
+    signals = query.apply(Signal.objects.filter(scan=scan)) if scan else Signal.objects.none()
+    fields = [
+        "kind", "symbol", "expiry", "strike", "right", "tier", "score", "premium_basis",
+        "premium", "collateral", "yield_pct", "apy", "pop", "abs_delta", "dte", "breakeven",
+        "expected_move", "distance_pct", "spread_pct", "open_interest", "volume", "iv", "iv_rank",
+        "iv_percentile", "underlying_price", "bid", "ask", "market_data_type", "quote_ts",
+        "status",
+    ]  # fmt: skip
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    def safe(value: object) -> object:
+        # A cell starting with = + - @ is a formula to a spreadsheet: neutralise text ones.
+        if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+            return "'" + value
+        return "" if value is None else value
+
+    def rows():  # type: ignore[no-untyped-def]
+        writer = csv.writer(Echo())
+        yield writer.writerow([*fields, "reasons"])
+        for s in signals.iterator(chunk_size=500):
+            yield writer.writerow(
+                [safe(getattr(s, f)) for f in fields] + [safe(" | ".join(s.reasons))]
+            )
+
+    name = f"wheeldesk-signals-scan-{scan.pk if scan else 'none'}.csv"
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
+@require_POST
 def scan_now(request: HttpRequest) -> HttpResponse:
-    return render(request, "base.html")
+    try:
+        run = create_scan(request.user, trigger="manual")
+    except ScanError as exc:
+        messages.error(request, str(exc))
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = reverse("signals:list")
+            return response
+        return redirect("signals:list")
+    if run.progress.startswith("Queued"):
+        start_in_background(run)
+    if request.htmx:
+        return render(request, "signals/partials/progress.html", {"run": run})
+    messages.info(request, f"Scan started on {len(run.symbols)} symbols.")
+    return redirect("signals:list")
 
 
 def scan_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "base.html")
+    run = get_object_or_404(ScanRun, pk=pk, user=request.user)
+    if run.status == ScanRun.RUNNING:
+        return render(request, "signals/partials/progress.html", {"run": run})
+    if run.status == ScanRun.DONE:
+        messages.success(
+            request,
+            f"Scan finished: {run.signal_count} signal{'s' if run.signal_count != 1 else ''}, "
+            f"{run.rejection_count} rejected.",
+        )
+    else:
+        messages.error(request, f"Scan failed: {run.error}")
+    url = reverse("signals:list") + (f"?scan={run.pk}" if run.status == ScanRun.DONE else "")
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "base.html")
+    signal = get_object_or_404(
+        Signal.objects.select_related("scan").filter(
+            Q(scan__user=request.user) | Q(scan__user__isnull=True)
+        ),
+        pk=pk,
+    )
+    if signal.status == Signal.NEW:
+        Signal.objects.filter(pk=pk).update(status=Signal.SEEN)
+    return render(request, "signals/detail.html", {"signal": signal})
 
 
+@require_POST
 def set_status(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "base.html")
+    signal = get_object_or_404(Signal, pk=pk)
+    status = request.POST.get("status", "")
+    if status not in dict(Signal.STATUSES):
+        messages.error(request, f"Unknown status “{status[:20]}”.")
+    else:
+        Signal.objects.filter(pk=pk).update(status=status)
+        messages.success(request, f"{signal.contract_key} marked {status}.")
+    return redirect(request.POST.get("next") or reverse("signals:detail", args=[pk]))

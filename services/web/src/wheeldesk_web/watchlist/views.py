@@ -42,10 +42,7 @@ def _back(watchlist: Watchlist) -> HttpResponse:
 
 def index(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("list", "")
-    if raw.isdigit():
-        watchlist = _own(request, int(raw))
-    else:
-        watchlist = default_watchlist(request.user)
+    watchlist = _own(request, int(raw)) if raw.isdigit() else default_watchlist(request.user)
     return _page(request, watchlist)
 
 

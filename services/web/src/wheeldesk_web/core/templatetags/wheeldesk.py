@@ -70,3 +70,11 @@ def iso(value: datetime | None) -> str:
 def price(value: Any, ts: datetime | None, data_type: str | None, places: int = 2) -> dict:
     """A price with its data type badge and a ticking age (rendered again by SSE updates)."""
     return {"value": _num(value), "ts": ts, "data_type": (data_type or "unknown"), "places": places}
+
+
+@register.filter
+def get_item(mapping: Any, key: str) -> Any:
+    try:
+        return mapping.get(key, "")
+    except AttributeError:
+        return ""

@@ -1,0 +1,129 @@
+"""One NATS subscription per web process, fanned out to every open browser over SSE.
+
+Browsers never poll the bridge: the bridge publishes quotes on `ibkr.quote.<SYMBOL>` and its
+connection state on `ibkr.connection`; this hub keeps the latest of each and wakes the
+streams that care. Each stream coalesces (latest wins), so a fast ticker cannot flood a phone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from django.template.loader import render_to_string
+from pydantic import ValidationError
+from wheeldesk import natsconn, subjects
+from wheeldesk.schemas.connection import ConnectionEvent
+from wheeldesk.schemas.market import QuoteEvent
+
+from wheeldesk_web.config import SETTINGS
+from wheeldesk_web.core.status import ServiceState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Listener:
+    symbols: frozenset[str]
+    pending: dict[str, str] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, name: str, html: str) -> None:
+        self.pending[name] = html
+        self.wake.set()
+
+
+def render_quote(quote: QuoteEvent) -> str:
+    return render_to_string(
+        "core/partials/price.html",
+        {
+            "value": quote.price,
+            "ts": quote.ts,
+            "data_type": quote.market_data_type.value,
+            "places": 2,
+        },
+    )
+
+
+def bridge_state(event: ConnectionEvent) -> ServiceState:
+    up = event.connected and event.state not in ("disconnected", "connectivity_lost")
+    detail = event.reason or event.state.replace("_", " ")
+    return ServiceState("bridge", up, "IBKR connected" if up else "IBKR disconnected", detail)
+
+
+def connection_events(state: ServiceState) -> dict[str, str]:
+    return {
+        "ibkr-banner": render_to_string("core/partials/ibkr_banner.html", {"bridge": state}),
+        "ibkr-pill": render_to_string("core/partials/ibkr_pill.html", {"bridge": state}),
+    }
+
+
+class Hub:
+    def __init__(self, nats_url: str) -> None:
+        self.nats_url = nats_url
+        self.listeners: set[Listener] = set()
+        self.quotes: dict[str, str] = {}
+        self.connection: dict[str, str] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._nc = None
+        self.received = 0
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            self._nc = await natsconn.connect(self.nats_url, name="web-live")
+            await self._nc.subscribe(f"{subjects.QUOTE_PREFIX}.*", cb=self._on_quote)
+            await self._nc.subscribe(subjects.CONNECTION, cb=self._on_connection)
+        except Exception:
+            log.exception("live hub could not subscribe to NATS")
+            self._task = None
+
+    async def _on_quote(self, msg) -> None:  # type: ignore[no-untyped-def]
+        try:
+            quote = QuoteEvent.model_validate_json(msg.data)
+        except ValidationError as exc:
+            log.warning("skipping malformed quote on %s: %s", msg.subject, exc.errors()[:1])
+            return
+        self.received += 1
+        symbol = quote.symbol.upper()
+        watchers = [lis for lis in self.listeners if symbol in lis.symbols]
+        html = render_quote(quote)
+        self.quotes[symbol] = html
+        for listener in watchers:
+            listener.push(f"quote-{symbol}", html)
+
+    async def _on_connection(self, msg) -> None:  # type: ignore[no-untyped-def]
+        try:
+            event = ConnectionEvent.model_validate_json(msg.data)
+        except ValidationError as exc:
+            log.warning("skipping malformed connection event: %s", exc.errors()[:1])
+            return
+        self.connection = connection_events(bridge_state(event))
+        for listener in self.listeners:
+            for name, html in self.connection.items():
+                listener.push(name, html)
+
+    def register(self, symbols: frozenset[str]) -> Listener:
+        listener = Listener(symbols)
+        self.listeners.add(listener)
+        return listener
+
+    def unregister(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+
+
+_hubs: dict[int, Hub] = {}
+
+
+def get_hub() -> Hub:
+    """The process's hub, bound to the running event loop (one per loop)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(id(loop))
+    if hub is None:
+        hub = _hubs[id(loop)] = Hub(SETTINGS.nats_url)
+    hub.start()
+    return hub

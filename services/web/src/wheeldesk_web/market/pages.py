@@ -1,0 +1,182 @@
+"""What the stock and chain pages show, fetched through the bridge with the database as fallback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+from wheeldesk.clients import ServiceCallError
+from wheeldesk.schemas.market import Chain
+
+from wheeldesk_web.core import clients
+from wheeldesk_web.core.dashboard import dashboard_data
+from wheeldesk_web.market.models import Option, Stock
+from wheeldesk_web.market.services import store_chain, store_history, upsert_stock
+from wheeldesk_web.signals.models import Signal
+from wheeldesk_web.signals.services import latest_scan
+
+HISTORY_MAX_AGE = timedelta(hours=6)
+CHAIN_CACHE_SECONDS = 20
+
+
+class UnknownSymbol(Exception):
+    pass
+
+
+@dataclass
+class StockPage:
+    stock: Stock | None
+    error: str | None = None
+    marks: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+
+
+def load_stock(symbol: str, user: Any) -> StockPage:
+    page = StockPage(stock=Stock.objects.filter(symbol=symbol).first())
+    try:
+        with clients.bridge(timeout=8.0) as bridge:
+            page.stock = upsert_stock(bridge.stock(symbol))
+            stale = page.stock.history_updated is None or (
+                timezone.now() - page.stock.history_updated > HISTORY_MAX_AGE
+            )
+            if stale:
+                store_history(symbol, bridge.history(symbol, days=365))
+                page.stock.refresh_from_db()
+    except ServiceCallError as exc:
+        if exc.status in (400, 404) and page.stock is None:
+            raise UnknownSymbol(symbol) from exc
+        page.error = (
+            "IBKR is not reachable: showing the last stored data"
+            if exc.unavailable
+            else exc.message
+        )
+    if page.stock is None:
+        return page
+    data = dashboard_data()
+    for row in data.option_rows:
+        p = row.position
+        if p.symbol == symbol and p.strike is not None:
+            page.marks.append(
+                {"strike": p.strike, "label": f"position {row.label}", "kind": "position"}
+            )
+    scan = latest_scan(user)
+    if scan is not None:
+        page.signals = list(scan.signals.filter(symbol=symbol).order_by("-score")[:10])
+        for s in page.signals:
+            page.marks.append(
+                {"strike": s.strike, "label": f"signal {s.contract_key}", "kind": "signal"}
+            )
+    return page
+
+
+def chart_data(stock: Stock, marks: list[dict[str, Any]]) -> dict[str, Any]:
+    history = stock.history or []
+    return {
+        "dates": [d for d, _ in history],
+        "closes": [c for _, c in history],
+        "marks": marks,
+    }
+
+
+@dataclass
+class ChainView:
+    symbol: str
+    expirations: list[date]
+    expiry: date | None
+    puts: list[Any]
+    calls: list[Any]
+    underlying_price: float | None
+    underlying_ts: datetime | None
+    data_type: str
+    error: str | None = None
+    from_db: bool = False
+
+
+def _fetch_chain(symbol: str, dte_max: int) -> Chain:
+    key = f"chain:{symbol}:{dte_max}"
+    chain = cache.get(key)
+    if chain is None:
+        with clients.bridge(timeout=30.0) as bridge:
+            chain = bridge.chain(symbol, dte_min=0, dte_max=dte_max, strikes=12)
+        store_chain(chain)
+        cache.set(key, chain, CHAIN_CACHE_SECONDS)
+    return chain
+
+
+def load_chain(symbol: str, expiry_raw: str | None, dte_max: int) -> ChainView:
+    try:
+        chain = _fetch_chain(symbol, dte_max)
+    except ServiceCallError as exc:
+        if exc.status in (400, 404) and not Option.objects.filter(symbol=symbol).exists():
+            raise UnknownSymbol(symbol) from exc
+        return _chain_from_db(symbol, expiry_raw, exc)
+    expirations = sorted(chain.expirations or {o.contract.expiry for o in chain.options})
+    expiry = _pick(expirations, expiry_raw)
+    rows = [o for o in chain.options if o.contract.expiry == expiry]
+    return ChainView(
+        symbol=symbol,
+        expirations=expirations,
+        expiry=expiry,
+        puts=[
+            _row(o)
+            for o in sorted(rows, key=lambda o: o.contract.strike)
+            if o.contract.right == "P"
+        ],
+        calls=[
+            _row(o)
+            for o in sorted(rows, key=lambda o: o.contract.strike)
+            if o.contract.right == "C"
+        ],
+        underlying_price=chain.underlying.price,
+        underlying_ts=chain.underlying.ts,
+        data_type=chain.market_data_type.value,
+    )
+
+
+def _pick(expirations: list[date], raw: str | None) -> date | None:
+    if raw:
+        try:
+            wanted = date.fromisoformat(raw)
+        except ValueError:
+            wanted = None
+        if wanted in expirations:
+            return wanted
+    return expirations[0] if expirations else None
+
+
+def _chain_from_db(symbol: str, expiry_raw: str | None, exc: ServiceCallError) -> ChainView:
+    today = timezone.localdate()
+    options = list(Option.objects.filter(symbol=symbol, expiry__gte=today))
+    expirations = sorted({o.expiry for o in options})
+    expiry = _pick(expirations, expiry_raw)
+    rows = [o for o in options if o.expiry == expiry]
+    stock = Stock.objects.filter(symbol=symbol).first()
+    return ChainView(
+        symbol=symbol,
+        expirations=expirations,
+        expiry=expiry,
+        puts=[_row(o) for o in rows if o.right == "P"],
+        calls=[_row(o) for o in rows if o.right == "C"],
+        underlying_price=stock.price if stock else None,
+        underlying_ts=stock.quote_ts if stock else None,
+        data_type=stock.market_data_type if stock else "frozen",
+        error="IBKR is not reachable: showing stored quotes" if exc.unavailable else exc.message,
+        from_db=True,
+    )
+
+
+NUMBERS = ["bid", "ask", "last", "iv", "delta", "gamma", "theta", "vega", "open_interest", "volume"]
+
+
+def _row(o: Any) -> dict[str, Any]:
+    """One chain row from either a live OptionQuote or a stored Option."""
+    row = {name: getattr(o, name) for name in NUMBERS}
+    if isinstance(o, Option):
+        row.update(strike=o.strike, ts=o.quote_ts, data_type=o.market_data_type)
+    else:
+        row.update(strike=o.contract.strike, ts=o.ts, data_type=o.market_data_type.value)
+    row["abs_delta"] = abs(row["delta"]) if row["delta"] is not None else None
+    return row
