@@ -18,7 +18,7 @@ from wheeldesk.logs import REQUEST_ID_HEADER, current_request_id, new_request_id
 from wheeldesk.schemas.account import Account, Position
 from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest, EmailStatus
-from wheeldesk.schemas.market import Chain, History, Quote, StockInfo
+from wheeldesk.schemas.market import Chain, History, Quote, StockInfo, Subscriptions
 from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest
 from wheeldesk.schemas.screener import PriceRequest, PriceResponse, ScanRequest, ScanResult
 
@@ -242,6 +242,15 @@ class BridgeClient(_AsyncBase):
         params = {"since": since.isoformat()} if since else {}
         return await self._call("GET", "/v1/executions", list[Fill], params=params)
 
+    async def subscriptions(self) -> Subscriptions:
+        return await self._call("GET", "/v1/subscriptions", Subscriptions)
+
+    async def subscribe(self, symbols: list[str]) -> Subscriptions:
+        """Replace the set of streamed symbols (`ibkr.quote.<SYMBOL>`)."""
+        return await self._call(
+            "POST", "/v1/subscriptions", Subscriptions, json={"symbols": symbols}
+        )
+
 
 class SyncBridgeClient(_SyncBase):
     service = "gateway-bridge"
@@ -298,6 +307,13 @@ class SyncBridgeClient(_SyncBase):
     def executions(self, since: date | None = None) -> list[Fill]:
         params = {"since": since.isoformat()} if since else {}
         return self._call("GET", "/v1/executions", list[Fill], params=params)
+
+    def subscriptions(self) -> Subscriptions:
+        return self._call("GET", "/v1/subscriptions", Subscriptions)
+
+    def subscribe(self, symbols: list[str]) -> Subscriptions:
+        """Replace the set of streamed symbols (`ibkr.quote.<SYMBOL>`)."""
+        return self._call("POST", "/v1/subscriptions", Subscriptions, json={"symbols": symbols})
 
 
 class ScreenerClient(_AsyncBase):

@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from wheeldesk.app import create_app
 from wheeldesk.settings import load_settings
 
+from gateway_bridge.api import install_ib_error_handlers, router
+from gateway_bridge.bridge import Bridge
 from gateway_bridge.settings import BridgeSettings
 
 
 def build_app(settings: BridgeSettings | None = None) -> FastAPI:
     settings = settings or load_settings(BridgeSettings)
-    return create_app("gateway-bridge", settings, description="The one door to IBKR")
+    holder: dict[str, Bridge] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bridge = Bridge(settings)
+        holder["bridge"] = bridge
+        app.state.bridge = bridge
+        await bridge.start()
+        try:
+            yield
+        finally:
+            await bridge.stop()
+
+    def ib_ready() -> str | None:
+        bridge = holder.get("bridge")
+        if bridge is None:
+            return "starting"
+        return bridge.session.not_ready_reason()
+
+    app = create_app(
+        "gateway-bridge",
+        settings,
+        readiness={"ibkr": ib_ready},
+        lifespan=lifespan,
+        description="The one door to IBKR",
+    )
+    install_ib_error_handlers(app)
+    app.include_router(router())
+    return app

@@ -32,3 +32,26 @@ class BridgeSettings(BaseServiceSettings):
     quote_publish_hz: float = Field(
         default=4.0, gt=0, description="Max quote events per symbol per second."
     )
+    ib_connect_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds for one connect + initial sync attempt."
+    )
+    ib_reconnect_max_seconds: float = Field(
+        default=30.0, gt=0, description="Cap of the exponential reconnect backoff."
+    )
+    ib_request_timeout: float = Field(
+        default=20.0, gt=0, description="Seconds before an IB request is given up (504)."
+    )
+    queue_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Max seconds a request waits for a market data line before a 429.",
+    )
+    stream_lines_max: int = Field(
+        default=80, ge=0, description="Lines streaming may hold; the rest stay for snapshots."
+    )
+    quote_cache_seconds: float = Field(
+        default=1.0, ge=0, description="Snapshot quotes are reused this long (coalescing)."
+    )
+    secdef_cache_seconds: float = Field(
+        default=3600.0, ge=0, description="TTL of option parameters and contract ids."
+    )

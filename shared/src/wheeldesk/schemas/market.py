@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, computed_field
 
-from wheeldesk.schemas.common import DataType, Event, Right, utcnow
+from wheeldesk.schemas.common import DataType, Event, Right, StrictModel, utcnow
 
 
 def _finite(x: float | None) -> float | None:
@@ -149,3 +149,21 @@ class Chain(BaseModel):
     quotes_requested: int = Field(default=0, description="Option quotes requested from IB.")
     market_data_type: DataType = DataType.LIVE
     ts: datetime = Field(default_factory=utcnow)
+
+
+class SubscriptionRequest(StrictModel):
+    """`POST /v1/subscriptions`: the symbols the bridge should stream (replaces the set)."""
+
+    symbols: list[str] = Field(max_length=500)
+
+
+class Subscriptions(BaseModel):
+    """Which symbols stream on `ibkr.quote.<SYMBOL>`, and the market data lines they hold."""
+
+    symbols: list[str] = Field(description="Requested, in order.")
+    streaming: list[str] = Field(description="Actually streaming now.")
+    errors: dict[str, str] = Field(default_factory=dict, description="Why a symbol is not.")
+    lines_in_use: int = 0
+    lines_capacity: int = 0
+    stream_lines: int = 0
+    stream_lines_max: int = 0

@@ -1,0 +1,251 @@
+"""The one IB connection: connect with capped backoff, reconnect forever, track state.
+
+IB Gateway restarts every night, sockets drop, and IB's own servers lose
+connectivity (1100) while the socket stays up. Callers never see ib_insync's
+state directly: they ask `require_ready()` (503 + Retry-After with the reason)
+and register `on_connected` hooks to re-subscribe their streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from ib_insync import IB
+from wheeldesk.errors import ServiceError
+from wheeldesk.schemas.common import DataType
+from wheeldesk.schemas.connection import ConnectionState, ConnectionStatus
+
+from gateway_bridge.settings import BridgeSettings
+from gateway_bridge.tasks import background
+
+log = logging.getLogger(__name__)
+EASTERN = ZoneInfo("America/New_York")
+
+# IB answers these when the account has no live subscription for the data asked.
+NO_SUBSCRIPTION_CODES = {354, 10089, 10090, 10167, 10168, 10186}
+FARM_DOWN_CODES = {2103, 2105, 2157}
+FARM_UP_CODES = {2104, 2106, 2158}
+
+Hook = Callable[[], Awaitable[None] | None]
+StatusListener = Callable[[ConnectionStatus], Awaitable[None] | None]
+
+
+def backoff_delays(start: float = 0.5, cap: float = 30.0, factor: float = 2.0):
+    """Capped exponential backoff: 0.5, 1, 2, 4 … cap, cap, …"""
+    delay = start
+    while True:
+        yield min(delay, cap)
+        delay = min(delay * factor, cap)
+
+
+def fallback_type(current: DataType) -> DataType:
+    """The delayed counterpart of a data type (IB: live→delayed, frozen→delayed-frozen)."""
+    if current in (DataType.FROZEN, DataType.DELAYED_FROZEN):
+        return DataType.DELAYED_FROZEN
+    return DataType.DELAYED
+
+
+class IBSession:
+    def __init__(self, settings: BridgeSettings, ib: IB | None = None) -> None:
+        self.settings = settings
+        self.ib = ib or IB()
+        self.ib.RaiseRequestErrors = True
+        self.data_type = DataType(settings.ib_market_data_type)
+        self.account_id: str | None = settings.ib_account
+        self.status = ConnectionStatus(
+            connected=False, state="disconnected", reason="not connected yet"
+        )
+        self.next_retry_at: float | None = None
+        self.connects = 0
+        self.clock_offset = 0.0
+        self._on_connected: list[Hook] = []
+        self._listeners: list[StatusListener] = []
+        self._error_listeners: list[Callable[[int, int, str], None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._disconnected = asyncio.Event()
+        self._stopping = False
+        self.ib.disconnectedEvent += self._on_disconnect
+        self.ib.errorEvent += self._on_error
+
+    # ---- hooks ---------------------------------------------------------------------------
+    def on_connected(self, hook: Hook) -> None:
+        self._on_connected.append(hook)
+
+    def on_status(self, listener: StatusListener) -> None:
+        self._listeners.append(listener)
+
+    def on_error(self, listener: Callable[[int, int, str], None]) -> None:
+        self._error_listeners.append(listener)
+
+    # ---- state ---------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return self.status.connected and self.status.state not in (
+            "disconnected",
+            "connectivity_lost",
+        )
+
+    def not_ready_reason(self) -> str | None:
+        if self.ready:
+            return None
+        return self.status.reason or self.status.state
+
+    def retry_after(self) -> int:
+        if self.next_retry_at is None:
+            return 5
+        loop = asyncio.get_event_loop()
+        return max(1, int(self.next_retry_at - loop.time() + 1))
+
+    def require_ready(self) -> None:
+        if not self.ready:
+            raise ServiceError(
+                503,
+                "ib_unavailable",
+                f"not connected to IBKR: {self.not_ready_reason()}",
+                headers={"Retry-After": str(self.retry_after())},
+            )
+
+    def _set(
+        self,
+        state: ConnectionState,
+        *,
+        connected: bool,
+        reason: str | None = None,
+        code: int | None = None,
+    ) -> None:
+        self.status = ConnectionStatus(
+            connected=connected,
+            state=state,
+            reason=reason,
+            ib_code=code,
+            account_id=self.account_id,
+            server_version=self.ib.client.serverVersion() if connected else None,
+            market_data_type=self.data_type,
+            since=datetime.now(UTC),
+        )
+        log.info("ibkr connection %s%s", state, f" ({reason})" if reason else "")
+        for listener in self._listeners:
+            result = listener(self.status)
+            if asyncio.iscoroutine(result):
+                background(result)
+
+    def now(self) -> datetime:
+        """IB's clock (tws-sim's may run ahead of ours; DTE must follow the server)."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
+
+    def today(self) -> date:
+        return self.now().astimezone(EASTERN).date()
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ib-connection")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.ib.isConnected():
+            self.ib.disconnect()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        delays = backoff_delays(cap=self.settings.ib_reconnect_max_seconds)
+        while not self._stopping:
+            try:
+                await self._connect()
+            except Exception as exc:  # refused, timed out, broken during sync
+                delay = next(delays)
+                self.next_retry_at = loop.time() + delay
+                reason = f"connect to {self.settings.ib_host}:{self.settings.ib_port} failed: "
+                reason += str(exc) or type(exc).__name__
+                if self.status.reason != reason or self.status.connected:
+                    self._set("disconnected", connected=False, reason=reason)
+                log.warning("%s; retrying in %.1fs", reason, delay)
+                with contextlib.suppress(Exception):
+                    self.ib.disconnect()
+                await asyncio.sleep(delay)
+                continue
+            delays = backoff_delays(cap=self.settings.ib_reconnect_max_seconds)
+            self.next_retry_at = None
+            await self._disconnected.wait()
+            if self._stopping:
+                return
+            delay = next(delays)
+            self.next_retry_at = loop.time() + delay
+            await asyncio.sleep(delay)
+
+    async def _connect(self) -> None:
+        self._disconnected.clear()
+        await self.ib.connectAsync(
+            self.settings.ib_host,
+            self.settings.ib_port,
+            clientId=self.settings.ib_client_id,
+            timeout=self.settings.ib_connect_timeout,
+            readonly=self.settings.ib_readonly,
+            account=self.settings.ib_account or "",
+        )
+        accounts = self.ib.managedAccounts()
+        if not self.account_id and accounts:
+            self.account_id = accounts[0]
+        try:
+            server_now = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), 5)
+            self.clock_offset = (server_now - datetime.now(UTC)).total_seconds()
+        except Exception:
+            self.clock_offset = 0.0
+        self.ib.reqMarketDataType(self.data_type.ib_code)
+        self.connects += 1
+        self._set("connected", connected=True)
+        for hook in self._on_connected:
+            try:
+                result = hook()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("on-connect hook failed")
+
+    def _on_disconnect(self) -> None:
+        if not self._stopping:
+            self._set("disconnected", connected=False, reason="socket to IB closed; reconnecting")
+        self._disconnected.set()
+
+    def use_delayed(self) -> bool:
+        """Fall back to delayed data; True when the type changed (callers re-request)."""
+        new = fallback_type(self.data_type)
+        if new == self.data_type:
+            return False
+        log.warning("no market data subscription: falling back to %s data", new.value)
+        self.data_type = new
+        if self.ib.isConnected():
+            self.ib.reqMarketDataType(new.ib_code)
+        self.status = self.status.model_copy(update={"market_data_type": new})
+        return True
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:
+        if code == 1100:
+            self._set(
+                "connectivity_lost", connected=True, reason="IB lost connectivity (1100)", code=code
+            )
+        elif code in (1101, 1102):
+            # 1101: restored but data lost → re-subscribe; 1102: data maintained.
+            self._set("connectivity_restored", connected=True, code=code)
+            if code == 1101:
+                for hook in self._on_connected:
+                    result = hook()
+                    if asyncio.iscoroutine(result):
+                        background(result)
+        elif code in FARM_DOWN_CODES:
+            self._set("farm_down", connected=True, reason=message, code=code)
+        elif code in FARM_UP_CODES and self.status.state == "farm_down":
+            self._set("farm_up", connected=True, reason=message, code=code)
+        for listener in self._error_listeners:
+            try:
+                listener(req_id, code, message)
+            except Exception:
+                log.exception("error listener failed")

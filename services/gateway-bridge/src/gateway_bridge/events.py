@@ -1,0 +1,121 @@
+"""NATS publishing: quotes on core NATS (coalesced per symbol), the rest on JetStream.
+
+Quotes are high-rate and only the latest matters, so each symbol publishes at
+most `quote_publish_hz` times a second: the first tick after a quiet period goes
+out at once (low latency), later ticks inside the window replace each other and
+the latest is flushed when the window ends. Account, position, order, execution
+and connection events go to JetStream stream IBKR, deduplicated by event id; a
+NATS outage never blocks or fails an IB operation (the event is logged and lost,
+the HTTP API stays the source of truth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from pydantic import BaseModel
+from wheeldesk import natsconn, subjects
+from wheeldesk.schemas.market import Quote, QuoteEvent
+
+from gateway_bridge.tasks import background
+
+log = logging.getLogger(__name__)
+
+
+class EventPublisher:
+    def __init__(self, url: str, quote_hz: float) -> None:
+        self.url = url
+        self.min_interval = 1.0 / quote_hz
+        self.nc: NATS | None = None
+        self.js: JetStreamContext | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_sent: dict[str, float] = {}
+        self._pending: dict[str, Quote] = {}
+        self._flush_handles: dict[str, asyncio.TimerHandle] = {}
+        self.published = 0
+        self.quotes_published = 0
+        self.failed = 0
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._connect(), name="nats-connect")
+
+    async def _connect(self) -> None:
+        nc = await natsconn.connect(self.url, name="gateway-bridge")
+        js = nc.jetstream()
+        while True:
+            try:
+                await natsconn.ensure_streams(js, [subjects.STREAM_IBKR])
+                break
+            except Exception as exc:
+                log.warning("JetStream stream setup failed (%s); retrying", exc)
+                await asyncio.sleep(1)
+        self.nc, self.js = nc, js
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        for handle in self._flush_handles.values():
+            handle.cancel()
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+
+    async def publish(self, subject: str, event: BaseModel, msg_id: str | None = None) -> None:
+        """JetStream publish, deduplicated; failures are logged, never raised."""
+        if self.js is None:
+            log.warning("NATS not connected; dropped %s event", subject)
+            self.failed += 1
+            return
+        try:
+            await natsconn.publish_event(self.js, subject, event, msg_id=msg_id)
+            self.published += 1
+        except Exception as exc:
+            self.failed += 1
+            log.warning("publishing %s failed: %s", subject, exc)
+
+    def spawn(self, subject: str, event: BaseModel, msg_id: str | None = None) -> None:
+        background(self.publish(subject, event, msg_id))
+
+    # ---- quotes --------------------------------------------------------------------------
+    def quote(self, quote: Quote) -> None:
+        """Offer a fresh quote; it is sent now or at the end of this symbol's window."""
+        symbol = quote.symbol
+        now = time.monotonic()
+        last = self._last_sent.get(symbol, 0.0)
+        if now - last >= self.min_interval and symbol not in self._flush_handles:
+            self._send_quote(quote, now)
+            return
+        self._pending[symbol] = quote
+        if symbol not in self._flush_handles:
+            delay = max(0.0, last + self.min_interval - now)
+            loop = asyncio.get_running_loop()
+            self._flush_handles[symbol] = loop.call_later(delay, self._flush, symbol)
+
+    def _flush(self, symbol: str) -> None:
+        self._flush_handles.pop(symbol, None)
+        quote = self._pending.pop(symbol, None)
+        if quote is not None:
+            self._send_quote(quote, time.monotonic())
+
+    def _send_quote(self, quote: Quote, now: float) -> None:
+        self._last_sent[quote.symbol] = now
+        if self.nc is None or not self.nc.is_connected:
+            return
+        event = QuoteEvent(**quote.model_dump(exclude={"mid", "price"}))
+        try:
+            # Core NATS publish only buffers; the client flushes in the background.
+            background(self.nc.publish(subjects.quote(quote.symbol), natsconn.encode(event)))
+            self.quotes_published += 1
+        except Exception as exc:
+            log.warning("quote publish failed: %s", exc)

@@ -1,0 +1,521 @@
+"""Quotes, streams, fundamentals and history, all inside IB's limits.
+
+Every market data request goes through one path: wait for a line (LineBudget),
+wait for a message slot (RateLimiter), ask IB, give the line back. Snapshot quotes
+are cached briefly and concurrent asks for the same contract share one request,
+so the web and the screener asking together cost IB one line. Streams (the
+symbols the web asked for) hold lines of their own, capped so snapshots always
+have some left, and are re-requested after every reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from ib_insync import Contract, RequestError, Stock, Ticker
+from wheeldesk.errors import ServiceError
+from wheeldesk.schemas.common import DataType
+from wheeldesk.schemas.market import Bar, Fundamentals, History, Quote, StockInfo
+
+from gateway_bridge.connection import NO_SUBSCRIPTION_CODES, IBSession
+from gateway_bridge.events import EventPublisher
+from gateway_bridge.limits import LineBudget, RateLimiter
+from gateway_bridge.settings import BridgeSettings
+from gateway_bridge.tasks import background
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+UNSET_TYPE = 0  # marks a ticker whose data type IB has not announced yet
+
+
+def num(x: Any) -> float | None:
+    """IB's 'no value' is nan or -1 (no bid/ask); both become None."""
+    if x is None:
+        return None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(f) or f == -1.0:
+        return None
+    return f
+
+
+class TTLCache:
+    """A tiny time-based cache with per-key in-flight coalescing."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._data: dict[Any, tuple[float, Any]] = {}
+        self._inflight: dict[Any, asyncio.Future[Any]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Any) -> Any | None:
+        item = self._data.get(key)
+        if item and time.monotonic() - item[0] < self.ttl:
+            return item[1]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        self._data[key] = (time.monotonic(), value)
+        if len(self._data) > 5000:
+            cutoff = time.monotonic() - self.ttl
+            self._data = {k: v for k, v in self._data.items() if v[0] >= cutoff}
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    async def get_or_fetch(self, key: Any, fetch: Callable[[], Awaitable[T]]) -> T:
+        cached = self.get(key)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        inflight = self._inflight.get(key)
+        if inflight is not None:
+            self.hits += 1
+            return await asyncio.shield(inflight)
+        self.misses += 1
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            value = await fetch()
+        except BaseException as exc:
+            if not fut.done():
+                fut.set_exception(exc)
+                fut.exception()  # mark retrieved: no "never retrieved" warning
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        if self.ttl > 0:
+            self.put(key, value)
+        fut.set_result(value)
+        return value
+
+
+def ticker_data_type(ticker: Ticker, fallback: DataType) -> DataType:
+    code = getattr(ticker, "marketDataType", UNSET_TYPE)
+    if code in (1, 2, 3, 4):
+        return DataType.from_ib(code)
+    return fallback
+
+
+def quote_from_ticker(symbol: str, ticker: Ticker, fallback: DataType) -> Quote:
+    ts = ticker.time if isinstance(ticker.time, datetime) else datetime.now(UTC)
+    return Quote(
+        symbol=symbol,
+        bid=num(ticker.bid),
+        ask=num(ticker.ask),
+        last=num(ticker.last),
+        bid_size=num(ticker.bidSize),
+        ask_size=num(ticker.askSize),
+        volume=num(ticker.volume),
+        close=num(ticker.close),
+        market_data_type=ticker_data_type(ticker, fallback),
+        ts=ts,
+    )
+
+
+def _ratio(ratios: Any, *names: str) -> float | None:
+    for name in names:
+        value = num(getattr(ratios, name, None))
+        if value is not None:
+            return value
+    return None
+
+
+def _ib_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and len(value) >= 8:
+        try:
+            return datetime.strptime(value[:8], "%Y%m%d").date()
+        except ValueError:
+            return None
+    return None
+
+
+def fundamentals_from_ticker(ticker: Ticker) -> Fundamentals:
+    """IB tick 258 (fundamental ratios; MKTCAP in USD millions) and tick 456 (dividends)."""
+    r = ticker.fundamentalRatios
+    f = Fundamentals()
+    if r is not None:
+        mktcap = _ratio(r, "MKTCAP")
+        fcf = _ratio(r, "TTMFCF", "FCF", "FREECASHFLOW")
+        shares = _ratio(r, "SHARESOUT", "QSHARESOUT")
+        fcf_share = _ratio(r, "TTMFCFSHR", "FCFSHR")
+        if fcf is None and fcf_share is not None and shares is not None:
+            fcf = fcf_share * shares  # both in millions → millions
+        f = Fundamentals(
+            beta=_ratio(r, "BETA"),
+            roe=_ratio(r, "TTMROEPCT", "ROEPCT"),
+            fcf_per_share=fcf_share,
+            free_cash_flow=fcf * 1e6 if fcf is not None else None,
+            market_cap=mktcap * 1e6 if mktcap is not None else None,
+            dividend_yield=_ratio(r, "YIELD", "DIVYIELD"),
+            pe_ratio=_ratio(r, "PEEXCLXOR", "APENORM", "PE"),
+            next_earnings=_ib_date(getattr(r, "NEXTEARNINGS", None))
+            or _ib_date(getattr(r, "NEXTEARNINGSDATE", None)),
+        )
+    if ticker.dividends is not None and ticker.dividends.nextDate:
+        f.ex_dividend = ticker.dividends.nextDate
+    return f
+
+
+class MarketData:
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        session: IBSession,
+        limiter: RateLimiter,
+        lines: LineBudget,
+        publisher: EventPublisher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session = session
+        self.limiter = limiter
+        self.lines = lines
+        self.publisher = publisher
+        self.contracts = TTLCache(settings.secdef_cache_seconds)
+        self.snapshots = TTLCache(settings.quote_cache_seconds)
+        self.stocks = TTLCache(max(settings.quote_cache_seconds, 5.0))
+        self.snapshot_requests = 0
+        self.wanted: list[str] = []
+        self.streams: dict[str, Ticker] = {}
+        self.stream_errors: dict[str, str] = {}
+        self._stream_contracts: dict[str, Contract] = {}
+        self._ticker_symbol: dict[int, str] = {}
+        self._stream_lines = 0
+        self._lock = asyncio.Lock()
+        session.on_connected(self.resubscribe)
+        session.on_error(self._on_error)
+        session.ib.pendingTickersEvent += self._on_tickers
+
+    @property
+    def ib(self):  # type: ignore[no-untyped-def]
+        return self.session.ib
+
+    async def call(self, awaitable_factory: Callable[[], Awaitable[T]]) -> T:
+        """One paced IB request with the bridge's timeout."""
+        self.session.require_ready()
+        await self.limiter.acquire()
+        try:
+            return await asyncio.wait_for(awaitable_factory(), self.settings.ib_request_timeout)
+        except TimeoutError:
+            raise ServiceError(504, "ib_timeout", "IBKR did not answer in time") from None
+
+    # ---- contracts -----------------------------------------------------------------------
+    async def stock_details(self, symbol: str) -> Any:
+        symbol = symbol.strip().upper()
+
+        async def fetch() -> Any:
+            try:
+                details = await self.call(
+                    lambda: self.ib.reqContractDetailsAsync(Stock(symbol, "SMART", "USD"))
+                )
+            except RequestError as exc:
+                if exc.code == 200:
+                    raise unknown_symbol(symbol) from None
+                raise
+            if not details:
+                raise unknown_symbol(symbol)
+            return details[0]
+
+        return await self.contracts.get_or_fetch(("STK", symbol), fetch)
+
+    async def stock_contract(self, symbol: str) -> Contract:
+        details = await self.stock_details(symbol)
+        c = copy.copy(details.contract)
+        c.exchange = "SMART"
+        return c
+
+    # ---- snapshots -----------------------------------------------------------------------
+    async def snapshot(self, contract: Contract, owner: str = "quote") -> Ticker:
+        """A snapshot quote (cached briefly, coalesced by contract id)."""
+        key = contract.conId or (contract.symbol, contract.secType)
+        return await self.snapshots.get_or_fetch(key, lambda: self._snapshot(contract, owner))
+
+    async def _snapshot(self, contract: Contract, owner: str) -> Ticker:
+        async with self.lines.line(owner, timeout=self.settings.queue_timeout):
+            for attempt in range(2):
+                try:
+                    return await self._snapshot_once(contract)
+                except RequestError as exc:
+                    if exc.code in NO_SUBSCRIPTION_CODES and attempt == 0:
+                        self.session.use_delayed()
+                        continue
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _snapshot_once(self, contract: Contract) -> Ticker:
+        self.session.require_ready()
+        await self.limiter.acquire()
+        self.session.require_ready()
+        ib = self.ib
+        c = copy.copy(contract)
+        req_id = ib.client.getReqId()
+        fut = ib.wrapper.startReq(req_id, c)
+        ticker = ib.wrapper.startTicker(req_id, c, "snapshot")
+        ticker.marketDataType = UNSET_TYPE
+        self.snapshot_requests += 1
+        ib.client.reqMktData(req_id, c, "", True, False, [])
+        try:
+            await asyncio.wait_for(fut, self.settings.ib_request_timeout)
+        except TimeoutError:
+            ib.wrapper._futures.pop(req_id, None)
+            if ib.isConnected():
+                ib.client.cancelMktData(req_id)
+            raise ServiceError(504, "ib_timeout", "IBKR did not answer a quote in time") from None
+        finally:
+            ib.wrapper.endTicker(ticker, "snapshot")
+            ib.wrapper.reqId2Ticker.pop(req_id, None)
+            ib.wrapper.tickers.pop(id(c), None)
+        return ticker
+
+    # ---- quotes --------------------------------------------------------------------------
+    async def quote(self, symbol: str) -> Quote:
+        symbol = symbol.strip().upper()
+        ticker = self.streams.get(symbol)
+        if ticker is not None and any(
+            num(v) is not None for v in (ticker.bid, ticker.ask, ticker.last, ticker.close)
+        ):
+            return quote_from_ticker(symbol, ticker, self.session.data_type)
+        contract = await self.stock_contract(symbol)
+        t = await self.snapshot(contract, owner=f"quote:{symbol}")
+        return quote_from_ticker(symbol, t, self.session.data_type)
+
+    async def quotes(self, symbols: list[str]) -> list[Quote]:
+        return list(await asyncio.gather(*(self.quote(s) for s in symbols)))
+
+    # ---- stock info ----------------------------------------------------------------------
+    async def stock(self, symbol: str) -> StockInfo:
+        symbol = symbol.strip().upper()
+        return await self.stocks.get_or_fetch(("stock", symbol), lambda: self._stock(symbol))
+
+    async def _stock(self, symbol: str) -> StockInfo:
+        details = await self.stock_details(symbol)
+        contract = await self.stock_contract(symbol)
+        ticker = await self.stream_until(
+            contract,
+            "106,258,456",
+            lambda t: t.fundamentalRatios is not None and num(t.impliedVolatility) is not None,
+            owner=f"stock:{symbol}",
+            wait=5.0,
+        )
+        quote = quote_from_ticker(symbol, ticker, self.session.data_type)
+        if quote.price is None:
+            quote = await self.quote(symbol)
+        return StockInfo(
+            symbol=symbol,
+            name=details.longName or None,
+            sector=details.industry or details.category or None,
+            primary_exchange=details.contract.primaryExchange or None,
+            conid=details.contract.conId or None,
+            quote=quote,
+            fundamentals=fundamentals_from_ticker(ticker),
+            simulated=self.settings.ib_port != 4001 and "simulated" in (details.longName or ""),
+        )
+
+    async def stream_until(
+        self,
+        contract: Contract,
+        generic_ticks: str,
+        done: Callable[[Ticker], bool],
+        *,
+        owner: str,
+        wait: float,
+    ) -> Ticker:
+        """Stream generic ticks (which snapshots cannot carry) until `done`, then cancel."""
+        async with self.lines.line(owner, timeout=self.settings.queue_timeout):
+            self.session.require_ready()
+            await self.limiter.acquire()
+            c = copy.copy(contract)
+            ticker = self.ib.reqMktData(c, generic_ticks, False, False)
+            deadline = time.monotonic() + wait
+            try:
+                while time.monotonic() < deadline and not done(ticker):
+                    if not self.ib.isConnected():
+                        self.session.require_ready()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(ticker.updateEvent, 0.25)
+            finally:
+                if self.ib.isConnected():
+                    await self.limiter.acquire()
+                    self.ib.cancelMktData(c)
+                self.ib.wrapper.tickers.pop(id(c), None)
+            return ticker
+
+    async def implied_vol(self, contract: Contract) -> float | None:
+        """The stock's 30-day implied volatility (generic tick 106), cached a minute."""
+        key = ("iv", contract.conId)
+        cached = self.contracts.get(key)
+        if cached is not None:
+            return cached
+        ticker = await self.stream_until(
+            contract,
+            "106",
+            lambda t: num(t.impliedVolatility) is not None,
+            owner=f"iv:{contract.symbol}",
+            wait=3.0,
+        )
+        iv = num(ticker.impliedVolatility)
+        if iv is not None and iv > 0:
+            self.contracts._data[key] = (time.monotonic() - self.contracts.ttl + 60, iv)
+            return iv
+        return None
+
+    # ---- history -------------------------------------------------------------------------
+    async def history(self, symbol: str, days: int, with_iv: bool = False) -> History:
+        contract = await self.stock_contract(symbol)
+        duration = f"{days} D" if days <= 365 else f"{math.ceil(days / 365)} Y"
+
+        async def bars(what: str) -> list[Bar]:
+            raw = await self.call(
+                lambda: self.ib.reqHistoricalDataAsync(
+                    contract, "", duration, "1 day", what, True, 1, False, []
+                )
+            )
+            out = []
+            for b in raw or []:
+                d = b.date.date() if isinstance(b.date, datetime) else b.date
+                out.append(
+                    Bar(
+                        date=d,
+                        open=b.open,
+                        high=b.high,
+                        low=b.low,
+                        close=b.close,
+                        volume=max(0.0, float(b.volume or 0)),
+                    )
+                )
+            cutoff = date.today() - timedelta(days=days)
+            return [b for b in out if b.date >= cutoff] or out
+
+        result = History(symbol=symbol.upper(), bars=await bars("TRADES"))
+        if with_iv:
+            result.iv_bars = await bars("OPTION_IMPLIED_VOLATILITY")
+        return result
+
+    # ---- streaming -----------------------------------------------------------------------
+    def subscriptions(self) -> dict[str, Any]:
+        return {
+            "symbols": list(self.wanted),
+            "streaming": sorted(self.streams),
+            "errors": dict(self.stream_errors),
+            "lines_in_use": self.lines.in_use,
+            "lines_capacity": self.lines.capacity,
+            "stream_lines": self._stream_lines,
+            "stream_lines_max": min(self.settings.stream_lines_max, self.lines.capacity),
+        }
+
+    async def set_subscriptions(self, symbols: list[str]) -> dict[str, Any]:
+        wanted = list(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+        async with self._lock:
+            self.wanted = wanted
+            for symbol in [s for s in self.streams if s not in wanted]:
+                self._stop_stream(symbol)
+            for symbol in [s for s in list(self.stream_errors) if s not in wanted]:
+                self.stream_errors.pop(symbol, None)
+            if self.session.ready:
+                for symbol in wanted:
+                    if symbol not in self.streams:
+                        await self._start_stream(symbol)
+        return self.subscriptions()
+
+    async def _start_stream(self, symbol: str, *, hold_line: bool = False) -> None:
+        try:
+            contract = await self.stock_contract(symbol)
+        except ServiceError as exc:
+            self.stream_errors[symbol] = exc.message
+            return
+        if not hold_line:
+            cap = min(self.settings.stream_lines_max, self.lines.capacity)
+            if self._stream_lines >= cap or not self.lines.try_acquire():
+                self.stream_errors[symbol] = "no market data line free for streaming"
+                return
+            self._stream_lines += 1
+        await self.limiter.acquire()
+        ticker = self.ib.reqMktData(contract, "", False, False)
+        ticker.marketDataType = UNSET_TYPE
+        self.streams[symbol] = ticker
+        self._stream_contracts[symbol] = contract
+        self._ticker_symbol[id(ticker)] = symbol
+        self.stream_errors.pop(symbol, None)
+
+    def _stop_stream(self, symbol: str) -> None:
+        ticker = self.streams.pop(symbol, None)
+        contract = self._stream_contracts.pop(symbol, None)
+        if ticker is not None:
+            self._ticker_symbol.pop(id(ticker), None)
+            if contract is not None and self.ib.isConnected():
+                try:
+                    self.ib.cancelMktData(contract)
+                except Exception:
+                    log.debug("cancel %s failed", symbol, exc_info=True)
+            self._stream_lines -= 1
+            self.lines.release()
+
+    async def resubscribe(self) -> None:
+        """After a (re)connect: IB forgot every request, ask again keeping our lines."""
+        self.snapshots.clear()
+        async with self._lock:
+            held = list(self.streams)
+            self.streams.clear()
+            self._ticker_symbol.clear()
+            self._stream_contracts.clear()
+            for symbol in self.wanted:
+                await self._start_stream(symbol, hold_line=symbol in held)
+            for symbol in held:
+                if symbol not in self.streams:
+                    self._stream_lines -= 1
+                    self.lines.release()
+        if self.wanted:
+            log.info("re-subscribed %d streams", len(self.streams))
+
+    def _on_error(self, req_id: int, code: int, message: str) -> None:
+        if code in NO_SUBSCRIPTION_CODES:
+            ticker = self.ib.wrapper.reqId2Ticker.get(req_id)
+            symbol = self._ticker_symbol.get(id(ticker)) if ticker is not None else None
+            changed = self.session.use_delayed()
+            if symbol is not None and (changed or code != 10167):
+                background(self._restream(symbol))
+
+    async def _restream(self, symbol: str) -> None:
+        async with self._lock:
+            if symbol not in self.streams:
+                return
+            contract = self._stream_contracts[symbol]
+            old = self.streams[symbol]
+            self._ticker_symbol.pop(id(old), None)
+            if self.ib.isConnected():
+                self.ib.cancelMktData(contract)
+                await self.limiter.acquire()
+                contract = copy.copy(contract)
+                ticker = self.ib.reqMktData(contract, "", False, False)
+                ticker.marketDataType = UNSET_TYPE
+                self.streams[symbol] = ticker
+                self._stream_contracts[symbol] = contract
+                self._ticker_symbol[id(ticker)] = symbol
+
+    def _on_tickers(self, tickers: set[Ticker]) -> None:
+        if self.publisher is None:
+            return
+        for ticker in tickers:
+            symbol = self._ticker_symbol.get(id(ticker))
+            if symbol is not None:
+                self.publisher.quote(quote_from_ticker(symbol, ticker, self.session.data_type))
+
+
+def unknown_symbol(symbol: str) -> ServiceError:
+    return ServiceError(404, "unknown_symbol", f"IBKR knows no US stock {symbol!r}", field="symbol")

@@ -1,0 +1,543 @@
+"""Orders: guarded, idempotent on `client_order_id`, and never placed twice.
+
+The client's id is written into IB's `orderRef`, so IB itself remembers it: a retry
+after an HTTP timeout, or after the bridge restarted, finds the order in IB's open
+or completed orders (or its executions) instead of placing a second one. Requests
+with the same id are serialised by a per-id lock, so two racing retries cannot both
+miss the first. Guards run before anything reaches IB: live accounts are refused
+unless allowed, the contract count is capped, and a limit price far outside the
+market is refused unless forced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ib_insync import Contract, LimitOrder, MarketOrder, Option, RequestError, Stock, Trade
+from ib_insync import Fill as IBFill
+from wheeldesk import subjects
+from wheeldesk.errors import ServiceError
+from wheeldesk.schemas.orders import (
+    ExecutionEvent,
+    Fill,
+    Order,
+    OrderEvent,
+    OrderPreview,
+    OrderRequest,
+    OrderStatus,
+)
+
+from gateway_bridge.account import account_from_values, is_paper
+from gateway_bridge.connection import IBSession
+from gateway_bridge.events import EventPublisher
+from gateway_bridge.marketdata import MarketData, num
+from gateway_bridge.settings import BridgeSettings
+
+log = logging.getLogger(__name__)
+
+UNSET = 1.7976931348623157e308  # IB's UNSET_DOUBLE
+
+
+# ---- guards (plain functions, unit-tested) --------------------------------------------------
+def check_live_allowed(account_id: str | None, allow_live: bool) -> None:
+    if not is_paper(account_id) and not allow_live:
+        raise ServiceError(
+            403,
+            "live_account_refused",
+            f"account {account_id or '?'} is a live account; orders are refused unless "
+            "ALLOW_LIVE_ORDERS=true",
+        )
+
+
+def check_quantity(req: OrderRequest, max_contracts: int) -> None:
+    limit = max_contracts if req.sec_type == "OPT" else max_contracts * 100
+    unit = "contracts" if req.sec_type == "OPT" else "shares"
+    if req.quantity > limit:
+        raise ServiceError(
+            422,
+            "quantity_too_large",
+            f"{req.quantity} {unit} exceeds the per-order limit of {limit} "
+            "(MAX_CONTRACTS_PER_ORDER)",
+            field="quantity",
+        )
+
+
+def limit_price_problem(
+    req: OrderRequest, bid: float | None, ask: float | None, tolerance_pct: float
+) -> str | None:
+    """Why a limit price is too far outside the market, or None when it is acceptable."""
+    if req.order_type != "LMT" or req.limit_price is None:
+        return None
+    if bid is None or ask is None or ask <= 0:
+        return None
+    price = float(req.limit_price)
+    mid = (bid + ask) / 2
+    slack = mid * tolerance_pct / 100.0
+    if price < bid - slack:
+        return f"limit {price:g} is below the bid {bid:g} by more than {tolerance_pct:g}% of mid"
+    if price > ask + slack:
+        return f"limit {price:g} is above the ask {ask:g} by more than {tolerance_pct:g}% of mid"
+    return None
+
+
+def fingerprint(req: OrderRequest) -> tuple[Any, ...]:
+    """What makes two submissions the same order (force and ids excluded)."""
+    opt = req.sec_type == "OPT"
+    return (
+        req.symbol.upper(),
+        req.sec_type,
+        req.expiry if opt else None,
+        float(req.strike) if opt and req.strike is not None else None,
+        req.right if opt else None,
+        req.action,
+        int(req.quantity),
+        req.order_type,
+        round(float(req.limit_price), 4) if req.limit_price is not None else None,
+        req.tif,
+    )
+
+
+def map_status(ib_status: str, filled: float, rejected: bool) -> OrderStatus:
+    if ib_status == "Filled":
+        return OrderStatus.FILLED
+    if ib_status in ("Cancelled", "ApiCancelled", "Inactive"):
+        return OrderStatus.REJECTED if rejected else OrderStatus.CANCELLED
+    if filled > 0:
+        return OrderStatus.PARTIALLY_FILLED
+    if ib_status in ("Submitted", "PreSubmitted"):
+        return OrderStatus.SUBMITTED
+    return OrderStatus.PENDING
+
+
+def _expiry(value: str) -> date | None:
+    try:
+        return datetime.strptime(value[:8], "%Y%m%d").date() if value else None
+    except ValueError:
+        return None
+
+
+def execution_kind(contract: Contract, execution: Any) -> str:
+    """IB reports assignments/exercises/expiries as executions without an API order."""
+    tags = f"{execution.exchange or ''} {execution.orderRef or ''}".lower()
+    if "assign" in tags:
+        return "assignment"
+    if "exerc" in tags:
+        return "exercise"
+    if "expir" in tags or "lapse" in tags:
+        return "expiration"
+    return "trade"
+
+
+def fill_from_ib(fill: IBFill, account_id: str | None = None) -> Fill:
+    c, ex, report = fill.contract, fill.execution, fill.commissionReport
+    opt = c.secType == "OPT"
+    commission = num(report.commission) if report and report.commission not in (0, UNSET) else None
+    realized = num(report.realizedPNL) if report and report.realizedPNL not in (UNSET,) else None
+    return Fill(
+        exec_id=ex.execId,
+        order_id=ex.orderId or None,
+        perm_id=ex.permId or None,
+        client_order_id=ex.orderRef or None,
+        account_id=ex.acctNumber or account_id,
+        time=ex.time if isinstance(ex.time, datetime) else fill.time,
+        symbol=c.symbol,
+        sec_type="OPT" if opt else "STK",
+        expiry=_expiry(c.lastTradeDateOrContractMonth) if opt else None,
+        strike=float(c.strike) if opt else None,
+        right=(c.right[:1] if c.right else None) if opt else None,
+        multiplier=int(float(c.multiplier or 100)) if opt else 1,
+        side="BOT" if ex.side.upper().startswith("B") else "SLD",
+        quantity=float(ex.shares),
+        price=float(ex.price),
+        commission=commission,
+        realized_pnl=realized if realized else None,
+        exchange=ex.exchange or None,
+        kind=execution_kind(c, ex),  # type: ignore[arg-type]
+    )
+
+
+def request_from_trade(trade: Trade) -> OrderRequest:
+    """Rebuild the request from what IB holds (after a bridge restart)."""
+    c, o = trade.contract, trade.order
+    opt = c.secType == "OPT"
+    lmt = o.lmtPrice if o.orderType == "LMT" and o.lmtPrice not in (None, UNSET) else None
+    return OrderRequest.model_construct(
+        client_order_id=o.orderRef,
+        symbol=c.symbol,
+        sec_type="OPT" if opt else "STK",
+        expiry=_expiry(c.lastTradeDateOrContractMonth) if opt else None,
+        strike=float(c.strike) if opt else None,
+        right=(c.right[:1] if c.right else None) if opt else None,
+        action="BUY" if o.action.upper().startswith("B") else "SELL",
+        quantity=int(float(o.totalQuantity)),
+        order_type="MKT" if o.orderType == "MKT" else "LMT",
+        limit_price=Decimal(str(round(lmt, 4))) if lmt is not None else None,
+        tif="GTC" if o.tif == "GTC" else "DAY",
+        force=False,
+    )
+
+
+def order_from_trade(trade: Trade, original: OrderRequest | None = None) -> Order:
+    o, s = trade.order, trade.orderStatus
+    errors = [e for e in trade.log if e.errorCode and e.errorCode not in (0, 202, 10148)]
+    rejected = bool(errors) and s.status in ("Cancelled", "Inactive", "ApiCancelled")
+    fills = [fill_from_ib(f) for f in trade.fills]
+    commissions = [f.commission for f in fills if f.commission is not None]
+    filled = float(s.filled or 0) or sum(f.quantity for f in fills)
+    times = [e.time for e in trade.log if isinstance(e.time, datetime)]
+    request = original or request_from_trade(trade)
+    return Order(
+        order_id=o.orderId or o.permId,
+        perm_id=o.permId or None,
+        client_order_id=o.orderRef or request.client_order_id,
+        account_id=o.account or None,
+        request=request,
+        status=map_status(s.status, filled, rejected),
+        ib_status=s.status or None,
+        filled=filled,
+        remaining=float(s.remaining if s.remaining not in (None, UNSET) else 0)
+        if s.status not in ("Filled", "Cancelled", "ApiCancelled", "Inactive")
+        else 0.0,
+        avg_fill_price=num(s.avgFillPrice) or None,
+        commission=round(sum(commissions), 4) if commissions else None,
+        fills=fills,
+        message=errors[-1].message if errors else None,
+        created=min(times) if times else datetime.now(UTC),
+        updated=max(times) if times else datetime.now(UTC),
+    )
+
+
+def build_contract(req: OrderRequest) -> Contract:
+    if req.sec_type == "OPT":
+        assert req.expiry and req.strike and req.right
+        return Option(
+            req.symbol,
+            req.expiry.strftime("%Y%m%d"),
+            float(req.strike),
+            req.right,
+            "SMART",
+            currency="USD",
+        )
+    return Stock(req.symbol, "SMART", "USD")
+
+
+class OrderService:
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        session: IBSession,
+        md: MarketData,
+        publisher: EventPublisher | None,
+    ) -> None:
+        self.settings = settings
+        self.session = session
+        self.md = md
+        self.publisher = publisher
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._requests: dict[str, OrderRequest] = {}
+        ib = session.ib
+        ib.orderStatusEvent += self._on_status
+        self._hook_wrapper()
+
+    @property
+    def ib(self):  # type: ignore[no-untyped-def]
+        return self.session.ib
+
+    # ---- lookups -------------------------------------------------------------------------
+    def _trades(self) -> list[Trade]:
+        return [t for t in self.ib.trades() if not t.order.whatIf]
+
+    def find(self, client_order_id: str) -> Trade | None:
+        matches = [t for t in self._trades() if t.order.orderRef == client_order_id]
+        if matches:
+            # Prefer the live one (open orders carry the current status).
+            return sorted(matches, key=lambda t: (t.order.orderId != 0, len(t.log)))[-1]
+        return None
+
+    def _fills_for(self, client_order_id: str) -> list[IBFill]:
+        return [f for f in self.ib.fills() if f.execution.orderRef == client_order_id]
+
+    def _order(self, trade: Trade) -> Order:
+        return order_from_trade(trade, self._requests.get(trade.order.orderRef))
+
+    def list(self) -> list[Order]:
+        self.session.require_ready()
+        seen: set[int] = set()
+        out = []
+        for t in self._trades():
+            key = t.order.permId or id(t)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(self._order(t))
+        out.sort(key=lambda o: o.created, reverse=True)
+        return out
+
+    def get_trade(self, ident: str) -> Trade:
+        self.session.require_ready()
+        trades = self._trades()
+        if ident.isdigit():
+            n = int(ident)
+            for t in trades:
+                if t.order.orderId == n and n:
+                    return t
+            for t in trades:
+                if t.order.permId == n:
+                    return t
+        trade = self.find(ident)
+        if trade is None:
+            raise ServiceError(404, "unknown_order", f"no order {ident!r}", field="id")
+        return trade
+
+    def get(self, ident: str) -> Order:
+        return self._order(self.get_trade(ident))
+
+    # ---- checks shared by preview and place ------------------------------------------------
+    async def _qualified(self, req: OrderRequest) -> Contract:
+        contract = build_contract(req)
+        try:
+            details = await self.md.call(lambda: self.ib.reqContractDetailsAsync(contract))
+        except RequestError as exc:
+            if exc.code == 200:
+                details = []
+            else:
+                raise
+        if not details:
+            what = "option" if req.sec_type == "OPT" else "stock"
+            raise ServiceError(
+                404,
+                "unknown_contract",
+                f"IBKR knows no {what} {req.symbol}"
+                + (f" {req.expiry} {req.strike:g}{req.right}" if req.sec_type == "OPT" else ""),
+                field="symbol",
+            )
+        c = details[0].contract
+        c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split()[0]
+        c.exchange = "SMART"
+        return c
+
+    async def _market(self, contract: Contract) -> tuple[float | None, float | None]:
+        try:
+            t = await self.md.snapshot(contract, owner="order")
+        except ServiceError:
+            raise
+        except Exception as exc:  # no quote: the check cannot run, the preview warns
+            log.warning("no quote for order check: %s", exc)
+            return None, None
+        return num(t.bid), num(t.ask)
+
+    def _ib_order(self, req: OrderRequest) -> Any:
+        if req.order_type == "LMT":
+            assert req.limit_price is not None
+            order = LimitOrder(req.action, req.quantity, float(req.limit_price))
+        else:
+            order = MarketOrder(req.action, req.quantity)
+        order.orderRef = req.client_order_id
+        order.tif = req.tif
+        order.account = self.session.account_id or ""
+        order.transmit = True
+        return order
+
+    # ---- preview -------------------------------------------------------------------------
+    async def preview(self, req: OrderRequest) -> OrderPreview:
+        self.session.require_ready()
+        account_id = self.session.account_id or ""
+        check_quantity(req, self.settings.max_contracts_per_order)
+        warnings: list[str] = []
+        if not is_paper(account_id) and not self.settings.allow_live_orders:
+            warnings.append("live account: placing this order will be refused")
+        contract = await self._qualified(req)
+        bid, ask = await self._market(contract)
+        problem = limit_price_problem(req, bid, ask, self.settings.limit_price_tolerance_pct)
+        if problem:
+            warnings.append(problem + ("" if req.force else "; placing it needs force"))
+        if bid is None or ask is None:
+            warnings.append("no bid/ask available to check the limit price against")
+        try:
+            state = await self.md.call(
+                lambda: self.ib.whatIfOrderAsync(contract, self._ib_order(req))
+            )
+        except RequestError as exc:
+            raise ServiceError(
+                422, "preview_rejected", f"IBKR rejected the what-if: {exc.message}"
+            ) from None
+        acc = account_from_values(account_id, self.ib.accountValues())
+
+        def f(value: Any) -> float | None:
+            v = num(value)
+            return None if v is None or v == UNSET or abs(v) > 1e300 else v
+
+        init_change = f(getattr(state, "initMarginChange", None))
+        bp_before = acc.buying_power
+        bp_after = None
+        if bp_before is not None and init_change is not None:
+            bp_after = round(bp_before - init_change, 2)
+        return OrderPreview(
+            request=req,
+            account_id=account_id,
+            is_paper=is_paper(account_id),
+            commission=f(state.commission),
+            min_commission=f(state.minCommission),
+            max_commission=f(state.maxCommission),
+            init_margin_change=init_change,
+            maint_margin_change=f(getattr(state, "maintMarginChange", None)),
+            equity_with_loan_change=f(getattr(state, "equityWithLoanChange", None)),
+            buying_power_before=bp_before,
+            buying_power_after=bp_after,
+            bid=bid,
+            ask=ask,
+            mid=round((bid + ask) / 2, 4) if bid is not None and ask is not None else None,
+            warnings=warnings,
+        )
+
+    # ---- place ---------------------------------------------------------------------------
+    async def place(self, req: OrderRequest) -> tuple[Order, bool]:
+        """Place once; returns (order, created). A repeat returns the existing order."""
+        self.session.require_ready()
+        check_live_allowed(self.session.account_id, self.settings.allow_live_orders)
+        check_quantity(req, self.settings.max_contracts_per_order)
+        if self.settings.ib_readonly:
+            raise ServiceError(403, "read_only", "the bridge is connected read-only (IB_READONLY)")
+        lock = self._locks.setdefault(req.client_order_id, asyncio.Lock())
+        async with lock:
+            existing = self.find(req.client_order_id)
+            if existing is not None:
+                self._check_same(req, existing)
+                return self._order(existing), False
+            if self._fills_for(req.client_order_id):
+                fill = self._fills_for(req.client_order_id)[0]
+                raise ServiceError(
+                    409,
+                    "duplicate_client_order_id",
+                    f"client_order_id {req.client_order_id} was already executed "
+                    f"(exec {fill.execution.execId})",
+                    field="client_order_id",
+                )
+            contract = await self._qualified(req)
+            if req.order_type == "LMT" and not req.force:
+                bid, ask = await self._market(contract)
+                problem = limit_price_problem(
+                    req, bid, ask, self.settings.limit_price_tolerance_pct
+                )
+                if problem:
+                    raise ServiceError(
+                        422,
+                        "limit_outside_market",
+                        problem + " (send force=true to override)",
+                        field="limit_price",
+                    )
+            self.session.require_ready()
+            await self.md.limiter.acquire()
+            self._requests[req.client_order_id] = req
+            trade = self.ib.placeOrder(contract, self._ib_order(req))
+            await self._settle(trade)
+            return self._order(trade), True
+
+    async def _settle(self, trade: Trade, timeout: float = 10.0) -> None:
+        """Wait until IB acknowledged (or rejected) the order, so the answer is meaningful."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while trade.orderStatus.status in ("PendingSubmit", "ApiPending", ""):
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0 or not self.ib.isConnected():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(trade.statusEvent, min(remaining, 1.0))
+
+    def _check_same(self, req: OrderRequest, trade: Trade) -> None:
+        original = self._requests.get(req.client_order_id) or request_from_trade(trade)
+        if fingerprint(original) != fingerprint(req):
+            raise ServiceError(
+                409,
+                "duplicate_client_order_id",
+                f"client_order_id {req.client_order_id} was already used for a different order "
+                f"(order {trade.order.orderId or trade.order.permId})",
+                field="client_order_id",
+            )
+
+    # ---- cancel --------------------------------------------------------------------------
+    async def cancel(self, ident: str) -> Order:
+        trade = self.get_trade(ident)
+        if trade.isDone():
+            raise ServiceError(
+                409,
+                "order_not_cancellable",
+                f"order {ident} is already {trade.orderStatus.status.lower()}",
+            )
+        if self.settings.ib_readonly:
+            raise ServiceError(403, "read_only", "the bridge is connected read-only (IB_READONLY)")
+        await self.md.limiter.acquire()
+        self.ib.cancelOrder(trade.order)
+        deadline = asyncio.get_running_loop().time() + 10
+        while not trade.isDone() and asyncio.get_running_loop().time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(trade.statusEvent, 1.0)
+        return self._order(trade)
+
+    # ---- executions ----------------------------------------------------------------------
+    async def executions(self, since: date | None = None) -> list[Fill]:
+        self.session.require_ready()
+        fills = await self.md.call(lambda: self.ib.reqExecutionsAsync())
+        by_id = {f.execution.execId: f for f in self.ib.fills()}
+        for f in fills or []:
+            by_id.setdefault(f.execution.execId, f)
+        out = [fill_from_ib(f, self.session.account_id) for f in by_id.values()]
+        if since is not None:
+            out = [f for f in out if f.time.date() >= since]
+        out.sort(key=lambda f: f.time)
+        return out
+
+    # ---- events --------------------------------------------------------------------------
+    def _hook_wrapper(self) -> None:
+        """See every live execution, including assignments that belong to no API order."""
+        wrapper = self.ib.wrapper
+        orig_exec = wrapper.execDetails
+        orig_comm = wrapper.commissionReport
+
+        def exec_details(req_id: int, contract: Contract, execution: Any) -> None:
+            live = req_id not in wrapper._futures
+            known = execution.execId in wrapper.fills
+            orig_exec(req_id, contract, execution)
+            if live and not known:
+                fill = wrapper.fills.get(execution.execId)
+                if fill is not None:
+                    self._on_fill(fill, "fill")
+
+        def commission_report(report: Any) -> None:
+            orig_comm(report)
+            fill = wrapper.fills.get(report.execId)
+            if fill is not None:
+                self._on_fill(fill, "commission")
+
+        wrapper.execDetails = exec_details
+        wrapper.commissionReport = commission_report
+
+    def _publish_order(self, trade: Trade, kind: str, fill: Fill | None = None) -> None:
+        if self.publisher is None or not trade.order.orderRef:
+            return
+        order = self._order(trade)
+        event = OrderEvent(kind=kind, order=order, fill=fill)  # type: ignore[arg-type]
+        msg_id = f"order:{order.order_id}:{kind}:{order.ib_status}:{order.filled}"
+        if fill is not None:
+            msg_id = f"order:{order.order_id}:{kind}:{fill.exec_id}"
+        self.publisher.spawn(subjects.order(order.order_id), event, msg_id)
+
+    def _on_status(self, trade: Trade) -> None:
+        self._publish_order(trade, "status")
+
+    def _on_fill(self, ib_fill: IBFill, kind: str) -> None:
+        if self.publisher is None:
+            return
+        fill = fill_from_ib(ib_fill, self.session.account_id)
+        self.publisher.spawn(
+            subjects.execution(fill.exec_id),
+            ExecutionEvent(fill=fill),
+            f"exec:{fill.exec_id}:{kind}",
+        )
+        trade = self.ib.wrapper.permId2Trade.get(ib_fill.execution.permId)
+        if trade is not None:
+            self._publish_order(trade, kind, fill)
