@@ -108,7 +108,8 @@ class LedgerEvent:
         }.get(self.kind, "Bought" if self.side == "BOT" else "Sold")
         if self.sec_type == "STK":
             return f"{verb} {self.quantity:,.0f} shares @ {self.price:,.2f}"
-        what = f"{self.strike:g}{self.right} {self.expiry:%Y-%m-%d}" if self.expiry else ""
+        strike = format(self.strike.normalize(), "f") if self.strike is not None else "?"
+        what = f"{strike}{self.right} {self.expiry:%Y-%m-%d}" if self.expiry else ""
         return f"{verb} {self.quantity:,.0f} × {what} @ {self.price:,.2f}"
 
 

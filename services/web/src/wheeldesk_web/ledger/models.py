@@ -54,7 +54,7 @@ class Execution(models.Model):
     @property
     def contract(self) -> str:
         if self.sec_type == "OPT":
-            return f"{self.symbol} {self.expiry} {self.strike:g}{self.right}"
+            return f"{self.symbol} {self.expiry} {format(self.strike.normalize(), 'f')}{self.right}"
         return self.symbol
 
     def to_event(self) -> LedgerEvent:

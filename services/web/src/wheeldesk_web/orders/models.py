@@ -115,7 +115,7 @@ class Order(models.Model):
     @property
     def contract(self) -> str:
         if self.sec_type == "OPT":
-            return f"{self.symbol} {self.expiry:%Y-%m-%d} {self.strike:g}{self.right}"
+            return f"{self.symbol} {self.expiry:%Y-%m-%d} {format(self.strike.normalize(), 'f')}{self.right}"
         return self.symbol
 
     @property

@@ -1,0 +1,103 @@
+"""Executions and order events from a real nats-server (JetStream) into the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+
+import nats
+import pytest
+from asgiref.sync import sync_to_async
+from wheeldesk import subjects
+from wheeldesk.natsconn import ensure_streams, publish_event
+from wheeldesk.schemas.orders import ExecutionEvent, Fill
+from wheeldesk.testing.procs import nats_proc
+from wheeldesk_web.ledger.consumer import consume
+from wheeldesk_web.ledger.models import Execution, WheelCycle
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def fill(exec_id: str, **kw) -> Fill:  # type: ignore[no-untyped-def]
+    base = dict(
+        exec_id=exec_id,
+        time=datetime(2026, 11, 2, 15, tzinfo=UTC),
+        symbol="PEP",
+        sec_type="OPT",
+        expiry=date(2026, 11, 20),
+        strike=150.0,
+        right="P",
+        multiplier=100,
+        side="SLD",
+        quantity=1,
+        price=2.40,
+        commission=1.05,
+    )
+    return Fill(**{**base, **kw})
+
+
+async def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await sync_to_async(predicate)():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def nats_url():  # type: ignore[no-untyped-def]
+    proc = nats_proc().start()
+    yield f"nats://127.0.0.1:{proc.port}"
+    proc.stop()
+
+
+async def test_executions_from_jetstream_become_a_cycle(nats_url):
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js, [subjects.STREAM_IBKR])
+    # published while no consumer runs: the durable consumer reads them when it starts
+    put = fill("0000e0d5.6568a1b2.01.01")
+    await publish_event(js, subjects.execution(put.exec_id), ExecutionEvent(fill=put))
+    await nc.publish(subjects.execution("garbage"), b"{not json")  # core publish, ends in stream
+    await js.publish(subjects.execution("bad"), b'{"fill": {"exec_id": 1}}')
+    stop = asyncio.Event()
+    task = asyncio.create_task(consume(nats_url, stop))
+    await wait_for(lambda: Execution.objects.filter(exec_id=put.exec_id).exists())
+    # the assignment arrives later, as IB reports it: option leg at 0, stock at the strike
+    legs = [
+        fill(
+            "a.1",
+            time=datetime(2026, 11, 20, 21, tzinfo=UTC),
+            side="BOT",
+            price=0,
+            commission=None,
+            kind="assignment",
+        ),
+        fill(
+            "a.2",
+            time=datetime(2026, 11, 20, 21, tzinfo=UTC),
+            sec_type="STK",
+            expiry=None,
+            strike=None,
+            right=None,
+            multiplier=1,
+            side="BOT",
+            quantity=100,
+            price=150.0,
+            commission=None,
+            kind="assignment",
+        ),
+    ]
+    for f in legs:
+        await publish_event(js, subjects.execution(f.exec_id), ExecutionEvent(fill=f))
+    # a redelivery of the first event (same exec id) must not double count
+    await publish_event(
+        js, subjects.execution(put.exec_id), ExecutionEvent(fill=put), msg_id="redelivered-1"
+    )
+    await wait_for(lambda: Execution.objects.count() == 3)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    await nc.close()
+    cycle = await sync_to_async(WheelCycle.objects.get)(symbol="PEP")
+    # basis = 150 − 240 / 100 = 147.60
+    assert cycle.state == "shares" and str(cycle.adjusted_cost_basis) == "147.6000"
+    assert await sync_to_async(Execution.objects.count)() == 3

@@ -1,0 +1,123 @@
+"""Ledger pages and the payoff diagram, through Django's test client."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from wheeldesk_web.alerts.payoff import Payoff, payoff_svg
+from wheeldesk_web.ledger.models import Adjustment, WheelCycle
+
+pytestmark = pytest.mark.django_db
+
+FLEX = b"""<FlexQueryResponse><FlexStatements><FlexStatement><Trades>
+<Trade assetCategory="OPT" underlyingSymbol="KO" symbol="KO 260116P00060000" putCall="P"
+ strike="60" expiry="20260116" multiplier="100" dateTime="20251217;100000" quantity="-1"
+ tradePrice="1.20" ibCommission="-1.05" buySell="SELL" ibExecID="k1"/>
+<Trade assetCategory="OPT" underlyingSymbol="KO" symbol="KO 260116P00060000" putCall="P"
+ strike="60" expiry="20260116" multiplier="100" dateTime="20260116;162000" quantity="1"
+ tradePrice="0" buySell="BUY" notes="A" ibExecID="k2"/>
+<Trade assetCategory="STK" symbol="KO" dateTime="20260116;162000" quantity="100"
+ tradePrice="60" buySell="BUY" notes="A" ibExecID="k3"/>
+</Trades></FlexStatement></FlexStatements></FlexQueryResponse>"""
+
+
+@pytest.fixture
+def user_client(client):
+    user = get_user_model().objects.create_user("led", "l@example.com", "pw-123456-xyz")
+    client.force_login(user)
+    return client
+
+
+def test_upload_filter_timeline_and_dividend(user_client):
+    r = user_client.post(
+        reverse("ledger:import"),
+        {"file": SimpleUploadedFile("t.xml", FLEX, "text/xml")},
+        follow=True,
+    )
+    page = r.content.decode()
+    assert "Imported 3 new trade(s) of 3" in page
+    # basis = 60 − 120 / 100 = 58.80
+    assert 'data-symbol="KO" data-state="shares"' in page and "$58.80" in page
+    assert "premium-chart" in page and 'data-month="2025-12" data-value="120.00"' in page
+    assert (
+        "$58.80"
+        not in user_client.get(reverse("ledger:cycles"), {"state": "closed"}).content.decode()
+    )
+    # a dividend of $50 lowers the basis to 60 − (120 + 50) / 100 = 58.30
+    r = user_client.post(
+        reverse("ledger:adjust"),
+        {
+            "kind": "dividend",
+            "symbol": " ko ",
+            "time": "2026-02-01T10:00",
+            "quantity": "0",
+            "price": "0",
+            "amount": "50",
+            "note": "Q1 dividend",
+        },
+        follow=True,
+    )
+    assert "$58.30" in r.content.decode()
+    cycle = WheelCycle.objects.get(symbol="KO")
+    timeline = user_client.get(reverse("ledger:cycle", args=[cycle.key])).content.decode()
+    assert (
+        "Sold 1 × 60P 2026-01-16 @ 1.20" in timeline and "Assigned 100 shares @ 60.00" in timeline
+    )
+    assert "Q1 dividend" in timeline
+
+
+def test_bad_uploads_and_adjustments_store_nothing(user_client):
+    r = user_client.post(
+        reverse("ledger:import"),
+        {"file": SimpleUploadedFile("t.xml", b"<nope/>", "text/xml")},
+        follow=True,
+    )
+    assert "Import failed, nothing was stored: not a Flex Query report" in r.content.decode()
+    r = user_client.post(
+        reverse("ledger:adjust"),
+        {
+            "kind": "lot",
+            "symbol": "<b>x</b>",
+            "time": "2026-02-01T10:00",
+            "quantity": "0",
+            "price": "0",
+            "amount": "0",
+            "note": "n",
+        },
+        follow=True,
+    )
+    page = r.content.decode()
+    assert "Adjustment not saved" in page and "<b>x</b>" not in page
+    assert Adjustment.objects.count() == 0 and WheelCycle.objects.count() == 0
+
+
+def test_payoff_at_expiry_numbers_and_marks():
+    put = Payoff(right="P", strike=60, premium=1.10, spot=64)
+    # breakeven 60 − 1.10 = 58.90; at 64: +110; at 50: (1.10 − 10) × 100 = −890
+    assert put.breakeven == pytest.approx(58.90)
+    assert put.pnl(64) == pytest.approx(110) and put.pnl(50) == pytest.approx(-890)
+    call = Payoff(right="C", strike=70, premium=0.80, spot=64, basis=58.80)
+    # covered call: breakeven 58.80 − 0.80 = 58.00; capped at (70 − 58.80 + 0.80) × 100 = 1,200
+    assert call.breakeven == pytest.approx(58.0) and call.max_profit == pytest.approx(1200)
+    svg = payoff_svg(put)
+    assert 'id="payoff-strike"' in svg and "breakeven 58.90" in svg and "strike 60" in svg
+
+
+def test_payoff_partial_renders_for_a_signal():
+    from django.template import Context, Template
+
+    signal = SimpleNamespace(
+        pk=None,
+        right="P",
+        strike=60.0,
+        premium=1.1,
+        underlying_price=64.0,
+        cost_basis=None,
+        multiplier=100,
+    )
+    html = Template("{% load payoff %}{% payoff_diagram s %}").render(Context({"s": signal}))
+    assert "Payoff at expiry" in html and "payoff-chart" in html and "58.90" in html
