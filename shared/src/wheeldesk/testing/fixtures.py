@@ -67,3 +67,49 @@ def service_factory() -> Iterator[Callable[..., Proc]]:
     yield make
     for proc in reversed(started):
         proc.stop()
+
+
+# --- the whole stack + a real browser (web, e2e) ----------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def stack():  # type: ignore[no-untyped-def]
+    """Every Wheeldesk process on free ports (see `wheeldesk.testing.stack.Stack`)."""
+    from wheeldesk.testing.stack import Stack
+
+    started = Stack.start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """The system Chromium driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    """A fresh browser context (1440×900) and page; screenshots go to test-artifacts/."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(20_000)
+    new_page = context.new_page()
+    yield new_page
+    context.close()

@@ -18,6 +18,7 @@ from wheeldesk.schemas.orders import Order
 
 from wheeldesk_web.core import clients
 from wheeldesk_web.core.status import forget
+from wheeldesk_web.market.services import last_account, store_account
 
 CACHE_KEY = "dashboard:data"
 CACHE_SECONDS = 2
@@ -119,10 +120,23 @@ def dashboard_data() -> DashboardData:
         forget()
         last = cache.get(SNAPSHOT_KEY)
         reason = exc.message if not exc.unavailable else "the gateway bridge is not answering"
+        if last is None:
+            last = _from_database()
         if last is not None:
             last.error, last.stale = reason, True
             return last
         return DashboardData(error=reason, stale=True)
     cache.set(CACHE_KEY, data, CACHE_SECONDS)
     cache.set(SNAPSHOT_KEY, data, None)
+    if data.account is not None and cache.add("dashboard:snapshot-written", 1, 60):
+        store_account(data.account, [r.position for r in data.positions])
     return data
+
+
+def _from_database() -> DashboardData | None:
+    stored = last_account()
+    if stored is None:
+        return None
+    account, positions = stored
+    rows = [PositionRow(p, None, p.market_price, account.ts, "frozen") for p in positions]
+    return DashboardData(account=account, positions=rows, fetched=account.ts)

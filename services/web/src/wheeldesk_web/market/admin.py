@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from wheeldesk_web.market.models import Option, Stock
+from wheeldesk_web.market.models import AccountSnapshot, Option, Stock
 
 
 @admin.register(Stock)
@@ -42,3 +42,10 @@ class OptionAdmin(admin.ModelAdmin):
     list_filter = ["right", "market_data_type", "expiry"]
     search_fields = ["symbol"]
     date_hierarchy = "expiry"
+
+
+@admin.register(AccountSnapshot)
+class AccountSnapshotAdmin(admin.ModelAdmin):
+    list_display = ["account_id", "taken"]
+    search_fields = ["account_id"]
+    date_hierarchy = "taken"

@@ -80,3 +80,18 @@ class Option(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.expiry.isoformat()} {self.strike:g}{self.right}"
+
+
+class AccountSnapshot(models.Model):
+    """The last account and positions the bridge reported: the dashboard's fallback."""
+
+    account_id = models.CharField(max_length=32, unique=True)
+    account = models.JSONField(default=dict)
+    positions = models.JSONField(default=list)
+    taken = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-taken"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} @ {self.taken:%Y-%m-%d %H:%M}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.utils import timezone
+from wheeldesk.schemas.account import Account, Position
 from wheeldesk.schemas.market import Chain, History, OptionQuote, Quote, StockInfo
 
-from wheeldesk_web.market.models import Option, Stock
+from wheeldesk_web.market.models import AccountSnapshot, Option, Stock
 
 
 def _quote_fields(quote: Quote) -> dict[str, object]:
@@ -91,3 +92,25 @@ def store_chain(chain: Chain) -> int:
             defaults=_option_fields(q),
         )
     return len(chain.options)
+
+
+def store_account(account: Account, positions: list[Position]) -> AccountSnapshot:
+    snapshot, _ = AccountSnapshot.objects.update_or_create(
+        account_id=account.account_id,
+        defaults={
+            "account": account.model_dump(mode="json"),
+            "positions": [p.model_dump(mode="json") for p in positions],
+            "taken": account.ts,
+        },
+    )
+    return snapshot
+
+
+def last_account() -> tuple[Account, list[Position]] | None:
+    snapshot = AccountSnapshot.objects.first()
+    if snapshot is None:
+        return None
+    return (
+        Account.model_validate(snapshot.account),
+        [Position.model_validate(p) for p in snapshot.positions],
+    )

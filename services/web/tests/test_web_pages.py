@@ -1,0 +1,218 @@
+"""Pages and forms of web (1 of 2) through the Django test client, with no other service running.
+
+Services that are down are simply not listening: the pages must show a clear state, never a 500.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from wheeldesk.schemas.market import OptionContract
+from wheeldesk.schemas.screener import Criteria, Rejection, ScanResult
+from wheeldesk.schemas.screener import Signal as SignalSchema
+from wheeldesk.testing.procs import free_port
+from wheeldesk_web.config import SETTINGS
+from wheeldesk_web.core import status
+from wheeldesk_web.preferences.models import CRITERIA_FIELDS, UserConfig
+from wheeldesk_web.signals.models import ScanRun, Signal
+from wheeldesk_web.signals.services import store_result
+from wheeldesk_web.watchlist.models import WatchlistItem
+from wheeldesk_web.watchlist.services import WatchlistError, default_watchlist, normalise_symbol
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def services_down(monkeypatch):
+    """Point every service URL at a port nobody listens on."""
+    for name in ("bridge_url", "screener_url", "notifier_url"):
+        monkeypatch.setattr(SETTINGS, name, f"http://127.0.0.1:{free_port()}")
+    cache.clear()
+    status.forget()
+    yield
+    cache.clear()
+    status.forget()
+
+
+@pytest.fixture
+def user():
+    return get_user_model().objects.create_user("trader", "t@example.com", "s3cret-pass-123")
+
+
+@pytest.fixture
+def client_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def make_signal(symbol: str, apy: float, tier: str, **extra) -> SignalSchema:
+    expiry = date.today() + timedelta(days=30)
+    values = {
+        "kind": "CSP",
+        "symbol": symbol,
+        "contract": OptionContract(symbol=symbol, expiry=expiry, strike=100.0, right="P"),
+        "premium_basis": "bid",
+        "premium": 1.5,
+        "collateral": 10_000.0,
+        "yield_pct": 1.5,
+        "apy": apy,
+        "pop": 80.0,
+        "abs_delta": 0.2,
+        "breakeven": 98.5,
+        "expected_move": 7.0,
+        "distance_pct": 5.0,
+        "distance_em": 0.7,
+        "spread_pct": 4.0,
+        "open_interest": 900.0,
+        "volume": 120.0,
+        "iv": 0.28,
+        "iv_rank": 40.0,
+        "dte": 30,
+        "underlying_price": 105.0,
+        "score": apy,
+        "tier": tier,
+        "reasons": [f"{symbol}: APY {apy:.1f}% at 0.20 delta"],
+        "market_data_type": "live",
+    }
+    values.update(extra)
+    return SignalSchema(**values)
+
+
+@pytest.fixture
+def scan(user):
+    run = ScanRun.objects.create(user=user, symbols=["KO", "PEP", "RIVN", "T"])
+    result = ScanResult(
+        scan_id="s-1",
+        criteria=Criteria(),
+        symbols=["KO", "PEP", "RIVN", "T"],
+        signals=[
+            make_signal("KO", 14.0, "B"),
+            make_signal("PEP", 22.5, "A"),
+            make_signal("T", 9.0, "C", reasons=['=HYPERLINK("http://evil")']),
+        ],
+        rejections=[
+            Rejection(symbol="RIVN", rule="positive_fcf", message="free cash flow is negative"),
+        ],
+    )
+    return store_result(run, result, 123.0)
+
+
+def test_user_config_mirrors_every_screener_criterion_with_its_default(user) -> None:
+    config = UserConfig.for_user(user)
+    defaults = Criteria()
+    for name in CRITERIA_FIELDS:
+        assert getattr(config, name) == getattr(defaults, name), name
+    assert config.criteria() == defaults
+
+
+def test_settings_page_groups_fields_and_rejects_an_inverted_dte_window(client_in, user) -> None:
+    page = client_in.get("/settings/")
+    body = page.content.decode()
+    for group in (
+        "Fundamentals",
+        "Option filters",
+        "Roll and close",
+        "Notifications",
+        "Scan schedule",
+    ):
+        assert group in body
+    assert "Default: 45." in body  # dte_max's default, shown next to the field
+    data = {
+        name: value
+        for name, value in page.context["form"].initial.items()
+        if value is not None and name not in ("id", "user")
+    }
+    data.update(dte_min=50, dte_max=10)
+    data = {k: ("on" if v is True else v) for k, v in data.items() if v is not False}
+    response = client_in.post("/settings/", data)
+    assert response.status_code == 400
+    assert "dte_min must be &lt;= dte_max" in response.content.decode()
+    assert UserConfig.objects.get(user=user).dte_max == 45
+
+
+def test_dashboard_shows_the_banner_not_an_error_when_the_bridge_is_down(client_in) -> None:
+    response = client_in.get("/dashboard/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "IBKR disconnected" in body
+    assert "Screener down" in body and "Notifier down" in body
+    assert "No account data yet" in body
+
+
+def test_symbols_are_normalised_and_bad_ones_refused() -> None:
+    assert normalise_symbol("  ko \n") == "KO"
+    assert normalise_symbol("brk.b") == "BRK.B"
+    for bad in ("", "   ", "K O", "<script>", "1ABC", "TOOLONGSYMBOL"):
+        with pytest.raises(WatchlistError):
+            normalise_symbol(bad)
+
+
+def test_adding_while_the_bridge_is_down_is_refused_with_a_message(client_in, user) -> None:
+    watchlist = default_watchlist(user)
+    response = client_in.post(f"/watchlist/{watchlist.pk}/add/", {"symbol": " ko ", "notes": ""})
+    assert response.status_code == 400
+    assert "IBKR is not reachable" in response.content.decode()
+    assert not WatchlistItem.objects.exists()
+
+
+def test_ten_thousand_character_notes_are_refused(client_in, user) -> None:
+    watchlist = default_watchlist(user)
+    item = WatchlistItem.objects.create(watchlist=watchlist, symbol="KO", notes="fine")
+    response = client_in.post(
+        f"/watchlist/{watchlist.pk}/items/{item.pk}/notes/", {"notes": "x" * 10_000}, follow=True
+    )
+    assert "not saved" in response.content.decode()
+    item.refresh_from_db()
+    assert item.notes == "fine"
+    response = client_in.post(
+        f"/watchlist/{watchlist.pk}/add/", {"symbol": "PEP", "notes": "x" * 10_000}
+    )
+    assert response.status_code == 400
+    assert "at most 2000 characters" in response.content.decode()
+
+
+def test_script_tags_in_notes_are_rendered_inert(client_in, user) -> None:
+    watchlist = default_watchlist(user)
+    WatchlistItem.objects.create(
+        watchlist=watchlist, symbol="KO", notes="<script>alert('x')</script>"
+    )
+    body = client_in.get("/watchlist/").content.decode()
+    assert "<script>alert(" not in body
+    assert "&lt;script&gt;alert(" in body
+
+
+def test_signals_sort_by_apy_filter_by_tier_and_show_why_not(client_in, scan) -> None:
+    body = client_in.get("/signals/?sort=-apy").content.decode()
+    order = [body.index(f'data-symbol="{s}" data-tier') for s in ("PEP", "KO", "T")]
+    assert order == sorted(order)
+    body = client_in.get("/signals/?sort=apy").content.decode()
+    assert body.index('data-symbol="T" data-tier') < body.index('data-symbol="PEP" data-tier')
+    only_a = client_in.get("/signals/?tier=A").content.decode()
+    assert 'data-symbol="PEP" data-tier' in only_a and 'data-symbol="KO" data-tier' not in only_a
+    assert "free cash flow is negative" in body and 'data-symbol="RIVN"' in body
+    assert "PEP: APY 22.5% at 0.20 delta" in body
+    bad = client_in.get("/signals/?apy_min=lots")
+    assert bad.status_code == 400 and "APY % min: enter a number" in bad.content.decode()
+
+
+def test_csv_export_keeps_the_filters_and_neutralises_formulas(client_in, scan) -> None:
+    response = client_in.get("/signals/export.csv?sort=-apy")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["symbol"] for r in rows] == ["PEP", "KO", "T"]
+    assert rows[0]["apy"] == "22.5"
+    assert rows[2]["reasons"].startswith("'=HYPERLINK")
+
+
+def test_scan_now_with_the_screener_down_fails_cleanly(client_in, user) -> None:
+    WatchlistItem.objects.create(watchlist=default_watchlist(user), symbol="KO")
+    from wheeldesk_web.signals.services import create_scan, execute_scan
+
+    run = execute_scan(create_scan(user))
+    assert run.status == ScanRun.FAILED
+    assert run.error.startswith("IBKR disconnected")
+    assert not Signal.objects.exists()

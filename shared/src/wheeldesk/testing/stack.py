@@ -1,0 +1,198 @@
+"""The whole of Wheeldesk as real processes on free ports, for browser, e2e and fault tests.
+
+nats-server, tws-sim, gateway-bridge, screener, notifier (console email) and web (a fresh
+SQLite file, migrated, with the demo login) — each a `Proc` that a test may stop or restart.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from wheeldesk.testing.procs import (
+    ROOT,
+    TEST_TOKEN,
+    Proc,
+    free_port,
+    nats_proc,
+    service_proc,
+    tws_sim_proc,
+)
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "wheeldesk-demo-pass"
+MANAGE = ROOT / "services" / "web" / "manage.py"
+
+
+@dataclass
+class Stack:
+    nats: Proc
+    tws: Proc
+    bridge: Proc
+    screener: Proc
+    notifier: Proc
+    web: Proc
+    workdir: Path
+    env: dict[str, str]
+    worker: Proc | None = None
+    username: str = DEMO_USERNAME
+    password: str = DEMO_PASSWORD
+    procs: list[Proc] = field(default_factory=list)
+
+    @property
+    def web_url(self) -> str:
+        return self.web.url
+
+    @property
+    def bridge_url(self) -> str:
+        return self.bridge.url
+
+    @property
+    def screener_url(self) -> str:
+        return self.screener.url
+
+    @property
+    def notifier_url(self) -> str:
+        return self.notifier.url
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.nats.port}"
+
+    @property
+    def control_url(self) -> str:
+        return self.tws.control_url  # type: ignore[attr-defined]
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.workdir / "outbox"
+
+    def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST (or GET without a body) to tws-sim's control API, e.g. control("/control/price", {...})."""
+        url = f"{self.control_url}{path}"
+        response = httpx.post(url, json=body, timeout=10) if body is not None else httpx.get(url)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `manage.py <args>` against the stack's database and services."""
+        return subprocess.run(
+            [sys.executable, str(MANAGE), *args],
+            env={**self.web.env},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=300,
+        )
+
+    def bridge_get(self, path: str) -> Any:
+        response = httpx.get(
+            f"{self.bridge_url}{path}",
+            headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    @classmethod
+    def start(cls, *, worker: bool = False, timeout: float = 120.0) -> Stack:
+        workdir = Path(tempfile.mkdtemp(prefix="wd-stack-"))
+        nats = nats_proc()
+        tws = tws_sim_proc()
+        started: list[Proc] = []
+        try:
+            for proc in (nats, tws):
+                proc.log_dir = workdir
+                proc.log_path = workdir / f"{proc.name}.log"
+                proc.start(wait=False)
+                started.append(proc)
+            nats.wait_ready(timeout)
+            tws.wait_ready(timeout)
+            ports = {name: free_port() for name in ("bridge", "screener", "notifier", "web")}
+            env = {
+                "NATS_URL": f"nats://127.0.0.1:{nats.port}",
+                "BRIDGE_URL": f"http://127.0.0.1:{ports['bridge']}",
+                "SCREENER_URL": f"http://127.0.0.1:{ports['screener']}",
+                "NOTIFIER_URL": f"http://127.0.0.1:{ports['notifier']}",
+                "WEB_PUBLIC_URL": f"http://127.0.0.1:{ports['web']}",
+                "INTERNAL_API_TOKEN": TEST_TOKEN,
+                "IB_HOST": "127.0.0.1",
+                "IB_PORT": str(tws.port),
+                "EMAIL_BACKEND": "console",
+                "EMAIL_OUTBOX_DIR": str(workdir / "outbox"),
+                "DATABASE_URL": f"sqlite:///{workdir / 'web.sqlite3'}",
+                "DATA_DIR": str(workdir / "web"),
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "LOG_FORMAT": "text",
+                "DEMO_MODE": "true",
+                "PYTHONUNBUFFERED": "1",
+            }
+            procs = {
+                name: service_proc(name, env, port=ports[key])
+                for name, key in (
+                    ("gateway-bridge", "bridge"),
+                    ("screener", "screener"),
+                    ("notifier", "notifier"),
+                )
+            }
+            for proc in procs.values():
+                proc.log_dir = workdir
+                proc.log_path = workdir / f"{proc.name}.log"
+                proc.start(wait=False)
+                started.append(proc)
+            web = service_proc("web", env, port=ports["web"])
+            web.log_dir = workdir
+            web.log_path = workdir / "web.log"
+            for step in (
+                ["migrate", "--noinput", "-v", "0"],
+                ["ensure_demo_user", DEMO_USERNAME, DEMO_PASSWORD],
+            ):
+                subprocess.run(
+                    [sys.executable, str(MANAGE), *step],
+                    env=web.env,
+                    cwd=ROOT,
+                    check=True,
+                    capture_output=True,
+                    timeout=300,
+                )
+            web.start(wait=False)
+            started.append(web)
+            worker_proc = None
+            if worker:
+                worker_proc = Proc(
+                    "worker", [sys.executable, str(MANAGE), "worker"], env=web.env, log_dir=workdir
+                )
+                worker_proc.start(wait=False)
+                started.append(worker_proc)
+            for proc in (*procs.values(), web):
+                proc.wait_ready(timeout)
+        except BaseException:
+            for proc in reversed(started):
+                proc.stop()
+            raise
+        return cls(
+            nats=nats,
+            tws=tws,
+            bridge=procs["gateway-bridge"],
+            screener=procs["screener"],
+            notifier=procs["notifier"],
+            web=web,
+            worker=worker_proc,
+            workdir=workdir,
+            env=env,
+            procs=started,
+        )
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+    def logs(self, lines: int = 30) -> str:
+        return "\n".join(f"--- {p.name}\n{p.tail(lines)}" for p in self.procs)
