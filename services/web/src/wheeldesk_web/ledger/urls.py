@@ -6,6 +6,7 @@ app_name = "ledger"
 urlpatterns = [
     path("", views.cycles, name="cycles"),
     path("import/", views.import_flex, name="import"),
+    path("sync/", views.sync, name="sync"),
     path("adjust/", views.add_adjustment, name="adjust"),
     path("cycles/<str:key>/", views.cycle, name="cycle"),
 ]

@@ -100,6 +100,23 @@ def cycle(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @require_POST
+def sync(request: HttpRequest) -> HttpResponse:
+    """Fetch the bridge's executions now (the worker does this from NATS as they happen)."""
+    from wheeldesk.clients import ServiceCallError
+
+    from wheeldesk_web.core import clients
+
+    try:
+        with clients.bridge(timeout=20) as bridge:
+            added = services.backfill(bridge)
+    except ServiceCallError as exc:
+        messages.error(request, f"Could not fetch executions: {exc.message}")
+        return redirect("ledger:cycles")
+    messages.success(request, f"Fetched executions from IBKR: {added} new.")
+    return redirect("ledger:cycles")
+
+
+@require_POST
 def import_flex(request: HttpRequest) -> HttpResponse:
     form = FlexUploadForm(request.POST, request.FILES)
     if not form.is_valid():

@@ -166,7 +166,7 @@ def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> PreviewRes
 def _explain(exc: ServiceCallError) -> str:
     if exc.unavailable:
         return f"IBKR bridge unavailable ({exc.message}). Nothing was sent."
-    if exc.code in {"live_orders_disabled", "live_guard", "live_trading_disabled"} or (
+    if exc.code in {"live_account_refused", "live_orders_disabled", "live_guard"} or (
         exc.status == 403 and "live" in exc.message.lower()
     ):
         return (
@@ -241,6 +241,15 @@ def refresh(order: Order, bridge: SyncBridgeClient) -> Order:
     except ServiceCallError as exc:
         if exc.status == 404:
             reconcile(order, bridge)
+        return order
+    if order.filled and not order.fills:
+        # The bridge's order view carried no fills: take them from its executions.
+        from wheeldesk_web.ledger.services import backfill
+
+        try:
+            backfill(bridge)
+        except ServiceCallError as exc:
+            log.info("executions not fetched: %s", exc.message)
     return order
 
 
