@@ -8,6 +8,7 @@ from ib_insync import IB
 from wheeldesk import subjects
 from wheeldesk.schemas.connection import ConnectionEvent, ConnectionStatus
 
+from gateway_bridge import metrics
 from gateway_bridge.account import AccountService
 from gateway_bridge.chains import Chains
 from gateway_bridge.connection import IBSession
@@ -37,6 +38,12 @@ class Bridge:
         self.account = AccountService(self.session, self.publisher)
         self.orders = OrderService(settings, self.session, self.md, self.publisher)
         self.session.on_status(self._publish_status)
+        metrics.LINES_IN_USE.set_function(lambda: self.lines.in_use)
+        metrics.LINES_PEAK.set_function(lambda: self.lines.peak)
+        metrics.LINES_CAPACITY.set_function(lambda: self.lines.capacity)
+        metrics.LINES_WAITING.set_function(lambda: self.lines.waiting)
+        metrics.PACING_WAIT.set_function(lambda: self.limiter.waited_seconds)
+        metrics.RECONNECTS.set_function(lambda: self.session.connects)
 
     def _publish_status(self, status: ConnectionStatus) -> None:
         event = ConnectionEvent(**status.model_dump())

@@ -24,6 +24,7 @@ from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.market import Chain, OptionContract, OptionQuote
 
+from gateway_bridge import metrics
 from gateway_bridge.marketdata import MarketData, TTLCache, num, ticker_data_type
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,7 @@ class Chains:
         groups = await asyncio.gather(*(select(e, r) for e in expiries for r in rights))
         contracts = [c for group in groups for c in group]
         self.quotes_requested += len(contracts)
+        metrics.OPTION_QUOTES_REQUESTED.inc(len(contracts))
         owner = f"chain:{symbol}"
         results = await asyncio.gather(
             *(self.md.snapshot(copy.copy(c), owner=owner) for c in contracts),
@@ -244,6 +246,7 @@ class Chains:
             log.warning(
                 "%d of %d option quotes failed for %s", len(failures), len(contracts), symbol
             )
+        metrics.OPTION_QUOTES_RETURNED.inc(len(options))
         options.sort(key=lambda q: (q.contract.expiry, q.contract.right, q.contract.strike))
         types = {q.market_data_type for q in options} | {underlying.market_data_type}
         return Chain(

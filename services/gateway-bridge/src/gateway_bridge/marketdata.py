@@ -25,6 +25,7 @@ from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.market import Bar, Fundamentals, History, Quote, StockInfo
 
+from gateway_bridge import metrics
 from gateway_bridge.connection import NO_SUBSCRIPTION_CODES, IBSession
 from gateway_bridge.events import EventPublisher
 from gateway_bridge.limits import LineBudget, RateLimiter
@@ -210,6 +211,7 @@ class MarketData:
         """One paced IB request with the bridge's timeout."""
         self.session.require_ready()
         await self.limiter.acquire()
+        metrics.IB_REQUESTS.labels("request").inc()
         try:
             return await asyncio.wait_for(awaitable_factory(), self.settings.ib_request_timeout)
         except TimeoutError:
@@ -269,6 +271,7 @@ class MarketData:
         ticker = ib.wrapper.startTicker(req_id, c, "snapshot")
         ticker.marketDataType = UNSET_TYPE
         self.snapshot_requests += 1
+        metrics.IB_REQUESTS.labels("snapshot").inc()
         ib.client.reqMktData(req_id, c, "", True, False, [])
         try:
             await asyncio.wait_for(fut, self.settings.ib_request_timeout)
@@ -341,6 +344,7 @@ class MarketData:
             self.session.require_ready()
             await self.limiter.acquire()
             c = copy.copy(contract)
+            metrics.IB_REQUESTS.labels("generic_ticks").inc()
             ticker = self.ib.reqMktData(c, generic_ticks, False, False)
             deadline = time.monotonic() + wait
             try:
@@ -446,6 +450,7 @@ class MarketData:
                 return
             self._stream_lines += 1
         await self.limiter.acquire()
+        metrics.IB_REQUESTS.labels("stream").inc()
         ticker = self.ib.reqMktData(contract, "", False, False)
         ticker.marketDataType = UNSET_TYPE
         self.streams[symbol] = ticker

@@ -1,0 +1,23 @@
+"""Bridge test fixtures; helpers live in bridge_helpers (importable thanks to the path below)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from wheeldesk.testing.procs import Proc, service_proc
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bridge_helpers import bridge_env
+
+
+@pytest.fixture(scope="module")
+def shared_bridge(tws_sim: Proc, nats_server: Proc) -> Iterator[Proc]:
+    """One bridge for read-only tests against the session's tws-sim."""
+    proc = service_proc("gateway-bridge", bridge_env(tws_sim, nats_server.url))  # type: ignore[attr-defined]
+    proc.start(timeout=90)
+    yield proc
+    proc.stop()

@@ -1,0 +1,327 @@
+"""Faults a bridge meets in production, injected into a tws-sim of each test's own."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from bridge_helpers import (
+    AUTH,
+    Collector,
+    api,
+    bridge_env,
+    client,
+    ctl,
+    metric,
+    wait_for,
+)
+from wheeldesk.schemas.common import DataType
+from wheeldesk.schemas.connection import ConnectionEvent
+from wheeldesk.schemas.market import QuoteEvent
+from wheeldesk.schemas.orders import OrderRequest
+from wheeldesk.testing.procs import Proc
+
+
+class Poller:
+    """A client polling quotes in a loop, recording each answer's HTTP status."""
+
+    def __init__(self, bridge: Proc, symbol: str = "AAPL") -> None:
+        self.bridge = bridge
+        self.symbol = symbol
+        self.statuses: list[int] = []
+        self.retry_after: list[str] = []
+        self.codes: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.bridge.url, headers=AUTH, timeout=30) as h:
+            while not self._stop.is_set():
+                try:
+                    r = h.get("/v1/quotes", params={"symbols": self.symbol})
+                except httpx.HTTPError:
+                    self.statuses.append(-1)
+                    continue
+                self.statuses.append(r.status_code)
+                if r.status_code != 200:
+                    self.codes.append(r.json().get("code", ""))
+                    if "retry-after" in r.headers:
+                        self.retry_after.append(r.headers["retry-after"])
+                time.sleep(0.05)
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def ok_after_error(self) -> bool:
+        if 503 not in self.statuses:
+            return False
+        last_err = max(i for i, s in enumerate(self.statuses) if s == 503)
+        return 200 in self.statuses[last_err:]
+
+
+def test_fallback_to_delayed_data(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    sim = tws_sim_factory()
+    ctl(sim, "/control/subscription", {"live": False})
+    bridge = service_factory(
+        "gateway-bridge",
+        env=bridge_env(sim, nats_server.url, IB_MARKET_DATA_TYPE="live"),  # type: ignore[attr-defined]
+    )
+    c = client(bridge)
+    assert c.status().market_data_type == DataType.LIVE
+    q = c.quotes(["AAPL"])[0]
+    assert q.market_data_type == DataType.DELAYED
+    assert q.bid is not None and q.ask is not None
+    assert c.status().market_data_type == DataType.DELAYED
+    chain = c.chain("KO", right="P", dte_min=7, dte_max=45, delta_min=0.1, delta_max=0.4)
+    assert chain.options and chain.market_data_type == DataType.DELAYED
+    assert all(o.market_data_type == DataType.DELAYED for o in chain.options)
+
+
+def test_nightly_restart_and_dropped_socket_while_polling(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    sim = tws_sim_factory()
+    bridge = service_factory("gateway-bridge", env=bridge_env(sim, nats_server.url))  # type: ignore[attr-defined]
+    pid = bridge.proc.pid  # type: ignore[union-attr]
+    c = client(bridge)
+    c.subscribe(["AAPL", "KO"])
+    with Poller(bridge) as poller:
+        wait_for(lambda: 200 in poller.statuses, what="first quote")
+        ctl(sim, "/control/restart", {"down_seconds": 3})
+        wait_for(lambda: 503 in poller.statuses, what="503 while IB is down")
+        ready = api(bridge, "GET", "/readyz")
+        assert ready.status_code == 503 and "ibkr" in ready.json()["checks"]
+        wait_for(poller.ok_after_error, timeout=60, what="quotes again after the restart")
+    assert "ib_unavailable" in poller.codes
+    assert poller.retry_after and all(int(v) >= 1 for v in poller.retry_after)
+    assert api(bridge, "GET", "/readyz").status_code == 200
+    subs = c.subscriptions()
+    assert subs.streaming == ["AAPL", "KO"] and subs.stream_lines == 2
+
+    with Poller(bridge, "KO") as poller:
+        wait_for(lambda: 200 in poller.statuses, what="quote before the drop")
+        ctl(sim, "/control/drop", {})
+        wait_for(poller.ok_after_error, timeout=60, what="quotes again after the drop")
+    # Nothing was restarted: same bridge process, two reconnects, streams back.
+    assert bridge.proc.pid == pid and bridge.running  # type: ignore[union-attr]
+    assert metric(bridge, "wheeldesk_bridge_ib_connects_total") >= 3
+    assert c.subscriptions().streaming == ["AAPL", "KO"]
+
+
+async def test_connection_and_quote_events(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    sim = tws_sim_factory()
+    events = await Collector().start(nats_server.url)  # type: ignore[attr-defined]
+    try:
+        bridge = service_factory("gateway-bridge", env=bridge_env(sim, nats_server.url))  # type: ignore[attr-defined]
+        client(bridge).subscribe(["AAPL"])
+        _, data = await events.wait(lambda s, d: s == "ibkr.quote.AAPL", what="AAPL quote")
+        q = QuoteEvent.model_validate_json(data)
+        assert q.symbol == "AAPL" and q.market_data_type == DataType.LIVE and q.event_id
+        await events.wait(
+            lambda s, d: (
+                s == "ibkr.connection"
+                and ConnectionEvent.model_validate_json(d).state == "connected"
+            ),
+            what="connected event",
+        )
+        ctl(sim, "/control/connectivity", {"state": "lost"})
+        _, data = await events.wait(
+            lambda s, d: (
+                s == "ibkr.connection"
+                and ConnectionEvent.model_validate_json(d).state == "connectivity_lost"
+            ),
+            what="1100 event",
+        )
+        assert ConnectionEvent.model_validate_json(data).ib_code == 1100
+        r = api(bridge, "GET", "/readyz")
+        assert r.status_code == 503 and "1100" in r.json()["reason"]
+        r = api(bridge, "GET", "/v1/account")
+        assert r.status_code == 503 and r.json()["code"] == "ib_unavailable"
+        assert int(r.headers["retry-after"]) >= 1
+        ctl(sim, "/control/connectivity", {"state": "restored"})
+        await events.wait(
+            lambda s, d: (
+                s == "ibkr.connection"
+                and ConnectionEvent.model_validate_json(d).state == "connectivity_restored"
+            ),
+            what="1102 event",
+        )
+        assert api(bridge, "GET", "/readyz").status_code == 200
+        ctl(sim, "/control/farm", {"state": "down"})
+        await events.wait(
+            lambda s, d: (
+                s == "ibkr.connection"
+                and ConnectionEvent.model_validate_json(d).state == "farm_down"
+            ),
+            what="farm down event",
+        )
+        ctl(sim, "/control/farm", {"state": "up"})
+        await events.wait(
+            lambda s, d: (
+                s == "ibkr.connection" and ConnectionEvent.model_validate_json(d).state == "farm_up"
+            ),
+            what="farm up event",
+        )
+        n_quotes = len(events.matching("ibkr.quote.AAPL"))
+        ctl(sim, "/control/drop", {})
+        await events.wait(
+            lambda s, d: (
+                s == "ibkr.connection"
+                and ConnectionEvent.model_validate_json(d).state == "disconnected"
+            ),
+            what="disconnected event",
+        )
+        # Re-subscribed after the reconnect: quotes flow again.
+        await events.wait(
+            lambda s, d: len(events.matching("ibkr.quote.AAPL")) > n_quotes + 2,
+            timeout=60,
+            what="quotes after reconnect",
+        )
+    finally:
+        await events.close()
+
+
+def _order(symbol: str = "KO") -> OrderRequest:
+    return OrderRequest(
+        client_order_id=f"wd-{uuid.uuid4().hex[:16]}",
+        symbol=symbol,
+        sec_type="STK",
+        action="BUY",
+        quantity=100,
+        order_type="LMT",
+        limit_price=Decimal("1.00"),
+        force=True,
+    )
+
+
+def _sim_orders(sim: Proc, ref: str) -> list[dict[str, Any]]:
+    return [o for o in ctl(sim, "/state/orders") if o.get("order_ref") == ref]
+
+
+def test_order_retried_after_timeout_is_placed_once(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    sim = tws_sim_factory()
+    bridge = service_factory("gateway-bridge", env=bridge_env(sim, nats_server.url))  # type: ignore[attr-defined]
+    ctl(sim, "/control/fill-mode", {"mode": "never"})
+    req = _order()
+    body = req.model_dump(mode="json")
+    ctl(sim, "/control/latency", {"ms": 1500})
+    try:
+        httpx.post(f"{bridge.url}/v1/orders", json=body, headers=AUTH, timeout=0.3)
+        raise AssertionError("the slow placement should have timed out on the client")
+    except httpx.TimeoutException:
+        pass
+    # The client retries at once, twice in parallel, while the first is still in flight.
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(lambda _: api(bridge, "POST", "/v1/orders", json=body, timeout=60), range(2))
+        )
+    ctl(sim, "/control/latency", {"ms": 0})
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert answers[0].json()["order_id"] == answers[1].json()["order_id"]
+    assert len(_sim_orders(sim, req.client_order_id)) == 1
+
+
+def test_order_retried_after_bridge_restart_is_placed_once(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    sim = tws_sim_factory()
+    env = bridge_env(sim, nats_server.url)  # type: ignore[attr-defined]
+    bridge = service_factory("gateway-bridge", env=env)
+    ctl(sim, "/control/fill-mode", {"mode": "never"})
+    working, filled = _order(), _order("PEP")
+    r = api(bridge, "POST", "/v1/orders", json=working.model_dump(mode="json"))
+    assert r.status_code == 201, r.text
+    working_id = r.json()["order_id"]
+    ctl(sim, "/control/fill-mode", {"mode": "immediate"})
+    r = api(bridge, "POST", "/v1/orders", json=filled.model_dump(mode="json"))
+    assert r.status_code == 201, r.text
+    wait_for(lambda: client(bridge).order(r.json()["order_id"]).status == "filled", what="filled")
+    bridge.restart()
+    for req in (working, filled):
+        again = api(bridge, "POST", "/v1/orders", json=req.model_dump(mode="json"))
+        assert again.status_code == 200, again.text
+        assert again.json()["client_order_id"] == req.client_order_id
+        assert len(_sim_orders(sim, req.client_order_id)) == 1
+    assert client(bridge).order(working.client_order_id).order_id == working_id
+    changed = working.model_copy(update={"quantity": 200})
+    r = api(bridge, "POST", "/v1/orders", json=changed.model_dump(mode="json"))
+    assert r.status_code == 409 and r.json()["code"] == "duplicate_client_order_id"
+
+
+def test_live_account_refused(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    sim = tws_sim_factory()
+    bridge = service_factory(
+        "gateway-bridge",
+        env=bridge_env(sim, nats_server.url, IB_ACCOUNT="U1234567"),  # type: ignore[attr-defined]
+    )
+    req = _order()
+    r = api(bridge, "POST", "/v1/orders", json=req.model_dump(mode="json"))
+    assert r.status_code == 403 and r.json()["code"] == "live_account_refused"
+    assert _sim_orders(sim, req.client_order_id) == []
+    preview = api(bridge, "POST", "/v1/orders/preview", json=req.model_dump(mode="json"))
+    if preview.status_code == 200:
+        assert any("live account" in w for w in preview.json()["warnings"])
+
+
+def test_line_budget_and_pacing(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    """A 300-contract chain inside a 100-line budget, paced under IB's message rate."""
+    sim = tws_sim_factory(extra=["--max-lines", "100", "--pacing", "50"])
+    bridge = service_factory(
+        "gateway-bridge",
+        env=bridge_env(sim, nats_server.url, MARKET_DATA_LINES="100"),  # type: ignore[attr-defined]
+    )
+    c = client(bridge)
+    c.subscribe(["AAPL", "MSFT", "KO"])  # streams hold 3 of the 100 lines throughout
+    chain = c.chain("AAPL", dte_min=0, dte_max=120)
+    assert len(chain.options) >= 300, len(chain.options)
+    assert all(o.bid is not None or o.last is not None for o in chain.options)
+    assert metric(bridge, "wheeldesk_bridge_lines_peak") <= 100
+    assert metric(bridge, "wheeldesk_bridge_lines_in_use") == 3
+    # Quotes asked while the budget is full are queued, not failed.
+    with ThreadPoolExecutor(4) as pool:
+        chains = pool.submit(c.chain, "MSFT", dte_min=0, dte_max=120)
+        quotes = list(pool.map(lambda s: c.quotes([s])[0], ["KO", "PEP", "JNJ", "PG", "T"]))
+        assert len(chains.result().options) > 100
+    assert all(q.price is not None for q in quotes)
+    assert "error 100" not in bridge.log_text() and "Error 101" not in bridge.log_text()
+
+
+def test_pacing_queue_timeout_is_429(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    sim = tws_sim_factory(extra=["--snapshot-latency-ms", "1500"])
+    bridge = service_factory(
+        "gateway-bridge",
+        env=bridge_env(sim, nats_server.url, MARKET_DATA_LINES="1", QUEUE_TIMEOUT="0.5"),  # type: ignore[attr-defined]
+    )
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(
+                lambda s: api(bridge, "GET", "/v1/quotes", params={"symbols": s}),
+                ["KO", "PEP", "JNJ", "PG"],
+            )
+        )
+    statuses = sorted(a.status_code for a in answers)
+    assert 200 in statuses and 429 in statuses, statuses
+    limited = next(a for a in answers if a.status_code == 429)
+    assert limited.json()["code"] == "ib_pacing" and int(limited.headers["retry-after"]) >= 1
