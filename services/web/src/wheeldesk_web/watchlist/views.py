@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from wheeldesk_web.market.models import Stock
+from wheeldesk_web.market.streaming import ensure_streaming, positions_symbols
 from wheeldesk_web.watchlist.forms import AddSymbolForm, ImportForm, NotesForm, WatchlistForm
 from wheeldesk_web.watchlist.models import Watchlist, WatchlistItem
 from wheeldesk_web.watchlist.services import (
@@ -37,6 +38,7 @@ def _own(request: HttpRequest, pk: int) -> Watchlist:
 
 
 def _back(watchlist: Watchlist) -> HttpResponse:
+    ensure_streaming(positions_symbols())
     return redirect(f"{reverse('watchlist:index')}?list={watchlist.pk}")
 
 
