@@ -121,3 +121,14 @@ def test_payoff_partial_renders_for_a_signal():
     )
     html = Template("{% load payoff %}{% payoff_diagram s %}").render(Context({"s": signal}))
     assert "Payoff at expiry" in html and "payoff-chart" in html and "58.90" in html
+
+
+def test_dashboard_wheel_card_comes_from_the_ledger(user_client, settings):
+    from wheeldesk_web.ledger.services import cycles_in_progress, import_flex
+
+    import_flex(FLEX)
+    [open_cycle] = cycles_in_progress()
+    assert open_cycle.symbol == "KO" and open_cycle.state_label == "Holding shares"
+    page = user_client.get(reverse("dashboard")).content.decode()
+    assert 'id="wheel-summary"' in page and 'data-symbol="KO"' in page
+    assert "basis $58.80" in page
