@@ -82,7 +82,12 @@ class Proc:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return getattr(self, "_url", None) or f"http://127.0.0.1:{self.port}"
+
+    @url.setter
+    def url(self, value: str) -> None:
+        # nats_server / fresh_nats set a nats:// URL on their Proc.
+        self._url = value
 
     def start(self, *, wait: bool = True, timeout: float = 60.0) -> Proc:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
