@@ -264,3 +264,22 @@ def test_bad_draft_parameters_are_refused(user_client, bridge):
     r = user_client.get(reverse("orders:new"), {"symbol": "<script>", "expiry": "x"}, follow=True)
     assert "Cannot prepare that order" in r.content.decode()
     assert WebOrder.objects.count() == 0
+
+
+def test_limit_refused_by_the_bridge_goes_back_to_preview(user_client, bridge):
+    bridge.refuse = ServiceCallError(
+        "gateway-bridge",
+        422,
+        "limit_outside_market",
+        "limit 0.05 is far below the bid 1.00",
+        field="limit_price",
+    )
+    coid = draft(user_client)
+    user_client.get(reverse("orders:detail", args=[coid]))
+    page = user_client.post(reverse("orders:confirm", args=[coid]), follow=True).content.decode()
+    assert "limit 0.05 is far below the bid 1.00" in page and "confirm-order" in page
+    assert WebOrder.objects.get(client_order_id=coid).status == "previewed"
+    bridge.refuse = None
+    user_client.post(reverse("orders:confirm", args=[coid]))
+    assert WebOrder.objects.get(client_order_id=coid).status == "submitted"
+    assert len(bridge.placed) == 1

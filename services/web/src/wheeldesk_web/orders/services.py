@@ -206,8 +206,13 @@ def confirm(order: Order, bridge: SyncBridgeClient, user=None) -> Order:  # type
             reconcile(order, bridge)
             return order
         message = _explain(exc)
-        _set_status(order, Order.REFUSED, message)
         audit(order, "refused", message, user, code=exc.code, status=exc.status)
+        if exc.status == 422:
+            # Nothing reached IB and the ticket can be fixed (e.g. a limit outside the
+            # market): back to preview, same client_order_id.
+            _set_status(order, Order.PREVIEWED, message)
+            raise OrderRefused(f"Not sent: {message}. Adjust the order and confirm again.") from exc
+        _set_status(order, Order.REFUSED, message)
         raise OrderRefused(message) from exc
     audit(order, "sent", f"IB order {result.order_id}", user)
     apply_bridge_order(order, result)
