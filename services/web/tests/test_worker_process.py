@@ -1,0 +1,159 @@
+"""The worker as a real process: killed between "email accepted" and "recorded", restarted,
+run again on the same signal — one email in all, asserted where the email lands.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from wheeldesk.testing.procs import ROOT, TEST_TOKEN, free_port
+
+MANAGE = ROOT / "services" / "web" / "manage.py"
+
+SEED = textwrap.dedent(
+    """
+    from datetime import date, timedelta
+    from django.contrib.auth import get_user_model
+    from wheeldesk_web.alerts.models import SavedScan
+    from wheeldesk_web.signals.models import ScanRun, Signal
+    User = get_user_model()
+    user = User.objects.filter(username="wheel").first() or User.objects.create_user(
+        "wheel", "wheel@example.com", "pw-123456-xyz")
+    SavedScan.objects.get_or_create(user=user, name="Income puts", defaults={"kinds": "CSP"})
+    run = ScanRun.objects.create(status=ScanRun.DONE, trigger="schedule", symbols=["KO"])
+    Signal.objects.create(
+        scan=run, kind="CSP", symbol="KO", expiry=date(2030, 1, 18), strike=60.0, right="P",
+        premium=1.10, collateral=6000, yield_pct=1.83, apy=22.3, pop=82.0, abs_delta=0.2,
+        breakeven=58.9, expected_move=4.0, distance_pct=6.2, dte=30, underlying_price=64.0,
+        score=88.0, tier="A")
+    """
+)
+
+
+@pytest.fixture
+def worker_env(tmp_path: Path, email_sink) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    closed = f"http://127.0.0.1:{free_port()}"  # bridge and screener down: scan/sync fail fast
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite3'}",
+        "DATA_DIR": str(tmp_path / "data"),
+        "NOTIFIER_URL": email_sink.notifier_url,
+        "BRIDGE_URL": closed,
+        "SCREENER_URL": closed,
+        "INTERNAL_API_TOKEN": TEST_TOKEN,
+        "LOG_FORMAT": "text",
+        "DEMO_MODE": "true",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    return env
+
+
+def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"manage.py {' '.join(args)} → {result.returncode}\n{result.stderr}")
+    return result
+
+
+def run_worker(env: dict[str, str], **extra: str) -> subprocess.CompletedProcess:
+    return manage({**env, **extra}, "worker", "--once", "--ignore-hours", "--no-nats", check=False)
+
+
+def test_killed_mid_run_and_rerun_on_the_same_signal_send_one_email(worker_env, email_sink):
+    manage(worker_env, "shell", "-c", SEED)
+    # 1) killed right after the notifier accepted the digest, before recording it
+    crashed = run_worker(worker_env, WHEELDESK_WORKER_CRASH_AFTER_SEND="1")
+    assert crashed.returncode == 17, crashed.stderr
+    email_sink.wait_for(1)
+    # 2) restarted: the pending digest is re-sent with its key; the notifier drops it
+    again = run_worker(worker_env)
+    assert again.returncode == 0, again.stderr
+    # 3) the next scan finds the same tier-A signal: already emailed, never again
+    manage(worker_env, "shell", "-c", SEED)
+    third = run_worker(worker_env)
+    assert third.returncode == 0, third.stderr
+    emails = email_sink.settled()
+    assert len(emails) == 1
+    [email] = emails
+    assert email["to"] == ["wheel@example.com"]
+    assert "1 new tier-A signal(s) in “Income puts”" in email["subject"]
+    assert "CSP KO 2030-01-18 60P" in email["text"]
+
+
+def test_outside_market_hours_the_worker_process_does_nothing(worker_env, email_sink):
+    manage(worker_env, "shell", "-c", SEED)
+    saturday = "2026-11-28T15:00:00+00:00"
+    result = manage(worker_env, "worker", "--once", "--no-nats", "--now", saturday)
+    assert "nothing to do" in result.stderr + result.stdout
+    assert email_sink.settled() == []
+    state = manage(
+        worker_env,
+        "shell",
+        "-c",
+        "from wheeldesk_web.alerts.models import Notification, WorkerState;"
+        "print(Notification.objects.count(), WorkerState.get('jobs'))",
+    )
+    assert state.stdout.strip().splitlines()[-1] == "0 {}"
+
+
+class StandInNotifier:
+    """The notifier's HTTP contract (POST /v1/emails, idempotent on idempotency_key)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.emails: list[dict] = []
+        keys: set[str] = set()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = body.get("idempotency_key")
+                duplicate = key in keys
+                if not duplicate:
+                    keys.add(key)
+                    sink.emails.append(body)
+                out = json.dumps(
+                    {"id": f"em-{len(sink.emails)}", "status": "queued", "duplicate": duplicate}
+                ).encode()
+                self.send_response(202)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.notifier_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, n: int) -> None:
+        assert len(self.emails) >= n
+
+    def settled(self) -> list[dict]:
+        return list(self.emails)
+
+
+@pytest.fixture
+def email_sink():  # type: ignore[no-untyped-def]
+    sink = StandInNotifier()
+    yield sink
+    sink.server.shutdown()
