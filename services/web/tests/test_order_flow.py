@@ -283,3 +283,48 @@ def test_limit_refused_by_the_bridge_goes_back_to_preview(user_client, bridge):
     user_client.post(reverse("orders:confirm", args=[coid]))
     assert WebOrder.objects.get(client_order_id=coid).status == "submitted"
     assert len(bridge.placed) == 1
+
+
+async def test_order_events_wake_the_order_page_over_sse(nats_server) -> None:
+    import asyncio
+
+    import nats
+    from wheeldesk import subjects
+    from wheeldesk.schemas.orders import OrderEvent
+    from wheeldesk_web.live.hub import Hub
+
+    hub = Hub(nats_server.url)
+    hub.start()
+    listener = hub.register(frozenset())
+    for _ in range(200):
+        if hub._nc is not None and hub._nc.is_connected:
+            break
+        await asyncio.sleep(0.05)
+    await hub._nc.flush()
+    publisher = await nats.connect(nats_server.url)
+    try:
+        req = OrderRequest(
+            client_order_id="wd-sse-000001",
+            symbol="KO",
+            expiry=EXPIRY,
+            strike=60,
+            right="P",
+            action="SELL",
+            quantity=1,
+            limit_price=1.1,
+        )
+        event = OrderEvent(
+            order=Order(
+                order_id=7,
+                client_order_id=req.client_order_id,
+                request=req,
+                status=OrderStatus.FILLED,
+            )
+        )
+        await publisher.publish(subjects.order(7), b"{broken")  # skipped
+        await publisher.publish(subjects.order(7), event.model_dump_json().encode())
+        await asyncio.wait_for(listener.wake.wait(), 10)
+        assert listener.pending == {"order-wd-sse-000001": "filled"}
+    finally:
+        await publisher.close()
+        await hub._nc.close()

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from wheeldesk import natsconn, subjects
 from wheeldesk.schemas.connection import ConnectionEvent
 from wheeldesk.schemas.market import QuoteEvent
+from wheeldesk.schemas.orders import OrderEvent
 
 from wheeldesk_web.config import SETTINGS
 from wheeldesk_web.core.status import ServiceState
@@ -78,6 +79,7 @@ class Hub:
             self._nc = await natsconn.connect(self.nats_url, name="web-live")
             await self._nc.subscribe(f"{subjects.QUOTE_PREFIX}.*", cb=self._on_quote)
             await self._nc.subscribe(subjects.CONNECTION, cb=self._on_connection)
+            await self._nc.subscribe(f"{subjects.ORDER_PREFIX}.*", cb=self._on_order)
         except Exception:
             log.exception("live hub could not subscribe to NATS")
             self._task = None
@@ -106,6 +108,16 @@ class Hub:
         for listener in self.listeners:
             for name, html in self.connection.items():
                 listener.push(name, html)
+
+    async def _on_order(self, msg) -> None:  # type: ignore[no-untyped-def]
+        """An order changed: wake its order page, which re-fetches its status block."""
+        try:
+            event = OrderEvent.model_validate_json(msg.data)
+        except ValidationError as exc:
+            log.warning("skipping malformed order event: %s", exc.errors()[:1])
+            return
+        for listener in self.listeners:
+            listener.push(f"order-{event.order.client_order_id}", event.order.status.value)
 
     def register(self, symbols: frozenset[str]) -> Listener:
         listener = Listener(symbols)
