@@ -159,3 +159,15 @@ def test_summary_and_monthly_premium():
     assert (ko.cycles, ko.open_cycles) == (2, 1)
     assert ko.premium == D("300.00")  # 120 + 2 × 0.90 × 100
     assert monthly_premium(events) == {"2025-12": D("120.00"), "2026-01": D("180.00")}
+
+
+def test_unlabelled_two_leg_assignment_still_continues_the_cycle():
+    # some reports carry no assignment code: option closed at 0, shares bought at the strike
+    events = [
+        opt("2026-01-05", "F", "SLD", 2, "P", 12, "2026-01-16", "0.30"),
+        opt("2026-01-16", "F", "BOT", 2, "P", 12, "2026-01-16", "0", hour=21),
+        stk("2026-01-16", "F", "BOT", 200, "12", hour=21),
+    ]
+    [c] = build_cycles(events)
+    # basis = 12 − 60 / 200 = 11.70
+    assert c.state == "shares" and c.adjusted_cost_basis == D("11.70")

@@ -230,13 +230,19 @@ class _Builder:
 
     def add(self, e: LedgerEvent) -> None:
         if self.pending_close is not None:
-            is_roll = (
-                e.sec_type == "OPT"
-                and e.side == "SLD"
-                and e.kind == "trade"
-                and e.local_date == self.pending_close.local_date
+            same_day = e.local_date == self.pending_close.local_date
+            is_roll = e.sec_type == "OPT" and e.side == "SLD" and e.kind == "trade" and same_day
+            # An option closed at 0 followed the same day by shares bought is IB's two-leg
+            # assignment report even when the option leg was not labelled as one.
+            is_assignment_leg = (
+                e.sec_type == "STK"
+                and e.side == "BOT"
+                and same_day
+                and self.pending_close.price == 0
             )
-            if not is_roll:
+            if is_assignment_leg:
+                self.pending_close = None
+            elif not is_roll:
                 self._close(self.pending_close, "bought_back")
             else:
                 self.pending_close = None
