@@ -6,11 +6,13 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, StreamingHttpResponse
 
-from wheeldesk_web.live.hub import Listener, get_hub
+from wheeldesk_web.core.status import service_status
+from wheeldesk_web.live.hub import Listener, connection_events, get_hub
 
-KEEPALIVE_SECONDS = 15.0
+KEEPALIVE_SECONDS = 5.0
 COALESCE_SECONDS = 0.25
 MAX_SYMBOLS = 200
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
@@ -26,7 +28,9 @@ def parse_symbols(raw: str) -> frozenset[str]:
     return frozenset(p for p in parts if SYMBOL.match(p))
 
 
-async def _events(listener: Listener, initial: dict[str, str]) -> AsyncIterator[str]:
+async def _events(
+    listener: Listener, initial: dict[str, str], bridge_up: bool
+) -> AsyncIterator[str]:
     hub = get_hub()
     try:
         yield "retry: 3000\n\n"
@@ -36,7 +40,14 @@ async def _events(listener: Listener, initial: dict[str, str]) -> AsyncIterator[
             try:
                 await asyncio.wait_for(listener.wake.wait(), timeout=KEEPALIVE_SECONDS)
             except TimeoutError:
-                yield ": keepalive\n\n"
+                # A bridge that dies publishes nothing: notice it by probing (cached per process).
+                state = (await sync_to_async(service_status, thread_sensitive=False)())["bridge"]
+                if state.up != bridge_up:
+                    for name, html in connection_events(state).items():
+                        yield sse(name, html)
+                else:
+                    yield ": keepalive\n\n"
+                bridge_up = state.up
                 continue
             listener.wake.clear()
             pending, listener.pending = listener.pending, {}
@@ -50,10 +61,12 @@ async def _events(listener: Listener, initial: dict[str, str]) -> AsyncIterator[
 async def stream(request: HttpRequest) -> StreamingHttpResponse:
     symbols = frozenset(sorted(parse_symbols(request.GET.get("symbols", "")))[:MAX_SYMBOLS])
     hub = get_hub()
+    # The page was rendered with the current connection state; only newer news is streamed.
+    bridge = (await sync_to_async(service_status, thread_sensitive=False)())["bridge"]
     listener = hub.register(symbols)
-    initial = dict(hub.connection)
-    initial.update({f"quote-{s}": hub.quotes[s] for s in symbols if s in hub.quotes})
-    response = StreamingHttpResponse(_events(listener, initial), content_type="text/event-stream")
+    initial = {f"quote-{s}": hub.quotes[s] for s in symbols if s in hub.quotes}
+    events = _events(listener, initial, bridge.up)
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response

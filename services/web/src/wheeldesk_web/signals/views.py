@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from wheeldesk_web.signals.models import ScanRun, Signal
@@ -102,7 +103,7 @@ def scan_now(request: HttpRequest) -> HttpResponse:
     except ScanError as exc:
         messages.error(request, str(exc))
         if request.htmx:
-            response = HttpResponse(status=204)
+            response = HttpResponse("")
             response["HX-Redirect"] = reverse("signals:list")
             return response
         return redirect("signals:list")
@@ -128,7 +129,7 @@ def scan_progress(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Scan failed: {run.error}")
     url = reverse("signals:list") + (f"?scan={run.pk}" if run.status == ScanRun.DONE else "")
     if request.htmx:
-        response = HttpResponse(status=204)
+        response = HttpResponse("")
         response["HX-Redirect"] = url
         return response
     return redirect(url)
@@ -155,4 +156,7 @@ def set_status(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         Signal.objects.filter(pk=pk).update(status=status)
         messages.success(request, f"{signal.contract_key} marked {status}.")
-    return redirect(request.POST.get("next") or reverse("signals:detail", args=[pk]))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("signals:detail", args=[pk])
+    return redirect(target)
