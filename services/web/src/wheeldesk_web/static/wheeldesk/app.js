@@ -40,6 +40,18 @@
   });
   document.addEventListener("htmx:afterSwap", function (evt) { refreshAges(evt.target); });
 
+  // Loading state for plain (non-htmx) form posts: the button shows a spinner and cannot be
+  // pressed twice while the server works (adding a ticker asks IBKR, which takes a moment).
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (evt.defaultPrevented || form.hasAttribute("hx-post") || form.method.toLowerCase() !== "post") return;
+    var button = evt.submitter || form.querySelector("button[type=submit]");
+    if (!button) return;
+    button.classList.add("htmx-request");
+    button.setAttribute("aria-busy", "true");
+    setTimeout(function () { button.disabled = true; }, 0);
+  });
+
   function drawCharts() {
     document.querySelectorAll("[data-price-chart]").forEach(function (el) {
       if (typeof uPlot === "undefined") return;
