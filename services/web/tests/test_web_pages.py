@@ -216,3 +216,37 @@ def test_scan_now_with_the_screener_down_fails_cleanly(client_in, user) -> None:
     assert run.status == ScanRun.FAILED
     assert run.error.startswith("IBKR disconnected")
     assert not Signal.objects.exists()
+
+
+def test_commands_stop_with_one_line_when_a_service_is_down(user) -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=r"^gateway-bridge not ready: "):
+        call_command("sync_ibkr")
+    with pytest.raises(CommandError, match=r"^screener not ready: "):
+        call_command("scan")
+
+
+def test_sync_ibkr_process_exits_nonzero_with_one_line(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    manage = Path(__file__).resolve().parents[1] / "manage.py"
+    env = {
+        **os.environ,
+        "BRIDGE_URL": f"http://127.0.0.1:{free_port()}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DATA_DIR": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, str(manage), "sync_ibkr"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("CommandError: gateway-bridge not ready")
