@@ -49,12 +49,33 @@ def _probe(name: str, url: str) -> ServiceState:
     return ServiceState(name, False, f"{name} not ready", reason)
 
 
+_refreshing = threading.Lock()
+
+
 def service_status(*, fresh: bool = False) -> dict[str, ServiceState]:
     global _cache
     now = time.monotonic()
     with _lock:
-        if not fresh and _cache is not None and now - _cache[0] < TTL_SECONDS:
-            return _cache[1]
+        cached = _cache
+    if not fresh and cached is not None and now - cached[0] < TTL_SECONDS:
+        return cached[1]
+    # One probe at a time: twenty pages expiring the cache together share one answer.
+    if cached is not None and not fresh and not _refreshing.acquire(blocking=False):
+        return cached[1]
+    if cached is None or fresh:
+        _refreshing.acquire()
+    try:
+        with _lock:
+            latest = _cache
+        if not fresh and latest is not None and time.monotonic() - latest[0] < TTL_SECONDS:
+            return latest[1]
+        return _probe_all()
+    finally:
+        _refreshing.release()
+
+
+def _probe_all() -> dict[str, ServiceState]:
+    global _cache
     targets = {
         "bridge": SETTINGS.bridge_url,
         "screener": SETTINGS.screener_url,
