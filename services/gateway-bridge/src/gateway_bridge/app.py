@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,8 @@ def build_app(settings: BridgeSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # ib_insync looks its loop up through the policy; make that the running one.
+        asyncio.set_event_loop(asyncio.get_running_loop())
         bridge = Bridge(settings)
         holder["bridge"] = bridge
         app.state.bridge = bridge

@@ -172,6 +172,35 @@ class Chains:
         key = ("opt", symbol, expiry, right, sd.trading_class)
         return await self.option_contracts.get_or_fetch(key, fetch)
 
+    async def qualify(
+        self, symbol: str, sd: SecDef, expiry: date, strike: float, right: str
+    ) -> Contract | None:
+        async def fetch() -> Contract | None:
+            probe = Option(
+                symbol,
+                expiry.strftime("%Y%m%d"),
+                strike,
+                right,
+                "SMART",
+                currency="USD",
+                tradingClass=sd.trading_class,
+            )
+            try:
+                details = await self.md.call(lambda: self.ib.reqContractDetailsAsync(probe))
+            except RequestError as exc:
+                if exc.code == 200:
+                    return None
+                raise
+            if not details:
+                return None
+            c = details[0].contract
+            c.lastTradeDateOrContractMonth = c.lastTradeDateOrContractMonth.split()[0]
+            c.exchange = "SMART"
+            return c
+
+        key = ("optk", symbol, expiry, strike, right, sd.trading_class)
+        return await self.option_contracts.get_or_fetch(key, fetch)
+
     async def chain(
         self,
         symbol: str,
@@ -200,9 +229,7 @@ class Chains:
 
         async def select(expiry: date, r: str) -> list[Contract]:
             listed = await self.expiry_contracts(symbol, sd, expiry, r)
-            if not listed:
-                return []
-            available = list(listed)
+            available = list(listed) or sd.strikes
             if band and spot:
                 chosen = preselect_strikes(
                     available,
@@ -217,7 +244,11 @@ class Chains:
                 )
             else:
                 chosen = nearest_strikes(available, spot or 0.0, strikes)
-            return [listed[k] for k in chosen]
+            if listed:
+                return [listed[k] for k in chosen]
+            # IB did not list the expiry's strikes at once: qualify only the chosen ones.
+            found = await asyncio.gather(*(self.qualify(symbol, sd, expiry, k, r) for k in chosen))
+            return [c for c in found if c is not None]
 
         groups = await asyncio.gather(*(select(e, r) for e in expiries for r in rights))
         contracts = [c for group in groups for c in group]

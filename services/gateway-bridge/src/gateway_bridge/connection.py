@@ -164,7 +164,7 @@ class IBSession:
                 delay = next(delays)
                 self.next_retry_at = loop.time() + delay
                 reason = f"connect to {self.settings.ib_host}:{self.settings.ib_port} failed: "
-                reason += str(exc) or type(exc).__name__
+                reason += (str(exc) or type(exc).__name__)[:160]
                 if self.status.reason != reason or self.status.connected:
                     self._set("disconnected", connected=False, reason=reason)
                 log.warning("%s; retrying in %.1fs", reason, delay)
@@ -211,7 +211,8 @@ class IBSession:
                 log.exception("on-connect hook failed")
 
     def _on_disconnect(self) -> None:
-        if not self._stopping:
+        # Failed connect attempts also end here; _run reports those with their reason.
+        if not self._stopping and self.status.connected:
             self._set("disconnected", connected=False, reason="socket to IB closed; reconnecting")
         self._disconnected.set()
 

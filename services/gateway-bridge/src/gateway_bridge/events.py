@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -37,6 +38,7 @@ class EventPublisher:
         self._last_sent: dict[str, float] = {}
         self._pending: dict[str, Quote] = {}
         self._flush_handles: dict[str, asyncio.TimerHandle] = {}
+        self._backlog: deque[tuple[str, BaseModel, str | None]] = deque(maxlen=1000)
         self.published = 0
         self.quotes_published = 0
         self.failed = 0
@@ -59,6 +61,8 @@ class EventPublisher:
                 log.warning("JetStream stream setup failed (%s); retrying", exc)
                 await asyncio.sleep(1)
         self.nc, self.js = nc, js
+        while self._backlog:
+            await self.publish(*self._backlog.popleft())
 
     async def stop(self) -> None:
         if self._task:
@@ -74,8 +78,11 @@ class EventPublisher:
     async def publish(self, subject: str, event: BaseModel, msg_id: str | None = None) -> None:
         """JetStream publish, deduplicated; failures are logged, never raised."""
         if self.js is None:
-            log.warning("NATS not connected; dropped %s event", subject)
-            self.failed += 1
+            # Not connected yet (start-up): keep it for when NATS answers.
+            if len(self._backlog) == self._backlog.maxlen:
+                self.failed += 1
+                log.warning("NATS backlog full; dropped oldest event")
+            self._backlog.append((subject, event, msg_id))
             return
         try:
             await natsconn.publish_event(self.js, subject, event, msg_id=msg_id)

@@ -312,7 +312,10 @@ class MarketData:
         ticker = await self.stream_until(
             contract,
             "106,258,456",
-            lambda t: t.fundamentalRatios is not None and num(t.impliedVolatility) is not None,
+            lambda t: (
+                t.fundamentalRatios is not None
+                and any(num(v) is not None for v in (t.last, t.bid, t.close))
+            ),
             owner=f"stock:{symbol}",
             wait=5.0,
         )
@@ -365,7 +368,7 @@ class MarketData:
         key = ("iv", contract.conId)
         cached = self.contracts.get(key)
         if cached is not None:
-            return cached
+            return cached if cached > 0 else None
         ticker = await self.stream_until(
             contract,
             "106",
@@ -374,10 +377,13 @@ class MarketData:
             wait=3.0,
         )
         iv = num(ticker.impliedVolatility)
-        if iv is not None and iv > 0:
-            self.contracts._data[key] = (time.monotonic() - self.contracts.ttl + 60, iv)
-            return iv
-        return None
+        found = iv is not None and iv > 0
+        # Remembered for a minute (a miss too, so a chain never waits twice for it).
+        self.contracts._data[key] = (
+            time.monotonic() - self.contracts.ttl + 60,
+            iv if found else -1,
+        )
+        return iv if found else None
 
     # ---- history -------------------------------------------------------------------------
     async def history(self, symbol: str, days: int, with_iv: bool = False) -> History:
