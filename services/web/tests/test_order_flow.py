@@ -10,6 +10,7 @@ same flows run against the real bridge + tws-sim in test_e2e_orders.py.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -328,3 +329,33 @@ async def test_order_events_wake_the_order_page_over_sse(nats_server) -> None:
     finally:
         await publisher.close()
         await hub._nc.close()
+
+
+def test_close_draft_takes_mid_and_roll_makes_two_legs(user_client, bridge):
+    params = {
+        "symbol": "KO",
+        "expiry": EXPIRY.isoformat(),
+        "strike": "60",
+        "right": "P",
+        "quantity": "1",
+    }
+    r = user_client.get(reverse("orders:close"), params)
+    coid = r["Location"].rstrip("/").split("/")[-1]
+    page = user_client.get(reverse("orders:detail", args=[coid])).content.decode()
+    order = WebOrder.objects.get(client_order_id=coid)
+    assert order.action == "BUY" and order.intent == "close"
+    assert order.limit_price == Decimal("1.10")  # the what-if's mid became the limit
+    assert "Debit paid" in page and "−$110.00" in page
+    later = (EXPIRY + timedelta(days=28)).isoformat()
+    r = user_client.get(
+        reverse("orders:roll"), {**params, "new_expiry": later, "new_strike": "57.5"}
+    )
+    first = WebOrder.objects.get(client_order_id=r["Location"].rstrip("/").split("/")[-1])
+    second = WebOrder.objects.exclude(pk=first.pk).get(roll_group=first.client_order_id)
+    assert (first.action, first.intent, second.action, str(second.strike)) == (
+        "BUY",
+        "roll",
+        "SELL",
+        "57.5000",
+    )
+    assert second.expiry.isoformat() == later

@@ -154,7 +154,7 @@ class Order(models.Model):
         gross = self.limit_price * self.multiplier * self.quantity
         return gross if self.action == "SELL" else -gross
 
-    def to_request(self) -> OrderRequest:
+    def to_request(self, *, placeholder_limit: Decimal | None = None) -> OrderRequest:
         return OrderRequest(
             client_order_id=self.client_order_id,
             symbol=self.symbol,
@@ -165,7 +165,7 @@ class Order(models.Model):
             action=self.action,  # type: ignore[arg-type]
             quantity=self.quantity,
             order_type=self.order_type,  # type: ignore[arg-type]
-            limit_price=self.limit_price,
+            limit_price=self.limit_price or placeholder_limit,
             tif=self.tif,  # type: ignore[arg-type]
         )
 

@@ -115,9 +115,15 @@ def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> PreviewRes
     bridge_orders: list[BridgeOrder] = []
     earnings = ex_div = None
     try:
-        preview = bridge.preview(order.to_request())
+        # A draft without a limit (close/roll) asks the what-if at a nominal price, then
+        # takes the mid as its limit; the user sees and can change it before confirming.
+        preview = bridge.preview(order.to_request(placeholder_limit=Decimal("0.01")))
     except ServiceCallError as exc:
         error = _explain(exc)
+    if order.limit_price is None:
+        mid = preview.mid if preview is not None else None
+        order.limit_price = Decimal(str(mid)).quantize(Decimal("0.01")) if mid else None
+        order.save(update_fields=["limit_price", "updated"])
     if not error:
         try:
             account = bridge.account()

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 from wheeldesk.clients import ServiceCallError
 
@@ -78,6 +79,8 @@ def new_order(request: HttpRequest) -> HttpResponse:
         if not signal_id.isdigit():
             raise Http404("no such signal")
         s = get_object_or_404(Signal, pk=int(signal_id))
+        if s.kind == "ROLL":
+            return _roll_from_signal(request, s)
         action = "BUY" if s.kind == "CLOSE" else "SELL"
         fields = {
             "symbol": s.symbol,
@@ -107,10 +110,40 @@ def new_order(request: HttpRequest) -> HttpResponse:
             "limit_price": d["limit_price"],
             "intent": "close" if action == "BUY" else "open",
         }
-    if fields["limit_price"] is None:
-        fields["limit_price"] = Decimal("0.05")  # replaced by the user with bid/mid/ask
     order = services.create_draft(request.user, **fields)
     return redirect("orders:detail", order.client_order_id)
+
+
+def _roll_from_signal(request: HttpRequest, s) -> HttpResponse:  # type: ignore[no-untyped-def]
+    """A roll signal names the new contract; the leg to close is the short held today."""
+    from urllib.parse import urlencode
+
+    try:
+        with clients.bridge() as bridge:
+            held = [
+                p
+                for p in services.positions_to_manage(bridge)
+                if p.symbol == s.symbol and p.right == s.right and p.expiry and p.expiry < s.expiry
+            ]
+    except ServiceCallError as exc:
+        messages.error(request, f"Cannot prepare the roll: {exc.message}")
+        return redirect("signals:detail", s.pk)
+    if not held:
+        messages.error(request, f"No short {s.symbol} {s.right} held to roll from.")
+        return redirect("signals:detail", s.pk)
+    p = min(held, key=lambda p: p.expiry)
+    query = urlencode(
+        {
+            "symbol": p.symbol,
+            "expiry": p.expiry.isoformat(),
+            "strike": p.strike,
+            "right": p.right,
+            "quantity": int(abs(p.quantity)),
+            "new_expiry": s.expiry.isoformat(),
+            "new_strike": s.strike,
+        }
+    )
+    return redirect(f"{reverse('orders:roll')}?{query}")
 
 
 def close_position(request: HttpRequest) -> HttpResponse:
@@ -149,7 +182,7 @@ def roll_position(request: HttpRequest) -> HttpResponse:
         right=d["right"],
         action="BUY",
         quantity=qty,
-        limit_price=Decimal("0.05"),
+        limit_price=None,
         intent="roll",
     )
     services.create_draft(
@@ -160,7 +193,7 @@ def roll_position(request: HttpRequest) -> HttpResponse:
         right=d["right"],
         action="SELL",
         quantity=qty,
-        limit_price=Decimal("0.05"),
+        limit_price=None,
         intent="roll",
         roll_group=close.client_order_id,
     )
