@@ -216,6 +216,7 @@ def test_fill_reaches_history_and_ledger(user_client, bridge):
     assert 'data-status="filled"' in status and "$1.12" in status and "$1.05" in status
     history = user_client.get(reverse("orders:list")).content.decode()
     assert f'data-client-order-id="{coid}" data-status="filled"' in history
+    assert "PAPER account DU7654321" in history
     assert Execution.objects.filter(client_order_id=coid).count() == 1
     cycle = WheelCycle.objects.get(symbol="KO")
     assert cycle.state == "short_put" and cycle.premium == 112  # 1.12 × 100

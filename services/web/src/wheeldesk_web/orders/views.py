@@ -57,16 +57,23 @@ def _round(x: float | Decimal | None) -> Decimal | None:
 
 def order_list(request: HttpRequest) -> HttpResponse:
     orders = Order.objects.exclude(status=Order.PREVIEWED).prefetch_related("history")[:200]
-    shorts, error = [], ""
+    shorts, error, account = [], "", None
     try:
         with clients.bridge() as bridge:
+            account = bridge.account()
             shorts = services.positions_to_manage(bridge)
     except ServiceCallError as exc:
         error = exc.message
     return render(
         request,
         "orders/list.html",
-        {"orders": orders, "shorts": shorts, "bridge_error": error, "config": TradingConfig.load()},
+        {
+            "orders": orders,
+            "shorts": shorts,
+            "bridge_error": error,
+            "account": account,
+            "config": TradingConfig.load(),
+        },
     )
 
 
