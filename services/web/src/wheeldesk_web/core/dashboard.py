@@ -17,7 +17,6 @@ from wheeldesk.schemas.market import Quote
 from wheeldesk.schemas.orders import Order
 
 from wheeldesk_web.core import clients
-from wheeldesk_web.core.status import forget
 from wheeldesk_web.market.services import last_account, store_account
 from wheeldesk_web.market.streaming import ensure_streaming
 
@@ -119,15 +118,16 @@ def dashboard_data() -> DashboardData:
     try:
         data = _fetch()
     except ServiceCallError as exc:
-        forget()
         last = cache.get(SNAPSHOT_KEY)
         reason = exc.message if not exc.unavailable else "the gateway bridge is not answering"
         if last is None:
             last = _from_database()
-        if last is not None:
-            last.error, last.stale = reason, True
-            return last
-        return DashboardData(error=reason, stale=True)
+        if last is None:
+            last = DashboardData()
+        last.error, last.stale = reason, True
+        # Remember the failure as briefly as a success: a down bridge is not asked per page.
+        cache.set(CACHE_KEY, last, CACHE_SECONDS)
+        return last
     cache.set(CACHE_KEY, data, CACHE_SECONDS)
     cache.set(SNAPSHOT_KEY, data, None)
     if data.account is not None and cache.add("dashboard:snapshot-written", 1, 60):
