@@ -183,3 +183,60 @@ def test_disconnect_is_emailed_once_per_outage(saved_scan):
     assert emails.check_connection(QuietBridge(), t0.replace(minute=31)) == []  # back
     assert emails.check_connection(Down(), t0.replace(minute=40)) == []  # a new outage...
     assert len(emails.check_connection(Down(), t0.replace(minute=55))) == 1  # ...emailed once
+
+
+def test_short_option_near_expiry_and_itm_is_emailed_once(saved_scan):
+    from wheeldesk.schemas.account import Position
+    from wheeldesk.schemas.market import Quote
+    from wheeldesk_web.alerts import emails
+
+    today = date(2026, 11, 30)
+
+    class Holding(QuietBridge):
+        def positions(self) -> list:
+            return [
+                Position(
+                    account_id="DU7654321",
+                    symbol="AAPL",
+                    sec_type="OPT",
+                    quantity=-1,
+                    avg_cost=300,
+                    expiry=date(2026, 12, 2),
+                    strike=220,
+                    right="P",
+                    multiplier=100,
+                ),
+                Position(
+                    account_id="DU7654321",
+                    symbol="KO",
+                    sec_type="OPT",
+                    quantity=-2,
+                    avg_cost=50,
+                    expiry=date(2026, 12, 2),
+                    strike=70,
+                    right="C",
+                    multiplier=100,
+                ),  # OTM call: no alert
+                Position(
+                    account_id="DU7654321",
+                    symbol="PEP",
+                    sec_type="OPT",
+                    quantity=-1,
+                    avg_cost=50,
+                    expiry=date(2027, 1, 15),
+                    strike=170,
+                    right="P",
+                    multiplier=100,
+                ),  # ITM but 46 days out: no alert
+            ]
+
+        def quotes(self, symbols: list[str]) -> list[Quote]:
+            prices = {"AAPL": 210.0, "KO": 64.0, "PEP": 150.0}
+            return [Quote(symbol=s, last=prices[s]) for s in symbols]
+
+    [n] = emails.check_expiring_itm(Holding(), today)
+    assert n.request["subject"] == (
+        "Wheeldesk: short AAPL 2026-12-02 220P is in the money, 2 day(s) to expiry"
+    )
+    assert "Underlying 210.00 vs strike 220" in n.request["text"]
+    assert emails.check_expiring_itm(Holding(), today) == []  # once per contract
