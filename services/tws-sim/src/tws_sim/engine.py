@@ -1,0 +1,323 @@
+"""The simulator's shared state: market, account, orders, faults, and every connected session.
+
+Sessions (one per API connection) call into the engine; the engine pushes order, execution,
+position and account events back to the sessions that subscribed to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tws_sim import messages as m
+from tws_sim.account import Account, commission_for
+from tws_sim.contracts import SimContract
+from tws_sim.market import Market, expiry_moment
+from tws_sim.orders import Execution, SimOrder, fill_price
+
+if TYPE_CHECKING:
+    from tws_sim.session import Session
+
+log = logging.getLogger("tws_sim")
+
+
+@dataclass
+class Config:
+    port: int = 4002
+    control_port: int = 4080
+    host: str = "127.0.0.1"
+    seed: int = 7
+    speed: float = 1.0
+    snapshot_latency_ms: float = 0.0
+    max_lines: int = 100
+    pacing: int = 50
+    tick_ms: float = 250.0
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0
+    fill_mode: str = "cross"
+    reject_next: tuple[int, str] | None = None
+    live_subscription: bool = True
+    connectivity_lost: bool = False
+    accepting: bool = True
+
+
+@dataclass
+class Engine:
+    config: Config
+    market: Market = field(init=False)
+    account: Account = field(init=False)
+    faults: Faults = field(default_factory=Faults)
+    sessions: set[Session] = field(default_factory=set)
+    orders: dict[int, SimOrder] = field(default_factory=dict)  # perm_id -> order
+    executions: list[Execution] = field(default_factory=list)
+    next_order_id: int = 1
+
+    def __post_init__(self) -> None:
+        self.market = Market(self.config.seed, self.config.speed)
+        self.account = Account(self.market)
+        self.account.seed_positions()
+        self._perm = itertools.count(1_000_000_000 + self.config.seed * 1000)
+        self._exec = itertools.count(1)
+
+    # --- sessions -------------------------------------------------------------------------
+
+    def ready_sessions(self) -> list[Session]:
+        return [s for s in self.sessions if s.ready]
+
+    def client_in_use(self, client_id: int) -> bool:
+        return any(s.ready and s.client_id == client_id for s in self.sessions)
+
+    def broadcast(self, data: bytes) -> None:
+        for s in self.ready_sessions():
+            s.send(data)
+
+    def drop_all(self) -> int:
+        n = 0
+        for s in list(self.sessions):
+            s.close()
+            n += 1
+        return n
+
+    # --- orders ---------------------------------------------------------------------------
+
+    def order_for(self, client_id: int, order_id: int) -> SimOrder | None:
+        for o in self.orders.values():
+            if o.client_id == client_id and o.order_id == order_id:
+                return o
+        return None
+
+    def new_perm_id(self) -> int:
+        return next(self._perm)
+
+    def owner(self, o: SimOrder) -> Session | None:
+        for s in self.ready_sessions():
+            if s.client_id == o.client_id:
+                return s
+        return None
+
+    def notify_order(self, o: SimOrder, state: dict | None = None) -> None:
+        """openOrder + orderStatus to the client that owns the order (and client 0)."""
+        state = state or {"status": o.status}
+        oo = m.open_order(o.as_fields(), o.contract, state)
+        st = m.order_status(
+            o.order_id,
+            o.status,
+            o.filled,
+            o.remaining,
+            o.avg_fill_price,
+            o.perm_id,
+            o.last_fill_price,
+            o.client_id,
+        )
+        for s in self.ready_sessions():
+            if s.client_id == o.client_id or s.client_id == 0:
+                s.send(oo)
+                s.send(st)
+
+    def try_fill(self, o: SimOrder) -> bool:
+        if o.done or o.status not in ("PreSubmitted", "Submitted"):
+            return False
+        price = fill_price(self.market, o, self.faults.fill_mode)
+        if price is None:
+            return False
+        self.fill(o, round(price, 4))
+        return True
+
+    def check_working(self) -> None:
+        for o in list(self.orders.values()):
+            if not o.done:
+                self.try_fill(o)
+
+    def fill(self, o: SimOrder, price: float) -> None:
+        qty = o.remaining
+        side = "BOT" if o.action == "BUY" else "SLD"
+        comm = commission_for(o.contract, qty, price)
+        realized = self.account.apply_fill(o.contract, side, qty, price, comm)
+        o.avg_fill_price = (o.avg_fill_price * o.filled + price * qty) / (o.filled + qty)
+        o.filled += qty
+        o.last_fill_price = price
+        o.status = "Filled"
+        ex = self.record_execution(
+            o.order_id,
+            o.perm_id,
+            o.client_id,
+            o.contract,
+            side,
+            qty,
+            price,
+            o.order_ref,
+            comm,
+            realized if realized else None,
+            o.filled,
+            o.avg_fill_price,
+        )
+        for s in self.ready_sessions():
+            if s.client_id == o.client_id or s.client_id == 0:
+                s.send_execution(-1, ex)
+        self.notify_order(o)
+        for s in self.ready_sessions():
+            if s.client_id == o.client_id or s.client_id == 0:
+                s.send(m.commission_report(ex.exec_id, ex.commission, ex.realized))
+        self.publish_positions({o.contract.con_id})
+
+    def record_execution(
+        self,
+        order_id: int,
+        perm_id: int,
+        client_id: int,
+        c: SimContract,
+        side: str,
+        qty: float,
+        price: float,
+        order_ref: str,
+        comm: float,
+        realized: float | None,
+        cum: float,
+        avg: float,
+    ) -> Execution:
+        n = next(self._exec)
+        ex = Execution(
+            exec_id=f"0000e{self.config.seed:03x}.{perm_id & 0xFFFFFFFF:08x}.{n:02x}.01",
+            order_id=order_id,
+            perm_id=perm_id,
+            client_id=client_id,
+            contract=c,
+            side=side,
+            shares=qty,
+            price=price,
+            time=self.market.now(),
+            order_ref=order_ref,
+            commission=comm,
+            realized=realized,
+            cum_qty=cum,
+            avg_price=avg,
+        )
+        self.executions.append(ex)
+        return ex
+
+    # --- account fan-out --------------------------------------------------------------------
+
+    def publish_positions(self, con_ids: set[int] | None = None) -> None:
+        """Position, portfolio and account-value updates to every subscribed session."""
+        for s in self.ready_sessions():
+            s.push_positions(con_ids)
+            s.push_account()
+
+    def publish_account(self) -> None:
+        for s in self.ready_sessions():
+            s.push_account()
+
+    # --- expiry -----------------------------------------------------------------------------
+
+    def settle_expired(self) -> list[Execution]:
+        """Assign / exercise / expire every held option whose expiry has passed (as IB does)."""
+        now = self.market.now()
+        out: list[Execution] = []
+        touched: set[int] = set()
+        for p in list(self.account.positions.values()):
+            c = p.contract
+            if not c.is_option:
+                continue
+            day = c.expiry
+            from datetime import datetime as _dt
+
+            if expiry_moment(_dt.strptime(day, "%Y%m%d").date()) > now:
+                continue
+            s = self.market.spot(c.symbol)
+            itm = (s - c.strike) if c.right == "C" else (c.strike - s)
+            qty = p.qty
+            perm = self.new_perm_id()
+            close_side = "BOT" if qty < 0 else "SLD"
+            realized = self.account.apply_fill(c, close_side, abs(qty), 0.0, 0.0)
+            out.append(
+                self.record_execution(
+                    0, perm, 0, c, close_side, abs(qty), 0.0, "", 0.0, realized, abs(qty), 0.0
+                )
+            )
+            touched.add(c.con_id)
+            if itm >= 0.01:
+                stock = self.market.by_symbol[c.symbol].contract
+                shares = abs(qty) * c.mult
+                # short put / long call take delivery; short call / long put deliver.
+                buys = (c.right == "P" and qty < 0) or (c.right == "C" and qty > 0)
+                side = "BOT" if buys else "SLD"
+                r = self.account.apply_fill(stock, side, shares, c.strike, 0.0)
+                out.append(
+                    self.record_execution(
+                        0,
+                        self.new_perm_id(),
+                        0,
+                        stock,
+                        side,
+                        shares,
+                        c.strike,
+                        "",
+                        0.0,
+                        r or None,
+                        shares,
+                        c.strike,
+                    )
+                )
+                touched.add(stock.con_id)
+        for o in self.orders.values():
+            if not o.done and o.contract.is_option:
+                day = o.contract.expiry
+                from datetime import datetime as _dt
+
+                if expiry_moment(_dt.strptime(day, "%Y%m%d").date()) <= now:
+                    o.status = "Cancelled"
+                    self.notify_order(o)
+        if out:
+            for ex in out:
+                for s in self.ready_sessions():
+                    s.send_execution(-1, ex)
+                    s.send(m.commission_report(ex.exec_id, 0.0, ex.realized))
+            self.publish_positions(touched)
+            log.info("settled %d expiry executions", len(out))
+        return out
+
+    def next_expiry_held(self) -> float | None:
+        times = []
+        for p in self.account.positions.values():
+            if p.contract.is_option:
+                times.append(self.market.years_to(p.contract.expiry))
+        return min(times) if times else None
+
+    # --- faults -----------------------------------------------------------------------------
+
+    async def restart(self, listener_ctl, down_seconds: float) -> None:
+        self.faults.accepting = False
+        await listener_ctl.stop()
+        self.drop_all()
+        await asyncio.sleep(down_seconds)
+        await listener_ctl.start()
+        self.faults.accepting = True
+
+    def state(self) -> dict:
+        return {
+            "account_id": self.account.account_id,
+            "cash": round(self.account.cash, 2),
+            "net_liquidation": round(self.account.net_liquidation(), 2),
+            "positions": self.account.describe(),
+            "orders": self.orders_state(),
+            "executions": [e.describe() for e in self.executions],
+            "connections": len(self.ready_sessions()),
+            "sim_time": self.market.now().isoformat(),
+            "faults": {
+                "latency_ms": self.faults.latency_ms,
+                "fill_mode": self.faults.fill_mode,
+                "live_subscription": self.faults.live_subscription,
+                "connectivity_lost": self.faults.connectivity_lost,
+                "farm_up": self.market.farm_up,
+                "accepting": self.faults.accepting,
+            },
+        }
+
+    def orders_state(self) -> list[dict]:
+        return [o.describe() for o in self.orders.values()]
