@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, EmailStr, Field, model_validator
 
-from wheeldesk.schemas.common import StrictModel, utcnow
+from wheeldesk.schemas.common import Event, StrictModel, utcnow
 
 TemplateName = Literal[
     "signal_digest",
@@ -56,3 +56,28 @@ class EmailStatus(BaseModel):
     subject: str | None = None
     created: datetime = Field(default_factory=utcnow)
     updated: datetime = Field(default_factory=utcnow)
+
+
+class EmailJob(Event):
+    """What the notifier queues on `email.send.<id>`: the email already rendered.
+
+    Rendering happens when the request is accepted, so a bad context is a 422 to the
+    caller rather than a failure discovered later by the consumer.
+    """
+
+    id: str
+    to: list[str]
+    subject: str
+    html: str | None = None
+    text: str | None = None
+    template: str | None = None
+    idempotency_key: str = Field(description="Sent to Resend as `Idempotency-Key`.")
+
+
+class EmailDeadLetter(Event):
+    """Published on `email.dead` (stream EMAIL_DLQ) when an email is given up on."""
+
+    id: str
+    reason: str
+    attempts: int
+    job: EmailJob

@@ -69,6 +69,15 @@ def service_factory() -> Iterator[Callable[..., Proc]]:
         proc.stop()
 
 
+@pytest.fixture
+def fake_resend():  # type: ignore[no-untyped-def]
+    """A fake Resend HTTP server (`.url` for RESEND_API_URL, `.emails`, `.fail_next()`, ...)."""
+    from wheeldesk.testing.fake_resend import FakeResend
+
+    with FakeResend() as fake:
+        yield fake
+
+
 # --- the whole stack + a real browser (web, e2e) ----------------------------------------
 
 CHROMIUM = "/usr/bin/chromium"

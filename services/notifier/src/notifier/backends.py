@@ -1,0 +1,126 @@
+"""Where an email goes: Resend (production) or an outbox folder (demo, `EMAIL_BACKEND=console`).
+
+A backend returns the provider's id, or raises `TransientError` (worth retrying:
+429, 5xx, network) or `PermanentError` (the request itself is wrong).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+import resend
+from resend.exceptions import ResendError
+from resend.http_client_httpx import HTTPXClient
+from wheeldesk.schemas.email import EmailJob
+
+from notifier.settings import NotifierSettings
+
+log = logging.getLogger(__name__)
+
+
+class TransientError(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    pass
+
+
+class Backend(Protocol):
+    name: str
+
+    async def send(self, job: EmailJob) -> str: ...
+
+
+def _retry_after(headers: dict[str, str] | None) -> float | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None  # an HTTP date: fall back to our own backoff
+    return None
+
+
+class ResendBackend:
+    """The official SDK, async, with the email's idempotency key as `Idempotency-Key`."""
+
+    name = "resend"
+
+    def __init__(self, settings: NotifierSettings) -> None:
+        self.sender = settings.email_from
+        # The SDK reads RESEND_API_KEY/RESEND_API_URL at import; settings (and .env) win.
+        resend.api_key = settings.resend_api_key.get_secret_value()
+        resend.api_url = settings.resend_api_url.rstrip("/")
+        resend.default_async_http_client = HTTPXClient(timeout=settings.resend_timeout)  # type: ignore[arg-type]
+
+    async def send(self, job: EmailJob) -> str:
+        params: dict[str, Any] = {"from": self.sender, "to": job.to, "subject": job.subject}
+        if job.html:
+            params["html"] = job.html
+        if job.text:
+            params["text"] = job.text
+        try:
+            response = await resend.Emails.send_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": job.idempotency_key},
+            )
+        except ResendError as exc:
+            code = int(exc.code) if str(exc.code).isdigit() else 500
+            message = f"resend {code} {exc.error_type}: {exc.message}"
+            if code == 429 or code >= 500:
+                raise TransientError(message, _retry_after(exc.headers)) from exc
+            raise PermanentError(message) from exc
+        email_id = response.get("id") if isinstance(response, dict) else None
+        if not email_id:
+            raise TransientError("resend answered without an email id")
+        return str(email_id)
+
+
+class ConsoleBackend:
+    """Writes `<id>.html`, `<id>.txt` and `<id>.json` to the outbox and logs one line."""
+
+    name = "console"
+
+    def __init__(self, settings: NotifierSettings) -> None:
+        self.outbox = Path(settings.email_outbox_dir)
+        self.sender = settings.email_from
+
+    async def send(self, job: EmailJob) -> str:
+        try:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            meta = {
+                "id": job.id,
+                "from": self.sender,
+                "to": job.to,
+                "subject": job.subject,
+                "template": job.template,
+                "idempotency_key": job.idempotency_key,
+            }
+            for suffix, body in (("html", job.html), ("txt", job.text)):
+                if body:
+                    _write(self.outbox / f"{job.id}.{suffix}", body)
+            _write(self.outbox / f"{job.id}.json", json.dumps(meta, indent=2))
+        except OSError as exc:
+            raise TransientError(f"outbox not writable: {exc}") from exc
+        shown = self.outbox / f"{job.id}.{'html' if job.html else 'txt'}"
+        log.info("email %s to %s: %s -> %s", job.id, ", ".join(job.to), job.subject, shown)
+        return f"console-{job.id}"
+
+
+def _write(path: Path, body: str) -> None:
+    """Write whole or not at all: a reader never sees half an email."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(body, encoding="utf-8")
+    tmp.replace(path)
+
+
+def make_backend(settings: NotifierSettings) -> Backend:
+    if settings.email_backend == "resend":
+        return ResendBackend(settings)
+    return ConsoleBackend(settings)
