@@ -21,7 +21,11 @@ S = TypeVar("S", bound="BaseServiceSettings")
 class BaseServiceSettings(BaseSettings):
     """Settings every Wheeldesk process shares. Read from the environment and `.env`."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: compose passes `VAR: ${VAR:-}` and `.env.example` has `VAR=` lines; an
+    # empty value means "use the default" (None for optional fields), never "the empty string".
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     demo_mode: bool = Field(
         default=True,

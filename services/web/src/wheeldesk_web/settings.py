@@ -108,6 +108,20 @@ WHITENOISE_AUTOREFRESH = DEBUG
 SESSION_COOKIE_SECURE = ENV.secure_cookies
 CSRF_COOKIE_SECURE = ENV.secure_cookies
 
+# Production (DEMO_MODE=false) is served over HTTPS by a TLS proxy (Coolify's Traefik, Caddy…)
+# that sets X-Forwarded-Proto; `manage.py check --deploy` is clean with these. The container
+# healthcheck probes plain http://127.0.0.1:8000/healthz, so loopback hosts are always allowed
+# and the health/metrics paths are never redirected.
+if not ENV.demo_mode:
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, *sorted({"127.0.0.1", "localhost"} - set(ALLOWED_HOSTS))]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+    SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
