@@ -61,6 +61,9 @@ class ResendBackend:
 
     async def send(self, job: EmailJob) -> str:
         params: dict[str, Any] = {"from": self.sender, "to": job.to, "subject": job.subject}
+        for name in ("cc", "bcc", "reply_to"):
+            if getattr(job, name):
+                params[name] = getattr(job, name)
         if job.html:
             params["html"] = job.html
         if job.text:
@@ -98,6 +101,9 @@ class ConsoleBackend:
                 "id": job.id,
                 "from": self.sender,
                 "to": job.to,
+                "cc": job.cc,
+                "bcc": job.bcc,
+                "reply_to": job.reply_to,
                 "subject": job.subject,
                 "template": job.template,
                 "idempotency_key": job.idempotency_key,

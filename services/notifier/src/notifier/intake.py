@@ -35,11 +35,17 @@ def build_job(request: EmailRequest, *, web_url: str) -> EmailJob:
     """Render the template (or take the raw content) into the job that gets queued."""
     eid = email_id(request.idempotency_key)
     key = request.idempotency_key or eid
+    people = {
+        "to": list(request.to),
+        "cc": list(request.cc),
+        "bcc": list(request.bcc),
+        "reply_to": list(request.reply_to),
+    }
     if request.template is None or request.template == "raw":
         assert request.subject is not None  # the schema guarantees it for raw emails
         return EmailJob(
             id=eid,
-            to=list(request.to),
+            **people,
             subject=request.subject,
             html=request.html,
             text=request.text,
@@ -52,7 +58,7 @@ def build_job(request: EmailRequest, *, web_url: str) -> EmailJob:
         raise ServiceError(422, "template_error", exc.message, field=exc.field) from exc
     return EmailJob(
         id=eid,
-        to=list(request.to),
+        **people,
         subject=request.subject or rendered.subject,
         html=request.html or rendered.html,
         text=request.text or rendered.text,

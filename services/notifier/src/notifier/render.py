@@ -18,6 +18,7 @@ from jinja2 import (
     PackageLoader,
     StrictUndefined,
     TemplateError,
+    Undefined,
     UndefinedError,
     select_autoescape,
 )
@@ -57,8 +58,15 @@ class RenderError(Exception):
         self.field = field
 
 
+def _defined(value: Any) -> Any:
+    """A filter given a missing value raises the missing-value error, not a type error."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return value
+
+
 def _number(value: Any) -> float:
-    return float(value)
+    return float(_defined(value))
 
 
 def money(value: Any, currency: str = "$") -> str:
@@ -77,6 +85,7 @@ def strike(value: Any) -> str:
 
 def day(value: Any) -> str:
     """An ISO date or datetime (JSON gives strings) shown as e.g. `Fri 19 Dec 2026`."""
+    value = _defined(value)
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, datetime):
@@ -87,6 +96,7 @@ def day(value: Any) -> str:
 
 
 def expiry(value: Any) -> str:
+    value = _defined(value)
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     if isinstance(value, datetime):

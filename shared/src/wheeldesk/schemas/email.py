@@ -22,6 +22,9 @@ TemplateName = Literal[
 
 class EmailRequest(StrictModel):
     to: list[EmailStr] = Field(min_length=1, max_length=50)
+    cc: list[EmailStr] = Field(default_factory=list, max_length=50)
+    bcc: list[EmailStr] = Field(default_factory=list, max_length=50)
+    reply_to: list[EmailStr] = Field(default_factory=list, max_length=10)
     template: TemplateName | None = None
     context: dict[str, Any] = Field(default_factory=dict)
     subject: str | None = Field(default=None, max_length=998)
@@ -67,6 +70,9 @@ class EmailJob(Event):
 
     id: str
     to: list[str]
+    cc: list[str] = Field(default_factory=list)
+    bcc: list[str] = Field(default_factory=list)
+    reply_to: list[str] = Field(default_factory=list)
     subject: str
     html: str | None = None
     text: str | None = None

@@ -1,0 +1,126 @@
+"""Templates: every one renders from its sample, escapes, and refuses a missing value."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+from notifier.delivery import backoff
+from notifier.render import TEMPLATES, RenderError, render
+from notifier.samples import SAMPLES
+
+WEB = "https://wd.example.test"
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_template_renders_subject_html_and_text(name):
+    out = render(name, SAMPLES[name], web_url=WEB)
+    assert out.subject and "\n" not in out.subject
+    assert out.html.startswith("<!doctype html>")
+    assert 'name="viewport"' in out.html  # readable on a phone
+    assert "max-width:600px" in out.html
+    assert out.text.strip() and "<" not in out.text.replace("<script", "")
+
+
+def test_signal_digest_numbers_tiers_and_links():
+    out = render("signal_digest", SAMPLES["signal_digest"], web_url=WEB + "/")
+    for expected in ("16.4%", "84%", "14.1%", "$0.62", "60P", "235C", "10.5P", "19 Dec 2026"):
+        assert expected in out.html, expected
+    assert f"{WEB}/signals/101/" in out.html and f"{WEB}/signals/103/" in out.text
+    assert "#dcfce7" in out.html and "#fef3c7" in out.html and "#fee2e2" in out.html
+    assert "[A] CSP KO 60P exp 19 Dec 2026 (23 DTE)" in out.text
+
+
+def test_daily_summary_money_and_sign():
+    out = render("daily_summary", SAMPLES["daily_summary"], web_url=WEB)
+    assert out.subject == "Wheeldesk daily summary 26 Nov 2026: net liq $104,250.37"
+    assert "Premium collected this month: $744.50" in out.text
+    assert "-$412.50" in out.html and "#991b1b" in out.html
+
+
+def test_order_filled_marks_live_accounts():
+    live = {**SAMPLES["order_filled"], "paper": False, "account_id": "U7654321"}
+    out = render("order_filled", live, web_url=WEB)
+    assert out.subject.endswith("(LIVE)")
+    assert "LIVE account" in out.html
+    assert "(LIVE)" not in render("order_filled", SAMPLES["order_filled"], web_url=WEB).subject
+
+
+def test_html_is_autoescaped_text_is_not():
+    ctx = {**SAMPLES["password_reset"], "username": '<script>alert("pwn")</script>'}
+    out = render("password_reset", ctx, web_url=WEB)
+    assert "<script>" not in out.html
+    assert "&lt;script&gt;alert(&#34;pwn&#34;)&lt;/script&gt;" in out.html
+    assert '<script>alert("pwn")</script>' in out.text
+
+
+def test_missing_top_level_value_names_it():
+    ctx = dict(SAMPLES["connection_lost"])
+    del ctx["since"]
+    with pytest.raises(RenderError) as err:
+        render("connection_lost", ctx, web_url=WEB)
+    assert err.value.field == "context.since"
+    assert err.value.message == "template connection_lost: context is missing the value 'since'"
+
+
+def test_missing_nested_value_is_an_error_not_a_blank():
+    ctx = copy.deepcopy(SAMPLES["signal_digest"])
+    del ctx["signals"][2]["apy"]
+    with pytest.raises(RenderError) as err:
+        render("signal_digest", ctx, web_url=WEB)
+    assert "'apy'" in err.value.message
+    assert err.value.field == "context"
+
+
+def test_wrong_type_is_a_render_error():
+    ctx = {**SAMPLES["order_filled"], "avg_price": "a lot"}
+    with pytest.raises(RenderError) as err:
+        render("order_filled", ctx, web_url=WEB)
+    assert "bad context value" in err.value.message
+
+
+def test_backoff_doubles_caps_and_honours_retry_after():
+    assert 0.8 <= backoff(1, 1.0, 60) <= 1.2
+    assert 3.2 <= backoff(3, 1.0, 60) <= 4.8
+    assert backoff(20, 1.0, 60) <= 72
+    assert backoff(1, 1.0, 60, retry_after=30) == 30
+
+
+def test_render_cli_writes_a_preview(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "notifier",
+            "render",
+            "daily_summary",
+            "--sample",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "WEB_PUBLIC_URL": WEB},
+    )
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "daily_summary.html").read_text()
+    assert "$104,250.37" in html and f"{WEB}/ledger/" in html
+    assert (tmp_path / "daily_summary.txt").read_text().startswith("Subject: Wheeldesk daily")
+    assert result.stdout.strip() == str(tmp_path / "daily_summary.html")
+
+
+def test_settings_refuse_resend_without_a_key():
+    result = subprocess.run(
+        [sys.executable, "-m", "notifier"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "EMAIL_BACKEND": "resend", "RESEND_API_KEY": ""},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "configuration error: RESEND_API_KEY is required when EMAIL_BACKEND=resend"
+    )
