@@ -1,0 +1,223 @@
+"""deploy/docker-compose.yml: valid for Compose itself, and in step with the code's settings."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from deploy_helpers import (
+    BY_NAME,
+    COMPOSE_FILE,
+    COMPOSE_SETTINGS,
+    ENV_EXAMPLE,
+    PROD_SECRETS,
+    ROOT,
+    compose_binary,
+    compose_model,
+    env_example_names,
+    env_names,
+    run_compose,
+    secret_env_names,
+    settings_class,
+)
+
+APP_SERVICES = ["gateway-bridge", "screener", "notifier", "web", "worker"]
+
+
+def test_compose_validates_with_every_profile() -> None:
+    for profiles in ([], ["demo"], ["ib-gateway"]):
+        flags = [f for p in profiles for f in ("--profile", p)]
+        result = run_compose(*flags, "config", "--quiet", env=PROD_SECRETS)
+        assert result.returncode == 0, f"{profiles}: {result.stderr}"
+
+
+def test_compose_validator_rejects_a_broken_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    broken = COMPOSE_FILE.read_text().replace(
+        "      nats: {condition: service_healthy}\n",
+        "      natz: {condition: service_healthy}\n",
+        1,
+    )
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(broken)
+    result = subprocess.run(
+        [compose_binary(), "-f", str(path), "config", "--quiet"],
+        env={"PATH": "/usr/bin:/bin", **PROD_SECRETS},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "natz" in result.stderr
+
+
+@pytest.mark.parametrize("secret", ["INTERNAL_API_TOKEN", "DJANGO_SECRET_KEY"])
+def test_required_secrets_refuse_to_start_without_a_value(secret: str) -> None:
+    env = {k: v for k, v in PROD_SECRETS.items() if k != secret}
+    result = run_compose("config", "--quiet", env=env)
+    assert result.returncode != 0
+    assert f"required variable {secret} is missing a value" in result.stderr
+
+
+def test_production_defaults(compose_all: dict) -> None:
+    services = compose_all["services"]
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["DEMO_MODE"] == "false", name
+        assert env["INTERNAL_API_TOKEN"] == PROD_SECRETS["INTERNAL_API_TOKEN"], name
+        assert env["NATS_URL"] == "nats://nats:4222"
+        assert env["BRIDGE_URL"] == "http://gateway-bridge:8001"
+        assert env["SCREENER_URL"] == "http://screener:8002"
+        assert env["NOTIFIER_URL"] == "http://notifier:8003"
+    bridge = services["gateway-bridge"]["environment"]
+    assert bridge["ALLOW_LIVE_ORDERS"] == "false"
+    assert (bridge["IB_HOST"], bridge["IB_PORT"]) == ("ibkr", "4004")
+    assert services["web"]["environment"]["DJANGO_DEBUG"] == "false"
+
+
+def test_only_web_is_published(compose_all: dict) -> None:
+    published = {name for name, svc in compose_all["services"].items() if svc.get("ports")}
+    assert published == {"web"}
+    (port,) = compose_all["services"]["web"]["ports"]
+    assert port["target"] == 8000 and port["host_ip"] == "127.0.0.1"
+
+
+def test_one_private_network(compose_all: dict) -> None:
+    assert set(compose_all["networks"]) == {"wheeldesk"}
+    for name, svc in compose_all["services"].items():
+        assert set(svc["networks"]) == {"wheeldesk"}, name
+
+
+def test_sqlite_volume_shared_by_web_and_worker_only(compose_all: dict) -> None:
+    users = {
+        name
+        for name, svc in compose_all["services"].items()
+        for volume in svc.get("volumes", [])
+        if volume["source"] == "web-data"
+    }
+    assert users == {"web", "worker"}
+    for name in users:
+        env = compose_all["services"][name]["environment"]
+        assert env["DATABASE_URL"] == "sqlite:////data/wheeldesk.sqlite3"
+        assert env["DATA_DIR"] == "/data"
+
+
+def test_nats_runs_jetstream_on_a_volume(compose_all: dict) -> None:
+    nats = compose_all["services"]["nats"]
+    assert nats["image"].startswith("nats:")
+    assert "-js" in nats["command"]
+    store = nats["command"][nats["command"].index("-sd") + 1]
+    assert {(v["source"], v["target"]) for v in nats["volumes"]} == {("nats-data", store)}
+
+
+def test_profiles_add_the_simulator_or_ib_gateway_as_ibkr(compose_all: dict) -> None:
+    default = compose_model()
+    assert "tws-sim" not in default["services"] and "ib-gateway" not in default["services"]
+    services = compose_all["services"]
+    assert services["tws-sim"]["profiles"] == ["demo"]
+    assert services["ib-gateway"]["profiles"] == ["ib-gateway"]
+    bridge_port = services["gateway-bridge"]["environment"]["IB_PORT"]
+    for name in ("tws-sim", "ib-gateway"):
+        assert "ibkr" in services[name]["networks"]["wheeldesk"]["aliases"], name
+    command = services["tws-sim"]["command"]
+    assert command[command.index("--port") + 1] == bridge_port
+    gateway = services["ib-gateway"]
+    assert gateway["image"].startswith("ghcr.io/gnzsnz/ib-gateway:")
+    env = gateway["environment"]
+    for name in (
+        "TWS_USERID",
+        "TWS_PASSWORD",
+        "TRADING_MODE",
+        "READ_ONLY_API",
+        "TWOFA_TIMEOUT_ACTION",
+        "AUTO_RESTART_TIME",
+    ):
+        assert name in env, name
+    assert env["TRADING_MODE"] == "paper"
+
+
+def test_healthchecks_and_start_order(compose_all: dict) -> None:
+    services = compose_all["services"]
+    for name, svc in services.items():
+        assert svc.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        for dependency, spec in svc.get("depends_on", {}).items():
+            assert spec["condition"] == "service_healthy", f"{name} -> {dependency}"
+            assert "healthcheck" in services[dependency]
+    assert set(services["web"]["depends_on"]) == {"nats", "gateway-bridge", "screener", "notifier"}
+    assert set(services["worker"]["depends_on"]) == {"web"}
+
+
+@pytest.mark.parametrize("name", ["gateway-bridge", "screener", "notifier", "web"])
+def test_build_port_and_healthcheck_match_the_code(compose_all: dict, name: str) -> None:
+    svc = compose_all["services"][name]
+    service = BY_NAME[name]
+    assert svc["build"]["context"] == str(ROOT)  # the repository root
+    assert svc["build"]["dockerfile"] == f"services/{name}/Dockerfile"
+    assert (ROOT / svc["build"]["dockerfile"]).exists()
+    cls = settings_class(service.settings_module)  # type: ignore[arg-type]
+    assert cls is not None
+    default_port = cls.model_fields[service.port_field].default  # type: ignore[index]
+    assert svc["environment"][service.port_field.upper()] == str(default_port)  # type: ignore[union-attr]
+    host_field = service.port_field.replace("_port", "_host")  # type: ignore[union-attr]
+    assert svc["environment"][host_field.upper()] == "0.0.0.0"
+    probe = " ".join(svc["healthcheck"]["test"])
+    assert f"127.0.0.1:{default_port}/healthz" in probe
+
+
+def test_worker_runs_the_web_image(compose_all: dict) -> None:
+    services = compose_all["services"]
+    assert services["worker"]["image"] == services["web"]["image"]
+    assert services["worker"]["command"] == ["worker"]
+    assert services["web"]["command"] == ["web"]
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSE_SETTINGS))
+def test_every_setting_is_in_compose(compose_all: dict, name: str) -> None:
+    cls = settings_class(COMPOSE_SETTINGS[name])
+    if cls is None:
+        pytest.skip(f"{name} has no settings class")
+    expected = env_names(cls)
+    present = set(compose_all["services"][name].get("environment") or {})
+    missing = sorted(expected - present)
+    assert not missing, f"{name}: settings missing from deploy/docker-compose.yml: {missing}"
+
+
+def test_every_setting_is_in_env_example() -> None:
+    documented = env_example_names()
+    missing: dict[str, list[str]] = {}
+    for name, module in COMPOSE_SETTINGS.items():
+        cls = settings_class(module)
+        if cls is None:
+            continue
+        gaps = sorted(env_names(cls) - set(documented))
+        if gaps:
+            missing[name] = gaps
+    assert not missing, f"settings missing from .env.example: {missing}"
+
+
+def test_secrets_are_marked_and_empty_in_env_example() -> None:
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    documented = env_example_names()
+    for module in set(COMPOSE_SETTINGS.values()):
+        cls = settings_class(module)
+        if cls is None:
+            continue
+        for secret in secret_env_names(cls):
+            number = documented[secret]
+            assert lines[number - 1] == f"{secret}=", f"{secret} must have no example value"
+            comment = "\n".join(lines[max(0, number - 4) : number - 1])
+            assert "SECRET" in comment, f"{secret} is not marked SECRET in .env.example"
+
+
+def test_env_example_loads_as_the_services_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The example's values parse in every settings class (types, ranges, literals)."""
+    values = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key] = value
+    for module in set(COMPOSE_SETTINGS.values()):
+        cls = settings_class(module)
+        if cls is None:
+            continue
+        fields = {k.lower(): v for k, v in values.items() if k in env_names(cls) and v != ""}
+        cls(**{**fields, "demo_mode": "true"})

@@ -1,0 +1,94 @@
+"""Every service has a Dockerfile that hadolint passes and that builds the way the issue asks."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from deploy_helpers import ROOT, SERVICES, Service, instructions, stages
+
+HADOLINT = Path(sys.executable).parent / "hadolint"
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_hadolint_passes(service: Service) -> None:
+    assert service.dockerfile.exists(), f"missing {service.dockerfile.relative_to(ROOT)}"
+    result = subprocess.run(
+        [str(HADOLINT), "--no-color", str(service.dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN cd /app && pip install requests\nCMD python app.py\n")
+    result = subprocess.run([str(HADOLINT), "--no-color", str(bad)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "DL3007" in result.stdout  # `latest` tag
+    assert "DL3025" in result.stdout  # CMD not in JSON form
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_dockerfile_shape(service: Service) -> None:
+    by_stage = stages(service.dockerfile)
+    assert by_stage["final"][0] == ("FROM", "python:3.11-slim")
+    assert by_stage["build"][0] == ("FROM", "python:3.11-slim AS build")
+    build = by_stage["build"]
+    runs = [rest for keyword, rest in build if keyword == "RUN"]
+    # Dependencies from the lock in a layer of their own, then the code, installed as wheels.
+    assert runs == [
+        f"uv sync --package {service.package} --frozen --no-dev --no-install-workspace",
+        f"uv sync --package {service.package} --frozen --no-dev --no-editable",
+    ]
+    first_run = build.index(("RUN", runs[0]))
+    copies_before = [rest for keyword, rest in build[:first_run] if keyword == "COPY"]
+    assert all("pyproject.toml" in c or "uv.lock" in c or "--from" in c for c in copies_before), (
+        f"only manifests and the lock may be copied before the dependency layer: {copies_before}"
+    )
+    final = by_stage["final"]
+    users = [rest for keyword, rest in final if keyword == "USER"]
+    assert users and users[-1].split(":")[0] not in ("0", "root"), "the image must not run as root"
+    healthchecks = [rest for keyword, rest in final if keyword == "HEALTHCHECK"]
+    assert len(healthchecks) == 1 and "/healthz" in healthchecks[0]
+    assert (
+        f"'{service.health_port}'" in healthchecks[0]
+        or f":{service.health_port}/" in (healthchecks[0])
+    ), f"healthcheck does not probe port {service.health_port}"
+    exposed = {p for keyword, rest in final if keyword == "EXPOSE" for p in rest.split()}
+    assert str(service.health_port) in exposed
+    cmd = [rest for keyword, rest in final if keyword in ("CMD", "ENTRYPOINT")]
+    assert cmd and all(c.startswith("[") for c in cmd), "CMD/ENTRYPOINT in exec form for signals"
+
+
+def test_web_image_builds_assets_and_migrates_at_start() -> None:
+    web = next(s for s in SERVICES if s.name == "web")
+    by_stage = stages(web.dockerfile)
+    assets = by_stage["assets"]
+    assert assets[0][1].startswith("node:")
+    assert ("RUN", "npm run build") in assets
+    build_copies = [rest for keyword, rest in by_stage["build"] if keyword == "COPY"]
+    assert any(c.startswith("--from=assets") and "static/dist" in c for c in build_copies)
+    entrypoint = (ROOT / "services/web/docker-entrypoint.sh").read_text()
+    web_branch = entrypoint.split("web)", 1)[1].split(";;", 1)[0]
+    assert re.search(r"collectstatic --noinput", web_branch)
+    assert web_branch.index("migrate --noinput") < web_branch.index("exec python -m wheeldesk_web")
+    worker_branch = entrypoint.split("worker)", 1)[1].split(";;", 1)[0]
+    assert "migrate" not in worker_branch  # only web migrates: never two migrations at once
+
+
+def test_dockerignore_keeps_local_state_out_of_images() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    for entry in (".git", ".venv", "**/node_modules", "var", ".env"):
+        assert entry in ignored
+    # Nothing an image copies is excluded.
+    for service in SERVICES:
+        for keyword, rest in instructions(service.dockerfile):
+            if keyword == "COPY" and not rest.startswith("--from"):
+                for source in rest.split()[:-1]:
+                    assert source not in ignored

@@ -1,0 +1,143 @@
+"""Each image's install step, reproduced without Docker: a fresh venv holding one service only.
+
+The build stage's context is laid out from the Dockerfile's own COPY lines, its RUN lines
+(`uv sync --package <svc> --frozen --no-dev ...`) are run into a fresh environment, and the
+service is started from that environment, outside the repository, and must answer /healthz.
+A dependency missing from a service's pyproject.toml, a file the Dockerfile forgets to copy, or
+an import of another service's code fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from deploy_helpers import ROOT, SERVICES, Service, replay_build_stage, stages
+from wheeldesk.testing.procs import TEST_TOKEN, Proc, free_port
+
+OTHER_PACKAGES = {s.module for s in SERVICES}
+
+
+def install(service: Service, workdir: Path) -> Path:
+    """Run the image's build stage for `service` into workdir/venv; return the venv."""
+    context = workdir / "src"
+    context.mkdir()
+    commands = replay_build_stage(service, context)
+    venv = workdir / "venv"
+    # The runner's environment (index, proxy and certificate settings), minus its own venv.
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+    }
+    env |= {
+        "UV_PROJECT_ENVIRONMENT": str(venv),
+        "UV_PYTHON": str(Path(sys.base_prefix) / "bin" / "python3.11")
+        if (Path(sys.base_prefix) / "bin" / "python3.11").exists()
+        else sys.executable,
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_PROGRESS": "1",
+    }
+    for command in commands:
+        result = subprocess.run(
+            command, shell=True, cwd=context, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, f"{service.name}: `{command}` failed:\n{result.stderr}"
+    return venv
+
+
+@pytest.fixture(scope="module")
+def installed() -> dict[str, Path]:
+    """Every service installed into its own fresh venv (in parallel: uv's cache is shared)."""
+    root = Path(tempfile.mkdtemp(prefix="wd-images-"))
+    dirs = {s.name: root / s.name for s in SERVICES}
+    for d in dirs.values():
+        d.mkdir()
+    with ThreadPoolExecutor(max_workers=len(SERVICES)) as pool:
+        futures = {s.name: pool.submit(install, s, dirs[s.name]) for s in SERVICES}
+        venvs = {name: f.result() for name, f in futures.items()}
+    yield venvs
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def image_command(service: Service) -> list[str]:
+    final = stages(service.dockerfile)["final"]
+    cmd = [json.loads(rest) for keyword, rest in final if keyword == "CMD"][-1]
+    entry = [json.loads(rest) for keyword, rest in final if keyword == "ENTRYPOINT"]
+    return (entry[-1] if entry else []) + cmd
+
+
+def test_each_venv_holds_only_its_own_service(installed: dict[str, Path]) -> None:
+    for service in SERVICES:
+        site = next((installed[service.name] / "lib").glob("python3*/site-packages"))
+        present = {p.name for p in site.iterdir() if p.name in OTHER_PACKAGES}
+        assert present == {service.module}, f"{service.name} venv holds {present}"
+        assert (site / "wheeldesk").is_dir()
+        assert not list(site.glob("__editable__*")), "the image installs wheels, not editables"
+    assert not list(
+        next((installed["gateway-bridge"] / "lib").glob("python3*/site-packages")).glob("django")
+    ), "the bridge image must not carry Django"
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_service_boots_from_its_image_venv(
+    service: Service, installed: dict[str, Path], nats_server: Proc, tmp_path: Path
+) -> None:
+    venv = installed[service.name]
+    command = image_command(service)
+    port = free_port()
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "VIRTUAL_ENV": str(venv),
+        "DEMO_MODE": "true",
+        "INTERNAL_API_TOKEN": TEST_TOKEN,
+        "LOG_FORMAT": "json",
+        "NATS_URL": nats_server.url,  # type: ignore[attr-defined]
+    }
+    if service.name == "web":
+        # The image's entrypoint: collectstatic + migrate, then the server.
+        assert command[0] == "/app/docker-entrypoint.sh" and command[1:] == ["web"]
+        command = ["sh", str(ROOT / "services/web/docker-entrypoint.sh"), "web"]
+        data = tmp_path / "data"
+        env |= {
+            "MANAGE_PY": str(ROOT / "services/web/manage.py"),
+            "DJANGO_SETTINGS_MODULE": "wheeldesk_web.settings",
+            "DATA_DIR": str(data),
+            "DATABASE_URL": f"sqlite:///{data}/wheeldesk.sqlite3",
+        }
+    if service.port_field:
+        env[service.port_field.upper()] = str(port)
+        env[service.port_field.replace("_port", "_host").upper()] = "127.0.0.1"
+    else:  # tws-sim: ports are arguments
+        command = list(command)
+        command[command.index("--host") + 1] = "127.0.0.1"
+        command[command.index("--port") + 1] = str(free_port())
+        command[command.index("--control-port") + 1] = str(port)
+    proc = Proc(
+        f"image-{service.name}",
+        command,
+        env=env,
+        port=port,
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+        cwd=tmp_path,  # outside the repository: nothing importable but the venv
+        log_dir=tmp_path,
+    )
+    proc.env = env  # exactly this environment, not the test runner's
+    try:
+        proc.start(timeout=120)
+        import httpx
+
+        body = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+        assert body["status"] == "ok"
+        if service.name == "web":
+            assert (tmp_path / "data" / "wheeldesk.sqlite3").exists(), "migrations did not run"
+    finally:
+        proc.stop()
+    python = venv / "bin" / "python"
+    assert Path(os.path.realpath(python)).exists()
