@@ -27,7 +27,7 @@ class Bridge:
         ib = IB()
         # IB disconnects clients above 50 msg/s; ib_insync's own throttle is the backstop
         # for messages the bridge does not pace itself (cancels, sync requests).
-        ib.client.MaxRequests = 50
+        ib.client.MaxRequests = max(1, int(settings.ib_messages_per_second))
         self.session = IBSession(settings, ib)
         self.publisher = EventPublisher(settings.nats_url, settings.quote_publish_hz)
         self.with_nats = with_nats

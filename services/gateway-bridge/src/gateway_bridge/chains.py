@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_IV = 0.35  # when IB has no implied volatility for the stock
 DELTA_MARGIN = 0.02
+OI_TTL = 3600.0  # IB updates open interest once a day
 
 
 def norm_cdf(x: float) -> float:
@@ -111,6 +112,7 @@ class Chains:
         self.md = md
         self.secdefs = TTLCache(md.settings.secdef_cache_seconds)
         self.option_contracts = TTLCache(md.settings.secdef_cache_seconds)
+        self.open_interest = TTLCache(OI_TTL)
         self.quotes_requested = 0
 
     @property
@@ -171,6 +173,36 @@ class Chains:
 
         key = ("opt", symbol, expiry, right, sd.trading_class)
         return await self.option_contracts.get_or_fetch(key, fetch)
+
+    async def option_ticker(self, contract: Contract, owner: str) -> Ticker:
+        """A snapshot, unless open interest is unknown: snapshots cannot carry it (tick 101
+        needs a stream), so the first look at a contract streams until OI arrives, then
+        cancels; OI changes once a day and is remembered for OI_TTL."""
+        oi = self.open_interest.get(contract.conId)
+        if oi is not None:
+            ticker = await self.md.snapshot(copy.copy(contract), owner=owner)
+            field = "putOpenInterest" if contract.right == "P" else "callOpenInterest"
+            if num(getattr(ticker, field)) is None:
+                setattr(ticker, field, oi)
+            return ticker
+        oi_field = "putOpenInterest" if contract.right == "P" else "callOpenInterest"
+
+        def complete(t: Ticker) -> bool:
+            return (
+                num(getattr(t, oi_field)) is not None
+                and (num(t.bid) is not None or num(t.ask) is not None)
+                and greeks_of(t) is not None
+            )
+
+        async def fetch() -> Ticker:
+            t = await self.md.stream_until(contract, "101", complete, owner=owner, wait=3.0)
+            value = num(getattr(t, oi_field))
+            if value is not None:
+                self.open_interest.put(contract.conId, value)
+            return t
+
+        key = ("oi", contract.conId)
+        return await self.md.snapshots.get_or_fetch(key, fetch)
 
     async def qualify(
         self, symbol: str, sd: SecDef, expiry: date, strike: float, right: str
@@ -256,7 +288,7 @@ class Chains:
         metrics.OPTION_QUOTES_REQUESTED.inc(len(contracts))
         owner = f"chain:{symbol}"
         results = await asyncio.gather(
-            *(self.md.snapshot(copy.copy(c), owner=owner) for c in contracts),
+            *(self.option_ticker(c, owner) for c in contracts),
             return_exceptions=True,
         )
         options: list[OptionQuote] = []
@@ -264,6 +296,9 @@ class Chains:
         for contract, result in zip(contracts, results, strict=True):
             if isinstance(result, BaseException):
                 failures.append(result)
+                continue
+            if not has_data(result):
+                failures.append(TimeoutError(f"no data for {contract.localSymbol or contract}"))
                 continue
             quote = option_quote(symbol, contract, result, spot, self.md.session.data_type)
             if band and not in_band(quote, dmin, dmax, spot, iv, today):
@@ -289,6 +324,12 @@ class Chains:
             quotes_requested=len(contracts),
             market_data_type=worst_type(types),
         )
+
+
+def has_data(ticker: Ticker) -> bool:
+    return any(num(v) is not None for v in (ticker.bid, ticker.ask, ticker.last)) or (
+        greeks_of(ticker) is not None
+    )
 
 
 def worst_type(types: set[DataType]) -> DataType:

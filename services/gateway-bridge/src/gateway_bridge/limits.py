@@ -37,7 +37,9 @@ class RateLimiter:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate / 5)
+        # Any one-second window sees at most burst + rate acquisitions: keep the burst small
+        # so that sum stays under IB's 50 msg/s with the default rate of 45.
+        self.burst = burst if burst is not None else max(1.0, min(3.0, rate / 15))
         self._tokens = self.burst
         self._stamp = time.monotonic()
         self._lock = asyncio.Lock()

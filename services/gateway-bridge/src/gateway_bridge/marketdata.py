@@ -198,6 +198,7 @@ class MarketData:
         self._stream_contracts: dict[str, Contract] = {}
         self._ticker_symbol: dict[int, str] = {}
         self._stream_lines = 0
+        self._req_errors: dict[int, tuple[int, str]] = {}
         self._lock = asyncio.Lock()
         session.on_connected(self.resubscribe)
         session.on_error(self._on_error)
@@ -344,24 +345,44 @@ class MarketData:
     ) -> Ticker:
         """Stream generic ticks (which snapshots cannot carry) until `done`, then cancel."""
         async with self.lines.line(owner, timeout=self.settings.queue_timeout):
-            self.session.require_ready()
-            await self.limiter.acquire()
-            c = copy.copy(contract)
-            metrics.IB_REQUESTS.labels("generic_ticks").inc()
-            ticker = self.ib.reqMktData(c, generic_ticks, False, False)
-            deadline = time.monotonic() + wait
-            try:
-                while time.monotonic() < deadline and not done(ticker):
-                    if not self.ib.isConnected():
-                        self.session.require_ready()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(ticker.updateEvent, 0.25)
-            finally:
-                if self.ib.isConnected():
-                    await self.limiter.acquire()
-                    self.ib.cancelMktData(c)
-                self.ib.wrapper.tickers.pop(id(c), None)
-            return ticker
+            for attempt in range(2):
+                try:
+                    return await self._stream_once(contract, generic_ticks, done, wait)
+                except RequestError as exc:
+                    if exc.code in NO_SUBSCRIPTION_CODES and attempt == 0:
+                        self.session.use_delayed()
+                        continue
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _stream_once(
+        self, contract: Contract, generic_ticks: str, done: Callable[[Ticker], bool], wait: float
+    ) -> Ticker:
+        self.session.require_ready()
+        await self.limiter.acquire()
+        self.session.require_ready()
+        c = copy.copy(contract)
+        metrics.IB_REQUESTS.labels("generic_ticks").inc()
+        ticker = self.ib.reqMktData(c, generic_ticks, False, False)
+        req_id = self.ib.wrapper.ticker2ReqId["mktData"].get(ticker, 0)
+        self._req_errors.pop(req_id, None)
+        deadline = time.monotonic() + wait
+        try:
+            while time.monotonic() < deadline and not done(ticker):
+                if req_id in self._req_errors:
+                    code, message = self._req_errors.pop(req_id)
+                    raise RequestError(req_id, code, message)
+                if not self.ib.isConnected():
+                    self.session.require_ready()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ticker.updateEvent, 0.1)
+        finally:
+            if self.ib.isConnected() and req_id not in self._req_errors:
+                await self.limiter.acquire()
+                self.ib.cancelMktData(c)
+            self._req_errors.pop(req_id, None)
+            self.ib.wrapper.tickers.pop(id(c), None)
+        return ticker
 
     async def implied_vol(self, contract: Contract) -> float | None:
         """The stock's 30-day implied volatility (generic tick 106), cached a minute."""
@@ -495,6 +516,10 @@ class MarketData:
             log.info("re-subscribed %d streams", len(self.streams))
 
     def _on_error(self, req_id: int, code: int, message: str) -> None:
+        if req_id > 0 and code < 2100 and code != 10167:
+            self._req_errors[req_id] = (code, message)
+            if len(self._req_errors) > 1000:
+                self._req_errors.clear()
         if code in NO_SUBSCRIPTION_CODES:
             ticker = self.ib.wrapper.reqId2Ticker.get(req_id)
             symbol = self._ticker_symbol.get(id(ticker)) if ticker is not None else None
