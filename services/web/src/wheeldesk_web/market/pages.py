@@ -106,15 +106,15 @@ def _fetch_chain(symbol: str, dte_max: int) -> Chain:
     return chain
 
 
-def load_chain(symbol: str, expiry_raw: str | None, dte_max: int) -> ChainView:
+def load_chain(symbol: str, expiry_raw: str | None, dte_max: int, dte_min: int = 0) -> ChainView:
     try:
         chain = _fetch_chain(symbol, dte_max)
     except ServiceCallError as exc:
         if exc.status in (400, 404) and not Option.objects.filter(symbol=symbol).exists():
             raise UnknownSymbol(symbol) from exc
-        return _chain_from_db(symbol, expiry_raw, exc)
+        return _chain_from_db(symbol, expiry_raw, exc, dte_min)
     expirations = sorted(chain.expirations or {o.contract.expiry for o in chain.options})
-    expiry = _pick(expirations, expiry_raw)
+    expiry = _pick(expirations, expiry_raw, dte_min)
     rows = [o for o in chain.options if o.contract.expiry == expiry]
     return ChainView(
         symbol=symbol,
@@ -136,7 +136,8 @@ def load_chain(symbol: str, expiry_raw: str | None, dte_max: int) -> ChainView:
     )
 
 
-def _pick(expirations: list[date], raw: str | None) -> date | None:
+def _pick(expirations: list[date], raw: str | None, dte_min: int = 0) -> date | None:
+    """The asked-for expiry, else the first inside the user's DTE window, else the first."""
     if raw:
         try:
             wanted = date.fromisoformat(raw)
@@ -144,14 +145,18 @@ def _pick(expirations: list[date], raw: str | None) -> date | None:
             wanted = None
         if wanted in expirations:
             return wanted
-    return expirations[0] if expirations else None
+    today = timezone.localdate()
+    in_window = [e for e in expirations if (e - today).days >= dte_min]
+    return (in_window or expirations or [None])[0]
 
 
-def _chain_from_db(symbol: str, expiry_raw: str | None, exc: ServiceCallError) -> ChainView:
+def _chain_from_db(
+    symbol: str, expiry_raw: str | None, exc: ServiceCallError, dte_min: int = 0
+) -> ChainView:
     today = timezone.localdate()
     options = list(Option.objects.filter(symbol=symbol, expiry__gte=today))
     expirations = sorted({o.expiry for o in options})
-    expiry = _pick(expirations, expiry_raw)
+    expiry = _pick(expirations, expiry_raw, dte_min)
     rows = [o for o in options if o.expiry == expiry]
     stock = Stock.objects.filter(symbol=symbol).first()
     return ChainView(

@@ -39,7 +39,7 @@ def stock(request: HttpRequest, symbol: str) -> HttpResponse:
     if page.error:
         messages.warning(request, page.error)
     if page.stock is None:
-        return render(request, "market/unknown.html", {"symbol": symbol}, status=503)
+        return render(request, "market/unknown.html", {"symbol": symbol})
     return render(
         request,
         "market/stock.html",
@@ -61,7 +61,9 @@ def chain_table(request: HttpRequest, symbol: str) -> HttpResponse:
     symbol = _symbol(symbol)
     config = UserConfig.for_user(request.user)
     try:
-        view = load_chain(symbol, request.GET.get("expiry"), max(60, config.dte_max))
+        view = load_chain(
+            symbol, request.GET.get("expiry"), max(60, config.dte_max), config.dte_min
+        )
     except UnknownSymbol:
         return render(
             request,
