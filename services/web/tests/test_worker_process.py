@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from wheeldesk.testing.procs import ROOT, TEST_TOKEN, free_port
 
@@ -109,51 +111,56 @@ def test_outside_market_hours_the_worker_process_does_nothing(worker_env, email_
     assert state.stdout.strip().splitlines()[-1] == "0 {}"
 
 
-class StandInNotifier:
-    """The notifier's HTTP contract (POST /v1/emails, idempotent on idempotency_key)."""
+class EmailSink:
+    """The real notifier (JetStream queue, Resend SDK) in front of the fake Resend server."""
 
-    def __init__(self) -> None:
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.emails: list[dict] = []
-        keys: set[str] = set()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                key = body.get("idempotency_key")
-                duplicate = key in keys
-                if not duplicate:
-                    keys.add(key)
-                    sink.emails.append(body)
-                out = json.dumps(
-                    {"id": f"em-{len(sink.emails)}", "status": "queued", "duplicate": duplicate}
-                ).encode()
-                self.send_response(202)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.notifier_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def __init__(self, notifier, fake_resend) -> None:  # type: ignore[no-untyped-def]
+        self.notifier = notifier
+        self.fake = fake_resend
+        self.notifier_url = notifier.url
 
     def wait_for(self, n: int) -> None:
-        assert len(self.emails) >= n
+        self.fake.wait_for(n, timeout=60)
 
     def settled(self) -> list[dict]:
-        return list(self.emails)
+        """Every email delivered so far, once the notifier's queue has drained.
+
+        A sentinel queued last is waited for at the fake Resend: whatever the worker
+        queued before it has been delivered (or deduplicated) by then.
+        """
+        with httpx.Client(base_url=self.notifier_url, timeout=10) as client:
+            r = client.post(
+                "/v1/emails",
+                headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+                json={
+                    "to": ["sentinel@example.com"],
+                    "subject": "sentinel",
+                    "text": "-",
+                    "idempotency_key": f"sentinel-{len(self.fake.posts())}",
+                },
+            )
+            r.raise_for_status()
+        deadline = time.monotonic() + 60
+        while not self.fake.sent_to("sentinel@example.com"):
+            assert time.monotonic() < deadline, "the notifier did not deliver the sentinel"
+            time.sleep(0.1)
+        posts = [p for p in self.fake.posts() if "sentinel@example.com" not in str(p.body)]
+        emails = [e.body for e in self.fake.emails if "sentinel@example.com" not in e.to]
+        # exactly one POST per email: nothing was delivered twice, even under the same key
+        assert len(posts) == len(emails), [p.idempotency_key for p in posts]
+        return emails
 
 
 @pytest.fixture
-def email_sink():  # type: ignore[no-untyped-def]
-    sink = StandInNotifier()
-    yield sink
-    sink.server.shutdown()
+def email_sink(fresh_nats, fake_resend, service_factory, tmp_path):  # type: ignore[no-untyped-def]
+    notifier = service_factory(
+        "notifier",
+        env={
+            "NATS_URL": fresh_nats.url,
+            "EMAIL_BACKEND": "resend",
+            "RESEND_API_KEY": "re_test_0123456789",
+            "RESEND_API_URL": fake_resend.url,
+            "EMAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        },
+    )
+    return EmailSink(notifier, fake_resend)

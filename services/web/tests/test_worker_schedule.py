@@ -63,8 +63,9 @@ class RecordingNotifier:
         self.calls += 1
         if self.down:
             raise ServiceCallError("notifier", None, "unreachable", "down")
+        assert req.idempotency_key, "every alert carries an idempotency key"
         dup = req.idempotency_key in self.by_key
-        self.by_key.setdefault(req.idempotency_key or str(self.calls), req)
+        self.by_key.setdefault(req.idempotency_key, req)
         return EmailAccepted(id=f"em-{len(self.by_key)}", duplicate=dup)
 
 

@@ -55,6 +55,8 @@ def _prefs(user) -> AlertPreferences:  # type: ignore[no-untyped-def]
 
 
 def _queue(key: str, kind: str, user, request: EmailRequest) -> Notification | None:  # type: ignore[no-untyped-def]
+    # The notifier (and Resend after it) drop a repeat of this key: the once-only guarantee.
+    request = request.model_copy(update={"idempotency_key": key})
     try:
         with transaction.atomic():
             return Notification.objects.create(
