@@ -175,7 +175,11 @@ def instructions(dockerfile: Path) -> list[tuple[str, str]]:
 
 
 def stages(dockerfile: Path) -> dict[str, list[tuple[str, str]]]:
-    """Instructions grouped by stage name (the unnamed last stage is `final`)."""
+    """Instructions grouped by stage name (an unnamed stage is `final`).
+
+    `runtime` is the stage the service runs in: the one named so (web, whose `web` and `worker`
+    targets derive from it), else the last one.
+    """
     result: dict[str, list[tuple[str, str]]] = {}
     current: list[tuple[str, str]] = []
     for keyword, rest in instructions(dockerfile):
@@ -187,6 +191,7 @@ def stages(dockerfile: Path) -> dict[str, list[tuple[str, str]]]:
             current.append((keyword, rest))
         else:
             current.append((keyword, rest))
+    result.setdefault("runtime", current)
     return result
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +40,7 @@ def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
 def test_dockerfile_shape(service: Service) -> None:
     by_stage = stages(service.dockerfile)
-    assert by_stage["final"][0] == ("FROM", "python:3.11-slim")
+    assert by_stage["runtime"][0][1].split()[0] == "python:3.11-slim"
     assert by_stage["build"][0] == ("FROM", "python:3.11-slim AS build")
     build = by_stage["build"]
     runs = [rest for keyword, rest in build if keyword == "RUN"]
@@ -51,7 +54,7 @@ def test_dockerfile_shape(service: Service) -> None:
     assert all("pyproject.toml" in c or "uv.lock" in c or "--from" in c for c in copies_before), (
         f"only manifests and the lock may be copied before the dependency layer: {copies_before}"
     )
-    final = by_stage["final"]
+    final = by_stage["runtime"]
     users = [rest for keyword, rest in final if keyword == "USER"]
     assert users and users[-1].split(":")[0] not in ("0", "root"), "the image must not run as root"
     healthchecks = [rest for keyword, rest in final if keyword == "HEALTHCHECK"]
@@ -92,3 +95,38 @@ def test_dockerignore_keeps_local_state_out_of_images() -> None:
             if keyword == "COPY" and not rest.startswith("--from"):
                 for source in rest.split()[:-1]:
                     assert source not in ignored
+
+
+def test_web_image_targets_web_by_default_and_worker_on_request() -> None:
+    web = next(s for s in SERVICES if s.name == "web")
+    by_stage = stages(web.dockerfile)
+    names = list(by_stage)
+    assert names[-1] == "web"
+    assert by_stage["web"] == [("FROM", "runtime AS web")]  # the default (last) target
+    worker = dict(by_stage["worker"][1:])
+    assert json.loads(worker["CMD"]) == ["worker"]
+    assert "worker-alive" in worker["HEALTHCHECK"]
+
+
+def test_worker_healthcheck_follows_the_worker_process(tmp_path: Path) -> None:
+    entrypoint = ROOT / "services/web/docker-entrypoint.sh"
+    manage = tmp_path / "manage.py"
+    manage.write_text("import sys, time\ntime.sleep(120)\n")
+    env = {"PATH": os.environ["PATH"], "MANAGE_PY": str(manage)}
+
+    def alive() -> int:
+        return subprocess.run(
+            ["sh", str(entrypoint), "worker-alive"], env=env, timeout=30
+        ).returncode
+
+    assert alive() == 1  # no worker yet
+    worker = subprocess.Popen([sys.executable, str(manage), "worker"])
+    try:
+        deadline = time.monotonic() + 30
+        while alive() != 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert alive() == 0
+    finally:
+        worker.kill()
+        worker.wait(10)
+    assert alive() == 1

@@ -66,7 +66,7 @@ def installed() -> dict[str, Path]:
 
 
 def image_command(service: Service) -> list[str]:
-    final = stages(service.dockerfile)["final"]
+    final = stages(service.dockerfile)["runtime"]
     cmd = [json.loads(rest) for keyword, rest in final if keyword == "CMD"][-1]
     entry = [json.loads(rest) for keyword, rest in final if keyword == "ENTRYPOINT"]
     return (entry[-1] if entry else []) + cmd
