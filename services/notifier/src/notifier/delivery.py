@@ -114,6 +114,8 @@ class Deliverer:
                 await asyncio.wait(pending, timeout=5.0)
         with contextlib.suppress(Exception):
             await self.sub.unsubscribe()
+        with contextlib.suppress(Exception):
+            await self.backend.aclose()
 
     async def _run(self) -> None:
         limit = self.settings.email_concurrency

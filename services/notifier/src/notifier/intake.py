@@ -75,16 +75,14 @@ async def accept(
     payload = job.model_dump_json().encode()
     if len(payload) > MAX_JOB_BYTES:
         raise ServiceError(413, "too_large", f"email is {len(payload)} bytes; at most 900 kB")
-    existing = await store.get(job.id) if request.idempotency_key else None
-    if existing is not None and existing.status != "queued":
-        ACCEPTED.labels("true").inc()
-        return EmailAccepted(id=job.id, status=existing.status, duplicate=True), False
-    if existing is None:
-        created = await store.create(
-            EmailStatus(id=job.id, status="queued", to=job.to, subject=job.subject)
-        )
-        if not created:  # a concurrent request with the same key got there first
-            existing = await store.get(job.id)
+    existing = None
+    if not await store.create(
+        EmailStatus(id=job.id, status="queued", to=job.to, subject=job.subject)
+    ):  # this key was seen before
+        existing = await store.get(job.id)
+        if existing is not None and existing.status != "queued":
+            ACCEPTED.labels("true").inc()
+            return EmailAccepted(id=job.id, status=existing.status, duplicate=True), False
     try:
         ack = await js.publish(
             subjects.email(job.id), payload, headers={"Nats-Msg-Id": job.id}, timeout=5.0
