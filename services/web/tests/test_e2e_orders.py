@@ -1,0 +1,157 @@
+"""Orders and the ledger in a real browser, on the full stack over tws-sim.
+
+A stack of this module's own (with the worker) because these tests move tws-sim's
+clock and place orders: the session stack other browser tests share stays untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import date
+from decimal import Decimal
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def wheel_stack():  # type: ignore[no-untyped-def]
+    from wheeldesk.testing.stack import Stack
+
+    stack = Stack.start(worker=True)
+    yield stack
+    stack.stop()
+
+
+def db(stack) -> sqlite3.Connection:  # type: ignore[no-untyped-def]
+    return sqlite3.connect(str(stack.workdir / "web.sqlite3"), timeout=20)
+
+
+def login(page, stack) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{stack.web_url}/accounts/login/")
+    page.fill("#id_username", stack.username)
+    page.fill("#id_password", stack.password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/$"))
+
+
+def sim_orders(stack, coid: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    orders = httpx.get(f"{stack.control_url}/state/orders", timeout=10).json()
+    return [o for o in orders if o.get("order_ref") == coid]
+
+
+def put_contract(stack, symbol: str) -> tuple[str, float, float]:  # type: ignore[no-untyped-def]
+    """The highest OTM put 3-8 weeks out that has a bid: (expiry, strike, bid)."""
+    chain = stack.bridge_get(f"/v1/chains/{symbol}?right=P&dte_min=20&dte_max=60")
+    spot = chain["underlying"].get("last") or chain["underlying"].get("close")
+    quotes = [
+        q
+        for q in chain["options"]
+        if q.get("bid") and (spot is None or q["contract"]["strike"] < spot)
+    ]
+    assert quotes, f"no put with a bid in {symbol}'s chain"
+    q = max(
+        quotes,
+        key=lambda q: (
+            q["contract"]["expiry"] == quotes[0]["contract"]["expiry"],
+            q["contract"]["strike"],
+        ),
+    )
+    return q["contract"]["expiry"], q["contract"]["strike"], q["bid"]
+
+
+def open_preview_from_signal(page, stack) -> str:  # type: ignore[no-untyped-def]
+    result = stack.manage("scan", "--symbols", "KO,PEP,JNJ,PG,WMT", check=False)
+    with db(stack) as conn:
+        row = conn.execute(
+            "SELECT id FROM signals_signal WHERE kind='CSP' ORDER BY score DESC LIMIT 1"
+        ).fetchone()
+    assert row, f"the scan produced no CSP signal: {result.stdout} {result.stderr}"
+    page.goto(f"{stack.web_url}/signals/{row[0]}/")
+    page.click("#preview-order")
+    page.wait_for_selector("#confirm-order")
+    return page.inner_text("#client-order-id")
+
+
+def open_preview(page, stack, symbol: str, action: str = "SELL") -> str:  # type: ignore[no-untyped-def]
+    expiry, strike, bid = put_contract(stack, symbol)
+    page.goto(
+        f"{stack.web_url}/orders/new/?symbol={symbol}&expiry={expiry}&strike={strike}&right=P"
+        f"&action={action}&quantity=1&limit_price={bid:.2f}"
+    )
+    page.wait_for_selector("#confirm-order")
+    return page.inner_text("#client-order-id")
+
+
+def wait_status(page, status: str) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_selector(f"#order-status[data-status='{status}']", timeout=60_000)
+
+
+def test_double_click_and_replayed_confirm_place_one_order(page, wheel_stack):
+    stack = wheel_stack
+    stack.control("/control/fill-mode", {"mode": "never"})
+    login(page, stack)
+    coid = open_preview(page, stack, "PEP")
+    token = page.input_value("#confirm-form input[name=csrfmiddlewaretoken]")
+    confirm_url = f"{stack.web_url}/orders/{coid}/confirm/"
+    page.dblclick("#confirm-order")
+    wait_status(page, "submitted")
+    # the browser replays the confirm POST (reload after a timeout, a retry)
+    for _ in range(2):
+        r = page.request.post(
+            confirm_url, form={"csrfmiddlewaretoken": token}, headers={"Referer": confirm_url}
+        )
+        assert r.ok
+    page.reload()
+    wait_status(page, "submitted")
+    assert len(sim_orders(stack, coid)) == 1
+
+
+def test_cancel_a_working_order(page, wheel_stack):
+    stack = wheel_stack
+    stack.control("/control/fill-mode", {"mode": "never"})
+    login(page, stack)
+    coid = open_preview(page, stack, "JNJ")
+    page.click("#confirm-order")
+    wait_status(page, "submitted")
+    page.click("#cancel-order")
+    wait_status(page, "cancelled")
+    [sim] = sim_orders(stack, coid)
+    assert sim["status"].lower().startswith(("cancel", "apicancel"))
+
+
+def test_expiry_with_itm_short_put_becomes_an_assigned_cycle(page, wheel_stack):
+    stack = wheel_stack
+    stack.control("/control/fill-mode", {"mode": "immediate"})
+    login(page, stack)
+    coid = open_preview(page, stack, "T")
+    page.click("#confirm-order")
+    wait_status(page, "filled")
+    with db(stack) as conn:
+        strike, expiry, fill_price = conn.execute(
+            "SELECT strike, expiry, avg_fill_price FROM orders_order WHERE client_order_id=?",
+            (coid,),
+        ).fetchone()
+    strike, fill_price = Decimal(str(strike)), Decimal(str(fill_price))
+    # deep in the money, then past expiry: tws-sim assigns 100 shares at the strike
+    stack.control("/control/price", {"symbol": "T", "price": float(strike) * 0.8})
+    days = (
+        date.fromisoformat(expiry) - date.fromisoformat(stack.control("/state")["sim_time"][:10])
+    ).days
+    stack.control("/control/advance", {"days": days + 1})
+    expected = (strike - fill_price).quantize(Decimal("0.01"))  # basis = strike − premium/share
+    page.goto(f"{stack.web_url}/ledger/?symbol=T")
+    for _ in range(60):
+        page.click("#ledger-sync")
+        page.wait_for_load_state()
+        row = page.locator("#cycles tr[data-symbol='T']").first
+        if row.count() and row.get_attribute("data-state") == "shares":
+            break
+        page.wait_for_timeout(1000)
+    row = page.locator("#cycles tr[data-symbol='T']").first
+    assert row.get_attribute("data-state") == "shares"
+    assert row.locator(".cycle-state").inner_text() == "Holding shares"
+    assert row.locator(".cycle-basis").inner_text() == f"${expected:,.2f}"
