@@ -155,3 +155,45 @@ def test_expiry_with_itm_short_put_becomes_an_assigned_cycle(page, wheel_stack):
     assert row.get_attribute("data-state") == "shares"
     assert row.locator(".cycle-state").inner_text() == "Holding shares"
     assert row.locator(".cycle-basis").inner_text() == f"${expected:,.2f}"
+
+
+FLEX_INTC = """<?xml version="1.0" encoding="UTF-8"?>
+<FlexQueryResponse queryName="trades" type="AF"><FlexStatements count="1">
+<FlexStatement accountId="U1234567"><Trades>
+<Trade assetCategory="OPT" underlyingSymbol="INTC" symbol="INTC 250321P00030000" putCall="P"
+ strike="30" expiry="20250321" multiplier="100" dateTime="20250303;100000" quantity="-2"
+ tradePrice="2.00" ibCommission="-1.30" buySell="SELL" ibExecID="fx.1"/>
+<Trade assetCategory="OPT" underlyingSymbol="INTC" symbol="INTC 250321P00030000" putCall="P"
+ strike="30" expiry="20250321" multiplier="100" dateTime="20250321;162000" quantity="2"
+ tradePrice="0" buySell="BUY" notes="A" ibExecID="fx.2"/>
+<Trade assetCategory="STK" symbol="INTC" dateTime="20250321;162000" quantity="200"
+ tradePrice="30" buySell="BUY" notes="A" ibExecID="fx.3"/>
+<Trade assetCategory="OPT" underlyingSymbol="INTC" symbol="INTC 250417C00031000" putCall="C"
+ strike="31" expiry="20250417" multiplier="100" dateTime="20250324;100000" quantity="-2"
+ tradePrice="0.75" ibCommission="-1.30" buySell="SELL" ibExecID="fx.4"/>
+<Trade assetCategory="OPT" underlyingSymbol="INTC" symbol="INTC 250417C00031000" putCall="C"
+ strike="31" expiry="20250417" multiplier="100" dateTime="20250417;162000" quantity="2"
+ tradePrice="0" buySell="BUY" notes="A" ibExecID="fx.5"/>
+<Trade assetCategory="STK" symbol="INTC" dateTime="20250417;162000" quantity="-200"
+ tradePrice="31" buySell="SELL" notes="A" ibExecID="fx.6"/>
+</Trades></FlexStatement></FlexStatements></FlexQueryResponse>"""
+
+
+def test_flex_upload_in_the_browser_builds_the_cycle(page, wheel_stack, tmp_path):
+    stack = wheel_stack
+    login(page, stack)
+    report = tmp_path / "flex-trades.xml"
+    report.write_text(FLEX_INTC)
+    page.goto(f"{stack.web_url}/ledger/")
+    page.set_input_files("#flex-file", str(report))
+    page.click("#flex-import")
+    page.wait_for_selector("text=Imported 6 new trade(s) of 6")
+    page.goto(f"{stack.web_url}/ledger/?symbol=INTC&state=closed")
+    row = page.locator("#cycles tr[data-symbol='INTC']")
+    assert row.count() == 1
+    # net premium = 2 × 100 × (2.00 + 0.75) = 550; basis = 30 − 550 / 200 = 27.25
+    assert row.locator(".cycle-premium").inner_text() == "$550.00"
+    assert row.locator(".cycle-basis").inner_text() == "$27.25"
+    assert row.locator(".cycle-state").inner_text() == "Closed — shares called away"
+    row.locator("a").click()
+    assert page.locator("#timeline li").count() == 6
