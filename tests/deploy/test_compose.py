@@ -165,9 +165,12 @@ def test_build_port_and_healthcheck_match_the_code(compose_all: dict, name: str)
 
 def test_worker_runs_the_web_image(compose_all: dict) -> None:
     services = compose_all["services"]
-    assert services["worker"]["image"] == services["web"]["image"]
-    assert services["worker"]["command"] == ["worker"]
-    assert services["web"]["command"] == ["web"]
+    worker, web = services["worker"], services["web"]
+    assert worker["build"]["dockerfile"] == web["build"]["dockerfile"] == "services/web/Dockerfile"
+    assert worker["build"]["target"] == "worker" and "target" not in web["build"]
+    assert worker["command"] == ["worker"]
+    assert web["command"] == ["web"]
+    assert worker["healthcheck"]["test"] == ["CMD", "/app/docker-entrypoint.sh", "worker-alive"]
 
 
 @pytest.mark.parametrize("name", sorted(COMPOSE_SETTINGS))
