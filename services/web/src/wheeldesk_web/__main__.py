@@ -16,6 +16,7 @@ def main() -> None:
         "wheeldesk_web.asgi:application",
         host=SETTINGS.web_host,
         port=SETTINGS.web_port,
+        workers=SETTINGS.web_workers,
         log_config=None,
         lifespan="off",
     )

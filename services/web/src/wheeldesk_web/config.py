@@ -9,6 +9,12 @@ from wheeldesk.settings import BaseServiceSettings, load_settings
 class WebSettings(BaseServiceSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=1, le=65535)
+    web_workers: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="uvicorn worker processes (each holds one NATS subscription for SSE).",
+    )
     django_secret_key: SecretStr = SecretStr("dev-insecure-secret-key-change-me")
     django_debug: bool = False
     allowed_hosts: str = Field(default="127.0.0.1,localhost", description="Comma-separated.")
