@@ -243,15 +243,17 @@ def test_order_retried_after_bridge_restart_is_placed_once(
     sim = tws_sim_factory()
     env = bridge_env(sim, nats_server.url)  # type: ignore[attr-defined]
     bridge = service_factory("gateway-bridge", env=env)
-    ctl(sim, "/control/fill-mode", {"mode": "never"})
     working, filled = _order(), _order("PEP")
-    r = api(bridge, "POST", "/v1/orders", json=working.model_dump(mode="json"))
-    assert r.status_code == 201, r.text
-    working_id = r.json()["order_id"]
+    # One order filled before the restart (found again from IB's executions) …
     ctl(sim, "/control/fill-mode", {"mode": "immediate"})
     r = api(bridge, "POST", "/v1/orders", json=filled.model_dump(mode="json"))
     assert r.status_code == 201, r.text
     wait_for(lambda: client(bridge).order(r.json()["order_id"]).status == "filled", what="filled")
+    # … and one still working (found again from IB's open orders).
+    ctl(sim, "/control/fill-mode", {"mode": "never"})
+    r = api(bridge, "POST", "/v1/orders", json=working.model_dump(mode="json"))
+    assert r.status_code == 201, r.text
+    working_id = r.json()["order_id"]
     bridge.restart()
     for req in (working, filled):
         again = api(bridge, "POST", "/v1/orders", json=req.model_dump(mode="json"))
@@ -259,6 +261,10 @@ def test_order_retried_after_bridge_restart_is_placed_once(
         assert again.json()["client_order_id"] == req.client_order_id
         assert len(_sim_orders(sim, req.client_order_id)) == 1
     assert client(bridge).order(working.client_order_id).order_id == working_id
+    assert client(bridge).order(working.client_order_id).status == "submitted"
+    assert client(bridge).order(filled.client_order_id).status == "filled"
+    listed = {o.client_order_id for o in client(bridge).orders()}
+    assert {working.client_order_id, filled.client_order_id} <= listed
     changed = working.model_copy(update={"quantity": 200})
     r = api(bridge, "POST", "/v1/orders", json=changed.model_dump(mode="json"))
     assert r.status_code == 409 and r.json()["code"] == "duplicate_client_order_id"

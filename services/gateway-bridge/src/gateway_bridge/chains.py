@@ -166,7 +166,9 @@ class Chains:
             out: dict[float, Contract] = {}
             for d in details or []:
                 c = d.contract
-                c.lastTradeDateOrContractMonth = c.lastTradeDateOrContractMonth.split()[0]
+                c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split(" ")[
+                    0
+                ]
                 c.exchange = "SMART"
                 out[float(c.strike)] = c
             return out
@@ -226,7 +228,7 @@ class Chains:
             if not details:
                 return None
             c = details[0].contract
-            c.lastTradeDateOrContractMonth = c.lastTradeDateOrContractMonth.split()[0]
+            c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split(" ")[0]
             c.exchange = "SMART"
             return c
 

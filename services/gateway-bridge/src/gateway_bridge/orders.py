@@ -18,8 +18,19 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ib_insync import Contract, LimitOrder, MarketOrder, Option, RequestError, Stock, Trade
+from ib_insync import (
+    Contract,
+    LimitOrder,
+    MarketOrder,
+    Option,
+    RequestError,
+    Stock,
+    Trade,
+    TradeLogEntry,
+)
 from ib_insync import Fill as IBFill
+from ib_insync import Order as IBOrder
+from ib_insync import OrderStatus as IBOrderStatus
 from wheeldesk import subjects
 from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.orders import (
@@ -212,6 +223,44 @@ def order_from_trade(trade: Trade, original: OrderRequest | None = None) -> Orde
     )
 
 
+def trade_from_fills(fills: list[IBFill]) -> Trade:
+    """An order IB no longer lists (done before this connection) rebuilt from its executions."""
+    first = fills[0]
+    ex = first.execution
+    qty = sum(float(f.execution.shares) for f in fills)
+    avg = sum(float(f.execution.shares) * float(f.execution.price) for f in fills) / qty
+    order = IBOrder(
+        orderId=ex.orderId,
+        clientId=ex.clientId,
+        permId=ex.permId,
+        action="BUY" if ex.side.upper().startswith("B") else "SELL",
+        totalQuantity=qty,
+        # The order type is not in an execution; shown as a limit at the average fill.
+        orderType="LMT",
+        lmtPrice=round(avg, 4),
+        orderRef=ex.orderRef,
+        account=ex.acctNumber,
+    )
+    status = IBOrderStatus(
+        orderId=ex.orderId,
+        status="Filled",
+        filled=qty,
+        remaining=0.0,
+        avgFillPrice=avg,
+        permId=ex.permId,
+    )
+    log = [
+        TradeLogEntry(f.time, "Filled", f"Fill {f.execution.shares}@{f.execution.price}")
+        for f in fills
+    ]
+    return Trade(
+        contract=first.contract, order=order, orderStatus=status, fills=list(fills), log=log
+    )
+
+
+CONTRACT_AND_SIZE = 7  # fingerprint fields executions can tell (no order type, limit, tif)
+
+
 def build_contract(req: OrderRequest) -> Contract:
     if req.sec_type == "OPT":
         assert req.expiry and req.strike and req.right
@@ -275,6 +324,10 @@ class OrderService:
                 continue
             seen.add(key)
             out.append(self._order(t))
+        listed = {o.client_order_id for o in out}
+        done_refs = {f.execution.orderRef for f in self.ib.fills() if f.execution.orderRef}
+        for ref in sorted(done_refs - listed):
+            out.append(self._order(trade_from_fills(self._fills_for(ref))))
         out.sort(key=lambda o: o.created, reverse=True)
         return out
 
@@ -291,6 +344,13 @@ class OrderService:
                     return t
         trade = self.find(ident)
         if trade is None:
+            fills = self._fills_for(ident) or [
+                f
+                for f in self.ib.fills()
+                if ident.isdigit() and int(ident) in (f.execution.orderId, f.execution.permId)
+            ]
+            if fills and fills[0].execution.orderRef:
+                return trade_from_fills(self._fills_for(fills[0].execution.orderRef))
             raise ServiceError(404, "unknown_order", f"no order {ident!r}", field="id")
         return trade
 
@@ -317,7 +377,7 @@ class OrderService:
                 field="symbol",
             )
         c = details[0].contract
-        c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split()[0]
+        c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split(" ")[0]
         c.exchange = "SMART"
         return c
 
@@ -409,15 +469,23 @@ class OrderService:
             if existing is not None:
                 self._check_same(req, existing)
                 return self._order(existing), False
-            if self._fills_for(req.client_order_id):
-                fill = self._fills_for(req.client_order_id)[0]
-                raise ServiceError(
-                    409,
-                    "duplicate_client_order_id",
-                    f"client_order_id {req.client_order_id} was already executed "
-                    f"(exec {fill.execution.execId})",
-                    field="client_order_id",
-                )
+            fills = self._fills_for(req.client_order_id)
+            if fills:
+                # Done before this connection (e.g. the bridge restarted): IB still has
+                # today's executions with our orderRef.
+                trade = trade_from_fills(fills)
+                known = fingerprint(request_from_trade(trade))[:CONTRACT_AND_SIZE]
+                if known != fingerprint(req)[:CONTRACT_AND_SIZE]:
+                    raise ServiceError(
+                        409,
+                        "duplicate_client_order_id",
+                        f"client_order_id {req.client_order_id} was already executed for a "
+                        f"different order (exec {fills[0].execution.execId})",
+                        field="client_order_id",
+                    )
+                return order_from_trade(
+                    trade, self._requests.get(req.client_order_id) or req
+                ), False
             contract = await self._qualified(req)
             if req.order_type == "LMT" and not req.force:
                 bid, ask = await self._market(contract)
