@@ -134,17 +134,21 @@ def test_a_quote_changes_on_screen_without_reload(page: Page, stack) -> None:  #
     cell = page.locator("#positions-stock tr[data-symbol=KO] td.live-quote [data-price]")
     expect(cell).to_be_visible()
     page.evaluate("window.__not_reloaded = true")
-    target = 77.77
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        stack.control("/control/price", {"symbol": "KO", "price": target})
-        try:
-            expect(cell).to_have_text("77.77", timeout=3_000)
-            break
-        except AssertionError:
-            continue
-    expect(cell).to_have_text("77.77")
-    assert page.evaluate("window.__not_reloaded === true")
+    before = stack.bridge_get("/v1/quotes?symbols=KO")[0]
+    original = before["last"] or before["close"]
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            stack.control("/control/price", {"symbol": "KO", "price": 77.77})
+            try:
+                expect(cell).to_have_text("77.77", timeout=3_000)
+                break
+            except AssertionError:
+                continue
+        expect(cell).to_have_text("77.77")
+        assert page.evaluate("window.__not_reloaded === true")
+    finally:
+        stack.control("/control/price", {"symbol": "KO", "price": original})  # shared stack
 
 
 def test_bridge_down_shows_the_banner_not_an_error(page: Page, stack) -> None:  # type: ignore[no-untyped-def]
