@@ -12,17 +12,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from deploy_helpers import ROOT, SERVICES, Service, replay_build_stage, stages
 from wheeldesk.testing.procs import TEST_TOKEN, Proc, free_port
 
 OTHER_PACKAGES = {s.module for s in SERVICES}
+STOP_GRACE_SECONDS = 30  # compose's stop_grace_period
 
 
 def install(service: Service, workdir: Path) -> Path:
@@ -86,7 +90,11 @@ def test_each_venv_holds_only_its_own_service(installed: dict[str, Path]) -> Non
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
 def test_service_boots_from_its_image_venv(
-    service: Service, installed: dict[str, Path], nats_server: Proc, tmp_path: Path
+    service: Service,
+    installed: dict[str, Path],
+    nats_server: Proc,
+    tws_sim: Proc,
+    tmp_path: Path,
 ) -> None:
     venv = installed[service.name]
     command = image_command(service)
@@ -111,6 +119,9 @@ def test_service_boots_from_its_image_venv(
             "DATA_DIR": str(data),
             "DATABASE_URL": f"sqlite:///{data}/wheeldesk.sqlite3",
         }
+    if service.name == "gateway-bridge":
+        # The session's simulator, on a client id no other test uses.
+        env |= {"IB_HOST": "127.0.0.1", "IB_PORT": str(tws_sim.port), "IB_CLIENT_ID": "731"}
     if service.port_field:
         env[service.port_field.upper()] = str(port)
         env[service.port_field.replace("_port", "_host").upper()] = "127.0.0.1"
@@ -131,13 +142,39 @@ def test_service_boots_from_its_image_venv(
     proc.env = env  # exactly this environment, not the test runner's
     try:
         proc.start(timeout=120)
-        import httpx
-
         body = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
         assert body["status"] == "ok"
         if service.name == "web":
             assert (tmp_path / "data" / "wheeldesk.sqlite3").exists(), "migrations did not run"
+        if service.name == "gateway-bridge":
+            wait_ready(f"http://127.0.0.1:{port}/readyz")  # it really talks to IB from the image
+        if service.port_field:
+            # `docker stop`: SIGTERM to the main process only, then SIGKILL after the grace
+            # period (30 s in compose). The service must exit cleanly within it.
+            assert proc.proc is not None
+            proc.proc.send_signal(signal.SIGTERM)
+            returncode = proc.proc.wait(STOP_GRACE_SECONDS)
+            # uvicorn re-raises the signal once shut down, so -SIGTERM after a clean shutdown
+            # is as good as 0 (docker reports 143 either way).
+            assert returncode in (0, -signal.SIGTERM), f"exit {returncode}:\n{proc.tail()}"
+            log = proc.log_text()
+            assert "Traceback" not in log
+            if service.name != "web":  # web runs without an ASGI lifespan
+                assert "Application shutdown complete" in log, proc.tail()
     finally:
         proc.stop()
-    python = venv / "bin" / "python"
-    assert Path(os.path.realpath(python)).exists()
+
+
+def wait_ready(url: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=5)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not ready: {last}")
