@@ -42,3 +42,26 @@ def dead_letters(nats_url: str) -> list[bytes]:
             await nc.close()
 
     return asyncio.run(read())
+
+
+def wait_drained(nats_url: str, timeout: float = 30.0) -> None:
+    """Until the EMAIL stream is empty and its consumer holds nothing unacked: after this,
+    nothing can be redelivered (and so nothing sent again)."""
+
+    async def check() -> None:
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            deadline = time.monotonic() + timeout
+            while True:
+                stream = await js.stream_info(subjects.STREAM_EMAIL)
+                consumer = await js.consumer_info(subjects.STREAM_EMAIL, "notifier")
+                if stream.state.messages == 0 and consumer.num_ack_pending == 0:
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"EMAIL not drained: {stream.state}, {consumer}")
+                await asyncio.sleep(0.1)
+        finally:
+            await nc.close()
+
+    asyncio.run(check())

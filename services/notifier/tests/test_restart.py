@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import signal
-import time
 
-from .helpers import wait_status
+from .helpers import wait_drained, wait_status
 
 CONCURRENCY = 4
 
@@ -27,7 +26,9 @@ def _post_burst(client, n: int) -> list[str]:
     return ids
 
 
-def test_sigkill_mid_burst_then_restart_sends_all_50_once(start_notifier, api, fake_resend):
+def test_sigkill_mid_burst_then_restart_sends_all_50_once(
+    start_notifier, api, fake_resend, notifier_env
+):
     proc = start_notifier(
         EMAIL_RATE_LIMIT="10", EMAIL_CONCURRENCY=str(CONCURRENCY), EMAIL_ACK_WAIT="2"
     )
@@ -49,7 +50,7 @@ def test_sigkill_mid_burst_then_restart_sends_all_50_once(start_notifier, api, f
     # Only what was in flight at the kill may have been posted again (and Resend deduped it).
     accepted_posts = [p for p in fake_resend.posts() if p.status == 200]
     assert len(accepted_posts) - 50 <= CONCURRENCY
-    time.sleep(3)  # past ack_wait: any message left unacked would now come back
+    wait_drained(notifier_env["NATS_URL"])
     assert len(fake_resend.emails) == 50
 
 
@@ -72,3 +73,31 @@ def test_sigterm_finishes_in_flight_and_restart_sends_the_rest(start_notifier, a
     assert len(emails) == 20
     # A graceful stop hands work back at once: nothing needed a second POST.
     assert len([p for p in fake_resend.posts() if p.status == 200]) == 20
+
+
+def test_killed_after_resend_accepted_but_before_ack_sends_once(
+    start_notifier, api, fake_resend, notifier_env
+):
+    """The gap "ack after send" leaves: Resend has the email, the notifier died before its
+    record and ack. The redelivery carries the same Idempotency-Key; Resend answers with
+    the first email's id and sends nothing new."""
+    proc = start_notifier(EMAIL_ACK_WAIT="2")
+    client = api(proc)
+    fake_resend.delay = 1.5
+    r = client.post(
+        "/v1/emails",
+        json={"to": ["a@example.com"], "subject": "Once", "text": "x", "idempotency_key": "gap"},
+    )
+    fake_resend.wait_received(1)
+    proc.stop(signal.SIGKILL)  # the POST is inside "Resend"; its answer will find no one
+    [email] = fake_resend.wait_for(1)
+    fake_resend.delay = 0
+
+    proc.start(timeout=90)
+    status = wait_status(client, r.json()["id"], "sent")
+    wait_drained(notifier_env["NATS_URL"])
+    posts = fake_resend.posts()
+    assert [p.status for p in posts] == [200, 200]
+    assert [p.idempotency_key for p in posts] == ["gap", "gap"]
+    assert len(fake_resend.emails) == 1
+    assert status["resend_id"] == email.id

@@ -76,6 +76,7 @@ class FakeResend:
         self._faults: list[tuple[int, float | None]] = []
         self.down = False
         self.delay = 0.0
+        self.received = 0  # POSTs whose body was read (counted before `delay`)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -97,6 +98,7 @@ class FakeResend:
             self.emails.clear()
             self._by_key.clear()
             self._faults.clear()
+            self.received = 0
             self.down = False
             self.delay = 0.0
 
@@ -124,6 +126,16 @@ class FakeResend:
                 self.lock.wait(left)
             return self.posts()
 
+    def wait_received(self, count: int, timeout: float = 30.0) -> None:
+        """Block until `count` POSTs have arrived, before any `delay` and answer."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while self.received < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"fake Resend received {self.received} POST(s), not {count}")
+                self.lock.wait(left)
+
     def posts(self) -> list[FakeRequest]:
         return [r for r in self.requests if r.method == "POST"]
 
@@ -146,13 +158,16 @@ class FakeResend:
                 self, status: int, body: Any, headers: dict[str, str] | None = None
             ) -> None:
                 data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client died waiting (a test killed it)
 
             def do_GET(self) -> None:
                 email_id = self.path.rstrip("/").rsplit("/", 1)[-1]
@@ -167,6 +182,9 @@ class FakeResend:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 headers = dict(self.headers.items())
+                with fake.lock:
+                    fake.received += 1
+                    fake.lock.notify_all()
                 if fake.delay:
                     time.sleep(fake.delay)
                 try:
