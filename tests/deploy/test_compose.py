@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -224,3 +225,24 @@ def test_env_example_loads_as_the_services_settings(tmp_path) -> None:  # type: 
             continue
         fields = {k.lower(): v for k, v in values.items() if k in env_names(cls) and v != ""}
         cls(**{**fields, "demo_mode": "true"})
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSE_SETTINGS))
+def test_compose_sets_nothing_the_code_does_not_read(compose_all: dict, name: str) -> None:
+    """A misspelt variable would be silently ignored by the service: catch it here."""
+    cls = settings_class(COMPOSE_SETTINGS[name])
+    if cls is None:
+        pytest.skip(f"{name} has no settings class")
+    present = set(compose_all["services"][name].get("environment") or {})
+    unknown = sorted(present - env_names(cls))
+    assert not unknown, f"{name}: compose sets variables no setting reads: {unknown}"
+
+
+def test_every_compose_variable_is_documented_in_env_example() -> None:
+    code = "\n".join(
+        line for line in COMPOSE_FILE.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+    used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", code))
+    coolify_magic = {v for v in used if v.startswith("SERVICE_")}
+    missing = sorted(used - coolify_magic - set(env_example_names()))
+    assert not missing, f"compose variables missing from .env.example: {missing}"
