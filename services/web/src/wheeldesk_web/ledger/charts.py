@@ -17,7 +17,7 @@ def premium_bars(months: dict[str, Decimal], width: int = 720, height: int = 220
     plot_h = height - pad_b - pad_t
     plot_w = width - pad_l - 8
     step = plot_w / len(values)
-    bar_w = max(4.0, step * 0.7)
+    bar_w = min(48.0, max(4.0, step * 0.7))
 
     def y(v: float) -> float:
         return pad_t + (top - v) / span * plot_h

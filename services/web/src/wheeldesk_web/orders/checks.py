@@ -89,6 +89,11 @@ def _mult(p: Position) -> int:
     return p.multiplier if p.multiplier and p.multiplier > 1 else 100
 
 
+def _pct(x: Decimal) -> str:
+    """A configured percentage as typed (50, 12.5), not as stored (50.0000)."""
+    return format(dec(x).normalize(), "f")
+
+
 def _usd(x: Decimal | float | None) -> str:
     return "—" if x is None else f"${dec(x):,.2f}"
 
@@ -180,14 +185,14 @@ def check_limit_vs_mid(t: Ticket, preview: OrderPreview | None, limits: Limits) 
         return Check(
             "Limit vs mid",
             "block",
-            f"Limit is {abs(away):.1f}% from mid (block at {limits.limit_block_pct}%).",
+            f"Limit is {abs(away):.1f}% from mid (block at {_pct(limits.limit_block_pct)}%).",
             nums,
         )
     if worse >= limits.limit_warn_pct:
         return Check(
             "Limit vs mid",
             "warn",
-            f"Limit gives up {worse:.1f}% versus mid (warn at {limits.limit_warn_pct}%).",
+            f"Limit gives up {worse:.1f}% versus mid (warn at {_pct(limits.limit_warn_pct)}%).",
             nums,
         )
     return Check("Limit vs mid", "pass", "Limit is within the band around mid.", nums)
@@ -243,7 +248,7 @@ def check_concentration(
     nums = {
         f"{t.symbol} exposure after": _usd(after),
         "net liquidation": _usd(nlv),
-        "share": f"{share:.1f}% (limit {limits.concentration_pct}%)",
+        "share": f"{share:.1f}% (limit {_pct(limits.concentration_pct)}%)",
     }
     if share > limits.concentration_pct:
         return Check(

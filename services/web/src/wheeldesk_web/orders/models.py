@@ -154,6 +154,20 @@ class Order(models.Model):
         gross = self.limit_price * self.multiplier * self.quantity
         return gross if self.action == "SELL" else -gross
 
+    @property
+    def fill_rows(self) -> list[dict]:
+        """Fills as stored from the bridge, with times as datetimes (shown in local time)."""
+        from datetime import datetime
+
+        rows = []
+        for f in self.fills:
+            try:
+                when = datetime.fromisoformat(str(f.get("time")))
+            except ValueError:
+                when = None
+            rows.append({**f, "time": when})
+        return rows
+
     def to_request(self, *, placeholder_limit: Decimal | None = None) -> OrderRequest:
         return OrderRequest(
             client_order_id=self.client_order_id,
