@@ -42,6 +42,39 @@ EXPLAIN = {
     "scan_weekdays_only": "Only on weekdays (market days).",
 }
 
+LABELS = {
+    "min_roe": "Minimum ROE (%)",
+    "require_positive_fcf": "Require positive free cash flow",
+    "max_beta": "Maximum beta",
+    "min_price": "Minimum stock price ($)",
+    "max_price": "Maximum stock price ($)",
+    "min_market_cap": "Minimum market cap ($)",
+    "dte_min": "Minimum DTE (days)",
+    "dte_max": "Maximum DTE (days)",
+    "delta_min": "Minimum |delta|",
+    "delta_max": "Maximum |delta|",
+    "min_iv": "Minimum IV (fraction)",
+    "min_iv_rank": "Minimum IV rank",
+    "min_open_interest": "Minimum open interest",
+    "max_spread_pct": "Maximum bid/ask spread (%)",
+    "min_premium": "Minimum premium ($/share)",
+    "min_apy": "Minimum APY (%)",
+    "max_collateral": "Maximum collateral per position ($)",
+    "earnings": "Earnings before expiry",
+    "premium_basis": "Premium basis",
+    "cc_min_strike_vs_basis": "Calls at or above cost basis only",
+    "take_profit_pct": "Take profit at (% of premium)",
+    "roll_dte": "Roll at (DTE)",
+    "max_signals_per_symbol": "Signals per stock (max)",
+    "notify_email": "Email new signals",
+    "notify_address": "Email address",
+    "notify_min_tier": "Tiers to email",
+    "notify_fills": "Email fills",
+    "scan_enabled": "Scheduled scans",
+    "scan_times": "Scan times (US/Eastern)",
+    "scan_weekdays_only": "Weekdays only",
+}
+
 GROUPS = [
     ("Fundamentals", ["min_roe", "require_positive_fcf", "max_beta", "min_price", "max_price", "min_market_cap"]),
     ("Option filters", ["dte_min", "dte_max", "delta_min", "delta_max", "min_iv", "min_iv_rank", "min_open_interest", "max_spread_pct", "min_premium", "min_apy", "max_collateral", "earnings", "premium_basis", "cc_min_strike_vs_basis"]),
@@ -64,7 +97,9 @@ def default_text(name: str) -> str:
         return "none"
     if isinstance(default, bool):
         return "on" if default else "off"
-    return f"{default:g}" if isinstance(default, float) else str(default)
+    if isinstance(default, float):
+        return f"{default:,.0f}" if abs(default) >= 1e6 else f"{default:g}"
+    return str(default)
 
 
 class UserConfigForm(forms.ModelForm):
@@ -75,6 +110,7 @@ class UserConfigForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
+            field.label = LABELS.get(name, field.label)
             field.help_text = f"{explanation(name)} Default: {default_text(name)}."
             widget = field.widget
             if isinstance(widget, forms.CheckboxInput):

@@ -78,3 +78,17 @@ def get_item(mapping: Any, key: str) -> Any:
         return mapping.get(key, "")
     except AttributeError:
         return ""
+
+
+@register.filter
+def big_money(value: Any) -> str:
+    """$3.47T, $105.6B, $12.3M: market caps and cash flows at a glance."""
+    number = _num(value)
+    if number is None:
+        return "—"
+    sign = "−" if number < 0 else ""
+    size = abs(number)
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if size >= limit:
+            return f"{sign}${size / limit:,.2f}{suffix}"
+    return f"{sign}${size:,.0f}"
