@@ -195,14 +195,15 @@ def stages(dockerfile: Path) -> dict[str, list[tuple[str, str]]]:
     return result
 
 
-def replay_build_stage(service: Service, dest: Path) -> list[str]:
-    """Lay out `dest` exactly as the image's `build` stage sees /src (its COPYs from the context).
+def replay_build_stage(service: Service, dest: Path, stage: str = "build") -> list[str]:
+    """Lay out `dest` exactly as the image's `build` stage sees its WORKDIR (its COPYs from the
+    context).
 
     Returns the stage's RUN commands. Copies from other stages (`COPY --from=`) are left out:
     they are built assets, not Python code.
     """
     run_commands: list[str] = []
-    for keyword, rest in stages(service.dockerfile)["build"]:
+    for keyword, rest in stages(service.dockerfile)[stage]:
         if keyword == "RUN":
             run_commands.append(rest)
         if keyword != "COPY" or rest.startswith("--from"):

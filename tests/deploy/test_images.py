@@ -178,3 +178,24 @@ def wait_ready(url: str, timeout: float = 90.0) -> None:
             last = str(exc)
         time.sleep(0.2)
     raise AssertionError(f"{url} not ready: {last}")
+
+
+def test_web_assets_stage_builds_from_what_it_copies(tmp_path: Path) -> None:
+    """The Node stage, replayed from its own COPY lines: Tailwind CSS and the vendored JS."""
+    web = next(s for s in SERVICES if s.name == "web")
+    commands = replay_build_stage(web, tmp_path, stage="assets")
+    assert commands == ["npm ci --no-audit --no-fund --loglevel=error", "npm run build"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("npm_")}
+    for command in commands:
+        result = subprocess.run(
+            command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, f"`{command}` failed:\n{result.stdout}\n{result.stderr}"
+    dist = tmp_path / "src/wheeldesk_web/static/dist"
+    built = {p.name for p in dist.iterdir()}
+    assert {"app.css", "htmx.min.js", "sse.js"} <= built
+    css = (dist / "app.css").read_text()
+    assert ".card" in css  # the components layer of frontend/app.css was compiled
+    # The build stage copies exactly this directory into the wheel.
+    build_copies = [r for k, r in stages(web.dockerfile)["build"] if k == "COPY"]
+    assert "--from=assets /web/src/wheeldesk_web/static/dist" in " ".join(build_copies)
