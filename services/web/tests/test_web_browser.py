@@ -151,6 +151,23 @@ def test_a_quote_changes_on_screen_without_reload(page: Page, stack) -> None:  #
         stack.control("/control/price", {"symbol": "KO", "price": original})  # shared stack
 
 
+def test_connectivity_loss_shows_the_banner_live(page: Page, stack) -> None:  # type: ignore[no-untyped-def]
+    login(page, stack)
+    page.goto(f"{stack.web_url}/dashboard/")
+    expect(page.locator("#account-id")).to_have_text("DU7654321")
+    expect(page.locator(".ibkr-disconnected")).to_have_count(0)
+    page.evaluate("window.__not_reloaded = true")
+    stack.control("/control/connectivity", {"state": "lost"})
+    try:
+        expect(page.locator(".ibkr-disconnected")).to_contain_text("IBKR disconnected")
+        expect(page.locator("#ibkr-pill .badge")).to_have_text("IBKR ○")
+    finally:
+        stack.control("/control/connectivity", {"state": "restored"})
+    expect(page.locator(".ibkr-disconnected")).to_have_count(0)
+    expect(page.locator("#ibkr-pill .badge")).to_have_text("IBKR ●")
+    assert page.evaluate("window.__not_reloaded === true")
+
+
 def test_bridge_down_shows_the_banner_not_an_error(page: Page, stack) -> None:  # type: ignore[no-untyped-def]
     login(page, stack)
     page.goto(f"{stack.web_url}/dashboard/")
