@@ -167,3 +167,14 @@ def test_trading_switch_blocks_everything():
     result = checks(put(), limits=Limits(trading_enabled=False))
     assert result["Trading switch"].level == "block"
     assert blocked(list(result.values()))
+
+
+def test_a_limit_inside_a_wide_market_is_never_blocked():
+    cheap = put(limit="0.09")
+    p = preview(cheap, bid=0.03, ask=0.09)  # mid 0.06: the ask is +50% from mid
+    c = checks(cheap, preview=p)["Limit vs mid"]
+    assert c.level == "pass"
+    c = checks(put(limit="0.03"), preview=p)["Limit vs mid"]
+    assert c.level == "warn" and c.numbers["away from mid"] == "-50.0%"
+    c = checks(put(limit="0.15"), preview=p)["Limit vs mid"]
+    assert c.level == "block"  # beyond the ask and 150% from mid

@@ -181,7 +181,12 @@ def check_limit_vs_mid(t: Ticket, preview: OrderPreview | None, limits: Limits) 
     # Only the unfavourable side matters: selling below mid, buying above it.
     worse = -away if t.action == "SELL" else away
     nums = {"limit": _usd(t.limit_price), "mid": _usd(mid), "away from mid": f"{away:+.1f}%"}
-    if abs(away) >= limits.limit_block_pct:
+    bid = dec(preview.bid) if preview is not None and preview.bid else None
+    ask = dec(preview.ask) if preview is not None and preview.ask else None
+    inside = bid is not None and ask is not None and bid <= t.limit_price <= ask
+    # A limit inside the quoted market is never "far outside" it (cheap options have wide
+    # percentage spreads); only a limit beyond bid/ask and the block band is refused.
+    if abs(away) >= limits.limit_block_pct and not inside:
         return Check(
             "Limit vs mid",
             "block",
