@@ -117,7 +117,9 @@ class ResendBackend:
         except ResendError as exc:
             code = int(exc.code) if str(exc.code).isdigit() else 500
             message = f"resend {code} {exc.error_type}: {exc.message}"
-            if code == 429 or code >= 500:
+            # 409: the same key still in progress at Resend (our payload per key never
+            # changes), e.g. a redelivery racing a slow first attempt: ask again later.
+            if code in (409, 429) or code >= 500:
                 raise TransientError(message, _retry_after(exc.headers)) from exc
             raise PermanentError(message) from exc
         email_id = response.get("id") if isinstance(response, dict) else None

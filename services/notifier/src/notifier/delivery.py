@@ -158,8 +158,10 @@ class Deliverer:
             await msg.term()
             return
         attempt = msg.metadata.num_delivered
-        status = await self.store.get(job.id) or EmailStatus(
-            id=job.id, status="queued", to=job.to, subject=job.subject
+        # Only a redelivery can find its email already sent or failed; a first delivery
+        # skips the read (a round trip per email at full speed).
+        status = (await self.store.get(job.id) if attempt > 1 else None) or EmailStatus(
+            id=job.id, status="queued", to=job.to, subject=job.subject, created=job.ts
         )
         if status.status in ("sent", "failed"):
             log.info("email %s already %s; acking redelivery", job.id, status.status)
@@ -200,7 +202,10 @@ class Deliverer:
         if self.stopping:
             return False
         await self.limiter.acquire()
-        return not self.stopping
+        if self.stopping:
+            return False
+        await msg.in_progress()  # the send gets a full ack_wait before any redelivery
+        return True
 
     async def _retry_or_fail(
         self,
