@@ -23,7 +23,7 @@ def fmt(value: object) -> str:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return ""
-        r = repr(value)
+        r = float.__repr__(float(value))
         return r[:-2] if r.endswith(".0") else r
     return str(value)
 

@@ -59,7 +59,9 @@ class Session:
     closed: bool = False
 
     def __post_init__(self) -> None:
-        self._times: collections.deque[float] = collections.deque()
+        self._tokens = float(self.engine.config.pacing)
+        self._last_refill = time.monotonic()
+        self._violations = 0
         self._outq: collections.deque[tuple[float, bytes]] = collections.deque()
         self._out_event = asyncio.Event()
         self._writer_task: asyncio.Task | None = None
@@ -189,23 +191,28 @@ class Session:
             self.error(-1, 1100, "Connectivity between IB and Trader Workstation has been lost.")
 
     def _paced(self, fields: list[str]) -> bool:
-        """IB's 50 messages/second: the excess gets error 100 and is not processed."""
+        """IB's 50 messages/second as a token bucket: the excess gets error 100, unprocessed.
+
+        A bucket (rather than a strict 1 s window) tolerates the network jitter between
+        ib_insync's own 45-per-second batches, as IB Gateway does in practice.
+        """
         limit = self.engine.config.pacing
         if limit <= 0:
             return True
         now = time.monotonic()
-        t = self._times
-        while t and now - t[0] > 1.0:
-            t.popleft()
-        if len(t) >= limit:
+        self._tokens = min(float(limit), self._tokens + (now - self._last_refill) * limit)
+        self._last_refill = now
+        if self._tokens < 1.0:
+            self._violations += 1
             self.error(
                 -1,
                 100,
                 f"Max rate of messages per second has been exceeded:max={limit} "
-                f"rec={len(t) + 1} (1)",
+                f"rec={limit + self._violations} (1)",
             )
             return False
-        t.append(now)
+        self._tokens -= 1.0
+        self._violations = 0
         return True
 
     # --- dispatch ------------------------------------------------------------------------------

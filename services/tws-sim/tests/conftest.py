@@ -1,0 +1,8 @@
+"""tws-sim tests: the real ib_insync client against a real tws-sim process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
