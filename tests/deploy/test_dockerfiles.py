@@ -130,3 +130,12 @@ def test_worker_healthcheck_follows_the_worker_process(tmp_path: Path) -> None:
         worker.kill()
         worker.wait(10)
     assert alive() == 1
+
+
+def test_web_entrypoint_is_an_executable_posix_script() -> None:
+    entrypoint = "services/web/docker-entrypoint.sh"
+    staged = subprocess.run(
+        ["git", "ls-files", "-s", entrypoint], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert staged.startswith("100755"), f"{entrypoint} must be committed executable: {staged!r}"
+    assert subprocess.run(["sh", "-n", str(ROOT / entrypoint)]).returncode == 0
