@@ -61,7 +61,13 @@ class Command(BaseCommand):
                 progress.advance(task)
                 progress.update(task, description="quotes")
                 if wanted:
-                    update_quotes(bridge.quotes(wanted))
+                    try:
+                        update_quotes(bridge.quotes(wanted))
+                    except ServiceCallError as exc:
+                        if exc.unavailable:
+                            raise
+                        # One bad symbol fails the batch; each is fetched again below anyway.
+                        failures.append(f"quotes: {exc.message}")
                 progress.advance(task)
                 for symbol in wanted:
                     progress.update(task, description=f"{symbol} fundamentals")
