@@ -83,6 +83,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Django's own mail (password reset) goes through the notifier, the only holder of the key.
 if (BASE_DIR / "core" / "mail.py").exists():
     EMAIL_BACKEND = "wheeldesk_web.core.mail.NotifierEmailBackend"
+else:  # never Django's SMTP default: a reset request must not turn into a 500
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
