@@ -250,3 +250,17 @@ def test_sync_ibkr_process_exits_nonzero_with_one_line(tmp_path) -> None:
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("CommandError: gateway-bridge not ready")
+
+
+def test_password_reset_sends_a_link_and_the_pages_render(client, user, mailoutbox) -> None:
+    assert client.get("/accounts/password_reset/").status_code == 200
+    response = client.post("/accounts/password_reset/", {"email": "t@example.com"})
+    assert response.status_code == 302 and response["Location"].endswith("/done/")
+    assert len(mailoutbox) == 1 and "/accounts/reset/" in mailoutbox[0].body
+    assert "Check your email" in client.get(response["Location"]).content.decode()
+
+
+def test_login_page_shows_an_error_for_a_wrong_password(client, user) -> None:
+    response = client.post("/accounts/login/", {"username": "trader", "password": "nope"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
