@@ -26,7 +26,6 @@ from aiolimiter import AsyncLimiter
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
-from nats.js.errors import NotFoundError
 from prometheus_client import Counter
 from pydantic import ValidationError
 from wheeldesk import subjects
@@ -55,20 +54,20 @@ def backoff(attempt: int, base: float, cap: float, retry_after: float | None = N
 
 
 async def ensure_consumer(js: JetStreamContext, settings: NotifierSettings) -> None:
+    """Create the durable consumer, or update it so a changed EMAIL_ACK_WAIT takes effect."""
+    config = ConsumerConfig(
+        durable_name=CONSUMER,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=settings.email_ack_wait,
+        max_deliver=-1,  # we count attempts ourselves and dead-letter
+        filter_subject=f"{subjects.EMAIL_PREFIX}.>",
+        max_ack_pending=10_000,
+    )
     try:
-        await js.consumer_info(subjects.STREAM_EMAIL, CONSUMER)
-    except NotFoundError:
-        await js.add_consumer(
-            subjects.STREAM_EMAIL,
-            ConsumerConfig(
-                durable_name=CONSUMER,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=settings.email_ack_wait,
-                max_deliver=-1,  # we count attempts ourselves and dead-letter
-                filter_subject=f"{subjects.EMAIL_PREFIX}.>",
-                max_ack_pending=10_000,
-            ),
-        )
+        await js.add_consumer(subjects.STREAM_EMAIL, config)
+    except Exception as exc:
+        await js.consumer_info(subjects.STREAM_EMAIL, CONSUMER)  # exists: keep it as it is
+        log.warning("email consumer kept its old config (%s)", exc)
 
 
 class Deliverer:
