@@ -197,3 +197,26 @@ def test_flex_upload_in_the_browser_builds_the_cycle(page, wheel_stack, tmp_path
     assert row.locator(".cycle-state").inner_text() == "Closed — shares called away"
     row.locator("a").click()
     assert page.locator("#timeline li").count() == 6
+
+
+def test_order_and_ledger_pages_fit_a_phone(page, wheel_stack):
+    from pathlib import Path
+
+    stack = wheel_stack
+    login(page, stack)
+    artifacts = Path(__file__).resolve().parents[3] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    coid = open_preview(page, stack, "KO")
+    for width, height in ((1440, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        for name, path in (
+            ("order-preview", f"/orders/{coid}/"),
+            ("orders", "/orders/"),
+            ("ledger", "/ledger/"),
+            ("alerts", "/alerts/"),
+        ):
+            page.goto(f"{stack.web_url}{path}")
+            page.wait_for_load_state()
+            page.screenshot(path=str(artifacts / f"{name}-{width}.png"), full_page=True)
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, f"{name} scrolls sideways at {width}px ({scroll}px)"
