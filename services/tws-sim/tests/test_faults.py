@@ -1,0 +1,228 @@
+"""Fault injection through the control API, each followed by a successful reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import subprocess
+import sys
+
+import pytest
+from ib_insync import IB, LimitOrder, Stock
+from twssim_helpers import ErrorLog, connect, ctl, next_client_id, wait_for
+
+
+async def reconnect_works(sim) -> None:
+    ib, _ = await connect(sim)
+    try:
+        assert ib.managedAccounts() == ["DU7654321"]
+        assert await ib.reqCurrentTimeAsync() is not None
+        [c] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
+        [t] = await ib.reqTickersAsync(c)
+        assert t.bid > 0
+    finally:
+        ib.disconnect()
+
+
+async def test_drop_all_connections(tws_sim_factory) -> None:
+    sim = tws_sim_factory()
+    ib, _ = await connect(sim)
+    dropped = asyncio.Event()
+    ib.disconnectedEvent += lambda: dropped.set()
+    assert ctl(sim, "/control/drop", {})["dropped"] == 1
+    await asyncio.wait_for(dropped.wait(), 20)
+    assert not ib.isConnected()
+    await reconnect_works(sim)
+
+
+async def test_nightly_restart_refuses_then_accepts(tws_sim_factory) -> None:
+    sim = tws_sim_factory()
+    ib, _ = await connect(sim)
+    dropped = asyncio.Event()
+    ib.disconnectedEvent += lambda: dropped.set()
+    ctl(sim, "/control/restart", {"down_seconds": 2})
+    await asyncio.wait_for(dropped.wait(), 20)
+    probe = IB()
+    with pytest.raises((ConnectionRefusedError, OSError, asyncio.TimeoutError, ConnectionError)):
+        await probe.connectAsync("127.0.0.1", sim.port, clientId=next_client_id(), timeout=1)
+    probe.disconnect()
+    await wait_for(lambda: ctl(sim, "/state")["faults"]["accepting"], what="accepting again")
+    await reconnect_works(sim)
+
+
+async def test_connectivity_lost_and_restored(tws_sim_factory) -> None:
+    sim = tws_sim_factory(extra=["--tick-ms", "50"])
+    ib, errors = await connect(sim)
+    try:
+        [c] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
+        t = ib.reqMktData(c, "", False, False)
+        await wait_for(lambda: t.bid > 0, what="ticks")
+        ctl(sim, "/control/connectivity", {"state": "lost"})
+        await wait_for(lambda: 1100 in errors.codes(), what="1100")
+        ctl(sim, "/control/connectivity", {"state": "restored"})
+        await wait_for(lambda: 1102 in errors.codes(), what="1102")
+        n = len(errors.items)
+        assert ib.isConnected() and n
+    finally:
+        ib.disconnect()
+    await reconnect_works(sim)
+
+
+async def test_market_data_farm_down_and_up(tws_sim_factory) -> None:
+    sim = tws_sim_factory(extra=["--tick-ms", "50"])
+    ib, errors = await connect(sim)
+    try:
+        [c] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
+        t = ib.reqMktData(c, "", False, False)
+        await wait_for(lambda: t.bid > 0, what="ticks")
+        ctl(sim, "/control/farm", {"state": "down"})
+        await wait_for(lambda: 2103 in errors.codes(), what="2103")
+        await asyncio.sleep(0.2)
+        frozen = len(t.ticks), t.time
+        await asyncio.sleep(0.4)
+        assert t.time == frozen[1]  # no ticks while the farm is down
+        ctl(sim, "/control/farm", {"state": "up"})
+        await wait_for(
+            lambda: [c for c in errors.codes() if c == 2104].__len__() >= 2, what="2104 again"
+        )
+        await wait_for(lambda: t.time != frozen[1], what="ticks resume")
+    finally:
+        ib.disconnect()
+    await reconnect_works(sim)
+
+
+async def test_latency_and_subscription_faults(tws_sim_factory) -> None:
+    sim = tws_sim_factory()
+    ctl(sim, "/control/latency", {"ms": 300})
+    ib, _ = await connect(sim)
+    try:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        assert await ib.reqCurrentTimeAsync() is not None
+        assert loop.time() - t0 >= 0.3  # the added latency is really applied
+    finally:
+        ib.disconnect()
+    ctl(sim, "/control/latency", {"ms": 0})
+    await reconnect_works(sim)
+
+
+async def test_reject_then_reconnect(tws_sim_factory) -> None:
+    sim = tws_sim_factory()
+    ctl(sim, "/control/reject-next-order", {"code": 201, "message": "Order rejected - reason: x"})
+    ib, errors = await connect(sim)
+    try:
+        [c] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
+        trade = ib.placeOrder(c, LimitOrder("BUY", 1, 1.0))
+        await wait_for(lambda: 201 in errors.codes(), what="201")
+        assert trade.orderStatus.status == "Cancelled"
+    finally:
+        ib.disconnect()
+    await reconnect_works(sim)
+
+
+def _raw(port: int) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return s
+
+
+def _frame(text: str) -> bytes:
+    b = text.encode()
+    return struct.pack(">I", len(b)) + b
+
+
+def _handshake(port: int, client_id: int) -> socket.socket:
+    s = _raw(port)
+    s.sendall(b"API\0" + _frame("v157..176"))
+    s.recv(4096)
+    s.sendall(_frame(f"71\x002\x00{client_id}\x00\x00"))
+    return s
+
+
+async def test_malformed_clients_never_crash_the_server(tws_sim_factory) -> None:
+    sim = tws_sim_factory(extra=["--tick-ms", "50"])
+    ib, _ = await connect(sim)
+    try:
+        [c] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        t = ib.reqMktData(c, "", False, False)
+        await wait_for(lambda: t.bid > 0, what="ticks")
+
+        def abuse() -> None:
+            s = _raw(sim.port)  # garbage instead of the handshake → closed
+            s.sendall(b"GET / HTTP/1.1\r\n\r\n")
+            assert s.recv(100) == b""
+            s.close()
+            s = _raw(sim.port)  # truncated frame then hang-up
+            s.sendall(b"API\0" + struct.pack(">I", 50) + b"v157")
+            s.close()
+            s = _raw(sim.port)  # absurd length prefix → closed
+            s.sendall(b"API\0" + struct.pack(">I", 2**31))
+            assert s.recv(100) == b""
+            s.close()
+            s = _handshake(sim.port, 9001)  # bad requests after a good handshake → error 320
+            s.sendall(_frame("9\x008\x00notanumber\x00"))
+            s.sendall(_frame("1\x0011\x00"))
+            s.sendall(_frame("3\x001\x00"))
+            s.sendall(_frame("abc\x00"))
+            s.sendall(_frame("\xff\xfe\x00"))
+            got = b""
+            s.settimeout(5)
+            while got.count(b"\x00320\x00") < 5:
+                chunk = s.recv(65536)
+                assert chunk, "server closed a connection that only sent bad requests"
+                got += chunk
+            s.sendall(struct.pack(">I", 10) + b"49\x00")  # truncated mid-message, then close
+            s.close()
+
+        await asyncio.get_running_loop().run_in_executor(None, abuse)
+        n = len(t.ticks)
+        before = t.time
+        await wait_for(lambda: t.time != before, what="other client keeps streaming")
+        assert ib.isConnected() and n >= 0
+        assert ctl(sim, "/healthz")["status"] == "ok"
+    finally:
+        ib.disconnect()
+    await reconnect_works(sim)
+
+
+def test_ctl_cli_round_trip(tws_sim) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "tws_sim.ctl", "--control-url", tws_sim.control_url, "state"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert '"account_id": "DU7654321"' in out.stdout
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tws_sim.ctl",
+            "--control-url",
+            tws_sim.control_url,
+            "fill-mode",
+            "sometimes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and '"field": "mode"' in bad.stdout
+
+
+def test_control_api_rejects_bad_bodies(tws_sim) -> None:
+    import httpx
+
+    r = httpx.post(tws_sim.control_url + "/control/latency", json={"ms": "slow"}, timeout=10)
+    assert r.status_code == 400 and r.json()["field"] == "ms"
+    r = httpx.post(
+        tws_sim.control_url + "/control/price", json={"symbol": "ZZZZ", "price": 1}, timeout=10
+    )
+    assert r.status_code == 400 and r.json()["field"] == "symbol"
+    r = httpx.post(tws_sim.control_url + "/control/drop", content=b"{not json", timeout=10)
+    assert r.status_code == 400
+    assert httpx.get(tws_sim.control_url + "/nope", timeout=10).status_code == 404
+
+
+_ = ErrorLog
