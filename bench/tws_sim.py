@@ -1,0 +1,82 @@
+"""tws-sim: ticks per second delivered to one ib_insync client, and connect time.
+
+Ticks: tws-sim started with `--tick-ms 1` (the market steps and streams as fast as the
+event loop allows), one ib_insync client streams all 50 universe stocks; the figure is
+ticks decoded by ib_insync (Ticker.ticks, i.e. bid/ask/last price+size changes) per
+second over a fixed window. Both processes share this machine's cores.
+Connect: wall time of `IB.connectAsync` (handshake + the full initial sync IB.connect
+does: positions, open/completed orders, account updates, executions), median of 10.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+from ib_insync import IB, Stock
+from wheeldesk.testing.procs import tws_sim_proc
+
+WINDOW = 8.0
+
+
+async def _measure(port: int) -> tuple[float, float, float]:
+    times = []
+    for i in range(10):
+        ib = IB()
+        t0 = time.perf_counter()
+        await ib.connectAsync("127.0.0.1", port, clientId=100 + i, timeout=20)
+        times.append(time.perf_counter() - t0)
+        ib.disconnect()
+        await asyncio.sleep(0.05)
+
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", port, clientId=1, timeout=20)
+    contracts = [Stock(s, "SMART", "USD") for s in UNIVERSE]
+    await ib.qualifyContractsAsync(*contracts)
+    count = 0
+
+    def on_pending(tickers) -> None:
+        nonlocal count
+        for t in tickers:
+            count += len(t.ticks)
+
+    for c in contracts:
+        ib.reqMktData(c, "", False, False)
+    await asyncio.sleep(1.0)  # warm-up
+    ib.pendingTickersEvent += on_pending
+    t0 = time.perf_counter()
+    await asyncio.sleep(WINDOW)
+    elapsed = time.perf_counter() - t0
+    ib.pendingTickersEvent -= on_pending
+    ib.disconnect()
+    return count / elapsed, statistics.median(times), max(times)
+
+
+UNIVERSE = [
+    "AAPL", "MSFT", "KO", "PEP", "JNJ", "PG", "JPM", "BAC", "XOM", "CVX", "INTC", "AMD", "F",
+    "T", "VZ", "PFE", "WMT", "TGT", "HD", "DIS", "SOFI", "PLTR", "RIVN", "NVDA", "GOOGL",
+    "AMZN", "META", "TSLA", "CSCO", "ORCL", "IBM", "ABBV", "MRK", "CVS", "WFC", "C", "GM",
+    "UBER", "PYPL", "SBUX", "NKE", "MO", "KHC", "O", "MU", "SCHW", "DAL", "AAL", "MARA", "SPY",
+]  # fmt: skip
+
+
+def run() -> list[dict]:
+    sim = tws_sim_proc(extra=["--tick-ms", "1", "--pacing", "0"]).start()
+    try:
+        rate, connect_p50, connect_max = asyncio.run(_measure(sim.port))
+    finally:
+        sim.stop()
+    return [
+        {"name": "ticks/s delivered to one ib_insync client (50 stocks streaming)",
+         "value": round(rate), "unit": "ticks/s", "target": ">= 5,000"},
+        {"name": "IB.connectAsync incl. initial sync, median of 10", "value": connect_p50 * 1000,
+         "unit": "ms", "target": "well under 1 s"},
+        {"name": "IB.connectAsync incl. initial sync, max of 10", "value": connect_max * 1000,
+         "unit": "ms", "target": "< 1 s"},
+    ]  # fmt: skip
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
