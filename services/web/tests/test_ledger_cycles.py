@@ -171,3 +171,23 @@ def test_unlabelled_two_leg_assignment_still_continues_the_cycle():
     [c] = build_cycles(events)
     # basis = 12 − 60 / 200 = 11.70
     assert c.state == "shares" and c.adjusted_cost_basis == D("11.70")
+
+
+def test_unlabelled_expiry_and_call_away_read_from_the_fills():
+    events = [
+        # an OTM put closed at 0 at expiry without a code: expired, not bought back
+        opt("2026-01-05", "VZ", "SLD", 1, "P", 38, "2026-01-16", "0.40"),
+        opt("2026-01-16", "VZ", "BOT", 1, "P", 38, "2026-01-16", "0", hour=21),
+        # then a put assigned, a call sold and called away — no codes on any leg
+        opt("2026-01-20", "VZ", "SLD", 1, "P", 38, "2026-02-20", "0.50"),
+        opt("2026-02-20", "VZ", "BOT", 1, "P", 38, "2026-02-20", "0", hour=21),
+        stk("2026-02-20", "VZ", "BOT", 100, "38", hour=21),
+        opt("2026-02-23", "VZ", "SLD", 1, "C", 39, "2026-03-20", "0.45"),
+        opt("2026-03-20", "VZ", "BOT", 1, "C", 39, "2026-03-20", "0", hour=21),
+        stk("2026-03-20", "VZ", "SLD", 100, "39", hour=21),
+    ]
+    first, second = build_cycles(events)
+    assert first.outcome == "expired" and first.realised_pnl == D("40.00")
+    # basis = 38 − (50 + 45) / 100 = 37.05; P&L = 95 + 100 × (39 − 38) = 195
+    assert second.assigned and second.outcome == "called_away"
+    assert second.adjusted_cost_basis == D("37.05") and second.realised_pnl == D("195.00")

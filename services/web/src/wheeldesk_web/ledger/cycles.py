@@ -3,8 +3,9 @@
 A cycle starts when a flat ticker opens something (a put sold, shares bought or a
 pre-existing lot) and ends when the ticker is flat again: puts expired or bought
 back (and not rolled the same day), or shares called away or sold. Assignment and
-call-away are read from the executions' `kind` (IB reports them as fills), never
-inferred from prices.
+call-away are read from the executions: their `kind` (IB reports them as fills), or,
+when a report carries no code, IB's two-leg shape — the option closed at 0 and the
+shares delivered the same day. Never inferred from the price at expiry.
 
 Definitions (the numbers the ledger pages show):
 - net premium = credits of every option sold in the cycle − debits of every option
@@ -192,6 +193,11 @@ class Cycle:
         return f"{self.symbol}-{first.time:%Y%m%d%H%M%S}-{first.ref or 'x'}"[:120]
 
 
+def _closing_outcome(e: LedgerEvent) -> Outcome:
+    """A put closed for nothing expired; one closed for a price was bought back."""
+    return "expired" if e.price == 0 or e.kind == "expiration" else "bought_back"
+
+
 class _Builder:
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -200,6 +206,7 @@ class _Builder:
         self.options: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
         self.pending_close: LedgerEvent | None = None
         self.last_buyback: dict[str | None, date] = {}
+        self.zero_close: dict[str | None, date] = {}
 
     def _flat_options(self) -> bool:
         return all(q == 0 for q in self.options.values())
@@ -213,6 +220,7 @@ class _Builder:
         self.options.clear()
         self.pending_close = None
         self.last_buyback.clear()
+        self.zero_close.clear()
 
     def _update_state(self) -> None:
         c = self.current
@@ -243,7 +251,7 @@ class _Builder:
             if is_assignment_leg:
                 self.pending_close = None
             elif not is_roll:
-                self._close(self.pending_close, "bought_back")
+                self._close(self.pending_close, _closing_outcome(self.pending_close))
             else:
                 self.pending_close = None
         if self.current is None:
@@ -273,6 +281,8 @@ class _Builder:
                     c.assigned = True
                 else:
                     c.called_away = True
+            if e.side == "BOT" and e.price == 0:
+                self.zero_close[e.right] = e.local_date
             if e.kind == "trade" and e.side == "BOT":
                 self.last_buyback[e.right] = e.local_date
             elif e.kind == "trade" and self.last_buyback.get(e.right) == e.local_date:
@@ -283,12 +293,13 @@ class _Builder:
                 c.shares += e.quantity
                 c.shares_acquired += e.quantity
                 c.acquisition_cost += e.quantity * e.price
-                if e.kind == "assignment":
+                if e.kind == "assignment" or self.zero_close.get("P") == e.local_date:
                     c.assigned = True
             else:
                 c.shares -= e.quantity
                 c.stock_proceeds += e.quantity * e.price
-                if e.kind in ("assignment", "exercise"):
+                # IB's call-away: the short call closes at 0 and the shares go the same day.
+                if e.kind in ("assignment", "exercise") or self.zero_close.get("C") == e.local_date:
                     c.called_away = True
 
         self._update_state()
@@ -304,7 +315,7 @@ class _Builder:
 
     def finish(self) -> list[Cycle]:
         if self.pending_close is not None:
-            self._close(self.pending_close, "bought_back")
+            self._close(self.pending_close, _closing_outcome(self.pending_close))
         return self.cycles
 
 
