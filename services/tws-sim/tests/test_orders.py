@@ -210,3 +210,27 @@ async def test_otm_put_expires_worthless(tws_sim_factory) -> None:
         assert cash(ib) == pytest.approx(cash0)
     finally:
         ib.disconnect()
+
+
+async def test_reconnect_sees_working_and_completed_orders(tws_sim_factory) -> None:
+    sim = tws_sim_factory()
+    cid = 4242
+    ib, _ = await connect(sim, client_id=cid)
+    try:
+        [c] = await ib.qualifyContractsAsync(Stock("VZ", "SMART", "USD"))
+        done = ib.placeOrder(c, MarketOrder("BUY", 100, orderRef="done-1"))
+        await wait_for(lambda: done.orderStatus.status == "Filled", what="fill")
+        ctl(sim, "/control/fill-mode", {"mode": "never"})
+        working = ib.placeOrder(c, LimitOrder("BUY", 100, 1.0, orderRef="work-1"))
+        await wait_for(lambda: working.orderStatus.status == "Submitted", what="working")
+    finally:
+        ib.disconnect()
+    ib, _ = await connect(sim, client_id=cid)
+    try:
+        refs = {t.order.orderRef: t.orderStatus.status for t in ib.trades()}
+        assert refs == {"done-1": "Filled", "work-1": "Submitted"}
+        [open_trade] = ib.openTrades()
+        assert open_trade.order.orderId == working.order.orderId
+        assert len(ib.fills()) == 1 and ib.fills()[0].execution.orderRef == "done-1"
+    finally:
+        ib.disconnect()

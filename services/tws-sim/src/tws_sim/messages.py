@@ -437,3 +437,20 @@ def open_order(o: dict, c: SimContract, state: dict) -> bytes:
     f += [None, 0, 0]  # duration, postToAts, autoCancelParent
     f += [None, None, None, None, None]
     return encode(*f)
+
+
+def completed_order(o: dict, c: SimContract, status: str, filled: float, when: str) -> bytes:
+    """completedOrder (msg 101) as decoder.completedOrder reads it at server version 176."""
+    f: list[object] = [101, *c.fields()]
+    f += [
+        o["action"], o["quantity"], o["order_type"], o.get("lmt_price"), o.get("aux_price"),
+        o.get("tif", "DAY"), "", o["account"], o.get("open_close", ""), 0,
+        o.get("order_ref", ""), o["perm_id"], 0, 0, None, "", "", "", "", "", "", "", "",
+        None, "", 0, "", -1, None, None, None, None, None, None, 0, 0, None, 0, 0, None, 0,
+        "", None,
+    ]  # fmt: skip
+    f += [0, 0, None, None, "", 0, 0, 0, None, None, "", "", "", "", 0, 0, ""]
+    f += [0, status, 0, 0, 0]
+    f += [None, None, None, 0, 0, "", filled, 0, 0, "", 0, 0, None, when, status]
+    f += [None, None, None, None, None]
+    return encode(*f)

@@ -281,6 +281,10 @@ class Session:
         self.send(m.open_order_end())
 
     def req_completed_orders(self, f: list[str]) -> None:
+        when = self.engine.market.now().strftime("%Y%m%d %H:%M:%S") + " UTC"
+        for o in self.engine.orders.values():
+            if o.done:
+                self.send(m.completed_order(o.as_fields(), o.contract, o.status, o.filled, when))
         self.send(m.completed_orders_end())
 
     def req_account_updates(self, f: list[str]) -> None:
