@@ -119,7 +119,8 @@ class EventPublisher:
         self._last_sent[quote.symbol] = now
         if self.nc is None or not self.nc.is_connected:
             return
-        event = QuoteEvent(**quote.model_dump(exclude={"mid", "price"}))
+        # The quote was validated when built; skip a second validation on the hot path.
+        event = QuoteEvent.model_construct(**dict(quote))
         try:
             # Core NATS publish only buffers; the client flushes in the background.
             background(self.nc.publish(subjects.quote(quote.symbol), natsconn.encode(event)))
