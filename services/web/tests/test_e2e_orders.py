@@ -97,6 +97,18 @@ def test_double_click_and_replayed_confirm_place_one_order(page, wheel_stack):
     coid = open_preview(page, stack, "PEP")
     token = page.input_value("#confirm-form input[name=csrfmiddlewaretoken]")
     confirm_url = f"{stack.web_url}/orders/{coid}/confirm/"
+    # three confirms racing from the page (a double click on a slow connection, a retry)
+    statuses = page.evaluate(
+        """async ([url, token]) => {
+            const post = () => fetch(url, {method: "POST", redirect: "manual",
+                headers: {"Content-Type": "application/x-www-form-urlencoded"},
+                body: "csrfmiddlewaretoken=" + encodeURIComponent(token)});
+            const answers = await Promise.all([post(), post(), post()]);
+            return answers.map((r) => r.type === "opaqueredirect" ? 302 : r.status);
+        }""",
+        [confirm_url, token],
+    )
+    assert statuses == [302, 302, 302]
     page.dblclick("#confirm-order")
     wait_status(page, "submitted")
     # the browser replays the confirm POST (reload after a timeout, a retry)
@@ -108,6 +120,15 @@ def test_double_click_and_replayed_confirm_place_one_order(page, wheel_stack):
     page.reload()
     wait_status(page, "submitted")
     assert len(sim_orders(stack, coid)) == 1
+    with db(stack) as conn:
+        actions = dict(
+            conn.execute(
+                "SELECT action, COUNT(*) FROM orders_orderaudit WHERE client_order_id=? "
+                "GROUP BY action",
+                (coid,),
+            ).fetchall()
+        )
+    assert actions["send"] == 1 and actions["duplicate"] >= 4
 
 
 def test_cancel_a_working_order(page, wheel_stack):
