@@ -309,7 +309,7 @@ def test_line_budget_and_pacing(
         quotes = list(pool.map(lambda s: c.quotes([s])[0], ["KO", "PEP", "JNJ", "PG", "T"]))
         assert len(chains.result().options) > 100
     assert all(q.price is not None for q in quotes)
-    assert "error 100" not in bridge.log_text() and "Error 101" not in bridge.log_text()
+    assert "Error 100," not in bridge.log_text() and "Error 101," not in bridge.log_text()
 
 
 def test_pacing_queue_timeout_is_429(
@@ -331,3 +331,48 @@ def test_pacing_queue_timeout_is_429(
     assert 200 in statuses and 429 in statuses, statuses
     limited = next(a for a in answers if a.status_code == 429)
     assert limited.json()["code"] == "ib_pacing" and int(limited.headers["retry-after"]) >= 1
+
+
+async def test_assignment_is_an_execution_of_kind_assignment(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    from datetime import date
+
+    from wheeldesk.schemas.orders import ExecutionEvent
+
+    sim = tws_sim_factory()
+    events = await Collector().start(nats_server.url, "ibkr.execution.>")  # type: ignore[attr-defined]
+    try:
+        bridge = service_factory("gateway-bridge", env=bridge_env(sim, nats_server.url))  # type: ignore[attr-defined]
+        c = client(bridge)
+        put = next(p for p in c.positions() if p.symbol == "AAPL" and p.sec_type == "OPT")
+        assert put.quantity == -1 and put.strike and put.expiry
+        sim_today = date.fromisoformat(ctl(sim, "/state")["sim_time"][:10])
+        ctl(sim, "/control/price", {"symbol": "AAPL", "price": round(put.strike * 0.8, 2)})
+        ctl(sim, "/control/advance", {"days": (put.expiry - sim_today).days + 1})
+
+        def assigned(kind: str, sec_type: str) -> Any:
+            return lambda s, d: (
+                (f := ExecutionEvent.model_validate_json(d).fill).symbol == "AAPL"
+                and f.kind == kind
+                and f.sec_type == sec_type
+            )
+
+        _, data = await events.wait(assigned("assignment", "OPT"), what="option leg")
+        leg = ExecutionEvent.model_validate_json(data).fill
+        assert leg.side == "BOT" and leg.price == 0 and leg.quantity == 1
+        assert leg.strike == put.strike and leg.client_order_id is None
+        _, data = await events.wait(assigned("assignment", "STK"), what="stock delivery")
+        stock = ExecutionEvent.model_validate_json(data).fill
+        assert stock.side == "BOT" and stock.quantity == 100 and stock.price == put.strike
+        fills = [f for f in c.executions() if f.symbol == "AAPL"]
+        assert sorted((f.sec_type, f.kind) for f in fills) == [
+            ("OPT", "assignment"),
+            ("STK", "assignment"),
+        ]
+        positions = wait_for(
+            lambda: [p for p in c.positions() if p.symbol == "AAPL"], what="AAPL shares"
+        )
+        assert [(p.sec_type, p.quantity) for p in positions] == [("STK", 100)]
+    finally:
+        await events.close()

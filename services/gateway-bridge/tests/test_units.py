@@ -298,3 +298,36 @@ async def test_quotes_coalesce_per_symbol_latest_wins() -> None:
     assert [q.last for q in pub.sent] == [100, 60]
     await asyncio.sleep(0.15)
     assert [q.last for q in pub.sent] == [100, 60, 119]
+
+
+def test_settlement_executions_are_classified() -> None:
+    from datetime import UTC, datetime
+
+    from gateway_bridge.orders import classify_fills
+    from wheeldesk.schemas.orders import Fill
+
+    t = datetime(2026, 12, 18, 21, 0, tzinfo=UTC)
+    common = {"time": t, "account_id": "DU1"}
+    fills = [
+        Fill(exec_id="1", symbol="AAPL", sec_type="OPT", expiry=date(2026, 12, 18), strike=180,
+             right="P", multiplier=100, side="BOT", quantity=1, price=0, **common),
+        Fill(exec_id="2", symbol="AAPL", sec_type="STK", side="BOT", quantity=100, price=180,
+             **common),
+        Fill(exec_id="3", symbol="KO", sec_type="OPT", expiry=date(2026, 12, 18), strike=70,
+             right="C", multiplier=100, side="BOT", quantity=1, price=0, **common),
+        Fill(exec_id="4", symbol="MSFT", sec_type="OPT", expiry=date(2026, 12, 18), strike=400,
+             right="C", multiplier=100, side="SLD", quantity=1, price=0, **common),
+        Fill(exec_id="5", symbol="MSFT", sec_type="STK", side="BOT", quantity=100, price=400,
+             **common),
+        Fill(exec_id="6", order_id=7, client_order_id="wd-1", symbol="PEP", sec_type="STK",
+             side="BOT", quantity=100, price=150, **common),
+    ]  # fmt: skip
+    kinds = {f.exec_id: f.kind for f in classify_fills(fills)}
+    assert kinds == {
+        "1": "assignment",
+        "2": "assignment",
+        "3": "expiration",
+        "4": "exercise",
+        "5": "exercise",
+        "6": "trade",
+    }

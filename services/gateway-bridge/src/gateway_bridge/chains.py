@@ -249,6 +249,7 @@ class Chains:
         symbol = symbol.strip().upper()
         stock = await self.md.stock_contract(symbol)
         sd = await self.secdef(stock)
+        await self.md.session.refresh_clock()
         today = self.md.session.today()
         expiries = [e for e in sd.expirations if dte_min <= (e - today).days <= dte_max]
         underlying = await self.md.quote(symbol)

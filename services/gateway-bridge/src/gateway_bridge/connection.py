@@ -63,6 +63,7 @@ class IBSession:
         self.next_retry_at: float | None = None
         self.connects = 0
         self.clock_offset = 0.0
+        self._clock_read = 0.0
         self._on_connected: list[Hook] = []
         self._listeners: list[StatusListener] = []
         self._error_listeners: list[Callable[[int, int, str], None]] = []
@@ -138,6 +139,18 @@ class IBSession:
         """IB's clock (tws-sim's may run ahead of ours; DTE must follow the server)."""
         return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
 
+    async def refresh_clock(self, max_age: float = 30.0) -> None:
+        """Re-read IB's clock now and then (tws-sim's can be advanced by days)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._clock_read < max_age or not self.ready:
+            return
+        self._clock_read = loop.time()
+        try:
+            server_now = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), 5)
+            self.clock_offset = (server_now - datetime.now(UTC)).total_seconds()
+        except Exception:
+            log.debug("clock refresh failed", exc_info=True)
+
     def today(self) -> date:
         return self.now().astimezone(EASTERN).date()
 
@@ -197,6 +210,7 @@ class IBSession:
         try:
             server_now = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), 5)
             self.clock_offset = (server_now - datetime.now(UTC)).total_seconds()
+            self._clock_read = asyncio.get_running_loop().time()
         except Exception:
             self.clock_offset = 0.0
         self.ib.reqMarketDataType(self.data_type.ib_code)

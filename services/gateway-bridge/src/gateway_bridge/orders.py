@@ -144,6 +144,46 @@ def execution_kind(contract: Contract, execution: Any) -> str:
     return "trade"
 
 
+def classify_fills(fills: list[Fill]) -> list[Fill]:
+    """Name expiry settlements the way a wheel trader reads them.
+
+    IB reports them as executions with no API order: the option leg closes at price 0
+    and, when it was in the money, a stock leg of quantity × multiplier at the strike
+    follows. Short option + delivery = assignment, long option + delivery = exercise,
+    no delivery = expiration (worthless)."""
+    settlement = [
+        f for f in fills if not f.order_id and not f.client_order_id and f.kind == "trade"
+    ]
+    stock_legs = [f for f in settlement if f.sec_type == "STK"]
+    kinds: dict[str, str] = {}
+    used: set[str] = set()
+    for f in settlement:
+        if f.sec_type != "OPT" or f.price != 0:
+            continue
+        match = next(
+            (
+                s
+                for s in stock_legs
+                if s.exec_id not in used
+                and s.symbol == f.symbol
+                and f.strike is not None
+                and abs(s.price - f.strike) < 1e-6
+                and abs(s.quantity - f.quantity * f.multiplier) < 1e-6
+                and s.time.date() == f.time.date()
+            ),
+            None,
+        )
+        if match is None:
+            kinds[f.exec_id] = "expiration"
+            continue
+        used.add(match.exec_id)
+        kind = "assignment" if f.side == "BOT" else "exercise"
+        kinds[f.exec_id] = kinds[match.exec_id] = kind
+    return [
+        f.model_copy(update={"kind": kinds[f.exec_id]}) if f.exec_id in kinds else f for f in fills
+    ]
+
+
 def fill_from_ib(fill: IBFill, account_id: str | None = None) -> Fill:
     c, ex, report = fill.contract, fill.execution, fill.commissionReport
     opt = c.secType == "OPT"
@@ -289,6 +329,8 @@ class OrderService:
         self.publisher = publisher
         self._locks: dict[str, asyncio.Lock] = {}
         self._requests: dict[str, OrderRequest] = {}
+        self._settlements: list[IBFill] = []
+        self._settle_handle: asyncio.TimerHandle | None = None
         ib = session.ib
         ib.orderStatusEvent += self._on_status
         self._hook_wrapper()
@@ -553,7 +595,7 @@ class OrderService:
         by_id = {f.execution.execId: f for f in self.ib.fills()}
         for f in fills or []:
             by_id.setdefault(f.execution.execId, f)
-        out = [fill_from_ib(f, self.session.account_id) for f in by_id.values()]
+        out = classify_fills([fill_from_ib(f, self.session.account_id) for f in by_id.values()])
         if since is not None:
             out = [f for f in out if f.time.date() >= since]
         out.sort(key=lambda f: f.time)
@@ -594,11 +636,32 @@ class OrderService:
             msg_id = f"order:{order.order_id}:{kind}:{fill.exec_id}"
         self.publisher.spawn(subjects.order(order.order_id), event, msg_id)
 
+    def _publish_settlements(self) -> None:
+        self._settle_handle = None
+        batch, self._settlements = self._settlements, []
+        fills = classify_fills([fill_from_ib(f, self.session.account_id) for f in batch])
+        for fill in fills:
+            if self.publisher is not None:
+                self.publisher.spawn(
+                    subjects.execution(fill.exec_id),
+                    ExecutionEvent(fill=fill),
+                    f"exec:{fill.exec_id}:fill",
+                )
+
     def _on_status(self, trade: Trade) -> None:
         self._publish_order(trade, "status")
 
     def _on_fill(self, ib_fill: IBFill, kind: str) -> None:
         if self.publisher is None:
+            return
+        ex = ib_fill.execution
+        if not ex.orderId and not ex.orderRef:
+            # A settlement leg: wait briefly for its sibling (stock delivery) to name it.
+            if kind == "fill":
+                self._settlements.append(ib_fill)
+                if self._settle_handle is None:
+                    loop = asyncio.get_running_loop()
+                    self._settle_handle = loop.call_later(0.5, self._publish_settlements)
             return
         fill = fill_from_ib(ib_fill, self.session.account_id)
         self.publisher.spawn(
