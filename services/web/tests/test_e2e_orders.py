@@ -63,19 +63,6 @@ def put_contract(stack, symbol: str) -> tuple[str, float, float]:  # type: ignor
     return q["contract"]["expiry"], q["contract"]["strike"], q["bid"]
 
 
-def open_preview_from_signal(page, stack) -> str:  # type: ignore[no-untyped-def]
-    result = stack.manage("scan", "--symbols", "KO,PEP,JNJ,PG,WMT", check=False)
-    with db(stack) as conn:
-        row = conn.execute(
-            "SELECT id FROM signals_signal WHERE kind='CSP' ORDER BY score DESC LIMIT 1"
-        ).fetchone()
-    assert row, f"the scan produced no CSP signal: {result.stdout} {result.stderr}"
-    page.goto(f"{stack.web_url}/signals/{row[0]}/")
-    page.click("#preview-order")
-    page.wait_for_selector("#confirm-order")
-    return page.inner_text("#client-order-id")
-
-
 def open_preview(page, stack, symbol: str, action: str = "SELL") -> str:  # type: ignore[no-untyped-def]
     expiry, strike, bid = put_contract(stack, symbol)
     page.goto(
@@ -88,6 +75,58 @@ def open_preview(page, stack, symbol: str, action: str = "SELL") -> str:  # type
 
 def wait_status(page, status: str) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector(f"#order-status[data-status='{status}']", timeout=60_000)
+
+
+def store_signal(stack, symbol: str) -> int:  # type: ignore[no-untyped-def]
+    """A tier-A CSP signal on a real tws-sim contract, stored as `manage.py scan` stores one."""
+    expiry, strike, bid = put_contract(stack, symbol)
+    spot = stack.bridge_get(f"/v1/stocks/{symbol}")["quote"]["last"]
+    script = (
+        "from datetime import date\n"
+        "from wheeldesk_web.signals.models import ScanRun, Signal\n"
+        f"run = ScanRun.objects.create(status=ScanRun.DONE, trigger='command', symbols=['{symbol}'])\n"
+        f"s = Signal.objects.create(scan=run, kind='CSP', symbol='{symbol}', expiry=date.fromisoformat("
+        f"'{expiry}'), strike={strike}, right='P', premium={bid}, collateral={strike * 100}, yield_pct=1, apy=20, pop=80, "
+        f"abs_delta=0.2, breakeven={strike - bid}, expected_move=3, distance_pct=5, dte=30, "
+        f"underlying_price={spot}, score=90, tier='A', bid={bid})\n"
+        "print('SIGNAL', s.pk)\n"
+    )
+    out = stack.manage("shell", "-c", script).stdout
+    return int(out.split("SIGNAL")[-1].split()[0])
+
+
+def test_signal_to_filled_order_history_dashboard_and_ledger(page, wheel_stack):
+    stack = wheel_stack
+    stack.control("/control/fill-mode", {"mode": "immediate"})
+    login(page, stack)
+    signal_id = store_signal(stack, "PG")
+    page.goto(f"{stack.web_url}/signals/{signal_id}/")
+    assert page.locator("#payoff-chart").count() == 1  # the payoff at expiry partial
+    page.click("#preview-order")
+    page.wait_for_selector("#confirm-order")
+    coid = page.inner_text("#client-order-id")
+    assert page.get_attribute("#trading-mode", "data-mode") == "paper"
+    assert "DU7654321" in page.inner_text("#trading-mode")
+    page.click("[data-set-limit]")  # take the bid
+    page.click("#update-preview")
+    page.wait_for_selector("#confirm-order")
+    contract = page.inner_text("h1").split("×", 1)[1].strip()
+    page.click("#confirm-order")
+    wait_status(page, "filled")
+    assert page.inner_text("#filled").startswith("1 / 1")
+    fill = Decimal(page.inner_text("#avg-fill").lstrip("$"))
+    assert len(sim_orders(stack, coid)) == 1
+    page.goto(f"{stack.web_url}/orders/")
+    assert page.get_attribute(f"tr[data-client-order-id='{coid}']", "data-status") == "filled"
+    symbol, expiry = contract.split()[:2]
+    page.goto(f"{stack.web_url}/dashboard/")
+    options = page.inner_text("#positions-options")
+    assert symbol in options and expiry in options
+    assert page.locator(f"#cycles-in-progress li[data-symbol='{symbol}']").count() == 1
+    page.goto(f"{stack.web_url}/ledger/?symbol={symbol}")
+    row = page.locator(f"#cycles tr[data-symbol='{symbol}']").first
+    assert row.get_attribute("data-state") == "short_put"
+    assert row.locator(".cycle-premium").inner_text() == f"${fill * 100:,.2f}"
 
 
 def test_double_click_and_replayed_confirm_place_one_order(page, wheel_stack):
