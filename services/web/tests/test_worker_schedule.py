@@ -241,3 +241,31 @@ def test_short_option_near_expiry_and_itm_is_emailed_once(saved_scan):
     )
     assert "Underlying 210.00 vs strike 220" in n.request["text"]
     assert emails.check_expiring_itm(Holding(), today) == []  # once per contract
+
+
+def test_order_filled_is_emailed_once(saved_scan):
+    from decimal import Decimal
+
+    from wheeldesk_web.alerts import emails
+    from wheeldesk_web.orders.models import Order
+
+    Order.objects.create(
+        user=saved_scan.user,
+        symbol="KO",
+        expiry=date(2026, 12, 18),
+        strike=Decimal("60"),
+        right="P",
+        action="SELL",
+        quantity=1,
+        limit_price=Decimal("1.10"),
+        status="filled",
+        filled=Decimal(1),
+        avg_fill_price=Decimal("1.12"),
+        commission=Decimal("1.05"),
+        account_id="DU7654321",
+        is_paper=True,
+    )
+    [n] = emails.queue_order_fills()
+    assert n.request["subject"] == "Filled: SELL 1 KO 2026-12-18 60P @ 1.12"
+    assert "paper" in n.request["text"] and n.request["idempotency_key"] == n.key
+    assert emails.queue_order_fills() == []
