@@ -132,3 +132,41 @@ def test_dashboard_wheel_card_comes_from_the_ledger(user_client, settings):
     page = user_client.get(reverse("dashboard")).content.decode()
     assert 'id="wheel-summary"' in page and 'data-symbol="KO"' in page
     assert "basis $58.80" in page
+
+
+def test_admin_lists_orders_audit_ledger_and_alerts(admin_client):
+    from wheeldesk_web.ledger.services import import_flex
+    from wheeldesk_web.orders.models import Order, OrderAudit
+
+    import_flex(FLEX)
+    order = Order.objects.create(
+        symbol="KO",
+        action="SELL",
+        quantity=1,
+        strike=60,
+        right="P",
+        expiry="2026-12-18",
+        limit_price="1.10",
+    )
+    OrderAudit.objects.create(
+        order=order,
+        client_order_id=order.client_order_id,
+        action="refused",
+        detail="trading disabled",
+    )
+    for model in (
+        "orders/order",
+        "orders/orderaudit",
+        "orders/tradingconfig",
+        "ledger/execution",
+        "ledger/wheelcycle",
+        "ledger/adjustment",
+        "alerts/savedscan",
+        "alerts/notification",
+        "alerts/emailedsignal",
+    ):
+        r = admin_client.get(f"/admin/{model}/")
+        assert r.status_code == 200, model
+    page = admin_client.get("/admin/orders/orderaudit/").content.decode()
+    assert "trading disabled" in page and order.client_order_id in page
+    assert admin_client.get("/admin/orders/orderaudit/add/").status_code == 403
