@@ -170,3 +170,31 @@ def test_admin_lists_orders_audit_ledger_and_alerts(admin_client):
     page = admin_client.get("/admin/orders/orderaudit/").content.decode()
     assert "trading disabled" in page and order.client_order_id in page
     assert admin_client.get("/admin/orders/orderaudit/add/").status_code == 403
+
+
+def test_saved_scans_and_alert_preferences_page(user_client):
+    from wheeldesk_web.alerts.models import AlertPreferences, SavedScan
+
+    url = reverse("alerts:index")
+    r = user_client.post(
+        url, {"name": "Income", "kinds": "csp, cc", "min_apy": "15", "email": "on"}, follow=True
+    )
+    assert "Saved scan “Income” created" in r.content.decode()
+    assert SavedScan.objects.get().kinds == "CSP,CC"
+    r = user_client.post(url, {"name": "Income", "kinds": "CSP"}, follow=True)
+    assert "already have a saved scan with this name" in r.content.decode()
+    r = user_client.post(url, {"name": "Bad", "kinds": "<script>x</script>"}, follow=True)
+    page = r.content.decode()
+    assert "Use CSP, CC, ROLL or CLOSE" in page and "<script>x</script>" not in page
+    assert SavedScan.objects.count() == 1
+    user_client.post(
+        url,
+        {"save_prefs": "1", "disconnected": "on", "disconnected_minutes": "20", "expiry_days": "2"},
+    )
+    prefs = AlertPreferences.objects.get()
+    assert (
+        prefs.disconnected,
+        prefs.disconnected_minutes,
+        prefs.expiry_itm,
+        prefs.expiry_days,
+    ) == (True, 20, False, 2)
