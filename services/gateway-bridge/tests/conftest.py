@@ -17,7 +17,10 @@ from bridge_helpers import bridge_env
 @pytest.fixture(scope="module")
 def shared_bridge(tws_sim: Proc, nats_server: Proc) -> Iterator[Proc]:
     """One bridge for read-only tests against the session's tws-sim."""
-    proc = service_proc("gateway-bridge", bridge_env(tws_sim, nats_server.url))  # type: ignore[attr-defined]
+    proc = service_proc(
+        "gateway-bridge",
+        bridge_env(tws_sim, nats_server.url, IB_SIMULATED="true"),  # type: ignore[attr-defined]
+    )
     proc.start(timeout=90)
     yield proc
     proc.stop()

@@ -79,7 +79,7 @@ def test_concurrent_quotes_cost_ib_one_request(shared_bridge: Proc) -> None:
 
 def test_stock_with_fundamentals(shared_bridge: Proc) -> None:
     info = client(shared_bridge).stock("AAPL")
-    assert info.symbol == "AAPL" and info.conid
+    assert info.symbol == "AAPL" and info.conid and info.simulated
     assert info.quote.price is not None and info.quote.market_data_type == DataType.LIVE
     f = info.fundamentals
     assert f.beta is not None and 0 < f.beta < 3

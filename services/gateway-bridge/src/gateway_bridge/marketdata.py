@@ -331,7 +331,7 @@ class MarketData:
             conid=details.contract.conId or None,
             quote=quote,
             fundamentals=fundamentals_from_ticker(ticker),
-            simulated=self.settings.ib_port != 4001 and "simulated" in (details.longName or ""),
+            simulated=self.settings.ib_simulated,
         )
 
     async def stream_until(

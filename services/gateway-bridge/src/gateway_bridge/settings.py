@@ -55,3 +55,7 @@ class BridgeSettings(BaseServiceSettings):
     secdef_cache_seconds: float = Field(
         default=3600.0, ge=0, description="TTL of option parameters and contract ids."
     )
+    ib_simulated: bool = Field(
+        default=False,
+        description="IB_PORT points at tws-sim: stock data is labelled simulated (demo).",
+    )
