@@ -69,24 +69,37 @@ class Poller:
         return 200 in self.statuses[last_err:]
 
 
-def test_fallback_to_delayed_data(
+async def test_fallback_to_delayed_data(
     tws_sim_factory: Any, service_factory: Any, nats_server: Proc
 ) -> None:
     sim = tws_sim_factory()
     ctl(sim, "/control/subscription", {"live": False})
-    bridge = service_factory(
-        "gateway-bridge",
-        env=bridge_env(sim, nats_server.url, IB_MARKET_DATA_TYPE="live"),  # type: ignore[attr-defined]
-    )
-    c = client(bridge)
-    assert c.status().market_data_type == DataType.LIVE
-    q = c.quotes(["AAPL"])[0]
-    assert q.market_data_type == DataType.DELAYED
-    assert q.bid is not None and q.ask is not None
-    assert c.status().market_data_type == DataType.DELAYED
-    chain = c.chain("KO", right="P", dte_min=7, dte_max=45, delta_min=0.1, delta_max=0.4)
-    assert chain.options and chain.market_data_type == DataType.DELAYED
-    assert all(o.market_data_type == DataType.DELAYED for o in chain.options)
+    events = await Collector().start(nats_server.url, "ibkr.quote.KO")  # type: ignore[attr-defined]
+    try:
+        bridge = service_factory(
+            "gateway-bridge",
+            env=bridge_env(sim, nats_server.url, IB_MARKET_DATA_TYPE="live"),  # type: ignore[attr-defined]
+        )
+        c = client(bridge)
+        assert c.status().market_data_type == DataType.LIVE
+        # A stream asked for live data gets 354, falls back and streams delayed quotes.
+        c.subscribe(["KO"])
+        _, data = await events.wait(
+            lambda s, d: QuoteEvent.model_validate_json(d).bid is not None, what="KO quote"
+        )
+        q = QuoteEvent.model_validate_json(data)
+        assert q.market_data_type == DataType.DELAYED and q.ask is not None
+        assert c.status().market_data_type == DataType.DELAYED
+        assert c.subscriptions().streaming == ["KO"]
+        # Snapshots and chains carry the type actually used.
+        quote = c.quotes(["AAPL"])[0]
+        assert quote.market_data_type == DataType.DELAYED
+        assert quote.bid is not None and quote.ask is not None
+        chain = c.chain("KO", right="P", dte_min=7, dte_max=45, delta_min=0.1, delta_max=0.4)
+        assert chain.options and chain.market_data_type == DataType.DELAYED
+        assert all(o.market_data_type == DataType.DELAYED for o in chain.options)
+    finally:
+        await events.close()
 
 
 def test_nightly_restart_and_dropped_socket_while_polling(
