@@ -296,8 +296,17 @@ def test_live_account_refused(
     assert r.status_code == 403 and r.json()["code"] == "live_account_refused"
     assert _sim_orders(sim, req.client_order_id) == []
     preview = api(bridge, "POST", "/v1/orders/preview", json=req.model_dump(mode="json"))
-    if preview.status_code == 200:
-        assert any("live account" in w for w in preview.json()["warnings"])
+    # tws-sim (like IB) does not know this account: the what-if is refused, as a 422.
+    assert preview.status_code == 422 and preview.json()["code"] == "preview_rejected"
+    # A read-only bridge places nothing either, paper or not.
+    readonly = service_factory(
+        "gateway-bridge",
+        env=bridge_env(sim, nats_server.url, IB_READONLY="true"),  # type: ignore[attr-defined]
+    )
+    r = api(readonly, "POST", "/v1/orders", json=req.model_dump(mode="json"))
+    assert r.status_code == 403 and r.json()["code"] == "read_only"
+    assert _sim_orders(sim, req.client_order_id) == []
+    assert client(readonly).account().account_id == "DU7654321"
 
 
 def test_line_budget_and_pacing(

@@ -207,6 +207,12 @@ class IBSession:
         accounts = self.ib.managedAccounts()
         if not self.account_id and accounts:
             self.account_id = accounts[0]
+        elif self.account_id and accounts and self.account_id not in accounts:
+            log.error(
+                "IB_ACCOUNT %s is not managed by this login (managed: %s)",
+                self.account_id,
+                ", ".join(accounts),
+            )
         try:
             server_now = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), 5)
             self.clock_offset = (server_now - datetime.now(UTC)).total_seconds()
