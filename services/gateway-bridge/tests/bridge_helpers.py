@@ -72,7 +72,7 @@ def metric(bridge: Proc, name: str) -> float:
             if key == name or key.startswith(name + "{"):
                 total += float(line.rsplit(" ", 1)[1])
                 found = True
-    if not found:
+    if not found and f"# TYPE {name} " not in text:
         raise KeyError(name)
     return total
 

@@ -156,3 +156,16 @@ def test_subscriptions_stream_and_replace(shared_bridge: Proc) -> None:
     r = api(shared_bridge, "POST", "/v1/subscriptions", json={"symbols": [], "x": 1})
     assert r.status_code == 422 and r.json()["field"] == "x"
     c.subscribe([])
+
+
+def test_web_and_screener_asking_together_cost_one_chain(shared_bridge: Proc) -> None:
+    params = {"right": "C", "dte_min": 7, "dte_max": 40, "delta_min": 0.15, "delta_max": 0.35}
+    before = metric(shared_bridge, "wheeldesk_bridge_ib_requests_total")
+    with ThreadPoolExecutor(2) as pool:
+        chains = list(pool.map(lambda _: client(shared_bridge).chain("JNJ", **params), range(2)))
+    after = metric(shared_bridge, "wheeldesk_bridge_ib_requests_total")
+    assert chains[0].options and [o.contract.key for o in chains[0].options] == [
+        o.contract.key for o in chains[1].options
+    ]
+    # One set of option quotes plus a handful of lookups (contract, secdef, expiries, IV).
+    assert after - before <= chains[0].quotes_requested + 2 + 2 * len(chains[0].expirations)
