@@ -191,6 +191,7 @@ class MarketData:
         self.contracts = TTLCache(settings.secdef_cache_seconds)
         self.snapshots = TTLCache(settings.quote_cache_seconds)
         self.stocks = TTLCache(max(settings.quote_cache_seconds, 5.0))
+        self.histories = TTLCache(900.0)
         self.snapshot_requests = 0
         self.wanted: list[str] = []
         self.streams: dict[str, Ticker] = {}
@@ -408,6 +409,12 @@ class MarketData:
 
     # ---- history -------------------------------------------------------------------------
     async def history(self, symbol: str, days: int, with_iv: bool = False) -> History:
+        """Daily bars, cached: IB paces historical requests (60 per 10 minutes, no identical
+        request within 15 s) and daily bars change once a day."""
+        key = ("history", symbol.upper(), days, with_iv)
+        return await self.histories.get_or_fetch(key, lambda: self._history(symbol, days, with_iv))
+
+    async def _history(self, symbol: str, days: int, with_iv: bool) -> History:
         contract = await self.stock_contract(symbol)
         duration = f"{days} D" if days <= 365 else f"{math.ceil(days / 365)} Y"
 
