@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import sys
 
+from wheeldesk.settings import load_settings
+
 from tws_sim.engine import Config
+from tws_sim.settings import TwsSimSettings
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
+    env = load_settings(TwsSimSettings)
     p = argparse.ArgumentParser(prog="tws_sim", description="TWS / IB Gateway simulator")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=4002)
-    p.add_argument("--control-port", type=int, default=4080)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    p.add_argument("--host", default=env.tws_sim_host)
+    p.add_argument("--port", type=int, default=env.tws_sim_port)
+    p.add_argument("--control-port", type=int, default=env.tws_sim_control_port)
+    p.add_argument("--seed", type=int, default=env.tws_sim_seed)
+    p.add_argument(
+        "--speed", type=float, default=env.tws_sim_speed, help="simulated seconds per real second"
+    )
     p.add_argument("--snapshot-latency-ms", type=float, default=0.0)
     p.add_argument("--max-lines", type=int, default=100)
     p.add_argument("--pacing", type=int, default=50, help="client messages per second; 0 = off")
@@ -45,8 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     from tws_sim.server import serve
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # e.g. the port is taken: one line, not a traceback
+        print(f"tws-sim cannot listen: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
