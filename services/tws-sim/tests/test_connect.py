@@ -111,3 +111,31 @@ async def test_current_time_and_account_summary(tws_sim) -> None:
         assert "BuyingPower" in tags and "MaintMarginReq" in tags
     finally:
         ib.disconnect()
+
+
+async def test_pnl(tws_sim) -> None:
+    ib, _ = await connect(tws_sim)
+    try:
+        pnl = ib.reqPnL("DU7654321")
+        await wait_for(
+            lambda: (
+                pnl.unrealizedPnL == pnl.unrealizedPnL
+                and pnl.dailyPnL is not None
+                and pnl.unrealizedPnL != 0
+            ),
+            what="PnL",
+        )
+        ib.cancelPnL("DU7654321")
+    finally:
+        ib.disconnect()
+
+
+async def test_old_client_versions_are_refused(tws_sim) -> None:
+    import struct
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", tws_sim.port)
+    body = b"v100..150"
+    writer.write(b"API\0" + struct.pack(">I", len(body)) + body)
+    await writer.drain()
+    assert await asyncio.wait_for(reader.read(100), 10) == b""
+    writer.close()

@@ -154,11 +154,10 @@ class Session:
         if magic != b"API\0":
             raise ProtocolError("bad handshake magic")
         versions = parse_handshake(await asyncio.wait_for(self._read_frame(), 30))
-        if versions is None or versions[1] < 100:
-            raise ProtocolError("bad version range")
-        version = min(SERVER_VERSION, versions[1])
-        if version < versions[0]:
-            raise ProtocolError("no common version")
+        # Messages are encoded for server version 176 only (ib_insync 0.9.86 offers 157..176).
+        if versions is None or not versions[0] <= SERVER_VERSION <= versions[1]:
+            raise ProtocolError(f"client versions {versions} do not include {SERVER_VERSION}")
+        version = SERVER_VERSION
         now = datetime.now(UTC).strftime("%Y%m%d %H:%M:%S UTC")
         self.send(encode(version, now))
         fields = await asyncio.wait_for(self._read_message(), 30)
