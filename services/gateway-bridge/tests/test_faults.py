@@ -407,3 +407,49 @@ async def test_assignment_is_an_execution_of_kind_assignment(
         assert [(p.sec_type, p.quantity) for p in positions] == [("STK", 100)]
     finally:
         await events.close()
+
+
+async def test_events_survive_a_nats_restart(
+    tws_sim_factory: Any, service_factory: Any, fresh_nats: Proc
+) -> None:
+    import asyncio
+
+    import nats
+
+    sim = tws_sim_factory()
+    bridge = service_factory("gateway-bridge", env=bridge_env(sim, fresh_nats.url))  # type: ignore[attr-defined]
+    wait_for(lambda: client(bridge).status().connected, what="connected")
+    fresh_nats.stop()
+    # Events raised while NATS is down wait in the bridge …
+    ctl(sim, "/control/farm", {"state": "down"})
+    ctl(sim, "/control/farm", {"state": "up"})
+    await asyncio.sleep(0.5)
+    fresh_nats.start()
+    # … and reach JetStream once it is back.
+    nc = await nats.connect(fresh_nats.url)  # type: ignore[attr-defined]
+    try:
+        js = nc.jetstream()
+
+        async def states() -> list[str]:
+            sub = await js.subscribe("ibkr.connection", ordered_consumer=True)
+            seen: list[str] = []
+            try:
+                while True:
+                    msg = await sub.next_msg(timeout=1)
+                    seen.append(ConnectionEvent.model_validate_json(msg.data).state)
+            except nats.errors.TimeoutError:
+                pass
+            await sub.unsubscribe()
+            return seen
+
+        deadline = asyncio.get_running_loop().time() + 30
+        seen: list[str] = []
+        while asyncio.get_running_loop().time() < deadline:
+            seen = await states()
+            if "farm_up" in seen:
+                break
+            await asyncio.sleep(0.5)
+        assert seen[0] == "connected"
+        assert seen.index("farm_down") < seen.index("farm_up")
+    finally:
+        await nc.close()

@@ -38,7 +38,9 @@ class EventPublisher:
         self._last_sent: dict[str, float] = {}
         self._pending: dict[str, Quote] = {}
         self._flush_handles: dict[str, asyncio.TimerHandle] = {}
-        self._backlog: deque[tuple[str, BaseModel, str | None]] = deque(maxlen=1000)
+        self._backlog: deque[tuple[str, BaseModel, str | None]] = deque(maxlen=10_000)
+        self._retry_handle: asyncio.TimerHandle | None = None
+        self._draining = False
         self.published = 0
         self.quotes_published = 0
         self.failed = 0
@@ -61,8 +63,7 @@ class EventPublisher:
                 log.warning("JetStream stream setup failed (%s); retrying", exc)
                 await asyncio.sleep(1)
         self.nc, self.js = nc, js
-        while self._backlog:
-            await self.publish(*self._backlog.popleft())
+        await self._drain()
 
     async def stop(self) -> None:
         if self._task:
@@ -71,25 +72,58 @@ class EventPublisher:
                 await self._task
         for handle in self._flush_handles.values():
             handle.cancel()
+        if self._retry_handle is not None:
+            self._retry_handle.cancel()
         if self.nc is not None:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
 
     async def publish(self, subject: str, event: BaseModel, msg_id: str | None = None) -> None:
-        """JetStream publish, deduplicated; failures are logged, never raised."""
-        if self.js is None:
-            # Not connected yet (start-up): keep it for when NATS answers.
-            if len(self._backlog) == self._backlog.maxlen:
-                self.failed += 1
-                log.warning("NATS backlog full; dropped oldest event")
-            self._backlog.append((subject, event, msg_id))
+        """JetStream publish, deduplicated; never raises.
+
+        While NATS is not reachable (start-up, a restart of nats-server) events wait in a
+        bounded backlog, in order, and are retried every second; the event id is the
+        `Nats-Msg-Id`, so a retry of an event that did arrive is dropped by JetStream."""
+        if self.js is None or self._backlog:
+            self._enqueue(subject, event, msg_id)
             return
         try:
             await natsconn.publish_event(self.js, subject, event, msg_id=msg_id)
             self.published += 1
         except Exception as exc:
+            log.warning("publishing %s failed (%s); will retry", subject, exc)
+            self._enqueue(subject, event, msg_id)
+
+    def _enqueue(self, subject: str, event: BaseModel, msg_id: str | None) -> None:
+        if len(self._backlog) == self._backlog.maxlen:
             self.failed += 1
-            log.warning("publishing %s failed: %s", subject, exc)
+            log.warning("NATS backlog full; dropped the oldest event")
+        self._backlog.append((subject, event, msg_id or str(getattr(event, "event_id", ""))))
+        if self.js is not None and self._retry_handle is None and not self._draining:
+            loop = asyncio.get_running_loop()
+            self._retry_handle = loop.call_later(1.0, lambda: background(self._drain()))
+
+    async def _drain(self) -> None:
+        self._retry_handle = None
+        if self._draining or self.js is None:
+            return
+        self._draining = True
+        try:
+            while self._backlog:
+                subject, event, msg_id = self._backlog[0]
+                try:
+                    await natsconn.publish_event(self.js, subject, event, msg_id=msg_id)
+                except Exception as exc:
+                    log.warning(
+                        "NATS still failing (%s); %d events waiting", exc, len(self._backlog)
+                    )
+                    loop = asyncio.get_running_loop()
+                    self._retry_handle = loop.call_later(1.0, lambda: background(self._drain()))
+                    return
+                self._backlog.popleft()
+                self.published += 1
+        finally:
+            self._draining = False
 
     def spawn(self, subject: str, event: BaseModel, msg_id: str | None = None) -> None:
         background(self.publish(subject, event, msg_id))
