@@ -106,6 +106,21 @@ async def test_latency_and_subscription_faults(tws_sim_factory) -> None:
     ctl(sim, "/control/latency", {"ms": 0})
     await reconnect_works(sim)
 
+    ctl(sim, "/control/subscription", {"live": False})
+    ib, errors = await connect(sim)
+    try:
+        [c] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
+        ib.reqMktData(c, "", False, False)
+        await wait_for(lambda: 354 in errors.codes(), what="354 without a live subscription")
+        ib.cancelMktData(c)
+        ib.reqMarketDataType(4)
+        [t] = await ib.reqTickersAsync(c)
+        assert t.marketDataType == 4 and t.bid > 0
+    finally:
+        ib.disconnect()
+    ctl(sim, "/control/subscription", {"live": True})
+    await reconnect_works(sim)
+
 
 async def test_reject_then_reconnect(tws_sim_factory) -> None:
     sim = tws_sim_factory()
