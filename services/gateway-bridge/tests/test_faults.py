@@ -314,10 +314,10 @@ def test_line_budget_and_pacing(
 ) -> None:
     """A 300-contract chain inside a 100-line budget, paced under IB's message rate.
 
-    Snapshots take 3 s at this tws-sim, so at 45 requests/s the chain would want ~135
+    Snapshots take 5 s at this tws-sim, so at 45 requests/s the chain would want ~225
     lines at once: the budget must hold it at 100 (tws-sim answers error 101 beyond)."""
     sim = tws_sim_factory(
-        extra=["--max-lines", "100", "--pacing", "50", "--snapshot-latency-ms", "3000"]
+        extra=["--max-lines", "100", "--pacing", "50", "--snapshot-latency-ms", "5000"]
     )
     bridge = service_factory(
         "gateway-bridge",

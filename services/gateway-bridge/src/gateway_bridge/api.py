@@ -42,7 +42,7 @@ def ib_error_to_service_error(code: int, message: str) -> ServiceError:
         )
     if code == 162:
         return ServiceError(404, "no_data", f"IBKR has no data: {message}")
-    if code in (354, 10089, 10090, 10167, 10168, 10186):
+    if code in (354, 10089, 10090, 10167, 10168, 10186, 10197):
         return ServiceError(
             503,
             "no_market_data",

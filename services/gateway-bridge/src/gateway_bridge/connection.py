@@ -251,7 +251,10 @@ class IBSession:
     def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:
         if code == 1100:
             self._set(
-                "connectivity_lost", connected=True, reason="IB lost connectivity (1100)", code=code
+                "connectivity_lost",
+                connected=True,
+                reason=f"IB lost connectivity ({code})",
+                code=code,
             )
         elif code in (1101, 1102):
             # 1101: restored but data lost → re-subscribe; 1102: data maintained.
