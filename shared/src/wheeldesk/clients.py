@@ -20,7 +20,13 @@ from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest, EmailStatus
 from wheeldesk.schemas.market import Chain, History, Quote, StockInfo, Subscriptions
 from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest
-from wheeldesk.schemas.screener import PriceRequest, PriceResponse, ScanRequest, ScanResult
+from wheeldesk.schemas.screener import (
+    PriceRequest,
+    PriceResponse,
+    ScanJob,
+    ScanRequest,
+    ScanResult,
+)
 
 M = TypeVar("M")
 
@@ -202,10 +208,12 @@ class BridgeClient(_AsyncBase):
     async def stock(self, symbol: str) -> StockInfo:
         return await self._call("GET", f"/v1/stocks/{symbol}", StockInfo)
 
-    async def history(self, symbol: str, days: int = 365) -> History:
-        return await self._call(
-            "GET", f"/v1/stocks/{symbol}/history", History, params={"days": days}
-        )
+    async def history(self, symbol: str, days: int = 365, *, iv: bool = False) -> History:
+        """Daily bars; `iv=True` adds IB's daily implied volatility (`iv_bars`)."""
+        params: dict[str, Any] = {"days": days}
+        if iv:
+            params["iv"] = "true"
+        return await self._call("GET", f"/v1/stocks/{symbol}/history", History, params=params)
 
     async def chain(
         self,
@@ -270,8 +278,11 @@ class SyncBridgeClient(_SyncBase):
     def stock(self, symbol: str) -> StockInfo:
         return self._call("GET", f"/v1/stocks/{symbol}", StockInfo)
 
-    def history(self, symbol: str, days: int = 365) -> History:
-        return self._call("GET", f"/v1/stocks/{symbol}/history", History, params={"days": days})
+    def history(self, symbol: str, days: int = 365, *, iv: bool = False) -> History:
+        params: dict[str, Any] = {"days": days}
+        if iv:
+            params["iv"] = "true"
+        return self._call("GET", f"/v1/stocks/{symbol}/history", History, params=params)
 
     def chain(
         self,
@@ -329,6 +340,10 @@ class ScreenerClient(_AsyncBase):
             "POST", "/v1/price", PriceResponse, json=request.model_dump(mode="json")
         )
 
+    async def scan_job(self, scan_id: str) -> ScanJob:
+        """A scan of over 200 symbols runs as a job: poll it until `status != "running"`."""
+        return await self._call("GET", f"/v1/scans/{scan_id}", ScanJob)
+
 
 class SyncScreenerClient(_SyncBase):
     service = "screener"
@@ -338,6 +353,9 @@ class SyncScreenerClient(_SyncBase):
 
     def price(self, request: PriceRequest) -> PriceResponse:
         return self._call("POST", "/v1/price", PriceResponse, json=request.model_dump(mode="json"))
+
+    def scan_job(self, scan_id: str) -> ScanJob:
+        return self._call("GET", f"/v1/scans/{scan_id}", ScanJob)
 
 
 class NotifierClient(_AsyncBase):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.common import Event, Right, StrictModel, utcnow
@@ -22,49 +22,96 @@ class Criteria(StrictModel):
     """Every screening rule, with the defaults a conservative wheel trader would start from."""
 
     # fundamentals
-    min_roe: float | None = Field(default=10.0, description="Minimum return on equity, %.")
-    require_positive_fcf: bool = True
-    max_beta: float | None = Field(default=1.5, ge=0)
-    min_price: float | None = Field(default=10.0, ge=0)
-    max_price: float | None = Field(default=500.0, gt=0)
-    min_market_cap: float | None = Field(default=10e9, ge=0, description="USD.")
+    min_roe: float | None = Field(
+        default=10.0, description="Minimum return on equity, % (empty = no minimum)."
+    )
+    require_positive_fcf: bool = Field(
+        default=True, description="Only stocks whose free cash flow is positive."
+    )
+    max_beta: float | None = Field(
+        default=1.5, ge=0, description="Maximum beta (volatility against the market)."
+    )
+    min_price: float | None = Field(default=10.0, ge=0, description="Minimum stock price, USD.")
+    max_price: float | None = Field(default=500.0, gt=0, description="Maximum stock price, USD.")
+    min_market_cap: float | None = Field(
+        default=10e9, ge=0, description="Minimum market capitalisation, USD."
+    )
     # option filters
-    dte_min: int = Field(default=7, ge=0, le=730)
-    dte_max: int = Field(default=45, ge=0, le=730)
-    delta_min: float = Field(default=0.15, ge=0, le=1, description="Minimum |delta|.")
-    delta_max: float = Field(default=0.30, ge=0, le=1, description="Maximum |delta|.")
+    dte_min: int = Field(default=7, ge=0, le=730, description="Minimum days to expiry.")
+    dte_max: int = Field(default=45, ge=0, le=730, description="Maximum days to expiry.")
+    delta_min: float = Field(default=0.15, ge=0, le=1, description="Minimum |delta| (0–1).")
+    delta_max: float = Field(default=0.30, ge=0, le=1, description="Maximum |delta| (0–1).")
     min_iv: float | None = Field(
         default=None, ge=0, description="Minimum IV, as a fraction (0.25 = 25%)."
     )
-    min_iv_rank: float | None = Field(default=None, ge=0, le=100)
-    min_open_interest: int = Field(default=100, ge=0)
-    max_spread_pct: float = Field(default=10.0, ge=0, description="(ask-bid)/mid, %.")
-    min_premium: float = Field(default=0.10, ge=0, description="Per share, USD.")
-    min_apy: float = Field(default=10.0, ge=0, description="Annualised yield, %.")
-    max_collateral: float | None = Field(default=None, gt=0, description="Per-position cap, USD.")
-    earnings: Literal["exclude", "flag", "ignore"] = "exclude"
-    premium_basis: Literal["bid", "mid"] = "bid"
+    min_iv_rank: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Minimum IV rank, 0–100 (where IV sits in its 52-week low–high range).",
+    )
+    min_open_interest: int = Field(
+        default=100, ge=0, description="Minimum open interest, contracts."
+    )
+    max_spread_pct: float = Field(
+        default=10.0, ge=0, description="Maximum bid–ask spread, % of the mid: (ask-bid)/mid."
+    )
+    min_premium: float = Field(default=0.10, ge=0, description="Minimum premium per share, USD.")
+    min_apy: float = Field(default=10.0, ge=0, description="Minimum annualised yield (APY), %.")
+    max_collateral: float | None = Field(
+        default=None, gt=0, description="Per-position cap on a put's collateral, USD."
+    )
+    earnings: Literal["exclude", "flag", "ignore"] = Field(
+        default="exclude",
+        description="Expiries spanning the next earnings date: exclude, flag or ignore.",
+    )
+    premium_basis: Literal["bid", "mid"] = Field(
+        default="bid", description="Premium counted at the bid (what a sell fills at) or mid."
+    )
     cc_min_strike_vs_basis: bool = Field(
         default=True, description="Calls only at strike >= cost basis."
     )
     # roll / close
-    take_profit_pct: float = Field(default=50.0, ge=0, le=100)
-    roll_dte: int = Field(default=7, ge=0)
-    max_signals_per_symbol: int = Field(default=3, ge=1, le=50)
+    take_profit_pct: float = Field(
+        default=50.0,
+        ge=0,
+        le=100,
+        description="Suggest closing a short option once this % of its premium is captured.",
+    )
+    roll_dte: int = Field(
+        default=7,
+        ge=0,
+        le=730,
+        description="Suggest rolling a short option at or below this many days to expiry.",
+    )
+    max_signals_per_symbol: int = Field(
+        default=3, ge=1, le=50, description="Best signals kept per symbol and kind."
+    )
 
-    @model_validator(mode="after")
-    def _ranges(self) -> Criteria:
-        if self.dte_min > self.dte_max:
+    # Field validators (not one model validator) so a 422 names the field at fault.
+    @field_validator("dte_max")
+    @classmethod
+    def _dte_window(cls, v: int, info: ValidationInfo) -> int:
+        low = info.data.get("dte_min")
+        if low is not None and low > v:
             raise ValueError("dte_min must be <= dte_max")
-        if self.delta_min > self.delta_max:
+        return v
+
+    @field_validator("delta_max")
+    @classmethod
+    def _delta_band(cls, v: float, info: ValidationInfo) -> float:
+        low = info.data.get("delta_min")
+        if low is not None and low > v:
             raise ValueError("delta_min must be <= delta_max")
-        if (
-            self.min_price is not None
-            and self.max_price is not None
-            and self.min_price > self.max_price
-        ):
+        return v
+
+    @field_validator("max_price")
+    @classmethod
+    def _price_range(cls, v: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("min_price")
+        if v is not None and low is not None and low > v:
             raise ValueError("min_price must be <= max_price")
-        return self
+        return v
 
 
 class SymbolData(BaseModel):
@@ -120,6 +167,12 @@ class Signal(BaseModel):
     reasons: list[str] = Field(default_factory=list, description="The 'why', in words.")
     quote_ts: datetime | None = None
     market_data_type: str | None = None
+    roll_from: OptionContract | None = Field(
+        default=None, description="ROLL: the short option bought back."
+    )
+    captured_pct: float | None = Field(
+        default=None, description="ROLL/CLOSE: % of the premium received already captured."
+    )
 
 
 class Rejection(BaseModel):
@@ -139,6 +192,17 @@ class ScanResult(BaseModel):
     signals: list[Signal]
     rejections: list[Rejection]
     errors: list[Rejection] = Field(default_factory=list)
+
+
+class ScanJob(BaseModel):
+    """`POST /v1/scans` over 200 symbols answers 202 with this; poll `GET /v1/scans/{id}`."""
+
+    scan_id: str
+    status: Literal["running", "done", "failed"]
+    symbols_total: int
+    symbols_done: int = 0
+    error: str | None = None
+    result: ScanResult | None = None
 
 
 class ScanEvent(Event):
@@ -171,6 +235,7 @@ class PriceResult(BaseModel):
     theta: float | None
     vega: float | None
     pop: float | None
+    rho: float | None = None
 
 
 class PriceResponse(BaseModel):

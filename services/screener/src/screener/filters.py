@@ -1,0 +1,163 @@
+"""Screening rules: each rejection names the first rule that failed (the "why not").
+
+Fundamental rules run once per symbol; option rules run on arrays of contracts (a chain, or a
+million rows in the benchmark) and return, per contract, the index of the first rule it
+fails in `OPTION_RULES` order, or -1 when it passes them all. A number the data did not
+supply never passes a rule that needs it (except fundamentals IB may simply not report, see
+`fundamental_rejection`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from wheeldesk.schemas.market import Fundamentals
+from wheeldesk.schemas.screener import Criteria
+
+# Order matters: the first failing rule is the one reported.
+OPTION_RULES = (
+    "dte_window",
+    "delta_band",
+    "cc_strike_below_basis",
+    "min_iv",
+    "min_iv_rank",
+    "min_open_interest",
+    "max_spread_pct",
+    "min_premium",
+    "min_apy",
+    "max_collateral",
+    "buying_power",
+    "earnings",
+)
+RULE_INDEX = {name: i for i, name in enumerate(OPTION_RULES)}
+
+
+def fundamental_rejection(
+    price: float | None, f: Fundamentals, c: Criteria
+) -> tuple[str, str] | None:
+    """The first fundamental rule the symbol fails, as (rule, message), or None.
+
+    A ratio IB did not report does not reject the symbol (delayed or partial fundamentals are
+    common); the signal carries the fundamentals so the gap is visible.
+    """
+    if price is None:
+        return "no_price", "no usable stock price (no last, mid or close)"
+    if c.min_price is not None and price < c.min_price:
+        return "min_price", f"price {price:.2f} is below the minimum {c.min_price:g}"
+    if c.max_price is not None and price > c.max_price:
+        return "max_price", f"price {price:.2f} is above the maximum {c.max_price:g}"
+    if c.min_roe is not None and f.roe is not None and f.roe < c.min_roe:
+        return "min_roe", f"ROE {f.roe:.1f}% is below the minimum {c.min_roe:g}%"
+    if c.require_positive_fcf and f.free_cash_flow is not None and f.free_cash_flow <= 0:
+        return "positive_fcf", f"free cash flow {f.free_cash_flow:,.0f} USD is not positive"
+    if c.require_positive_fcf and f.free_cash_flow is None and (f.fcf_per_share or 0) < 0:
+        return "positive_fcf", f"free cash flow per share {f.fcf_per_share:.2f} is negative"
+    if c.max_beta is not None and f.beta is not None and f.beta > c.max_beta:
+        return "max_beta", f"beta {f.beta:.2f} is above the maximum {c.max_beta:g}"
+    cap = f.market_cap
+    if c.min_market_cap is not None and cap is not None and cap < c.min_market_cap:
+        return (
+            "min_market_cap",
+            f"market cap {cap / 1e9:,.1f}B is below the minimum {c.min_market_cap / 1e9:,.1f}B",
+        )
+    return None
+
+
+@dataclass
+class OptionColumns:
+    """The per-contract numbers the option rules read (numpy arrays of one length)."""
+
+    dte: np.ndarray
+    abs_delta: np.ndarray
+    iv: np.ndarray
+    iv_rank: np.ndarray
+    open_interest: np.ndarray
+    spread_pct: np.ndarray
+    premium: np.ndarray
+    apy: np.ndarray
+    collateral: np.ndarray
+    needs_cash: np.ndarray  # True for a cash-secured put; a covered call is covered by shares
+    below_basis: np.ndarray  # covered call strike below the shares' cost basis
+    spans_earnings: np.ndarray
+
+
+def first_failures(
+    cols: OptionColumns, c: Criteria, *, buying_power: float | None = None
+) -> np.ndarray:
+    """Index into OPTION_RULES of the first failing rule per contract, -1 when none fails."""
+    n = cols.dte.shape[0]
+    nan_false = np.zeros(n, dtype=bool)
+
+    def missing_or(values: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        return np.isnan(values) | bad
+
+    with np.errstate(invalid="ignore"):
+        fails = [
+            (cols.dte < c.dte_min) | (cols.dte > c.dte_max),
+            missing_or(
+                cols.abs_delta, (cols.abs_delta < c.delta_min) | (cols.abs_delta > c.delta_max)
+            ),
+            cols.below_basis if c.cc_min_strike_vs_basis else nan_false,
+            missing_or(cols.iv, cols.iv < c.min_iv) if c.min_iv is not None else nan_false,
+            missing_or(cols.iv_rank, cols.iv_rank < c.min_iv_rank)
+            if c.min_iv_rank is not None
+            else nan_false,
+            missing_or(cols.open_interest, cols.open_interest < c.min_open_interest)
+            if c.min_open_interest > 0
+            else nan_false,
+            missing_or(cols.spread_pct, cols.spread_pct > c.max_spread_pct),
+            missing_or(cols.premium, cols.premium < c.min_premium),
+            missing_or(cols.apy, cols.apy < c.min_apy),
+            cols.needs_cash & (cols.collateral > c.max_collateral)
+            if c.max_collateral is not None
+            else nan_false,
+            cols.needs_cash & (cols.collateral > buying_power)
+            if buying_power is not None
+            else nan_false,
+            cols.spans_earnings if c.earnings == "exclude" else nan_false,
+        ]
+    matrix = np.stack(fails)  # rules x contracts
+    any_fail = matrix.any(axis=0)
+    first = np.argmax(matrix, axis=0)
+    return np.where(any_fail, first, -1)
+
+
+def _fmt(value: float, spec: str = ".2f") -> str:
+    return "missing" if value is None or np.isnan(value) else format(value, spec)
+
+
+def describe(
+    rule: str, i: int, cols: OptionColumns, c: Criteria, buying_power: float | None
+) -> str:
+    """One line a user can act on: the number, the limit, and which side it fell."""
+    if rule == "dte_window":
+        return f"{int(cols.dte[i])} DTE is outside {c.dte_min}–{c.dte_max}"
+    if rule == "delta_band":
+        return f"|delta| {_fmt(cols.abs_delta[i])} is outside {c.delta_min:g}–{c.delta_max:g}"
+    if rule == "cc_strike_below_basis":
+        return "strike is below the shares' cost basis (a call-away would lock in a loss)"
+    if rule == "min_iv":
+        return f"IV {_fmt(cols.iv[i] * 100, '.1f')}% is below the minimum {c.min_iv * 100:g}%"
+    if rule == "min_iv_rank":
+        if np.isnan(cols.iv_rank[i]):
+            return "IV rank unknown (no year of IV history) and a minimum is set"
+        return f"IV rank {cols.iv_rank[i]:.0f} is below the minimum {c.min_iv_rank:g}"
+    if rule == "min_open_interest":
+        return f"open interest {_fmt(cols.open_interest[i], '.0f')} is below {c.min_open_interest}"
+    if rule == "max_spread_pct":
+        return f"spread {_fmt(cols.spread_pct[i], '.1f')}% is wider than {c.max_spread_pct:g}%"
+    if rule == "min_premium":
+        return f"premium {_fmt(cols.premium[i])} is below the minimum {c.min_premium:g}"
+    if rule == "min_apy":
+        return f"APY {_fmt(cols.apy[i], '.1f')}% is below the minimum {c.min_apy:g}%"
+    if rule == "max_collateral":
+        return f"collateral {cols.collateral[i]:,.0f} USD exceeds the cap {c.max_collateral:,.0f}"
+    if rule == "buying_power":
+        return (
+            f"collateral {cols.collateral[i]:,.0f} USD exceeds buying power "
+            f"{buying_power or 0:,.0f}"
+        )
+    if rule == "earnings":
+        return "the expiry spans the next earnings date"
+    return rule

@@ -1,0 +1,200 @@
+"""The wheel maths of DESIGN.md, defined once. Every number a signal shows comes from here.
+
+All functions take floats or numpy arrays (the benchmark runs them on a million contracts).
+Percentages are returned as percent (12.5 = 12.5 %), probabilities too; yields are per share.
+
+Definitions
+-----------
+- DTE: calendar days from now to the expiry's 16:00 US/Eastern close. `dte_days` is the exact
+  fraction (used by the model: t = dte_days / 365, Actual/365); `dte` is the whole number of
+  calendar days a trader sees (expiry date minus today's date in New York; 0 on expiry day,
+  negative once the close has passed). Yields annualise over `max(dte, 1)` so a 0-DTE option
+  does not divide by zero.
+- Premium: what you would collect per share: the bid (default: what a market sell fills at)
+  or the mid, as the criteria say.
+- CSP: yield = premium / strike; APY % = yield x 365 / DTE x 100; collateral = strike x 100;
+  breakeven = strike - premium.
+- CC: yield = premium / basis, where basis is the cost basis of the shares when known
+  (they came from an assignment or a purchase) else the underlying price; APY likewise;
+  if-called return = (premium + strike - cost basis) / cost basis; breakeven = cost basis -
+  premium; collateral = basis x 100 (the shares held as cover).
+- POP (probability OTM at expiry, Black–Scholes): short put N(d2), short call N(-d2).
+- Expected move to expiry: price x IV x sqrt(DTE / 365) (one standard deviation).
+- IV rank = (IV now - 52-week low) / (52-week high - 52-week low) x 100.
+  IV percentile = share of the past year's days whose IV was below today's x 100.
+  They differ (one spike in the year drags IV rank down, not IV percentile): always named.
+- Spread % = (ask - bid) / mid x 100.
+
+Score (0–100) and tier
+----------------------
+The score weighs what a wheel trader trades off, each part capped so no single number buys
+a top tier on its own:
+- yield: 35 x min(APY / 40 %, 1) — 40 % a year or more scores in full;
+- safety: 30 x clip((POP - 50) / 45, 0, 1) — a 95 % chance of expiring worthless in full,
+  a coin flip scores nothing;
+- liquidity: 10 x clip(1 - spread % / 10 %, 0, 1) + 10 x clip(log10(open interest) / 4, 0, 1)
+  (a tight market and 10,000 contracts open score in full);
+- fundamentals: 15 split in three: ROE >= 15 %, free cash flow > 0, beta <= 1.0 (5 each; a
+  number IB did not supply gives half, 2.5, so missing data neither helps nor sinks).
+Tier A >= 70 (green), B >= 50 (amber), C below (red).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+NY = ZoneInfo("America/New_York")
+CLOSE = time(16, 0)
+CONTRACT_SIZE = 100
+
+TIER_A = 70.0
+TIER_B = 50.0
+
+Num = float | np.ndarray
+
+
+def expiry_close(expiry: date) -> datetime:
+    """The expiry's market close, 16:00 in New York (DST handled by the zone)."""
+    return datetime.combine(expiry, CLOSE, tzinfo=NY)
+
+
+def dte_days(expiry: date, now: datetime) -> float:
+    """Exact calendar days (fractional) to the expiry's close; negative once it has passed."""
+    return (expiry_close(expiry) - now).total_seconds() / 86400.0
+
+
+def dte(expiry: date, now: datetime) -> int:
+    """Whole calendar days a trader sees: expiry date minus today's date in New York."""
+    local = now.astimezone(NY)
+    days = (expiry - local.date()).days
+    if days == 0 and local.time() >= CLOSE:
+        return -1
+    return days
+
+
+def years(days: Num) -> Num:
+    return days / 365.0
+
+
+def premium(bid: Num | None, ask: Num | None, basis: Literal["bid", "mid"] = "bid") -> Num | None:
+    """The per-share premium collected on a sale: the bid, or the mid of bid and ask."""
+    if basis == "bid":
+        return bid
+    if bid is None or ask is None:
+        return None
+    return (bid + ask) / 2.0
+
+
+def annualise(yield_fraction: Num, days: Num) -> Num:
+    """APY % = yield x 365 / DTE x 100 (simple, not compounded; DTE floored at 1 day)."""
+    return yield_fraction * 365.0 / np.maximum(days, 1) * 100.0
+
+
+def csp_yield(prem: Num, strike: Num) -> Num:
+    return prem / strike
+
+
+def csp_collateral(strike: Num, multiplier: int = CONTRACT_SIZE) -> Num:
+    return strike * multiplier
+
+
+def csp_breakeven(strike: Num, prem: Num) -> Num:
+    return strike - prem
+
+
+def cc_basis(underlying_price: float, cost_basis: float | None) -> float:
+    """The base a covered call's yield is measured on: cost basis when known, else price."""
+    return cost_basis if cost_basis is not None and cost_basis > 0 else underlying_price
+
+
+def cc_yield(prem: Num, basis: Num) -> Num:
+    return prem / basis
+
+
+def cc_breakeven(cost_basis: Num, prem: Num) -> Num:
+    return cost_basis - prem
+
+
+def if_called_return(prem: Num, strike: Num, cost_basis: Num) -> Num:
+    """Return if the shares are called away, as a fraction of the cost basis."""
+    return (prem + strike - cost_basis) / cost_basis
+
+
+def expected_move(price: Num, iv: Num, days: Num) -> Num:
+    """One standard deviation move to expiry: price x IV x sqrt(DTE / 365)."""
+    return price * iv * np.sqrt(np.maximum(days, 0) / 365.0)
+
+
+def spread_pct(bid: Num, ask: Num) -> Num:
+    """(ask - bid) / mid x 100."""
+    mid = (bid + ask) / 2.0
+    return (ask - bid) / mid * 100.0
+
+
+def otm_distance_pct(price: Num, strike: Num, is_call: Num) -> Num:
+    """How far out of the money the strike is, % of price (negative = in the money)."""
+    return np.where(is_call, strike - price, price - strike) / price * 100.0
+
+
+def iv_rank(iv_now: float, history: list[float] | np.ndarray) -> float | None:
+    """(IV now - 52-week low) / (52-week high - 52-week low) x 100, clipped to 0–100."""
+    h = np.asarray([v for v in history if v is not None and math.isfinite(v) and v > 0])
+    if h.size == 0 or not math.isfinite(iv_now):
+        return None
+    low, high = float(h.min()), float(h.max())
+    if high <= low:
+        return None
+    return float(np.clip((iv_now - low) / (high - low) * 100.0, 0.0, 100.0))
+
+
+def iv_percentile(iv_now: float, history: list[float] | np.ndarray) -> float | None:
+    """Share of the past year's days whose IV was below today's, x 100."""
+    h = np.asarray([v for v in history if v is not None and math.isfinite(v) and v > 0])
+    if h.size == 0 or not math.isfinite(iv_now):
+        return None
+    return float((h < iv_now).sum() / h.size * 100.0)
+
+
+def fundamentals_points(
+    roe: float | None, free_cash_flow: float | None, beta: float | None
+) -> float:
+    """0–15: 5 each for ROE >= 15 %, FCF > 0, beta <= 1; 2.5 for each one unknown."""
+    points = 0.0
+    for known, good in (
+        (roe is not None, roe is not None and roe >= 15.0),
+        (free_cash_flow is not None, free_cash_flow is not None and free_cash_flow > 0),
+        (beta is not None, beta is not None and beta <= 1.0),
+    ):
+        points += 5.0 if good else (0.0 if known else 2.5)
+    return points
+
+
+def score(apy: Num, pop: Num, spread: Num, open_interest: Num, fundamentals: Num = 7.5) -> Num:
+    """The documented 0–100 score (see the module docstring). NaN inputs score nothing."""
+    apy = np.nan_to_num(apy, nan=0.0)
+    pop = np.nan_to_num(pop, nan=0.0)
+    spread = np.nan_to_num(spread, nan=100.0)
+    oi = np.nan_to_num(open_interest, nan=0.0)
+    with np.errstate(divide="ignore"):
+        oi_part = np.clip(np.log10(np.maximum(oi, 1.0)) / 4.0, 0.0, 1.0)
+    total = (
+        35.0 * np.minimum(np.maximum(apy, 0.0) / 40.0, 1.0)
+        + 30.0 * np.clip((pop - 50.0) / 45.0, 0.0, 1.0)
+        + 10.0 * np.clip(1.0 - spread / 10.0, 0.0, 1.0)
+        + 10.0 * oi_part
+        + fundamentals
+    )
+    return np.round(total, 2) if isinstance(total, np.ndarray) else round(float(total), 2)
+
+
+def tier(points: float) -> Literal["A", "B", "C"]:
+    if points >= TIER_A:
+        return "A"
+    if points >= TIER_B:
+        return "B"
+    return "C"

@@ -1,0 +1,151 @@
+"""Every wheel formula against a case worked by hand (the arithmetic is in the comments)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pytest
+from screener import filters, pricing, wheel
+from wheeldesk.schemas.market import Fundamentals
+from wheeldesk.schemas.screener import Criteria
+
+
+def test_dte_counts_calendar_days_to_the_new_york_close() -> None:
+    # Thu 2026-11-26 15:00 UTC = 10:00 EST (UTC-5). Expiry Fri 2026-12-18.
+    now = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+    assert wheel.dte(date(2026, 12, 18), now) == 22  # Dec 18 - Nov 26 = 22 days
+    # exact: to Dec 18 16:00 EST = 21:00 UTC -> 22 days + 6 hours = 22.25 days
+    assert wheel.dte_days(date(2026, 12, 18), now) == pytest.approx(22.25, abs=1e-12)
+    # in summer the close is 16:00 EDT = 20:00 UTC: from 2026-07-16 20:00 UTC -> exactly 1 day
+    assert wheel.dte_days(date(2026, 7, 17), datetime(2026, 7, 16, 20, 0, tzinfo=UTC)) == 1.0
+    # on expiry day: 0 DTE before the close, expired (-1) after it
+    assert wheel.dte(date(2026, 12, 18), datetime(2026, 12, 18, 20, 59, tzinfo=UTC)) == 0
+    assert wheel.dte(date(2026, 12, 18), datetime(2026, 12, 18, 21, 0, tzinfo=UTC)) == -1
+
+
+def test_cash_secured_put_numbers() -> None:
+    # Sell the 50 put, bid 1.20 / ask 1.30, 30 DTE.
+    prem = wheel.premium(1.20, 1.30, "bid")
+    assert prem == 1.20
+    y = wheel.csp_yield(prem, 50.0)
+    assert y == pytest.approx(0.024)  # 1.20 / 50 = 0.024 = 2.4 %
+    # APY = 0.024 x 365 / 30 x 100 = 0.024 x 12.1666.. x 100 = 29.2 %
+    assert wheel.annualise(y, 30) == pytest.approx(29.2)
+    assert wheel.csp_collateral(50.0) == 5000.0  # 50 x 100
+    assert wheel.csp_breakeven(50.0, prem) == pytest.approx(48.80)  # 50 - 1.20
+    # mid basis: (1.20 + 1.30) / 2 = 1.25 -> 1.25 / 50 = 0.025 -> 0.025 x 365/30 x 100 = 30.41666
+    mid = wheel.premium(1.20, 1.30, "mid")
+    assert mid == pytest.approx(1.25)
+    assert wheel.annualise(wheel.csp_yield(mid, 50.0), 30) == pytest.approx(30.416666666)
+    # a 0-DTE option annualises over one day, not zero: 0.024 x 365 / 1 x 100 = 876 %
+    assert wheel.annualise(y, 0) == pytest.approx(876.0)
+
+
+def test_covered_call_numbers_and_if_called() -> None:
+    # 100 shares bought at 55 (cost basis), stock now 60; sell the 62 call for 0.90, 21 DTE.
+    basis = wheel.cc_basis(60.0, 55.0)
+    assert basis == 55.0  # the cost basis when known
+    y = wheel.cc_yield(0.90, basis)
+    assert y == pytest.approx(0.0163636363)  # 0.90 / 55
+    # APY = 0.90 / 55 x 365 / 21 x 100 = 328.5 / 1155 x 100 = 28.4415584 %
+    assert wheel.annualise(y, 21) == pytest.approx(28.4415584415)
+    # if called: (0.90 + 62 - 55) / 55 = 7.90 / 55 = 0.143636 = 14.36 %
+    assert wheel.if_called_return(0.90, 62.0, 55.0) == pytest.approx(0.1436363636)
+    assert wheel.cc_breakeven(55.0, 0.90) == pytest.approx(54.10)  # 55 - 0.90
+    # no cost basis known: measured on the price, 0.90 / 60 = 0.015
+    assert wheel.cc_yield(0.90, wheel.cc_basis(60.0, None)) == pytest.approx(0.015)
+
+
+def test_probability_otm_is_n_of_d2() -> None:
+    # Short 95 put, S = 100, 30 DTE (T = 30/365 = 0.0821918), sigma 25 %, r = q = 0.
+    # ln(100/95) = 0.0512933; sigma^2 T / 2 = 0.0625 x 0.0821918 / 2 = 0.0025685
+    # sigma sqrt(T) = 0.25 x 0.2866911 = 0.0716728
+    # d2 = (0.0512933 - 0.0025685) / 0.0716728 = 0.679823 -> N(d2) = 0.751692
+    pop_put = pricing.prob_otm(False, 100.0, 95.0, 30 / 365, 0.0, 0.0, 0.25)
+    assert float(pop_put) == pytest.approx(0.751692, abs=1e-6)
+    # the same strike as a short call expires worthless with N(-d2) = 1 - 0.751692 = 0.248308
+    pop_call = pricing.prob_otm(True, 100.0, 95.0, 30 / 365, 0.0, 0.0, 0.25)
+    assert float(pop_call) == pytest.approx(0.248308, abs=1e-6)
+
+
+def test_expected_move() -> None:
+    # 100 x 0.25 x sqrt(30 / 365) = 25 x 0.2866911 = 7.167277
+    assert wheel.expected_move(100.0, 0.25, 30) == pytest.approx(7.167277, abs=1e-6)
+
+
+def test_iv_rank_and_iv_percentile_differ_after_a_spike() -> None:
+    history = [0.20, 0.22, 0.24, 0.26, 0.80]  # one spike to 80 % in the year
+    # IV rank = (0.30 - 0.20) / (0.80 - 0.20) x 100 = 0.10 / 0.60 x 100 = 16.67
+    assert wheel.iv_rank(0.30, history) == pytest.approx(16.6666667)
+    # IV percentile = days below 0.30: 0.20, 0.22, 0.24, 0.26 = 4 of 5 = 80
+    assert wheel.iv_percentile(0.30, history) == pytest.approx(80.0)
+    assert wheel.iv_rank(0.30, []) is None
+    assert wheel.iv_rank(0.30, [0.3, 0.3]) is None  # no range: undefined, not 0 or 100
+
+
+def test_spread_and_distance() -> None:
+    # (1.30 - 1.20) / 1.25 x 100 = 8 %
+    assert wheel.spread_pct(1.20, 1.30) == pytest.approx(8.0)
+    # a 95 put with the stock at 100 is (100 - 95) / 100 = 5 % out of the money
+    assert float(wheel.otm_distance_pct(100.0, 95.0, False)) == pytest.approx(5.0)
+    # a 95 call is 5 % in the money
+    assert float(wheel.otm_distance_pct(100.0, 95.0, True)) == pytest.approx(-5.0)
+
+
+def test_score_and_tiers() -> None:
+    # APY 20 %, POP 80 %, spread 5 %, OI 1,000, ROE 20 %, FCF > 0, beta 1.2:
+    #   yield:        35 x min(20 / 40, 1)            = 17.5
+    #   safety:       30 x (80 - 50) / 45             = 20.0
+    #   spread:       10 x (1 - 5 / 10)               =  5.0
+    #   open int.:    10 x log10(1000) / 4 = 10 x 0.75 =  7.5
+    #   fundamentals: ROE 5 + FCF 5 + beta (1.2 > 1) 0 = 10.0
+    #   total                                          = 60.0 -> tier B
+    points = wheel.fundamentals_points(20.0, 1e9, 1.2)
+    assert points == 10.0
+    total = wheel.score(20.0, 80.0, 5.0, 1000.0, points)
+    assert total == pytest.approx(60.0)
+    assert wheel.tier(total) == "B"
+    # every part in full: 35 + 30 + 10 + 10 + 15 = 100 -> A; unknown fundamentals give 2.5 each
+    assert wheel.score(45.0, 96.0, 0.0, 20000.0, 15.0) == pytest.approx(100.0)
+    assert wheel.fundamentals_points(None, None, None) == 7.5
+    assert wheel.tier(70.0) == "A" and wheel.tier(69.99) == "B" and wheel.tier(49.99) == "C"
+
+
+def test_fundamental_rules_name_the_rule_that_failed() -> None:
+    c = Criteria()
+    rivn = Fundamentals(beta=2.3, roe=-40.0, free_cash_flow=-5e9, market_cap=15e9)
+    assert filters.fundamental_rejection(12.0, rivn, c)[0] == "min_roe"
+    assert filters.fundamental_rejection(12.0, rivn, Criteria(min_roe=None))[0] == "positive_fcf"
+    no_fcf = Criteria(min_roe=None, require_positive_fcf=False)
+    rule, message = filters.fundamental_rejection(12.0, rivn, no_fcf)
+    assert rule == "max_beta" and message == "beta 2.30 is above the maximum 1.5"
+    assert filters.fundamental_rejection(5.0, rivn, c)[0] == "min_price"
+    good = Fundamentals(beta=0.6, roe=40.0, free_cash_flow=9e9, market_cap=260e9)
+    assert filters.fundamental_rejection(62.0, good, c) is None
+
+
+def test_option_rules_report_the_first_failure_in_order() -> None:
+    c = Criteria(min_open_interest=100, max_spread_pct=10, min_premium=0.10, min_apy=10)
+    n = 5
+    cols = filters.OptionColumns(
+        dte=np.array([30, 90, 30, 30, 30.0]),  # #1: outside 7–45
+        abs_delta=np.array([0.2, 0.2, 0.5, 0.2, 0.2]),  # #2: outside 0.15–0.30
+        iv=np.full(n, 0.3),
+        iv_rank=np.full(n, np.nan),
+        open_interest=np.array([500, 500, 500, 10, 500.0]),  # #3: OI 10 < 100
+        spread_pct=np.full(n, 5.0),
+        premium=np.full(n, 1.0),
+        apy=np.array([25, 25, 25, 25, 4.0]),  # #4: APY 4 < 10
+        collateral=np.full(n, 5000.0),
+        needs_cash=np.full(n, True),
+        below_basis=np.zeros(n, dtype=bool),
+        spans_earnings=np.zeros(n, dtype=bool),
+    )
+    first = filters.first_failures(cols, c, buying_power=100_000)
+    names = [filters.OPTION_RULES[i] if i >= 0 else None for i in first]
+    assert names == [None, "dte_window", "delta_band", "min_open_interest", "min_apy"]
+    assert filters.describe("min_apy", 4, cols, c, None) == "APY 4.0% is below the minimum 10%"
+    # not enough buying power for 5,000 of collateral
+    first = filters.first_failures(cols, c, buying_power=4000)
+    assert filters.OPTION_RULES[first[0]] == "buying_power"
