@@ -241,3 +241,62 @@ def test_control_api_rejects_bad_bodies(tws_sim) -> None:
 
 
 _ = ErrorLog
+
+
+async def test_fuzzed_requests_get_errors_not_crashes(tws_sim_factory) -> None:
+    import random
+
+    sim = tws_sim_factory(extra=["--tick-ms", "50", "--pacing", "0"])
+    ib, _ = await connect(sim)
+    try:
+        [c] = await ib.qualifyContractsAsync(Stock("MSFT", "SMART", "USD"))
+        t = ib.reqMktData(c, "", False, False)
+        await wait_for(lambda: t.bid > 0, what="ticks")
+        rng = random.Random(7)
+        tokens = [
+            "",
+            "0",
+            "1",
+            "-1",
+            "AAPL",
+            "OPT",
+            "STK",
+            "SMART",
+            "P",
+            "C",
+            "1e308",
+            "nan",
+            "99999999999999999999",
+            "20270115",
+            "1 Y",
+            "1 day",
+            "TRADES",
+            "x" * 300,
+        ]
+
+        def fuzz() -> None:
+            s = _handshake(sim.port, 9100)
+            for _ in range(400):
+                msg_id = str(rng.randint(0, 110))
+                fields = [msg_id] + [rng.choice(tokens) for _ in range(rng.randint(0, 40))]
+                s.sendall(_frame("\x00".join(fields) + "\x00"))
+            s.settimeout(2)
+            with __import__("contextlib").suppress(OSError):
+                while s.recv(1 << 20):
+                    pass
+            s.close()
+
+        def drain_later() -> None:
+            import threading
+
+            th = threading.Thread(target=fuzz, daemon=True)
+            th.start()
+            th.join(60)
+
+        await asyncio.get_running_loop().run_in_executor(None, drain_later)
+        before = t.time
+        await wait_for(lambda: t.time != before, what="other client still streaming")
+        assert ctl(sim, "/healthz")["status"] == "ok"
+    finally:
+        ib.disconnect()
+    await reconnect_works(sim)
