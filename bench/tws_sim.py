@@ -4,6 +4,7 @@ Ticks: tws-sim started with `--tick-ms 1` (the market steps and streams as fast 
 event loop allows), one ib_insync client streams all 50 universe stocks; the figure is
 ticks decoded by ib_insync (Ticker.ticks, i.e. bid/ask/last price+size changes) per
 second over a fixed window. Both processes share this machine's cores.
+Options: then 100 AAPL option lines (IB's line limit) streaming bid/ask and greeks.
 Connect: wall time of `IB.connectAsync` (handshake + the full initial sync IB.connect
 does: positions, open/completed orders, account updates, executions), median of 10.
 """
@@ -14,7 +15,7 @@ import asyncio
 import statistics
 import time
 
-from ib_insync import IB, Stock
+from ib_insync import IB, Option, Stock
 from wheeldesk.testing.procs import tws_sim_proc
 
 WINDOW = 8.0
@@ -49,8 +50,40 @@ async def _measure(port: int) -> tuple[float, float, float]:
     await asyncio.sleep(WINDOW)
     elapsed = time.perf_counter() - t0
     ib.pendingTickersEvent -= on_pending
+    count_stock = count
+    for c in contracts:
+        ib.cancelMktData(c)
+
+    # 100 option lines (the IB limit): quotes plus model greeks on every step.
+    details = await ib.reqContractDetailsAsync(
+        Option("AAPL", "", 0.0, "", "SMART", tradingClass="AAPL")
+    )
+    options = [d.contract for d in details[:100]]
+    for c in options:
+        ib.reqMktData(c, "", False, False)
+    await asyncio.sleep(1.0)
+    count = 0
+    greeks = 0
+
+    def on_option(tickers) -> None:
+        nonlocal count, greeks
+        for t in tickers:
+            count += len(t.ticks)
+            greeks += t.modelGreeks is not None
+
+    ib.pendingTickersEvent += on_option
+    t0 = time.perf_counter()
+    await asyncio.sleep(WINDOW / 2)
+    opt_elapsed = time.perf_counter() - t0
+    ib.pendingTickersEvent -= on_option
     ib.disconnect()
-    return count / elapsed, statistics.median(times), max(times)
+    return (
+        count_stock / elapsed,
+        statistics.median(times),
+        max(times),
+        count / opt_elapsed,
+        greeks / opt_elapsed,
+    )
 
 
 UNIVERSE = [
@@ -64,12 +97,16 @@ UNIVERSE = [
 def run() -> list[dict]:
     sim = tws_sim_proc(extra=["--tick-ms", "1", "--pacing", "0"]).start()
     try:
-        rate, connect_p50, connect_max = asyncio.run(_measure(sim.port))
+        rate, connect_p50, connect_max, opt_rate, greek_rate = asyncio.run(_measure(sim.port))
     finally:
         sim.stop()
     return [
         {"name": "ticks/s delivered to one ib_insync client (50 stocks streaming)",
          "value": round(rate), "unit": "ticks/s", "target": ">= 5,000"},
+        {"name": "option ticks/s to one client (100 AAPL option lines)",
+         "value": round(opt_rate), "unit": "ticks/s", "target": None},
+        {"name": "option ticker updates with model greeks/s (100 lines)",
+         "value": round(greek_rate), "unit": "updates/s", "target": None},
         {"name": "IB.connectAsync incl. initial sync, median of 10", "value": connect_p50 * 1000,
          "unit": "ms", "target": "well under 1 s"},
         {"name": "IB.connectAsync incl. initial sync, max of 10", "value": connect_max * 1000,

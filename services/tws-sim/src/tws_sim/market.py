@@ -6,6 +6,7 @@ produces the same universe of prices, chains, open interest and history.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import time
@@ -102,6 +103,11 @@ class StockQuote:
     close: float
 
 
+@functools.lru_cache(maxsize=4096)
+def _expiry_at(expiry: str) -> datetime:
+    return expiry_moment(datetime.strptime(expiry, "%Y%m%d").date())
+
+
 def _stable_u(*parts: object) -> float:
     """A uniform(0,1) number fixed by its key (seeded; independent of call order)."""
     h = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
@@ -128,6 +134,7 @@ class Market:
         self.last_step = self.clock.now()
         self.farm_up = True
         self._hist: dict[tuple[str, str], list[tuple]] = {}
+        self._static_cache: dict[int, tuple[float, float, bool]] = {}
 
     # --- clock and prices -------------------------------------------------------------
 
@@ -191,8 +198,7 @@ class Market:
         return [e for e in self.chains[symbol] if expiry_moment(e.day) > now]
 
     def years_to(self, expiry: str) -> float:
-        day = datetime.strptime(expiry, "%Y%m%d").date()
-        return max((expiry_moment(day) - self.clock.now()).total_seconds(), 0.0) / YEAR_SECONDS
+        return max((_expiry_at(expiry) - self.clock.now()).total_seconds(), 0.0) / YEAR_SECONDS
 
     def option_by_con_id(self, con_id: int) -> SimContract | None:
         dec = decode_option_con_id(con_id)
@@ -229,16 +235,24 @@ class Market:
         width = min(width, max(0.05, mid * 0.6 + 0.05))
         bid = max(0.0, math.floor((mid - width / 2) * 100 + 1e-9) / 100)
         ask = max(0.01, math.ceil((mid + width / 2) * 100 - 1e-9) / 100)
-        u = _stable_u(self.seed, c.con_id)
-        exp_day = datetime.strptime(c.expiry, "%Y%m%d").date()
-        monthly = any(e.monthly for e in self.chains[c.symbol] if e.day == exp_day)
+        u, u_vol, monthly = self._statics(c)
         base = 200 + stock.market_cap_m / 400
         oi = int(base * (2.5 if monthly else 1.0) * math.exp(-0.5 * x * x / 2.0) * (0.4 + u))
-        vol = int(oi * (0.03 + 0.25 * _stable_u(self.seed, c.con_id, "v")))
+        vol = int(oi * (0.03 + 0.25 * u_vol))
         last = round(min(ask, max(bid, mid + (u - 0.5) * (ask - bid))), 2)
         sizes = 1 + int(50 * u)
         pv_div = s * (1 - math.exp(-q * t))
         return OptionQuote(c, s, t, iv, g, bid, ask, last, sizes, sizes + 3, vol, oi, pv_div)
+
+    def _statics(self, c: SimContract) -> tuple[float, float, bool]:
+        """Per-contract constants (seeded draws, monthly flag), computed once."""
+        got = self._static_cache.get(c.con_id)
+        if got is None:
+            exp_day = datetime.strptime(c.expiry, "%Y%m%d").date()
+            monthly = any(e.monthly for e in self.chains[c.symbol] if e.day == exp_day)
+            got = (_stable_u(self.seed, c.con_id), _stable_u(self.seed, c.con_id, "v"), monthly)
+            self._static_cache[c.con_id] = got
+        return got
 
     def atm_iv(self, symbol: str) -> float:
         s = self.spot(symbol)
