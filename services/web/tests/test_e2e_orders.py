@@ -26,6 +26,27 @@ def wheel_stack():  # type: ignore[no-untyped-def]
     stack.stop()
 
 
+@pytest.fixture(scope="module")
+def module_browser():  # type: ignore[no-untyped-def]
+    """This module's own Chromium, closed with the module: Playwright's sync API keeps an
+    event loop running while it is open, which later asyncio tests must not inherit."""
+    from playwright.sync_api import sync_playwright
+    from wheeldesk.testing.fixtures import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(module_browser):  # type: ignore[no-untyped-def]
+    context = module_browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(20_000)
+    yield context.new_page()
+    context.close()
+
+
 def db(stack) -> sqlite3.Connection:  # type: ignore[no-untyped-def]
     return sqlite3.connect(str(stack.workdir / "web.sqlite3"), timeout=20)
 
