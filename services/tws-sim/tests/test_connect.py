@@ -139,3 +139,14 @@ async def test_old_client_versions_are_refused(tws_sim) -> None:
     await writer.drain()
     assert await asyncio.wait_for(reader.read(100), 10) == b""
     writer.close()
+
+
+async def test_starting_cash_is_configurable(tws_sim_factory) -> None:
+    sim = tws_sim_factory(extra=["--cash", "100000"])
+    ib, _ = await connect(sim)
+    try:
+        values = {(v.tag, v.currency): v.value for v in ib.accountValues()}
+        assert float(values[("TotalCashValue", "USD")]) == 100_000.0
+        assert ctl(sim, "/state")["cash"] == 100_000.0
+    finally:
+        ib.disconnect()

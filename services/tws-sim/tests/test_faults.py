@@ -62,6 +62,9 @@ async def test_connectivity_lost_and_restored(tws_sim_factory) -> None:
         await wait_for(lambda: 1100 in errors.codes(), what="1100")
         ctl(sim, "/control/connectivity", {"state": "restored"})
         await wait_for(lambda: 1102 in errors.codes(), what="1102")
+        ctl(sim, "/control/connectivity", {"state": "lost"})
+        ctl(sim, "/control/connectivity", {"state": "restored", "data_lost": True})
+        await wait_for(lambda: 1101 in errors.codes(), what="1101 (data lost)")
         n = len(errors.items)
         assert ib.isConnected() and n
     finally:

@@ -27,6 +27,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--max-lines", type=int, default=100)
     p.add_argument("--pacing", type=int, default=50, help="client messages per second; 0 = off")
     p.add_argument("--tick-ms", type=float, default=250.0, help="market step / stream interval")
+    p.add_argument("--cash", type=float, default=250_000.0, help="starting cash (USD)")
     a = p.parse_args(argv)
     return Config(
         port=a.port,
@@ -38,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         max_lines=a.max_lines,
         pacing=a.pacing,
         tick_ms=a.tick_ms,
+        cash=a.cash,
     )
 
 

@@ -35,6 +35,7 @@ class Config:
     max_lines: int = 100
     pacing: int = 50
     tick_ms: float = 250.0
+    cash: float = 250_000.0
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Engine:
 
     def __post_init__(self) -> None:
         self.market = Market(self.config.seed, self.config.speed)
-        self.account = Account(self.market)
+        self.account = Account(self.market, cash=self.config.cash)
         self.account.seed_positions()
         self._perm = itertools.count(1_000_000_000 + self.config.seed * 1000)
         self._exec = itertools.count(1)
