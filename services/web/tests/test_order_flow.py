@@ -360,3 +360,21 @@ def test_close_draft_takes_mid_and_roll_makes_two_legs(user_client, bridge):
         "57.5000",
     )
     assert second.expiry.isoformat() == later
+
+
+def test_an_order_never_seen_by_ibkr_is_released_after_a_while(user_client, bridge):
+    from wheeldesk_web.orders.services import refresh
+
+    coid = draft(user_client)
+    user_client.get(reverse("orders:detail", args=[coid]))
+    bridge.refuse = ServiceCallError("gateway-bridge", None, "timeout", "timed out")
+    user_client.post(reverse("orders:confirm", args=[coid]))
+    order = WebOrder.objects.get(client_order_id=coid)
+    assert order.status == "unknown"  # not in the bridge's list: not re-sent, still checking
+    refresh(order, bridge)
+    assert order.status == "unknown" and bridge.place_calls == 1
+    WebOrder.objects.filter(pk=order.pk).update(sent_at=order.sent_at - timedelta(minutes=16))
+    order.refresh_from_db()
+    refresh(order, bridge)
+    assert order.status == "refused" and "not placed" in order.message
+    assert bridge.place_calls == 1

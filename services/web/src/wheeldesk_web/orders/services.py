@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -25,6 +25,7 @@ from wheeldesk_web.orders.checks import Check, Limits, Ticket, blocked, run_chec
 from wheeldesk_web.orders.models import Order, OrderAudit, OrderStatusChange, TradingConfig
 
 log = logging.getLogger(__name__)
+LOST_AFTER = timedelta(minutes=15)
 
 
 class OrderRefused(Exception):
@@ -245,7 +246,14 @@ def refresh(order: Order, bridge: SyncBridgeClient) -> Order:
     if order.is_terminal or order.status == Order.PREVIEWED:
         return order
     if order.ib_order_id is None:
-        reconcile(order, bridge)
+        found = reconcile(order, bridge)
+        stale = order.sent_at is not None and timezone.now() - order.sent_at > LOST_AFTER
+        if not found and stale and order.status in (Order.SENDING, Order.UNKNOWN):
+            # IB keeps orderRef on every order, done ones included: absent this long means
+            # it never reached IB. Free the contract for a new order.
+            message = f"not found at IBKR {LOST_AFTER.seconds // 60} min after sending: not placed"
+            _set_status(order, Order.REFUSED, message)
+            audit(order, "reconcile", message)
         return order
     try:
         apply_bridge_order(order, bridge.order(order.ib_order_id))
