@@ -12,6 +12,9 @@ its flag array, so one bad quote never sinks a scan of a million contracts.
 
 from __future__ import annotations
 
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +37,18 @@ IV_FLAG_NAMES = {
     IV_BAD_INPUT: "bad_input",
     IV_NOT_CONVERGED: "not_converged",
 }
+
+
+_WORKERS = os.cpu_count() or 1
+_CHUNK_MIN = 50_000  # below this, one thread: splitting costs more than it saves
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="pricing")
+    return _POOL
 
 
 def _pdf(x: np.ndarray) -> np.ndarray:
@@ -86,7 +101,7 @@ def greeks(
         vol_t = sigma * sqrt_t
         d1 = (np.log(spot / strike) + (r - q) * t) / vol_t + 0.5 * vol_t
         bad = ~((spot > 0) & (strike > 0) & (t > 0) & (sigma > 0))
-        d1[bad] = np.nan
+        d1 = np.where(bad, np.nan, d1)
         d2 = d1 - vol_t
         sign = np.where(call, 1.0, -1.0)
         df_q = np.exp(-q * t)
@@ -159,13 +174,48 @@ def implied_vol(
     r: ArrayLike,
     q: ArrayLike,
     *,
-    tol: float = 1e-13,
+    tol: float = 1e-9,
     max_iter: int = 100,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Implied volatility for every price strictly inside the no-arbitrage bounds.
 
     Returns `(iv, flag)`: where `flag != IV_OK` the iv is NaN and the flag says why
-    (`IV_FLAG_NAMES`). Never raises.
+    (`IV_FLAG_NAMES`). Never raises. Large batches are split across the CPU cores (numpy
+    and scipy release the GIL inside their loops); see `_implied_vol` for the method.
+    """
+    arrays = _arrays(option_price, is_call, spot, strike, t, r, q)
+    shape = arrays[0].shape
+    flat = [a.ravel() for a in arrays]
+    n = flat[0].size
+    workers = min(_WORKERS, n // _CHUNK_MIN)
+    if workers <= 1:
+        iv, flag = _implied_vol(*flat, tol=tol, max_iter=max_iter)
+        return iv.reshape(shape), flag.reshape(shape)
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    parts = list(
+        _pool().map(
+            lambda ab: _implied_vol(*(a[ab[0] : ab[1]] for a in flat), tol=tol, max_iter=max_iter),
+            itertools.pairwise(bounds),
+        )
+    )
+    iv = np.concatenate([p[0] for p in parts]).reshape(shape)
+    flag = np.concatenate([p[1] for p in parts]).reshape(shape)
+    return iv, flag
+
+
+def _implied_vol(
+    option_price: ArrayLike,
+    is_call: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    *,
+    tol: float = 1e-9,
+    max_iter: int = 100,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The solver on one chunk.
 
     Method: work with the undiscounted out-of-the-money price (an ITM price is turned into
     its OTM twin through put–call parity) as a function of total volatility s = sigma*sqrt(t),
@@ -267,7 +317,8 @@ def implied_vol(
             h = 0.5 * newton * g2 / g1
             step = np.where(np.abs(h) < 0.5, newton / (1.0 - h), newton)
             new_s = s - step
-            # Converged: the Newton step is below the tolerance, or the price is matched to
+            # Converged: the last step was below `tol` (relative), so what is left after it is
+            # of order step^2 (Newton) or step^3 (Halley), or the price is matched to
             # the last bits (further steps would only chase rounding noise).
             done = (np.abs(step) <= tol * s) | (np.abs(f) <= 4e-16)
             # Outside the bracket (or non-finite): bisect, or grow when no upper bound yet.
