@@ -60,7 +60,7 @@ def pipeline(w: dict[str, np.ndarray]) -> dict[str, Any]:
     t = w["dte"] / 365.0
     iv, flag = pricing.implied_vol(w["mid"], w["call"], w["spot"], w["strike"], t, w["r"], w["q"])
     g = pricing.greeks(w["call"], w["spot"], w["strike"], t, w["r"], w["q"], iv)
-    pop = pricing.prob_otm(w["call"], w["spot"], w["strike"], t, w["r"], w["q"], iv) * 100.0
+    pop = pricing.prob_otm_from_d2(w["call"], g.d2) * 100.0
     prem = wheel.premium(w["bid"], w["ask"], "bid")
     basis = np.where(w["call"], w["spot"], w["strike"])
     yld = prem / basis

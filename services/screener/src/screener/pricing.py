@@ -22,7 +22,8 @@ from scipy.special import ndtr
 
 ArrayLike = np.ndarray | float
 
-_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
+_INV_SQRT_2PI = 1.0 / _SQRT_2PI
 
 # implied_vol flags
 IV_OK = 0
@@ -92,6 +93,32 @@ def greeks(
     q: ArrayLike,
     sigma: ArrayLike,
 ) -> Greeks:
+    """Price and every first-order greek plus gamma; large batches split across cores."""
+    arrays = _arrays(is_call, spot, strike, t, r, q, sigma)
+    n = arrays[0].size
+    workers = min(_WORKERS, n // _CHUNK_MIN)
+    if workers <= 1 or arrays[0].ndim != 1:
+        return _greeks(*arrays)
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    parts = list(
+        _pool().map(
+            lambda ab: _greeks(*(a[ab[0] : ab[1]] for a in arrays)), itertools.pairwise(bounds)
+        )
+    )
+    return Greeks(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in Greeks.__dataclass_fields__)
+    )
+
+
+def _greeks(
+    is_call: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    sigma: ArrayLike,
+) -> Greeks:
     """Price and every first-order greek plus gamma, in one pass over the arrays."""
     is_call = np.asarray(is_call, dtype=bool)
     spot, strike, t, r, q, sigma, call = _arrays(spot, strike, t, r, q, sigma, is_call)
@@ -132,6 +159,11 @@ def price(
     return greeks(is_call, spot, strike, t, r, q, sigma).price
 
 
+def prob_otm_from_d2(is_call: ArrayLike, d2: np.ndarray) -> np.ndarray:
+    """N(d2) for a short put, N(-d2) for a short call, from `Greeks.d2` already computed."""
+    return ndtr(np.where(is_call, -d2, d2))
+
+
 def prob_otm(
     is_call: ArrayLike,
     spot: ArrayLike,
@@ -147,22 +179,86 @@ def prob_otm(
     return ndtr(np.where(is_call, -d2, d2))
 
 
-def _otm_black(x, s, fwd, strike, put_side, upper):
-    """Undiscounted out-of-the-money Black price, or its distance to the bound, and vega.
+def _solve_region(
+    u: np.ndarray,
+    target: np.ndarray,
+    s: np.ndarray,
+    upper: bool,
+    tol: float,
+    max_iter: int,
+) -> np.ndarray:
+    """Total volatility s for normalized out-of-the-money prices, all in one region.
 
-    `x = ln(F/K)`, `s` = total volatility sigma*sqrt(t). When F >= K the OTM option is the put,
-    otherwise the call; pricing the OTM side avoids the cancellation an ITM price suffers.
-    Where `upper`, returns `bound - price = F N(-d1) + K N(d2)` (the same for both sides),
-    computed directly so it keeps its precision when the price nears the bound.
+    Normalized by sqrt(F K) and with u = |ln(F/K)|, the OTM price (put or call alike) is
+    b(s) = e^(-u/2) N(-d2) - e^(u/2) N(-d1), d1,2 = u/s +- s/2, rising from 0 to the bound
+    e^(-u/2). Below the inflection (`upper` False) the objective is ln b(s) - ln target;
+    above it (`upper` True, `target` = bound - price) it is ln(bound - b(s)) - ln target,
+    with bound - b = e^(-u/2) N(d2) + e^(u/2) N(-d1) computed directly so it keeps its
+    precision near the bound. Both objectives are monotone and concave in s: Halley's step
+    (Newton's where the correction is large) converges from the start after at most one
+    overshoot, and a bracket [lo, hi] from every evaluation turns any step leaving it into
+    a bisection. Returns NaN where max_iter is exhausted (flagged by the caller).
     """
-    d1 = x / s + 0.5 * s
-    d2 = d1 - s
-    sgn = np.where(put_side, -1.0, 1.0)
-    n1 = ndtr(np.where(upper, -d1, sgn * d1))
-    n2 = ndtr(np.where(upper, d2, sgn * d2))
-    value = np.where(upper, fwd * n1 + strike * n2, sgn * (fwd * n1 - strike * n2))
-    vega = fwd * _pdf(d1)
-    return value, vega, vega * d1 * d2 / s
+    eu_all = np.exp(0.5 * u)
+    emu_all = 1.0 / eu_all
+    ln_t_all = np.log(target)
+    out = np.full(u.size, np.nan)
+    idx = np.arange(u.size)
+    uu, eu, emu, ln_t, tt = u, eu_all, emu_all, ln_t_all, target
+    lo = np.zeros_like(s)
+    hi = np.full_like(s, np.inf)
+    for _ in range(max_iter):
+        d1 = uu / s + 0.5 * s
+        d2 = d1 - s
+        if upper:
+            v = emu * ndtr(d2) + eu * ndtr(-d1)
+            above = v < tt  # the distance to the bound shrinks as s grows
+        else:
+            v = emu * ndtr(-d2) - eu * ndtr(-d1)
+            above = v > tt
+        vega = eu * _pdf(d1)
+        np.putmask(hi, above, s)
+        np.putmask(lo, ~above, s)
+        f = np.log(v) - ln_t
+        g1 = vega / v
+        if upper:
+            g1 = -g1
+        # d2v/ds2 = vega * d1 * d2 / s (with the sign of the objective)
+        g2 = g1 * (d1 * d2 / s - g1)
+        if not upper:
+            # Below the inflection ln b ~ -u^2 w / 2 with w = 1/s^2: nearly linear in w, so
+            # the step is taken in w (ds/dw = -s^3/2, d2s/dw2 = 3 s^5 / 4). In s, a step from
+            # far above overshoots to tiny s and climbs back only ~1.5x per iteration.
+            s2 = s * s
+            g2 = g2 * s2 * s2 * s2 / 4.0 + g1 * 0.75 * s2 * s2 * s
+            g1 = g1 * (-0.5 * s2 * s)
+        newton = f / g1
+        h = 0.5 * newton * g2 / g1
+        step = np.where(np.abs(h) < 0.5, newton / (1.0 - h), newton)
+        if upper:
+            new = s - step
+            rel = np.abs(step) / s
+        else:
+            w_new = 1.0 / (s * s) - step
+            new = np.where(w_new > 0, 1.0 / np.sqrt(w_new), np.nan)
+            rel = np.abs(step) * s * s * 0.5  # |ds| / s ~ |dw| / (2 w)
+        # Converged: the last step was below `tol` (relative), so what is left after it is of
+        # order step^2 (Newton) or step^3 (Halley); or the price is matched to the last bits.
+        done = (rel <= tol) | (np.abs(f) <= 4e-16)
+        outside = ~done & (~np.isfinite(new) | (new < lo) | (new > hi))
+        if outside.any():
+            bis = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * np.maximum(s, lo))
+            np.copyto(new, bis, where=outside)
+            done |= np.isfinite(hi) & (hi - lo <= 1e-15 * hi)
+        s = new
+        if done.any():
+            out[idx[done]] = s[done]
+            keep = ~done
+            if not keep.any():
+                break
+            idx, s, lo, hi = idx[keep], s[keep], lo[keep], hi[keep]
+            uu, eu, emu, ln_t, tt = uu[keep], eu[keep], emu[keep], ln_t[keep], tt[keep]
+    return out
 
 
 def implied_vol(
@@ -281,60 +377,41 @@ def _implied_vol(
             active, f_a, k_a, ps_a, target, x, bound = (
                 a[keep] for a in (active, f_a, k_a, ps_a, target, x, bound)
             )
-        # The price as a function of s is convex below the inflection point s_c = sqrt(2|x|)
-        # and concave above it. Below, Newton runs on ln(price) - ln(target); above, on
-        # ln(bound - price) - ln(bound - target). Both objectives are monotone and concave,
-        # so Newton converges from s_c after at most one overshoot, quadratically near the
-        # root; the bracket [lo, hi] replaces any step that would leave it by bisection.
-        s = np.maximum(np.sqrt(2.0 * np.abs(x)), 1e-4)
-        first, _, _ = _otm_black(x, s, f_a, k_a, ps_a, np.zeros(s.size, dtype=bool))
-        upper = first <= target
-        # Below the inflection the price behaves like exp(-x^2 / (2 s^2)): start there.
+        # Normalise by sqrt(F K): with u = |ln F/K| the OTM put and call are one function.
+        u = np.abs(x)
         beta = target / np.sqrt(f_a * k_a)
-        s_low = np.abs(x) / np.sqrt(np.maximum(-2.0 * np.log(beta), 1e-300))
-        s = np.where(upper, s, np.clip(s_low, 1e-4, s))
-        ctarget = np.where(upper, bound - target, target)
-        ln_target = np.log(ctarget)
-        lo = np.zeros_like(s)
-        hi = np.full_like(s, np.inf)
-        idx = np.arange(active.size)
+        emu = np.exp(-0.5 * u)  # the normalized bound
+        # The price is convex in s below the inflection s_c = sqrt(2u) and concave above it.
+        # There d2 = 0 and d1 = sqrt(2u), so b(s_c) = e^(-u/2) / 2 - e^(u/2) N(-sqrt(2u)).
+        s_c = np.sqrt(2.0 * u)
+        b_c = 0.5 * emu - ndtr(-s_c) / emu
+        upper = b_c <= beta
         result_s = np.full(active.size, np.nan)
-        for _it in range(max_iter):
-            value, vega, volga = _otm_black(x[idx], s, f_a[idx], k_a[idx], ps_a[idx], upper[idx])
-            ct = ctarget[idx]
-            up = upper[idx]
-            above = np.where(up, value < ct, value > ct)  # s is above the root
-            hi = np.where(above, s, hi)
-            lo = np.where(above, lo, s)
-            f = np.log(value) - ln_target[idx]
-            # Halley's step (cubic convergence) on g = ln(v) - ln(target), v the price or
-            # its distance to the bound; plain Newton where the correction is too large.
-            dv = np.where(up, -vega, vega)
-            d2v = np.where(up, -volga, volga)
-            g1 = dv / value
-            g2 = d2v / value - g1 * g1
-            newton = f / g1
-            h = 0.5 * newton * g2 / g1
-            step = np.where(np.abs(h) < 0.5, newton / (1.0 - h), newton)
-            new_s = s - step
-            # Converged: the last step was below `tol` (relative), so what is left after it is
-            # of order step^2 (Newton) or step^3 (Halley), or the price is matched to
-            # the last bits (further steps would only chase rounding noise).
-            done = (np.abs(step) <= tol * s) | (np.abs(f) <= 4e-16)
-            # Outside the bracket (or non-finite): bisect, or grow when no upper bound yet.
-            outside = ~done & (~np.isfinite(new_s) | (new_s < lo) | (new_s > hi))
-            bisect = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * np.maximum(s, lo))
-            new_s = np.where(outside, bisect, new_s)
-            done |= np.isfinite(hi) & (hi - lo <= 1e-15 * hi)
-            s = new_s
-            if done.any():
-                result_s[idx[done]] = s[done]
-                keep = ~done
-                idx, s, lo, hi = idx[keep], s[keep], lo[keep], hi[keep]
-                if idx.size == 0:
-                    break
-        if idx.size:
-            flag[active[idx]] = IV_NOT_CONVERGED
+        up = np.flatnonzero(upper)
+        if up.size:
+            # Start at s_c or at the at-the-money estimate b ~ s / sqrt(2 pi), the larger.
+            start = np.maximum(s_c[up], np.sqrt(2.0 * np.pi) * beta[up])
+            start = np.maximum(start, 1e-4)
+            result_s[up] = _solve_region(u[up], emu[up] - beta[up], start, True, tol, max_iter)
+        low = np.flatnonzero(~upper)
+        if low.size:
+            # Far below the inflection b behaves like exp(-u^2 / (2 s^2)): start there.
+            # Refined twice with the tail expansion (Mills ratio): ln b ~ -u^2/(2 s^2)
+            # - s^2/8 + ln(s / (d1 d2 sqrt(2 pi))), valid while d2 > 0 (below s_c).
+            ln_b = np.log(beta[low])
+            ul = u[low]
+            cap = np.maximum(s_c[low], 1e-4)
+            start = np.clip(ul / np.sqrt(np.maximum(-2.0 * ln_b, 1e-300)), 1e-4, cap)
+            for _ in range(2):
+                d1 = ul / start + 0.5 * start
+                d2 = ul / start - 0.5 * start
+                corr = np.log(start / (np.maximum(d1 * d2, 1e-300) * _SQRT_2PI)) - start**2 / 8
+                refined = ul / np.sqrt(np.maximum(-2.0 * (ln_b - corr), 1e-300))
+                start = np.where(d2 > 0.5, np.clip(refined, 1e-4, cap), start)
+            result_s[low] = _solve_region(u[low], beta[low], start, False, tol, max_iter)
+        missing = np.isnan(result_s)
+        if missing.any():
+            flag[active[missing]] = IV_NOT_CONVERGED
         iv[active] = result_s / np.sqrt(t[active])
     return iv.reshape(shape), flag.reshape(shape)
 
