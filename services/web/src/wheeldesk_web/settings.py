@@ -42,6 +42,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost and sync-only on purpose: one thread hop per request under ASGI.
+    "wheeldesk_web.core.middleware.SyncChainMiddleware",
 ]
 
 ROOT_URLCONF = "wheeldesk_web.urls"

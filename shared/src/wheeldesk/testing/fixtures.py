@@ -103,9 +103,13 @@ def stack():  # type: ignore[no-untyped-def]
     started.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    """The system Chromium driven by Playwright (no browser download)."""
+    """The system Chromium driven by Playwright (no browser download).
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running while it is
+    open, so it must be closed before later asyncio tests (or another sync_playwright) run.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

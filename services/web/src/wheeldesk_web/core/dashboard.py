@@ -6,13 +6,11 @@ when the bridge cannot answer, the last snapshot is shown with its age instead o
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db import connection
 from wheeldesk.clients import ServiceCallError
 from wheeldesk.schemas.account import Account, Position
 from wheeldesk.schemas.common import utcnow
@@ -26,10 +24,7 @@ from wheeldesk_web.market.streaming import ensure_streaming
 CACHE_KEY = "dashboard:data"
 CACHE_SECONDS = 2
 SNAPSHOT_KEY = "dashboard:last-good"
-RECENT_KEY = "dashboard:recent"
-SERVE_STALE_SECONDS = 15
 _refreshing = threading.Lock()
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -119,32 +114,23 @@ def _fetch() -> DashboardData:
 
 
 def dashboard_data() -> DashboardData:
-    """The cached numbers; when they expire, one thread refreshes while pages keep the last ones.
+    """The numbers, at most `CACHE_SECONDS` old; one request per process asks the bridge.
 
-    Twenty browsers whose cache expired together must not ask the bridge twenty times, nor
-    wait for it: the previous answer (shown with its age) is served during the refresh.
+    Twenty browsers whose cache expired together wait for one answer instead of asking the
+    bridge twenty times. (Serving the previous numbers during the refresh was faster, but a
+    position just filled must be on the dashboard the next time it is opened.)
     """
     cached = cache.get(CACHE_KEY)
     if cached is not None:
         return cached
-    previous = cache.get(RECENT_KEY)
-    if previous is not None:
-        if _refreshing.acquire(blocking=False):
-            threading.Thread(target=_refresh_in_background, name="dashboard", daemon=True).start()
-        return previous
     with _refreshing:
         cached = cache.get(CACHE_KEY)
         return cached if cached is not None else _refresh()
 
 
-def _refresh_in_background() -> None:
-    try:
-        _refresh()
-    except Exception:
-        log.exception("dashboard refresh failed")
-    finally:
-        _refreshing.release()
-        connection.close()
+def forget_dashboard() -> None:
+    """Drop this process's cached numbers (e.g. right after an order was placed)."""
+    cache.delete(CACHE_KEY)
 
 
 def _refresh() -> DashboardData:
@@ -160,10 +146,8 @@ def _refresh() -> DashboardData:
         last.error, last.stale = reason, True
         # Remember the failure as briefly as a success: a down bridge is not asked per page.
         cache.set(CACHE_KEY, last, CACHE_SECONDS)
-        cache.set(RECENT_KEY, last, SERVE_STALE_SECONDS)
         return last
     cache.set(CACHE_KEY, data, CACHE_SECONDS)
-    cache.set(RECENT_KEY, data, SERVE_STALE_SECONDS)
     cache.set(SNAPSHOT_KEY, data, None)
     if data.account is not None and cache.add("dashboard:snapshot-written", 1, 60):
         store_account(data.account, [r.position for r in data.positions])
