@@ -313,14 +313,12 @@ def _implied_vol(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The solver on one chunk.
 
-    Method: work with the undiscounted out-of-the-money price (an ITM price is turned into
-    its OTM twin through put–call parity) as a function of total volatility s = sigma*sqrt(t),
-    which is increasing in s on (0, inf) from 0 to the bound. Newton's method is run on
-    ln(price(s)) - ln(target): that function is increasing and concave in s, so a Newton step
-    never jumps past the root from below and converges from anywhere in few steps; a bracket
-    [lo, hi] kept from every evaluation catches the rest (a step leaving it is replaced by
-    bisection), so the iteration converges for every attainable price. Only the contracts
-    still unconverged are computed in each iteration.
+    Method: an ITM price becomes its out-of-the-money twin through put–call parity, and the
+    OTM price, normalised by sqrt(F K), is one function b(u, s) of u = |ln F/K| and the total
+    volatility s = sigma*sqrt(t), increasing from 0 to the bound e^(-u/2). It is convex in s
+    below the inflection s_c = sqrt(2u) and concave above it, so each contract is solved in
+    its region by `_solve_region` (Halley steps on a concave log objective inside a bracket
+    that falls back to bisection): every price strictly inside the bounds converges.
     """
     option_price, call, spot, strike, t, r, q = _arrays(
         option_price, is_call, spot, strike, t, r, q
@@ -395,8 +393,8 @@ def _implied_vol(
             result_s[up] = _solve_region(u[up], emu[up] - beta[up], start, True, tol, max_iter)
         low = np.flatnonzero(~upper)
         if low.size:
-            # Far below the inflection b behaves like exp(-u^2 / (2 s^2)): start there.
-            # Refined twice with the tail expansion (Mills ratio): ln b ~ -u^2/(2 s^2)
+            # Far below the inflection b behaves like exp(-u^2 / (2 s^2)): start there,
+            # refined twice with the tail expansion (Mills ratio): ln b ~ -u^2/(2 s^2)
             # - s^2/8 + ln(s / (d1 d2 sqrt(2 pi))), valid while d2 > 0 (below s_c).
             ln_b = np.log(beta[low])
             ul = u[low]
