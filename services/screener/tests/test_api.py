@@ -274,3 +274,34 @@ def test_more_than_200_symbols_run_as_a_job(client) -> None:  # type: ignore[no-
     assert {r["rule"] for r in job["result"]["rejections"]} == {"no_contracts"}
     missing = client.get("/v1/scans/nope", headers=AUTH)
     assert missing.status_code == 404 and missing.json()["field"] == "scan_id"
+
+
+@pytest.mark.parametrize("mode", ["exclude", "flag", "ignore"])
+def test_expiries_spanning_earnings_are_excluded_or_flagged(client, mode) -> None:  # type: ignore[no-untyped-def]
+    e30 = _expiry(30)
+    options = [_quote("KO", e30, 57.0, "P", 0.50, 0.52, iv=0.22, delta=-0.22)]
+    data = _data(options=options, next_earnings=_expiry(10).isoformat())
+    request = ScanRequest(symbols=["KO"], criteria=Criteria(earnings=mode), data=[data])
+    body = client.post("/v1/scans", json=request.model_dump(mode="json"), headers=AUTH).json()
+    if mode == "exclude":
+        assert body["signals"] == []
+        assert [r["rule"] for r in body["rejections"]] == ["earnings"]
+        assert body["rejections"][0]["message"] == "CSP: the expiry spans the next earnings date"
+    else:
+        (signal,) = body["signals"]
+        assert signal["earnings_before_expiry"] is True
+        assert "the expiry spans the next earnings date" in signal["reasons"]
+
+
+def test_collateral_cap_and_buying_power(client) -> None:  # type: ignore[no-untyped-def]
+    e30 = _expiry(30)
+    options = [_quote("KO", e30, 57.0, "P", 0.50, 0.52, iv=0.22, delta=-0.22)]
+    capped = ScanRequest(
+        symbols=["KO"], criteria=Criteria(max_collateral=5000), data=[_data(options=options)]
+    )
+    body = client.post("/v1/scans", json=capped.model_dump(mode="json"), headers=AUTH).json()
+    assert body["rejections"][0]["rule"] == "max_collateral"
+    assert body["rejections"][0]["message"] == "CSP: collateral 5,700 USD exceeds the cap 5,000"
+    poor = ScanRequest(symbols=["KO"], buying_power=3000.0, data=[_data(options=options)])
+    body = client.post("/v1/scans", json=poor.model_dump(mode="json"), headers=AUTH).json()
+    assert body["rejections"][0]["rule"] == "buying_power"
