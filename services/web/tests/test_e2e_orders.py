@@ -98,29 +98,22 @@ def wait_status(page, status: str) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector(f"#order-status[data-status='{status}']", timeout=60_000)
 
 
-def store_signal(stack, symbol: str) -> int:  # type: ignore[no-untyped-def]
-    """A tier-A CSP signal on a real tws-sim contract, stored as `manage.py scan` stores one."""
-    expiry, strike, bid = put_contract(stack, symbol)
-    spot = stack.bridge_get(f"/v1/stocks/{symbol}")["quote"]["last"]
-    script = (
-        "from datetime import date\n"
-        "from wheeldesk_web.signals.models import ScanRun, Signal\n"
-        f"run = ScanRun.objects.create(status=ScanRun.DONE, trigger='command', symbols=['{symbol}'])\n"
-        f"s = Signal.objects.create(scan=run, kind='CSP', symbol='{symbol}', expiry=date.fromisoformat("
-        f"'{expiry}'), strike={strike}, right='P', premium={bid}, collateral={strike * 100}, yield_pct=1, apy=20, pop=80, "
-        f"abs_delta=0.2, breakeven={strike - bid}, expected_move=3, distance_pct=5, dte=30, "
-        f"underlying_price={spot}, score=90, tier='A', bid={bid})\n"
-        "print('SIGNAL', s.pk)\n"
-    )
-    out = stack.manage("shell", "-c", script).stdout
-    return int(out.split("SIGNAL")[-1].split()[0])
+def scan_for_a_put(stack) -> int:  # type: ignore[no-untyped-def]
+    """Run the real scan (screener over the bridge over tws-sim); the best CSP signal's id."""
+    result = stack.manage("scan", "--symbols", "KO,PEP,JNJ,PG,WMT", check=False)
+    with db(stack) as conn:
+        row = conn.execute(
+            "SELECT id FROM signals_signal WHERE kind='CSP' ORDER BY score DESC LIMIT 1"
+        ).fetchone()
+    assert row, f"the scan produced no CSP signal: {result.stdout} {result.stderr}"
+    return row[0]
 
 
 def test_signal_to_filled_order_history_dashboard_and_ledger(page, wheel_stack):
     stack = wheel_stack
     stack.control("/control/fill-mode", {"mode": "immediate"})
     login(page, stack)
-    signal_id = store_signal(stack, "PG")
+    signal_id = scan_for_a_put(stack)
     page.goto(f"{stack.web_url}/signals/{signal_id}/")
     assert page.locator("#payoff-chart").count() == 1  # the payoff at expiry partial
     page.click("#preview-order")
