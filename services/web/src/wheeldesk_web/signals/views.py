@@ -49,6 +49,8 @@ def signal_list(request: HttpRequest) -> HttpResponse:
         "query": query,
         "headers": query.headers(),
         "rejections": rejections,
+        "stock_rejections": [r for r in rejections if not r.contract],
+        "contract_rejections": [r for r in rejections if r.contract],
         "running": _running(request),
         "recent_scans": recent,
         "tiers": ["A", "B", "C"],
