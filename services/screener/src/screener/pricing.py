@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 ArrayLike = np.ndarray | float
 
@@ -387,9 +387,11 @@ def _implied_vol(
         result_s = np.full(active.size, np.nan)
         up = np.flatnonzero(upper)
         if up.size:
-            # Start at s_c or at the at-the-money estimate b ~ s / sqrt(2 pi), the larger.
-            start = np.maximum(s_c[up], np.sqrt(2.0 * np.pi) * beta[up])
-            start = np.maximum(start, 1e-4)
+            # Start at s_c or at the at-the-money solution, the larger: for u = 0 the distance
+            # to the bound is exactly 2 N(-s/2), so s = -2 N^-1((bound - b) / (2 bound)).
+            gap = emu[up] - beta[up]
+            atm = -2.0 * ndtri(np.clip(0.5 * gap / emu[up], 1e-300, 0.5))
+            start = np.maximum(np.maximum(s_c[up], atm), 1e-4)
             result_s[up] = _solve_region(u[up], emu[up] - beta[up], start, True, tol, max_iter)
         low = np.flatnonzero(~upper)
         if low.size:
