@@ -31,6 +31,14 @@ class SavedScanForm(_Styled, forms.ModelForm):
             "max_dte",
             "email",
         ]
+        labels = {
+            "kinds": "Signal kinds",
+            "min_apy": "Minimum APY (%)",
+            "min_pop": "Minimum probability OTM (%)",
+            "max_delta": "Maximum |delta|",
+            "max_dte": "Maximum days to expiry",
+            "email": "Email new tier-A signals",
+        }
 
     def __init__(self, *args, user=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
@@ -60,6 +68,12 @@ class PreferencesForm(_Styled, forms.ModelForm):
     class Meta:
         model = AlertPreferences
         fields = ["disconnected", "disconnected_minutes", "expiry_itm", "expiry_days"]
+        labels = {
+            "disconnected": "Email when IBKR stays disconnected",
+            "disconnected_minutes": "…for longer than (minutes)",
+            "expiry_itm": "Email when a short option is in the money near expiry",
+            "expiry_days": "…within (days of expiry)",
+        }
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
