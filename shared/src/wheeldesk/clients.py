@@ -8,6 +8,8 @@ and management commands.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import date
 from typing import Any, TypeVar
 
@@ -327,13 +329,31 @@ class SyncBridgeClient(_SyncBase):
         return self._call("POST", "/v1/subscriptions", Subscriptions, json={"symbols": symbols})
 
 
+def _job_result(job: ScanJob) -> ScanResult:
+    if job.result is None:
+        unavailable = job.error is not None and job.error.startswith("gateway-bridge")
+        raise ServiceCallError(
+            "screener",
+            503 if unavailable else 500,
+            "bridge_unavailable" if unavailable else "scan_failed",
+            job.error or "scan failed",
+        )
+    return job.result
+
+
 class ScreenerClient(_AsyncBase):
     service = "screener"
 
-    async def scan(self, request: ScanRequest) -> ScanResult:
-        return await self._call(
-            "POST", "/v1/scans", ScanResult, json=request.model_dump(mode="json")
-        )
+    async def scan(self, request: ScanRequest, *, poll_seconds: float = 1.0) -> ScanResult:
+        """Run a scan; over 200 symbols the screener answers with a job, polled to its end."""
+        body = await self._call("POST", "/v1/scans", json=request.model_dump(mode="json"))
+        if "signals" in body:
+            return ScanResult.model_validate(body)
+        job = ScanJob.model_validate(body)
+        while job.status == "running":
+            await asyncio.sleep(poll_seconds)
+            job = await self.scan_job(job.scan_id)
+        return _job_result(job)
 
     async def price(self, request: PriceRequest) -> PriceResponse:
         return await self._call(
@@ -348,8 +368,15 @@ class ScreenerClient(_AsyncBase):
 class SyncScreenerClient(_SyncBase):
     service = "screener"
 
-    def scan(self, request: ScanRequest) -> ScanResult:
-        return self._call("POST", "/v1/scans", ScanResult, json=request.model_dump(mode="json"))
+    def scan(self, request: ScanRequest, *, poll_seconds: float = 1.0) -> ScanResult:
+        body = self._call("POST", "/v1/scans", json=request.model_dump(mode="json"))
+        if "signals" in body:
+            return ScanResult.model_validate(body)
+        job = ScanJob.model_validate(body)
+        while job.status == "running":
+            time.sleep(poll_seconds)
+            job = self.scan_job(job.scan_id)
+        return _job_result(job)
 
     def price(self, request: PriceRequest) -> PriceResponse:
         return self._call("POST", "/v1/price", PriceResponse, json=request.model_dump(mode="json"))
