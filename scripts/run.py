@@ -57,6 +57,7 @@ def main() -> int:
         "SCREENER_PORT": str(ports["screener"]),
         "NOTIFIER_PORT": str(ports["notifier"]),
         "WEB_PORT": str(ports["web"]),
+        "EMAIL_OUTBOX_DIR": os.environ.get("EMAIL_OUTBOX_DIR", str(var / "outbox")),
     }
     manage = [PY, str(ROOT / "services/web/manage.py")]
     for step in (
@@ -79,6 +80,8 @@ def main() -> int:
     }
     if os.environ.get("IB_PORT"):
         processes.pop("tws-sim")  # pointed at a real IB Gateway / TWS
+    else:
+        env["IB_SIMULATED"] = "true"  # label tws-sim's data as simulated everywhere it shows
     manager = Manager()
     for name, cmd in processes.items():
         manager.add_process(name, cmd, env=env, cwd=str(ROOT))
