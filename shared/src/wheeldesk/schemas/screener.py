@@ -227,15 +227,21 @@ class PriceRequest(StrictModel):
 
 
 class PriceResult(BaseModel):
-    iv: float | None
-    iv_flag: str | None = None
-    price: float | None
+    """Black–Scholes–Merton numbers for one item, in IB's units."""
+
+    iv: float | None = Field(description="Implied (or given) volatility, a fraction.")
+    iv_flag: str | None = Field(
+        default=None,
+        description="Why iv is null: below_intrinsic, above_upper_bound, bad_input, "
+        "no_price_or_iv, not_converged.",
+    )
+    price: float | None = Field(description="Model price per share at `iv`.")
     delta: float | None
     gamma: float | None
-    theta: float | None
-    vega: float | None
-    pop: float | None
-    rho: float | None = None
+    theta: float | None = Field(description="Per calendar day.")
+    vega: float | None = Field(description="Per 1 point (1%) of volatility.")
+    pop: float | None = Field(description="Probability OTM at expiry for a seller, %.")
+    rho: float | None = Field(default=None, description="Per 1 point (1%) of rate.")
 
 
 class PriceResponse(BaseModel):
