@@ -13,13 +13,13 @@ from wheeldesk_web.signals.models import Signal
 # column key -> (label, model field, numeric?)
 COLUMNS: dict[str, tuple[str, str, bool]] = {
     "symbol": ("Symbol", "symbol", False),
-    "kind": ("Kind", "kind", False),
     "tier": ("Tier", "tier", False),
+    "apy": ("APY %", "apy", True),
+    "pop": ("POP %", "pop", True),
+    "kind": ("Kind", "kind", False),
     "expiry": ("Expiry", "expiry", False),
     "strike": ("Strike", "strike", True),
     "premium": ("Premium", "premium", True),
-    "apy": ("APY %", "apy", True),
-    "pop": ("POP %", "pop", True),
     "delta": ("|Δ|", "abs_delta", True),
     "dte": ("DTE", "dte", True),
     "yield": ("Yield %", "yield_pct", True),
