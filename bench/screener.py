@@ -95,6 +95,12 @@ def pipeline(w: dict[str, np.ndarray]) -> dict[str, Any]:
     }
 
 
+def pricing_workers() -> int:
+    from screener import pricing
+
+    return pricing._WORKERS
+
+
 def _ours_iv_only(w: dict[str, np.ndarray]) -> float:
     from screener import pricing
 
@@ -140,11 +146,12 @@ def run() -> list[dict[str, Any]]:
     w = _workload(N)
     pipeline(_workload(10_000, seed=1))  # warm caches and imports
     times = []
-    for _ in range(3):
+    for _ in range(5):  # best of five: the machine is shared, the minimum is the signal
         t0 = time.perf_counter()
+        c0 = time.process_time()
         out = pipeline(w)
-        times.append(time.perf_counter() - t0)
-    best = min(times)
+        times.append((time.perf_counter() - t0, time.process_time() - c0))
+    best, cpu = min(times)
     converged = float(np.mean(out["flag"] == 0))
     tracemalloc.start()
     pipeline(w)
@@ -159,7 +166,8 @@ def run() -> list[dict[str, Any]]:
             "value": best * 1000.0,
             "unit": "ms",
             "target": "<= 500 ms",
-            "reference": f"{converged * 100:.2f}% of IVs converged (rest flagged)",
+            "reference": f"CPU {cpu * 1000:.0f} ms over {pricing_workers()} threads; "
+            f"{converged * 100:.2f}% of IVs solved, the rest flagged (prices at a bound)",
         },
         {
             "name": "1M contracts: peak traced memory (numpy buffers)",
