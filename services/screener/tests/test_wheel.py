@@ -149,3 +149,25 @@ def test_option_rules_report_the_first_failure_in_order() -> None:
     # not enough buying power for 5,000 of collateral
     first = filters.first_failures(cols, c, buying_power=4000)
     assert filters.OPTION_RULES[first[0]] == "buying_power"
+
+
+def test_a_missing_number_is_named_not_printed_as_nan() -> None:
+    c = Criteria()
+    cols = filters.OptionColumns(
+        dte=np.array([30.0]),
+        abs_delta=np.array([0.2]),
+        iv=np.array([0.3]),
+        iv_rank=np.array([np.nan]),
+        open_interest=np.array([500.0]),
+        spread_pct=np.array([np.nan]),  # one-sided quote
+        premium=np.array([np.nan]),
+        apy=np.array([np.nan]),
+        collateral=np.array([5000.0]),
+        needs_cash=np.array([True]),
+        below_basis=np.array([False]),
+        spans_earnings=np.array([False]),
+    )
+    (first,) = filters.first_failures(cols, c)
+    rule = filters.OPTION_RULES[first]
+    assert rule == "max_spread_pct"
+    assert filters.describe(rule, 0, cols, c, None) == "spread unknown (no two-sided quote)"

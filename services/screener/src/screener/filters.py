@@ -131,6 +131,16 @@ def describe(
     rule: str, i: int, cols: OptionColumns, c: Criteria, buying_power: float | None
 ) -> str:
     """One line a user can act on: the number, the limit, and which side it fell."""
+    missing = {
+        "delta_band": (cols.abs_delta, "delta unknown (no greeks and no price to solve IV)"),
+        "min_iv": (cols.iv, "IV unknown (IB sent none and the price gave none)"),
+        "min_open_interest": (cols.open_interest, "open interest unknown"),
+        "max_spread_pct": (cols.spread_pct, "spread unknown (no two-sided quote)"),
+        "min_premium": (cols.premium, "no premium (no bid)"),
+        "min_apy": (cols.apy, "APY unknown (no premium)"),
+    }
+    if rule in missing and np.isnan(missing[rule][0][i]):
+        return missing[rule][1]
     if rule == "dte_window":
         return f"{int(cols.dte[i])} DTE is outside {c.dte_min}–{c.dte_max}"
     if rule == "delta_band":
