@@ -126,6 +126,7 @@ def _child() -> None:
 def run() -> list[dict]:
     from wheeldesk.testing.stack import Stack
 
+    load_before = os.getloadavg()[0]
     stack = Stack.start()
     try:
         env = {
@@ -175,6 +176,12 @@ def run() -> list[dict]:
             "unit": "ms",
         },
         {"name": "dashboard SQL queries", "value": r["dashboard_queries"], "unit": "queries"},
+        {
+            # Context: other processes on this machine compete for the same cores.
+            "name": "machine load before the run (1-min load average)",
+            "value": load_before,
+            "unit": f"on {os.cpu_count()} cores",
+        },
     ]
 
 
