@@ -264,3 +264,17 @@ def test_login_page_shows_an_error_for_a_wrong_password(client, user) -> None:
     response = client.post("/accounts/login/", {"username": "trader", "password": "nope"})
     assert response.status_code == 200
     assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_every_model_is_in_the_admin_and_its_pages_render(client, scan) -> None:
+    from django.apps import apps
+    from django.contrib import admin
+
+    admin_user = get_user_model().objects.create_superuser("boss", "b@example.com", "pw-123456789")
+    client.force_login(admin_user)
+    for label in ("market", "watchlist", "signals", "preferences"):
+        for model in apps.get_app_config(label).get_models():
+            assert admin.site.is_registered(model), model
+            url = f"/admin/{label}/{model._meta.model_name}/"
+            assert client.get(url).status_code == 200, url
+            assert client.get(url + "?q=KO").status_code == 200, url
