@@ -359,11 +359,15 @@ def _implied_vol(
             return iv.reshape(shape), flag.reshape(shape)
 
         # OTM target through parity: the ITM option minus its forward intrinsic value.
-        f_a = fwd[active]
-        k_a = strike[active]
-        ps_a = put_side[active]
-        same_side = call[active] != ps_a  # a call when F<K, or a put when F>=K: already OTM
-        target = np.where(same_side, undisc[active], undisc[active] - intrinsic[active])
+        def take(a: np.ndarray) -> np.ndarray:
+            return a if active.size == n else a[active]  # all valid: no copies
+
+        f_a = take(fwd)
+        k_a = take(strike)
+        ps_a = take(put_side)
+        same_side = take(call) != ps_a  # a call when F<K, or a put when F>=K: already OTM
+        und_a = take(undisc)
+        target = np.where(same_side, und_a, und_a - take(intrinsic))
         x = np.log(f_a / k_a)
         bound = np.where(ps_a, k_a, f_a)
         # Parity can leave nothing (an ITM price a hair above intrinsic): the bound check
@@ -412,7 +416,7 @@ def _implied_vol(
         missing = np.isnan(result_s)
         if missing.any():
             flag[active[missing]] = IV_NOT_CONVERGED
-        iv[active] = result_s / np.sqrt(t[active])
+        iv[active] = result_s / np.sqrt(t if active.size == n else t[active])
     return iv.reshape(shape), flag.reshape(shape)
 
 
