@@ -83,4 +83,7 @@ async def consume(nats_url: str, stop: asyncio.Event) -> None:
                         continue
                     await msg.ack()
     finally:
-        await nc.close()
+        try:
+            await nc.close()
+        except Exception as exc:  # the server may already be gone (shutdown order)
+            log.debug("closing NATS: %s", exc)
