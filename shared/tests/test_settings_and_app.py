@@ -68,3 +68,20 @@ def test_auth_and_health() -> None:
     assert ok.json() == {"n": 1}
     assert ok.headers["X-Request-ID"] == "rid-1"
     assert client.get("/v1/thing", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_position_avg_price_is_per_share_for_options() -> None:
+    from wheeldesk.schemas.account import Position
+
+    put = Position(
+        account_id="DU1",
+        symbol="AAPL",
+        sec_type="OPT",
+        quantity=-1,
+        avg_cost=217.39,
+        multiplier=100,
+    )
+    stock = Position(account_id="DU1", symbol="KO", sec_type="STK", quantity=200, avg_cost=60.53)
+    assert put.avg_price == pytest.approx(2.1739)
+    assert stock.avg_price == 60.53
+    assert put.model_dump()["avg_price"] == pytest.approx(2.1739)

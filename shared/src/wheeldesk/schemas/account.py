@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from wheeldesk.schemas.common import Event, Right, SecType, utcnow
 
@@ -42,6 +42,12 @@ class Position(BaseModel):
     market_value: float | None = None
     unrealized_pnl: float | None = None
     realized_pnl: float | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def avg_price(self) -> float:
+        """Average cost per share, comparable with `market_price` (IB's option avg cost is x100)."""
+        return self.avg_cost / self.multiplier if self.multiplier else self.avg_cost
 
 
 class AccountEvent(Event, Account):
