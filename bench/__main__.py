@@ -8,6 +8,7 @@ reference/ratio when the figure is compared against a reference run in the same 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import os
 import pkgutil
@@ -62,6 +63,8 @@ def main() -> int:
     for name in names:
         print(f"== bench.{name}", flush=True)
         start = time.perf_counter()
+        # A previous bench's asyncio.run() leaves no current loop; ib_insync needs one at import.
+        asyncio.set_event_loop(asyncio.new_event_loop())
         try:
             rows = importlib.import_module(f"bench.{name}").run()
         except Exception:
@@ -80,8 +83,8 @@ def main() -> int:
                 "| {name} | {value} | {unit} | {target} | {reference} | {ratio} |".format(
                     name=row.get("name", ""),
                     value=fmt(row.get("value")),
-                    unit=row.get("unit", ""),
-                    target=row.get("target", ""),
+                    unit=fmt(row.get("unit")),
+                    target=fmt(row.get("target")),
                     reference=fmt(row.get("reference")),
                     ratio=fmt(row.get("ratio")),
                 )
