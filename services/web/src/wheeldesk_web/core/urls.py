@@ -1,10 +1,11 @@
 from django.urls import path
 
-from wheeldesk_web.core import views
+from wheeldesk_web.core import metrics, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
 ]
