@@ -6,9 +6,9 @@ Owned by the screener issue; the web stores these numbers verbatim.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.common import Event, Right, StrictModel, utcnow
@@ -16,6 +16,9 @@ from wheeldesk.schemas.market import Chain, Fundamentals, OptionContract, Quote
 
 SignalKind = Literal["CSP", "CC", "ROLL", "CLOSE"]
 Tier = Literal["A", "B", "C"]
+# A ticker as IB spells it ("KO", "BRK B", "BF.B"); anything else is refused with 422 before
+# it can reach a bridge URL (control characters made httpx raise → 500, found by schemathesis).
+Ticker = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9. /\-]{0,19}$")]
 
 
 class Criteria(StrictModel):
@@ -125,7 +128,7 @@ class SymbolData(BaseModel):
 
 
 class ScanRequest(StrictModel):
-    symbols: list[str] = Field(min_length=1, max_length=1000)
+    symbols: list[Ticker] = Field(min_length=1, max_length=1000)
     criteria: Criteria = Criteria()
     positions: list[Position] = Field(default_factory=list)
     buying_power: float | None = None
