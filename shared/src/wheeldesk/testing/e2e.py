@@ -1,0 +1,93 @@
+"""Helpers shared by the whole-system tests: a logged-in web session, NATS one-shots, waits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import nats
+
+from wheeldesk.testing.stack import Stack
+
+
+def login(stack: Stack) -> httpx.Client:
+    """A web session logged in as the demo user (CSRF cookie + token, as a browser does)."""
+    client = httpx.Client(base_url=stack.web_url, timeout=30, follow_redirects=False)
+    client.get("/accounts/login/")
+    token = client.cookies["csrftoken"]
+    response = client.post(
+        "/accounts/login/",
+        data={"username": stack.username, "password": stack.password, "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{stack.web_url}/accounts/login/"},
+    )
+    assert response.status_code == 302, response.text[:500]
+    return client
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(0.2)
+
+
+def publish_raw(nats_url: str, items: list[tuple[str, bytes]], *, jetstream: bool = False) -> None:
+    """Publish raw payloads (garbage included) as another process on the bus would."""
+
+    async def go() -> None:
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            for subject, data in items:
+                if jetstream:
+                    await js.publish(subject, data)
+                else:
+                    await nc.publish(subject, data)
+            await nc.flush()
+        finally:
+            await nc.close()
+
+    asyncio.run(go())
+
+
+def ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class SSEReader:
+    """Reads a logged-in SSE stream on a thread, keeping every data line it sees."""
+
+    def __init__(self, client: httpx.Client, path: str, params: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.status: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(client, path, params), daemon=True)
+        self._thread.start()
+
+    def _run(self, client: httpx.Client, path: str, params: dict[str, str]) -> None:
+        try:
+            with client.stream("GET", path, params=params, timeout=120) as stream:
+                self.status = stream.status_code
+                for line in stream.iter_lines():
+                    self.lines.append(line)
+                    if self._stop.is_set():
+                        return
+        except httpx.HTTPError:
+            return
+
+    def seen(self, needle: str) -> bool:
+        return any(needle in line for line in list(self.lines))
+
+    def close(self) -> None:
+        self._stop.set()
