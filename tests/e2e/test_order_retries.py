@@ -1,0 +1,112 @@
+"""One order, retried at every step of a failure, reaches IBKR (tws-sim) exactly once.
+
+The web's own tests prove a double click and a replayed confirm against the real bridge; this
+adds the failures between processes: the bridge answering the web too late (tws-sim delaying
+every message past the web's 20 s confirm timeout), the user retrying while it is slow, then the
+bridge restarted and the confirm retried again. tws-sim's own order book is the judge.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from wheeldesk.testing.e2e import login, ready, wait_until
+from wheeldesk.testing.stack import Stack
+
+pytestmark = pytest.mark.slow
+
+LATENCY_MS = 12_000  # each answer late: a contract look-up + the order status exceed 20 s
+
+
+@pytest.fixture(scope="module")
+def system():  # type: ignore[no-untyped-def]
+    started = Stack.start()
+    yield started
+    started.stop()
+
+
+def _sim_orders(stack: Stack, coid: str) -> list[dict]:
+    orders = httpx.get(f"{stack.control_url}/state/orders", timeout=10).json()
+    return [o for o in orders if o.get("order_ref") == coid]
+
+
+def _put(stack: Stack, symbol: str) -> tuple[str, float, float]:
+    chain = stack.bridge_get(f"/v1/chains/{symbol}?right=P&dte_min=20&dte_max=60")
+    spot = chain["underlying"].get("last") or chain["underlying"].get("close")
+    quotes = [
+        q
+        for q in chain["options"]
+        if q.get("bid") and (spot is None or q["contract"]["strike"] < spot)
+    ]
+    assert quotes, f"no put with a bid in {symbol}'s chain"
+    q = max(quotes, key=lambda q: q["contract"]["strike"])
+    return q["contract"]["expiry"], q["contract"]["strike"], q["bid"]
+
+
+def test_confirm_retried_through_a_slow_bridge_and_a_bridge_restart_places_one_order(
+    system: Stack,
+) -> None:
+    system.control("/control/fill-mode", {"mode": "never"})
+    client = login(system)
+    expiry, strike, bid = _put(system, "KO")
+    preview = client.get(
+        "/orders/new/",
+        params={
+            "symbol": "KO",
+            "expiry": expiry,
+            "strike": strike,
+            "right": "P",
+            "action": "SELL",
+            "quantity": 1,
+            "limit_price": f"{bid:.2f}",
+        },
+        follow_redirects=True,
+    )
+    assert preview.status_code == 200, preview.text[:500]
+    coid = re.search(r'id="client-order-id">([^<]+)<', preview.text).group(1)  # type: ignore[union-attr]
+    form = {"csrfmiddlewaretoken": client.cookies["csrftoken"]}
+    confirm = f"/orders/{coid}/confirm/"
+
+    # 1. The bridge is slow to answer (tws-sim delays everything it sends): the web times out.
+    system.control("/control/latency", {"ms": LATENCY_MS})
+    try:
+        first = client.post(confirm, data=form, timeout=120)
+        assert first.status_code == 302, first.text[:500]
+        # 2. The user retries while it is still slow.
+        second = client.post(confirm, data=form, timeout=120)
+        assert second.status_code == 302, second.text[:500]
+        # The slow bridge did place it meanwhile (the web does not know yet: status unknown).
+        wait_until(lambda: _sim_orders(system, coid), 120, "the order to reach tws-sim")
+    finally:
+        system.control("/control/latency", {"ms": 0})
+    # 3. The bridge restarts; the user retries once more, and the page refreshes its status.
+    system.bridge.stop()
+    system.bridge.start(wait=False)
+    wait_until(lambda: ready(system.bridge_url), 120, "the bridge back")
+    third = client.post(confirm, data=form, timeout=120)
+    assert third.status_code == 302, third.text[:500]
+    last = {}
+
+    def submitted() -> bool:
+        last["html"] = client.get(f"/orders/{coid}/status/", timeout=60).text
+        return 'data-status="submitted"' in last["html"]
+
+    try:
+        wait_until(submitted, 120, "the order to be known as submitted")
+    except AssertionError as exc:
+        raise AssertionError(
+            f"{exc}; tws-sim has {_sim_orders(system, coid)}; bridge lists "
+            f"{system.bridge_get('/v1/orders')}; status block: {last.get('html', '')[:600]}"
+        ) from exc
+    # tws-sim, the stand-in for IBKR, holds exactly one order for this client order id.
+    orders = _sim_orders(system, coid)
+    assert len(orders) == 1, orders
+    assert orders[0]["action"] == "SELL" and float(orders[0]["lmt_price"]) == pytest.approx(
+        round(bid, 2)
+    )
+    detail = client.get(f"/orders/{coid}/", timeout=60)
+    assert detail.status_code == 200
+    assert 'data-status="submitted"' in detail.text
+    client.close()
