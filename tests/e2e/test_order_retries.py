@@ -20,11 +20,9 @@ pytestmark = pytest.mark.slow
 LATENCY_MS = 12_000  # each answer late: a contract look-up + the order status exceed 20 s
 
 
-@pytest.fixture(scope="module")
-def system():  # type: ignore[no-untyped-def]
-    started = Stack.start()
-    yield started
-    started.stop()
+@pytest.fixture
+def system(fault_stack: Stack) -> Stack:
+    return fault_stack
 
 
 def _sim_orders(stack: Stack, coid: str) -> list[dict]:
