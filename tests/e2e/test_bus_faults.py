@@ -217,3 +217,17 @@ def test_nats_killed_and_restarted_everything_reconnects_and_mail_is_sent_once(
     assert len(resend.sent_to("before@example.com")) == 1
     assert len(resend.sent_to("during@example.com")) == 1
     assert system.worker is not None and system.worker.running
+
+
+def test_no_secret_value_in_any_log_line(system) -> None:
+    """Runs last in this module: every process has logged logins, emails, faults by now."""
+    secrets = {
+        "internal token": system.env["INTERNAL_API_TOKEN"],
+        "Resend key": system.notifier.env["RESEND_API_KEY"],
+        "demo password": system.password,
+    }
+    for proc in system.procs:
+        text = proc.log_text()
+        assert text, f"{proc.name} wrote no log"
+        for name, value in secrets.items():
+            assert value not in text, f"the {name} appears in {proc.name}'s log"

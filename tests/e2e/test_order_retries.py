@@ -48,11 +48,11 @@ def test_confirm_retried_through_a_slow_bridge_and_a_bridge_restart_places_one_o
 ) -> None:
     system.control("/control/fill-mode", {"mode": "never"})
     client = login(system)
-    expiry, strike, bid = _put(system, "KO")
+    expiry, strike, bid = _put(system, "PEP")
     preview = client.get(
         "/orders/new/",
         params={
-            "symbol": "KO",
+            "symbol": "PEP",
             "expiry": expiry,
             "strike": strike,
             "right": "P",
