@@ -84,8 +84,12 @@ async def test_fallback_to_delayed_data(
         assert c.status().market_data_type == DataType.LIVE
         # A stream asked for live data gets 354, falls back and streams delayed quotes.
         c.subscribe(["KO"])
+        # Bid and ask arrive as separate ticks; the first coalesced event may hold only one.
         _, data = await events.wait(
-            lambda s, d: QuoteEvent.model_validate_json(d).bid is not None, what="KO quote"
+            lambda s, d: (
+                (e := QuoteEvent.model_validate_json(d)).bid is not None and e.ask is not None
+            ),
+            what="KO quote with bid and ask",
         )
         q = QuoteEvent.model_validate_json(data)
         assert q.market_data_type == DataType.DELAYED and q.ask is not None
