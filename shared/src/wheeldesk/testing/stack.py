@@ -102,10 +102,21 @@ class Stack:
         return response.json()
 
     @classmethod
-    def start(cls, *, worker: bool = False, timeout: float = 120.0) -> Stack:
+    def start(
+        cls,
+        *,
+        worker: bool = False,
+        timeout: float = 120.0,
+        tws_args: list[str] | None = None,
+        worker_args: list[str] | None = None,
+        notifier_env: dict[str, str] | None = None,
+    ) -> Stack:
+        """Start everything; `tws_args` go to tws-sim (e.g. `--speed`), `worker_args` to the
+        worker command (e.g. a short `--scan-every` for a soak), `notifier_env` over the
+        notifier's environment (e.g. Resend pointed at a `FakeResend`)."""
         workdir = Path(tempfile.mkdtemp(prefix="wd-stack-"))
         nats = nats_proc()
-        tws = tws_sim_proc()
+        tws = tws_sim_proc(extra=tws_args)
         started: list[Proc] = []
         try:
             for proc in (nats, tws):
@@ -142,6 +153,7 @@ class Stack:
                     ("notifier", "notifier"),
                 )
             }
+            procs["notifier"].env.update(notifier_env or {})
             for proc in procs.values():
                 proc.log_dir = workdir
                 proc.log_path = workdir / f"{proc.name}.log"
@@ -167,7 +179,10 @@ class Stack:
             worker_proc = None
             if worker:
                 worker_proc = Proc(
-                    "worker", [sys.executable, str(MANAGE), "worker"], env=web.env, log_dir=workdir
+                    "worker",
+                    [sys.executable, str(MANAGE), "worker", *(worker_args or [])],
+                    env=web.env,
+                    log_dir=workdir,
                 )
                 worker_proc.start(wait=False)
                 started.append(worker_proc)
