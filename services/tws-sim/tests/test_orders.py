@@ -234,3 +234,43 @@ async def test_reconnect_sees_working_and_completed_orders(tws_sim_factory) -> N
         assert len(ib.fills()) == 1 and ib.fills()[0].execution.orderRef == "done-1"
     finally:
         ib.disconnect()
+
+
+async def test_completed_orders_list_filled_and_cancelled_not_working(tws_sim_factory) -> None:
+    sim = tws_sim_factory()
+    ib, _ = await connect(sim)
+    try:
+        [c] = await ib.qualifyContractsAsync(Stock("VZ", "SMART", "USD"))
+        filled = ib.placeOrder(c, MarketOrder("BUY", 100, orderRef="co-filled"))
+        await wait_for(lambda: filled.orderStatus.status == "Filled", what="fill")
+        ctl(sim, "/control/fill-mode", {"mode": "never"})
+        cancelled = ib.placeOrder(c, LimitOrder("BUY", 7, 1.0, orderRef="co-cancelled"))
+        working = ib.placeOrder(c, LimitOrder("BUY", 3, 1.0, orderRef="co-working"))
+        await wait_for(lambda: cancelled.orderStatus.status == "Submitted", what="submitted")
+        ib.cancelOrder(cancelled.order)
+        await wait_for(lambda: cancelled.orderStatus.status == "Cancelled", what="cancelled")
+        await wait_for(lambda: working.orderStatus.status == "Submitted", what="working")
+    finally:
+        ib.disconnect()
+    # Another client (a restarted bridge) asks IB for the account's finished orders.
+    ib, _ = await connect(sim)
+    try:
+        done = {t.order.orderRef: t for t in await ib.reqCompletedOrdersAsync(apiOnly=False)}
+        assert set(done) == {"co-filled", "co-cancelled"}
+        f, x = done["co-filled"], done["co-cancelled"]
+        assert (f.orderStatus.status, f.order.totalQuantity, f.order.filledQuantity) == (
+            "Filled",
+            100,
+            100,
+        )
+        assert (x.orderStatus.status, x.order.totalQuantity, x.order.filledQuantity) == (
+            "Cancelled",
+            7,
+            0,
+        )
+        assert (x.order.orderType, x.order.lmtPrice, x.order.action) == ("LMT", 1.0, "BUY")
+        assert f.order.permId == filled.order.permId and x.order.permId == cancelled.order.permId
+        assert f.contract.symbol == x.contract.symbol == "VZ"
+        assert f.order.account == x.order.account == "DU7654321"
+    finally:
+        ib.disconnect()

@@ -104,6 +104,8 @@ class ControlServer:
                 return 200, eng.state()
             if path == "/state/orders":
                 return 200, eng.orders_state()
+            if path == "/state/requests":
+                return 200, eng.counter.describe()
             if path == "/state/executions":
                 return 200, [e.describe() for e in eng.executions]
             if path == "/market":
@@ -123,6 +125,7 @@ class ControlServer:
             "/control/advance": self.advance,
             "/control/fill-mode": self.fill_mode,
             "/control/tick-rate": self.tick_rate,
+            "/control/reset-counters": self.reset_counters,
         }.get(path)
         if handler is None:
             return 404, {"code": "not_found", "message": path}
@@ -259,6 +262,10 @@ class ControlServer:
         if mode != "never":
             self.engine.check_working()
         return {"mode": mode}
+
+    def reset_counters(self, body: dict) -> dict:
+        """Zero the request counts; the answer holds the counts up to now."""
+        return self.engine.counter.reset()
 
     def tick_rate(self, body: dict) -> dict:
         ms = _num(body, "ms")

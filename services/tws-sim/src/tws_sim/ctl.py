@@ -12,6 +12,7 @@ COMMANDS = {
     "state": ("GET", "/state"),
     "orders": ("GET", "/state/orders"),
     "market": ("GET", "/market"),
+    "requests": ("GET", "/state/requests"),
     "health": ("GET", "/healthz"),
     "drop": ("POST", "/control/drop"),
     "restart": ("POST", "/control/restart"),
@@ -24,6 +25,7 @@ COMMANDS = {
     "advance": ("POST", "/control/advance"),
     "fill-mode": ("POST", "/control/fill-mode"),
     "tick-rate": ("POST", "/control/tick-rate"),
+    "reset-counters": ("POST", "/control/reset-counters"),
 }
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from tws_sim import messages as m
 from tws_sim.account import Account, commission_for
 from tws_sim.contracts import SimContract
+from tws_sim.counters import RequestCounter
 from tws_sim.market import Market, expiry_moment
 from tws_sim.orders import Execution, SimOrder, fill_price
 
@@ -58,6 +59,7 @@ class Engine:
     orders: dict[int, SimOrder] = field(default_factory=dict)  # perm_id -> order
     executions: list[Execution] = field(default_factory=list)
     next_order_id: int = 1
+    counter: RequestCounter = field(default_factory=RequestCounter)
 
     def __post_init__(self) -> None:
         self.market = Market(self.config.seed, self.config.speed)

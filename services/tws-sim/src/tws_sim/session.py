@@ -116,6 +116,7 @@ class Session:
             await self._handshake()
             while not self.closed:
                 fields = await self._read_message()
+                self.engine.counter.request(fields)
                 if not self._paced(fields):
                     continue
                 self.dispatch(fields)
@@ -153,6 +154,7 @@ class Session:
         fields = await asyncio.wait_for(self._read_message(), 30)
         if not fields or fields[0] != "71":
             raise ProtocolError("expected startApi")
+        self.engine.counter.request(fields)
         client_id = int(fields[2])
         if self.engine.client_in_use(client_id):
             self.error(
@@ -193,6 +195,7 @@ class Session:
         self._last_refill = now
         if self._tokens < 1.0:
             self._violations += 1
+            self.engine.counter.pacing_rejected += 1
             self.error(
                 -1,
                 100,
@@ -453,6 +456,7 @@ class Session:
             )
             return
         line = Line(req_id, found[0], generic, snapshot, self.data_type)
+        self.engine.counter.market_data(snapshot, generic)
         if snapshot:
             latency = self.engine.config.snapshot_latency_ms
             if latency > 0:

@@ -1,0 +1,111 @@
+"""What clients cost IB: every API request received, counted by its TWS API message name.
+
+A benchmark or test reads `GET /state/requests` before and after a workload (or resets the
+counts with `POST /control/reset-counters`) to know how many IB requests a Wheeldesk feature
+spends — the figure that decides whether it fits IB's pacing (50 messages/s) and line limits.
+Requests refused by pacing (error 100) are counted too, as IB counts them against the limit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+# TWS API outgoing message ids (ib_insync client.py) → the EClient method that sends them.
+REQUEST_NAMES: dict[int, str] = {
+    1: "reqMktData",
+    2: "cancelMktData",
+    3: "placeOrder",
+    4: "cancelOrder",
+    5: "reqOpenOrders",
+    6: "reqAccountUpdates",
+    7: "reqExecutions",
+    8: "reqIds",
+    9: "reqContractDetails",
+    10: "reqMktDepth",
+    11: "cancelMktDepth",
+    12: "reqNewsBulletins",
+    13: "cancelNewsBulletins",
+    15: "reqAutoOpenOrders",
+    16: "reqAllOpenOrders",
+    17: "reqManagedAccts",
+    20: "reqHistoricalData",
+    21: "exerciseOptions",
+    25: "cancelHistoricalData",
+    49: "reqCurrentTime",
+    52: "reqFundamentalData",
+    58: "reqGlobalCancel",
+    59: "reqMarketDataType",
+    61: "reqPositions",
+    62: "reqAccountSummary",
+    63: "cancelAccountSummary",
+    64: "cancelPositions",
+    71: "startApi",
+    74: "reqPositionsMulti",
+    75: "cancelPositionsMulti",
+    76: "reqAccountUpdatesMulti",
+    77: "cancelAccountUpdatesMulti",
+    78: "reqSecDefOptParams",
+    87: "reqHeadTimeStamp",
+    90: "cancelHeadTimeStamp",
+    92: "reqPnL",
+    93: "cancelPnL",
+    94: "reqPnLSingle",
+    95: "cancelPnLSingle",
+    99: "reqCompletedOrders",
+}
+
+
+def request_name(fields: list[str]) -> str:
+    """The method name of a decoded request; unknown or unreadable ids keep their number."""
+    try:
+        msg_id = int(fields[0])
+    except (IndexError, ValueError):
+        return "malformed"
+    return REQUEST_NAMES.get(msg_id, f"msg{msg_id}")
+
+
+@dataclass
+class RequestCounter:
+    """Counts for all connections together (Wheeldesk's bridge is IB's single client)."""
+
+    by_name: Counter[str] = field(default_factory=Counter)
+    snapshots: int = 0
+    streams: int = 0
+    generic_ticks: Counter[str] = field(default_factory=Counter)
+    pacing_rejected: int = 0
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def request(self, fields: list[str]) -> None:
+        self.by_name[request_name(fields)] += 1
+
+    def market_data(self, snapshot: bool, generic: set[str]) -> None:
+        """An accepted reqMktData: a snapshot or a streaming line, and the generic ticks asked."""
+        if snapshot:
+            self.snapshots += 1
+        else:
+            self.streams += 1
+        self.generic_ticks.update(generic)
+
+    def describe(self) -> dict:
+        return {
+            "total": sum(self.by_name.values()),
+            "requests": dict(sorted(self.by_name.items())),
+            "market_data": {
+                "snapshots": self.snapshots,
+                "streams": self.streams,
+                "generic_ticks": dict(sorted(self.generic_ticks.items())),
+            },
+            "pacing_rejected": self.pacing_rejected,
+            "since": self.since.isoformat(),
+        }
+
+    def reset(self) -> dict:
+        """Zero every count; returns the counts as they were."""
+        before = self.describe()
+        self.by_name.clear()
+        self.generic_ticks.clear()
+        self.snapshots = self.streams = self.pacing_rejected = 0
+        self.since = datetime.now(UTC)
+        return before
