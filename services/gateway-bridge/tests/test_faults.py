@@ -271,8 +271,16 @@ def test_order_retried_after_bridge_restart_is_placed_once(
     r = api(bridge, "POST", "/v1/orders", json=working.model_dump(mode="json"))
     assert r.status_code == 201, r.text
     working_id = r.json()["order_id"]
+    # … and one cancelled (found again from IB's completed orders: no execution names it).
+    cancelled = _order("JNJ")
+    r = api(bridge, "POST", "/v1/orders", json=cancelled.model_dump(mode="json"))
+    assert r.status_code == 201, r.text
+    assert api(bridge, "DELETE", f"/v1/orders/{r.json()['order_id']}").status_code == 200
     bridge.restart()
-    for req in (working, filled):
+    gone = client(bridge).order(cancelled.client_order_id)
+    assert (gone.status, gone.filled, gone.request.quantity) == ("cancelled", 0, 100)
+    assert gone.request.symbol == "JNJ" and gone.request.limit_price == Decimal("1.00")
+    for req in (working, filled, cancelled):
         again = api(bridge, "POST", "/v1/orders", json=req.model_dump(mode="json"))
         assert again.status_code == 200, again.text
         assert again.json()["client_order_id"] == req.client_order_id
@@ -281,7 +289,7 @@ def test_order_retried_after_bridge_restart_is_placed_once(
     assert client(bridge).order(working.client_order_id).status == "submitted"
     assert client(bridge).order(filled.client_order_id).status == "filled"
     listed = {o.client_order_id for o in client(bridge).orders()}
-    assert {working.client_order_id, filled.client_order_id} <= listed
+    assert {working.client_order_id, filled.client_order_id, cancelled.client_order_id} <= listed
     changed = working.model_copy(update={"quantity": 200})
     r = api(bridge, "POST", "/v1/orders", json=changed.model_dump(mode="json"))
     assert r.status_code == 409 and r.json()["code"] == "duplicate_client_order_id"
