@@ -85,3 +85,6 @@ def test_position_avg_price_is_per_share_for_options() -> None:
     assert put.avg_price == pytest.approx(2.1739)
     assert stock.avg_price == 60.53
     assert put.model_dump()["avg_price"] == pytest.approx(2.1739)
+    # A source that left the multiplier at the default 1: still 100 shares a contract.
+    bare = put.model_copy(update={"multiplier": 1})
+    assert bare.avg_price == pytest.approx(2.1739) and bare.contract_multiplier == 100

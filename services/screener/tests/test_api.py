@@ -305,3 +305,42 @@ def test_collateral_cap_and_buying_power(client) -> None:  # type: ignore[no-unt
     poor = ScanRequest(symbols=["KO"], buying_power=3000.0, data=[_data(options=options)])
     body = client.post("/v1/scans", json=poor.model_dump(mode="json"), headers=AUTH).json()
     assert body["rejections"][0]["rule"] == "buying_power"
+
+
+@pytest.mark.parametrize("multiplier", [None, 1, 100])
+def test_premium_received_is_per_share_whatever_multiplier_the_position_carries(
+    client, multiplier
+) -> None:  # type: ignore[no-untyped-def]
+    """IB's avg cost of 160 for a short put is per contract: 1.60 a share received, not 160.
+
+    A position whose source left the multiplier at the schema's default 1 (or sent 1) is
+    still a 100-share contract; counted as 160 a share, every short would look 99.8 %
+    captured and be closed at once.
+    """
+    e20 = _expiry(20)
+    extra = {} if multiplier is None else {"multiplier": multiplier}
+    held = _position(
+        symbol="PEP",
+        sec_type="OPT",
+        quantity=-1,
+        avg_cost=160.0,
+        expiry=e20,
+        strike=140.0,
+        right="P",
+        **extra,
+    )
+    # buy back at 0.96: (1.60 - 0.96) / 1.60 = 40 % captured < 50 %, 20 DTE > 7: hold
+    options = [_quote("PEP", e20, 140.0, "P", 0.94, 0.96, iv=0.2, delta=-0.3)]
+    request = ScanRequest(
+        symbols=["PEP"],
+        criteria=Criteria(min_apy=1.0, max_spread_pct=20.0),
+        positions=[held],
+        data=[_data("PEP", 150.0, options=options)],
+    )
+    body = client.post("/v1/scans", json=request.model_dump(mode="json"), headers=AUTH).json()
+    assert [s["kind"] for s in body["signals"] if s["kind"] in ("CLOSE", "ROLL")] == []
+    [hold] = [r for r in body["rejections"] if r["rule"] == "hold"]
+    assert (
+        hold["message"].startswith("held PEP ")
+        and ": 40% captured (< 50%), 20 DTE" in hold["message"]
+    )

@@ -308,12 +308,6 @@ def short_options(positions: list[Position]) -> list[Position]:
     ]
 
 
-def entry_premium(p: Position) -> float:
-    """Per-share premium received: IB reports an option's avg cost per contract (x100)."""
-    mult = p.multiplier if p.multiplier and p.multiplier > 1 else wheel.CONTRACT_SIZE
-    return abs(p.avg_cost) / mult
-
-
 def matches(q: OptionQuote, p: Position) -> bool:
     return (
         q.contract.expiry == p.expiry
@@ -350,7 +344,7 @@ def manage_short(
             )
         ]
     cost = float(held.ask)
-    received = entry_premium(p)
+    received = abs(p.avg_price)  # per share; the schema owns the x100 conversion
     captured = (received - cost) / received * 100.0 if received > 0 else 0.0
     days = wheel.dte(held.contract.expiry, ctx.now)
     spot = _f(data.quote.price)

@@ -43,11 +43,22 @@ class Position(BaseModel):
     unrealized_pnl: float | None = None
     realized_pnl: float | None = None
 
+    @property
+    def contract_multiplier(self) -> int:
+        """Shares per contract: an option's multiplier, 100 when the source left the default 1
+        (no US equity option has 1, and dividing by 1 would show a per-contract cost as a
+        per-share price); 1 for stock."""
+        if self.sec_type != "OPT":
+            return 1
+        return self.multiplier if self.multiplier and self.multiplier > 1 else 100
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def avg_price(self) -> float:
-        """Average cost per share, comparable with `market_price` (IB's option avg cost is x100)."""
-        return self.avg_cost / self.multiplier if self.multiplier else self.avg_cost
+        """Average cost per share, comparable with `market_price` and an option's premium
+        (IB reports an option's avg cost per contract, x multiplier). The one place this
+        conversion is made: the UI shows it and the screener counts premium received from it."""
+        return self.avg_cost / self.contract_multiplier
 
 
 class AccountEvent(Event, Account):
