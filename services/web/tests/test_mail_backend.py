@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from pydantic import ValidationError
-from wheeldesk.clients import ServiceCallError
+from wheeldesk.clients import ServiceCallError, SyncNotifierClient
 from wheeldesk.testing.procs import TEST_TOKEN, free_port
+from wheeldesk_web.alerts.models import Notification
+from wheeldesk_web.alerts.worker import Worker
 from wheeldesk_web.config import SETTINGS
 
 BACKEND = "wheeldesk_web.core.mail.NotifierEmailBackend"
@@ -76,14 +80,60 @@ def test_password_reset_email_goes_through_the_notifier(
 
 def test_notifier_down_raises_unless_fail_silently():
     url = f"http://127.0.0.1:{free_port()}"
-    loud = mail.get_connection(BACKEND, notifier_url=url, token=TEST_TOKEN, attempts=1)
+    loud = mail.get_connection(
+        BACKEND, notifier_url=url, token=TEST_TOKEN, attempts=1, keep_when_down=False
+    )
     with pytest.raises(ServiceCallError) as err:
         mail.send_mail("s", "b", None, ["x@example.com"], connection=loud)
     assert err.value.unavailable
     quiet = mail.get_connection(
-        BACKEND, fail_silently=True, notifier_url=url, token=TEST_TOKEN, attempts=1
+        BACKEND,
+        fail_silently=True,
+        notifier_url=url,
+        token=TEST_TOKEN,
+        attempts=1,
+        keep_when_down=False,
     )
     assert mail.send_mail("s", "b", None, ["x@example.com"], connection=quiet) == 0
+
+
+@pytest.mark.django_db
+def test_mail_while_the_notifier_is_down_is_kept_and_sent_once_when_it_is_back(
+    service_factory, fresh_nats, fake_resend
+):
+    """A password reset during a notifier outage is not lost: the worker sends it later."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    down = mail.get_connection(BACKEND, notifier_url=url, token=TEST_TOKEN, attempts=1)
+    assert mail.send_mail("Reset", "Your link", None, ["bob@example.com"], connection=down) == 1
+    kept = Notification.objects.get()
+    assert (kept.status, kept.kind, kept.request["to"]) == (
+        "pending",
+        "account_mail",
+        ["bob@example.com"],
+    )
+    assert kept.key.startswith("django:")
+    assert fake_resend.posts() == []
+
+    service_factory(
+        "notifier",
+        env={
+            "NATS_URL": fresh_nats.url,
+            "EMAIL_BACKEND": "resend",
+            "RESEND_API_KEY": "re_test_web",
+            "RESEND_API_URL": fake_resend.url,
+        },
+        port=port,
+    )
+    worker = Worker(notifier_factory=lambda: SyncNotifierClient(url, TEST_TOKEN))
+    closed = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # a Saturday: only the outbox is sent
+    assert worker.tick(closed) == ["emailed 1"]
+    assert worker.tick(closed) == []  # sent: not again
+    [email] = fake_resend.wait_for(1)
+    assert (email.to, email.subject, email.text) == (["bob@example.com"], "Reset", "Your link")
+    assert email.idempotency_key == kept.key
+    kept.refresh_from_db()
+    assert kept.status == "sent" and kept.email_id
 
 
 def test_invalid_address_is_refused_with_the_field(notifier):

@@ -66,6 +66,16 @@ def _queue(key: str, kind: str, user, request: EmailRequest) -> Notification | N
         return None  # already decided (and sent or pending) earlier
 
 
+def keep_for_later(request: EmailRequest, kind: str = "account_mail") -> Notification | None:
+    """Keep an email the notifier could not take (it is down) for the worker's next flush.
+
+    The web's own mail (a password reset) would otherwise be lost while the notifier is
+    down; kept here under its idempotency key, it goes out once the notifier is back.
+    """
+    assert request.idempotency_key, "a kept email needs its idempotency key"
+    return _queue(request.idempotency_key, kind, None, request)
+
+
 def flush(notifier: SyncNotifierClient) -> int:
     """Send every pending notification with its own idempotency key; returns how many."""
     sent = 0

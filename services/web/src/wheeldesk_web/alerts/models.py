@@ -55,6 +55,7 @@ class Notification(models.Model):
         ("order_filled", "order filled"),
         ("connection_lost", "IBKR disconnected"),
         ("expiry_itm", "short option near expiry and ITM"),
+        ("account_mail", "account email (password reset)"),
     ]
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=20, choices=KINDS)

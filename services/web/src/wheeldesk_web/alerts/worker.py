@@ -67,11 +67,13 @@ class Worker:
         return emails.flush(notifier)
 
     def tick(self, now: datetime) -> list[str]:
-        """One pass; returns what it did (empty outside market hours)."""
-        if not (self.ignore_hours or market_open(now)):
-            return []
-        done: list[str] = []
+        """One pass; returns what it did (outside market hours: only send pending emails)."""
         bridge, notifier = self._clients()
+        if not (self.ignore_hours or market_open(now)):
+            # Emails kept during a notifier outage (a password reset) wait for no market.
+            sent = emails.flush(notifier)
+            return [f"emailed {sent}"] if sent else []
+        done: list[str] = []
         if self._due("sync", self.sync_every, now):
             self._mark("sync", now)
             if self.sync():

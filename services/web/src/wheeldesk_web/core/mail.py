@@ -3,6 +3,8 @@
 The notifier is the only holder of the Resend key (DESIGN.md), so Django never
 talks SMTP or Resend itself. Each message gets one idempotency key; a retry after
 the notifier did not answer reuses it, so a slow notifier cannot cause a second email.
+A message the notifier cannot take at all (it is down) is kept in the worker's outbox
+(`alerts.Notification`) under that key and sent by the worker once the notifier is back.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ def to_request(message: EmailMessage) -> EmailRequest:
 class NotifierEmailBackend(BaseEmailBackend):
     """`EMAIL_BACKEND = "wheeldesk_web.core.mail.NotifierEmailBackend"`.
 
-    Options (for `get_connection(...)`): `notifier_url`, `token`, `timeout`, `attempts`;
-    they default to the web's NOTIFIER_URL and INTERNAL_API_TOKEN.
+    Options (for `get_connection(...)`): `notifier_url`, `token`, `timeout`, `attempts`,
+    `keep_when_down` (default on: keep the message for the worker rather than fail); they
+    default to the web's NOTIFIER_URL and INTERNAL_API_TOKEN.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class NotifierEmailBackend(BaseEmailBackend):
         token: str | None = None,
         timeout: float = 10.0,
         attempts: int = 3,
+        keep_when_down: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
@@ -78,6 +82,7 @@ class NotifierEmailBackend(BaseEmailBackend):
         self.token = token
         self.timeout = timeout
         self.attempts = max(1, attempts)
+        self.keep_when_down = keep_when_down
         self.client: SyncNotifierClient | None = None
 
     def open(self) -> bool:
@@ -120,9 +125,23 @@ class NotifierEmailBackend(BaseEmailBackend):
             try:
                 accepted = self.client.send(request)
             except ServiceCallError as exc:
+                if exc.unavailable and attempt == self.attempts and self.keep_when_down:
+                    self._keep(request, exc)
+                    return
                 if not exc.unavailable or attempt == self.attempts:
                     raise
                 time.sleep(min(2.0, exc.retry_after or 0.5 * attempt))
                 continue
             log.info("email %s queued at the notifier for %s", accepted.id, ", ".join(request.to))
             return
+
+    @staticmethod
+    def _keep(request: EmailRequest, exc: ServiceCallError) -> None:
+        from wheeldesk_web.alerts.emails import keep_for_later
+
+        keep_for_later(request)
+        log.warning(
+            "notifier unavailable (%s); email to %s kept for the worker to send",
+            exc.message,
+            ", ".join(request.to),
+        )
