@@ -121,6 +121,7 @@ class ControlServer:
             "/control/reject-next-order": self.reject_next,
             "/control/latency": self.latency,
             "/control/subscription": self.subscription,
+            "/control/wsh": self.wsh,
             "/control/price": self.price,
             "/control/advance": self.advance,
             "/control/fill-mode": self.fill_mode,
@@ -225,6 +226,14 @@ class ControlServer:
             raise BadRequest("live", "live must be true or false")
         self.engine.faults.live_subscription = live
         return {"live": live}
+
+    def wsh(self, body: dict) -> dict:
+        """Wall Street Horizon subscription: off → WSH requests get IB's error 10276."""
+        subscribed = body.get("subscribed")
+        if not isinstance(subscribed, bool):
+            raise BadRequest("subscribed", "subscribed must be true or false")
+        self.engine.faults.wsh_subscribed = subscribed
+        return {"subscribed": subscribed}
 
     def price(self, body: dict) -> dict:
         symbol = body.get("symbol")

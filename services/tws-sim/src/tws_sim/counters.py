@@ -54,6 +54,10 @@ REQUEST_NAMES: dict[int, str] = {
     94: "reqPnLSingle",
     95: "cancelPnLSingle",
     99: "reqCompletedOrders",
+    100: "reqWshMetaData",
+    101: "cancelWshMetaData",
+    102: "reqWshEventData",
+    103: "cancelWshEventData",
 }
 
 
@@ -75,6 +79,9 @@ class RequestCounter:
     streams: int = 0
     generic_ticks: Counter[str] = field(default_factory=Counter)
     pacing_rejected: int = 0
+    stream_updates: int = 0
+    stream_ticks: int = 0
+    stream_skipped: int = 0
     since: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def request(self, fields: list[str]) -> None:
@@ -88,6 +95,14 @@ class RequestCounter:
             self.streams += 1
         self.generic_ticks.update(generic)
 
+    def streamed(self, ticks: int = 0, skipped: int = 0) -> None:
+        """The other direction, for benchmarks: one streaming line's step, sent or skipped
+        because its client is congested (the simulator drops updates rather than queue)."""
+        if ticks:
+            self.stream_updates += 1
+            self.stream_ticks += ticks
+        self.stream_skipped += skipped
+
     def describe(self) -> dict:
         return {
             "total": sum(self.by_name.values()),
@@ -98,6 +113,11 @@ class RequestCounter:
                 "generic_ticks": dict(sorted(self.generic_ticks.items())),
             },
             "pacing_rejected": self.pacing_rejected,
+            "streamed": {
+                "updates": self.stream_updates,
+                "ticks": self.stream_ticks,
+                "skipped_congested": self.stream_skipped,
+            },
             "since": self.since.isoformat(),
         }
 
@@ -107,5 +127,6 @@ class RequestCounter:
         self.by_name.clear()
         self.generic_ticks.clear()
         self.snapshots = self.streams = self.pacing_rejected = 0
+        self.stream_updates = self.stream_ticks = self.stream_skipped = 0
         self.since = datetime.now(UTC)
         return before

@@ -46,6 +46,7 @@ class Faults:
     reject_next: tuple[int, str] | None = None
     live_subscription: bool = True
     connectivity_lost: bool = False
+    wsh_subscribed: bool = True  # Wall Street Horizon (earnings dates); off → 10276
     accepting: bool = True
 
 
@@ -317,6 +318,7 @@ class Engine:
                 "fill_mode": self.faults.fill_mode,
                 "live_subscription": self.faults.live_subscription,
                 "connectivity_lost": self.faults.connectivity_lost,
+                "wsh_subscribed": self.faults.wsh_subscribed,
                 "farm_up": self.market.farm_up,
                 "accepting": self.faults.accepting,
             },

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from tws_sim import messages as m
+from tws_sim import wsh
 from tws_sim.contracts import SimContract
 from tws_sim.engine import Engine
 from tws_sim.lookup import details_extra, resolve
@@ -484,19 +485,21 @@ class Session:
     def cancel_mkt_data(self, f: list[str]) -> None:
         self.lines.pop(int(f[2]), None)
 
-    def send_quote(self, line: Line, full: bool = False) -> None:
-        """Ticks for one line: everything when `full`, otherwise what changed."""
-        for data in quote_ticks(self.engine.market, line, full):
+    def send_quote(self, line: Line, full: bool = False) -> int:
+        """Ticks for one line: everything when `full`, otherwise what changed; how many sent."""
+        ticks = quote_ticks(self.engine.market, line, full)
+        for data in ticks:
             self.send(data)
+        return len(ticks)
 
     def stream(self) -> None:
         """Called by the tick loop: changed quotes for every streaming line of this client."""
+        moving = [line for line in self.lines.values() if line.data_type not in (2, 4)]
         if self.congested():
+            self.engine.counter.streamed(skipped=len(moving))
             return
-        for line in list(self.lines.values()):
-            if line.data_type in (2, 4):
-                continue  # frozen data does not move
-            self.send_quote(line)
+        for line in moving:  # frozen data (types 2, 4) does not move
+            self.engine.counter.streamed(ticks=self.send_quote(line))
 
     def resend_all(self) -> None:
         for line in list(self.lines.values()):
@@ -763,4 +766,8 @@ HANDLERS = {
     94: H.req_pnl_single,
     95: lambda s, f: None,
     99: H.req_completed_orders,
+    100: wsh.req_meta_data,
+    101: wsh.cancel_meta_data,
+    102: wsh.req_event_data,
+    103: wsh.cancel_event_data,
 }
