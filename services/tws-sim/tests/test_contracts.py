@@ -87,3 +87,29 @@ async def test_daily_history_trades_and_implied_vol(tws_sim) -> None:
         assert len(two) > 480
     finally:
         ib.disconnect()
+
+
+async def test_extra_symbols_widen_the_universe(tws_sim_factory) -> None:
+    import httpx
+
+    sim = tws_sim_factory(extra=["--extra-symbols", "150"])
+    symbols = httpx.get(sim.control_url + "/market", timeout=10).json()["symbols"]
+    assert len(symbols) == 200 and "AAPL" in symbols
+    assert [s for s in symbols if s.startswith("SIM")] == [f"SIM{n:03d}" for n in range(1, 151)]
+    ib, _ = await connect(sim)
+    try:
+        [stock] = await ib.qualifyContractsAsync(Stock("SIM150", "SMART", "USD"))
+        assert stock.conId == symbols["SIM150"]["con_id"]
+        [line] = await ib.reqTickersAsync(stock)
+        assert 0 < line.bid < line.ask
+        [params] = [
+            p
+            for p in await ib.reqSecDefOptParamsAsync("SIM150", "", "STK", stock.conId)
+            if p.exchange == "SMART"
+        ]
+        put = Option("SIM150", sorted(params.expirations)[0], 0.0, "P", "SMART")
+        details = await ib.reqContractDetailsAsync(put)
+        [option] = await ib.qualifyContractsAsync(details[0].contract)
+        assert option.symbol == "SIM150" and option.right == "P"
+    finally:
+        ib.disconnect()

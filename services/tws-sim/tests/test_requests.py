@@ -25,6 +25,10 @@ async def test_requests_are_counted_per_type_and_reset(tws_sim_factory) -> None:
         assert snap.bid > 0
         line = ib.reqMktData(stock, "258,456", False, False)
         await wait_for(lambda: line.fundamentalRatios is not None, what="fundamentals")
+        # The other direction: the line's stream steps that carried ticks are counted too.
+        await wait_for(
+            lambda: ctl(sim, "/state/requests")["streamed"]["updates"] >= 2, what="two updates"
+        )
         ib.cancelMktData(stock)
         bars = await ib.reqHistoricalDataAsync(stock, "", "30 D", "1 day", "TRADES", True)
         assert bars
@@ -42,6 +46,9 @@ async def test_requests_are_counted_per_type_and_reset(tws_sim_factory) -> None:
             "reqSecDefOptParams": 1,
         }
         assert counts["total"] == 6
+        streamed = counts["streamed"]
+        assert streamed["ticks"] >= streamed["updates"] >= 2
+        assert streamed["skipped_congested"] == 0
         assert counts["market_data"] == {
             "snapshots": 1,
             "streams": 1,

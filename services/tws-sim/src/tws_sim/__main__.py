@@ -28,6 +28,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--pacing", type=int, default=50, help="client messages per second; 0 = off")
     p.add_argument("--tick-ms", type=float, default=250.0, help="market step / stream interval")
     p.add_argument("--cash", type=float, default=250_000.0, help="starting cash (USD)")
+    p.add_argument(
+        "--extra-symbols",
+        type=int,
+        default=0,
+        help="add N synthetic stocks SIM001.. to the universe (benchmarks streaming many symbols)",
+    )
     a = p.parse_args(argv)
     return Config(
         port=a.port,
@@ -40,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         pacing=a.pacing,
         tick_ms=a.tick_ms,
         cash=a.cash,
+        extra_symbols=max(0, a.extra_symbols),
     )
 
 

@@ -6,6 +6,7 @@ client sends back can be decoded without a table of a hundred thousand contracts
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -104,10 +105,42 @@ class StockInfo:
         )
 
 
-def load_universe() -> list[StockInfo]:
+def load_universe(extra: int = 0) -> list[StockInfo]:
+    """The universe file's stocks, then `extra` synthetic ones (`--extra-symbols`)."""
     raw = json.loads(resources.files("tws_sim").joinpath("data/universe.json").read_text())
     keys = StockInfo.__dataclass_fields__.keys() - {"idx", "contract"}
-    return [StockInfo(idx=i, **{k: row[k] for k in keys}) for i, row in enumerate(raw["stocks"])]
+    stocks = [StockInfo(idx=i, **{k: row[k] for k in keys}) for i, row in enumerate(raw["stocks"])]
+    return stocks + [synthetic_stock(len(stocks) + n, n + 1) for n in range(extra)]
+
+
+def synthetic_stock(idx: int, number: int) -> StockInfo:
+    """`SIM001`, `SIM002`, …: fixed made-up stocks so a benchmark can stream more symbols
+    than the curated universe holds (IB users with more market-data lines stream hundreds)."""
+
+    def u(key: str) -> float:  # uniform(0,1), fixed by the stock's number
+        h = hashlib.blake2b(f"{number}:{key}".encode(), digest_size=8).digest()
+        return int.from_bytes(h, "big") / 2**64
+
+    price = round(20 + 280 * u("price"), 2)
+    shares_m = round(100 + 2900 * u("shares"))
+    fcf_per_share = round(price * (0.01 + 0.06 * u("fcf")), 2)
+    return StockInfo(
+        idx=idx,
+        symbol=f"SIM{number:03d}",
+        name=f"Simulated Stock {number}",
+        exchange="NASDAQ" if u("exchange") < 0.5 else "NYSE",
+        price=price,
+        volatility=round(0.18 + 0.37 * u("vol"), 3),
+        beta=round(0.6 + 1.2 * u("beta"), 2),
+        roe_pct=round(5 + 35 * u("roe"), 1),
+        fcf_per_share=fcf_per_share,
+        fcf_m=round(fcf_per_share * shares_m, 1),
+        market_cap_m=round(price * shares_m, 1),
+        dividend_yield_pct=round(4 * u("yield"), 2),
+        sector="Simulated",
+        industry="Simulated",
+        earnings_in_days=5 + int(85 * u("earnings")),
+    )
 
 
 def third_friday(year: int, month: int) -> date:

@@ -37,6 +37,7 @@ class Config:
     pacing: int = 50
     tick_ms: float = 250.0
     cash: float = 250_000.0
+    extra_symbols: int = 0
 
 
 @dataclass
@@ -45,8 +46,8 @@ class Faults:
     fill_mode: str = "cross"
     reject_next: tuple[int, str] | None = None
     live_subscription: bool = True
-    connectivity_lost: bool = False
     wsh_subscribed: bool = True  # Wall Street Horizon (earnings dates); off → 10276
+    connectivity_lost: bool = False
     accepting: bool = True
 
 
@@ -63,7 +64,7 @@ class Engine:
     counter: RequestCounter = field(default_factory=RequestCounter)
 
     def __post_init__(self) -> None:
-        self.market = Market(self.config.seed, self.config.speed)
+        self.market = Market(self.config.seed, self.config.speed, self.config.extra_symbols)
         self.account = Account(self.market, cash=self.config.cash)
         self.account.seed_positions()
         self._perm = itertools.count(1_000_000_000 + self.config.seed * 1000)
@@ -317,8 +318,8 @@ class Engine:
                 "latency_ms": self.faults.latency_ms,
                 "fill_mode": self.faults.fill_mode,
                 "live_subscription": self.faults.live_subscription,
-                "connectivity_lost": self.faults.connectivity_lost,
                 "wsh_subscribed": self.faults.wsh_subscribed,
+                "connectivity_lost": self.faults.connectivity_lost,
                 "farm_up": self.market.farm_up,
                 "accepting": self.faults.accepting,
             },

@@ -115,12 +115,12 @@ def _stable_u(*parts: object) -> float:
 
 
 class Market:
-    def __init__(self, seed: int = 7, speed: float = 1.0) -> None:
+    def __init__(self, seed: int = 7, speed: float = 1.0, extra_symbols: int = 0) -> None:
         self.seed = seed
         self.clock = SimClock(speed)
         self.rng = np.random.default_rng(seed)
         self.rate = RATE
-        self.stocks = load_universe()
+        self.stocks = load_universe(extra_symbols)
         self.by_symbol = {s.symbol: s for s in self.stocks}
         today = self.clock.now().astimezone(ET).date()
         self.start_day = today
