@@ -110,10 +110,12 @@ class Stack:
         tws_args: list[str] | None = None,
         worker_args: list[str] | None = None,
         notifier_env: dict[str, str] | None = None,
+        bridge_env: dict[str, str] | None = None,
     ) -> Stack:
         """Start everything; `tws_args` go to tws-sim (e.g. `--speed`), `worker_args` to the
         worker command (e.g. a short `--scan-every` for a soak), `notifier_env` over the
-        notifier's environment (e.g. Resend pointed at a `FakeResend`)."""
+        notifier's environment (e.g. Resend pointed at a `FakeResend`), `bridge_env` over the
+        bridge's (e.g. a bigger `MARKET_DATA_LINES` for a 200-symbol stream)."""
         workdir = Path(tempfile.mkdtemp(prefix="wd-stack-"))
         nats = nats_proc()
         tws = tws_sim_proc(extra=tws_args)
@@ -154,6 +156,7 @@ class Stack:
                 )
             }
             procs["notifier"].env.update(notifier_env or {})
+            procs["gateway-bridge"].env.update(bridge_env or {})
             for proc in procs.values():
                 proc.log_dir = workdir
                 proc.log_path = workdir / f"{proc.name}.log"
