@@ -31,6 +31,12 @@ class ScanRun(models.Model):
     duration_ms = models.FloatField(null=True, blank=True)
     criteria = models.JSONField(default=dict, blank=True)
     symbols = models.JSONField(default=list, blank=True)
+    held_symbols = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Scanned because the account holds them (stock or short options), "
+        "though not asked for (not on the watchlist).",
+    )
     signal_count = models.PositiveIntegerField(default=0)
     rejection_count = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)

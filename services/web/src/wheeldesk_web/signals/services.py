@@ -3,6 +3,11 @@
 A scan runs outside the request that asked for it (a thread in the web process, or the
 `scan` command), reports progress on its ScanRun row, and stores its results in one
 transaction: a failed scan leaves no partial signals behind.
+
+Every scan (Scan now, `manage.py scan`, the worker's schedule) also covers the symbols the
+account holds: the screener only matches positions against the symbols it is asked about,
+so without them a covered call on held stock, or a roll of a held short option, would only
+be found when the symbol happens to be on the watchlist.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from wheeldesk.clients import ServiceCallError
+from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.screener import Criteria, ScanRequest, ScanResult
 from wheeldesk.schemas.screener import Rejection as RejectionSchema
 from wheeldesk.schemas.screener import Signal as SignalSchema
@@ -28,6 +34,11 @@ from wheeldesk_web.watchlist.services import default_watchlist
 log = logging.getLogger(__name__)
 BATCH = 5
 STALE_AFTER = timedelta(minutes=15)
+SHARES_PER_CALL = 100  # one covered call needs 100 shares
+NOTHING_TO_SCAN = (
+    "Your watchlist is empty and the account holds no stock or short options: "
+    "add a few tickers first."
+)
 
 
 class ScanError(Exception):
@@ -44,16 +55,44 @@ def create_scan(user: Any, trigger: str = "manual", symbols: list[str] | None = 
         return running
     if symbols is None:
         symbols = default_watchlist(user).symbols() if user is not None else []
-    if not symbols:
-        raise ScanError("Your watchlist is empty: add a few tickers first.")
+    # An empty watchlist still scans: the positions held are added when the scan runs.
     criteria = UserConfig.for_user(user).criteria() if user is not None else Criteria()
+    queued = f"{len(symbols)} symbols" if symbols else "the positions held"
     return ScanRun.objects.create(
         user=user,
         trigger=trigger,
         symbols=symbols,
         criteria=criteria.model_dump(mode="json"),
-        progress=f"Queued: {len(symbols)} symbols",
+        progress=f"Queued: {queued}",
     )
+
+
+def held_symbols(positions: list[Position]) -> list[str]:
+    """The symbols the screener has work for in the account, de-duplicated, in the order held.
+
+    Stock of at least 100 shares (a covered call needs 100; fewer can only ever produce puts
+    on a stock the user did not ask to scan) and short options (take profit, roll).
+    """
+    held: list[str] = []
+    for p in positions:
+        stock = p.sec_type == "STK" and p.quantity >= SHARES_PER_CALL
+        short_option = p.sec_type == "OPT" and p.quantity < 0
+        symbol = p.symbol.strip().upper()
+        if (stock or short_option) and symbol and symbol not in held:
+            held.append(symbol)
+    return held
+
+
+def with_held(run: ScanRun, positions: list[Position]) -> list[str]:
+    """The run's symbols plus those held and not already asked for, recorded on the run."""
+    asked = [s.strip().upper() for s in run.symbols]
+    added = [s for s in held_symbols(positions) if s not in asked]
+    if added:
+        run.symbols, run.held_symbols = [*asked, *added], added
+        ScanRun.objects.filter(pk=run.pk).update(symbols=run.symbols, held_symbols=added)
+    if not run.symbols:
+        raise ScanError(NOTHING_TO_SCAN)
+    return list(run.symbols)
 
 
 def _progress(run: ScanRun, text: str) -> None:
@@ -89,7 +128,7 @@ def _scan(run: ScanRun) -> ScanResult:
             account = bridge.account()
     except ServiceCallError as exc:
         raise ScanError(f"IBKR disconnected: {exc.message}") from exc
-    symbols: list[str] = list(run.symbols)
+    symbols = with_held(run, positions)
     merged: ScanResult | None = None
     with clients.screener(timeout=180.0) as screener:
         for i in range(0, len(symbols), BATCH):

@@ -113,7 +113,8 @@ def scan_now(request: HttpRequest) -> HttpResponse:
         start_in_background(run)
     if request.htmx:
         return render(request, "signals/partials/progress.html", {"run": run})
-    messages.info(request, f"Scan started on {len(run.symbols)} symbols.")
+    what = f"{len(run.symbols)} symbols" if run.symbols else "the positions held"
+    messages.info(request, f"Scan started on {what}.")
     return redirect("signals:list")
 
 

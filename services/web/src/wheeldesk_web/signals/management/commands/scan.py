@@ -42,7 +42,9 @@ class Command(BaseCommand):
         run = execute_scan(run)
         if run.status != ScanRun.DONE:
             raise CommandError(f"scan failed: {run.error}")
+        held = f" (held, not on the watchlist: {', '.join(run.held_symbols)})"
         self.stdout.write(
             f"scan {run.pk}: {run.signal_count} signals, {run.rejection_count} rejected, "
             f"{run.error_count} errors over {len(run.symbols)} symbols"
+            + (held if run.held_symbols else "")
         )

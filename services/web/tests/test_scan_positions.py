@@ -1,0 +1,79 @@
+"""Every scan covers what the account holds, whatever the watchlist says.
+
+The screener only matches positions against the symbols it is asked about: without the held
+symbols a covered call on held stock or a roll of a held short option is never found unless
+the symbol happens to be on the watchlist.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from wheeldesk.schemas.account import Position
+from wheeldesk_web.signals.models import ScanRun
+from wheeldesk_web.signals.services import NOTHING_TO_SCAN, ScanError, held_symbols, with_held
+
+
+def _pos(symbol: str, sec_type: str, quantity: float, **kw) -> Position:  # type: ignore[no-untyped-def]
+    return Position(
+        account_id="DU1", symbol=symbol, sec_type=sec_type, quantity=quantity, avg_cost=1.0, **kw
+    )
+
+
+BOOK = [
+    _pos("KO", "STK", 200),
+    _pos("KO", "OPT", -1, right="C", strike=65.0, multiplier=100),  # a covered call on it
+    _pos("aapl", "OPT", -2, right="P", strike=200.0, multiplier=100),
+    _pos("MSFT", "STK", 50),  # too few shares for a covered call
+    _pos("T", "OPT", 1, right="C", strike=30.0, multiplier=100),  # long: nothing to manage
+]
+
+
+def test_held_symbols_are_stock_lots_and_short_options_once_each() -> None:
+    assert held_symbols(BOOK) == ["KO", "AAPL"]
+
+
+@pytest.mark.django_db
+def test_held_symbols_not_on_the_watchlist_are_added_and_recorded() -> None:
+    run = ScanRun.objects.create(symbols=["KO", "JNJ"])
+    assert with_held(run, BOOK) == ["KO", "JNJ", "AAPL"]
+    run.refresh_from_db()
+    assert run.symbols == ["KO", "JNJ", "AAPL"] and run.held_symbols == ["AAPL"]
+    # an empty watchlist still scans the positions; with nothing held either, it says so
+    assert with_held(ScanRun.objects.create(symbols=[]), BOOK) == ["KO", "AAPL"]
+    with pytest.raises(ScanError, match="^" + NOTHING_TO_SCAN):
+        with_held(ScanRun.objects.create(symbols=[]), [])
+
+
+@pytest.mark.django_db
+def test_signals_page_says_which_symbols_were_added_because_held(client) -> None:
+    user = get_user_model().objects.create_user("held", "h@example.com", "s3cret-pass-123")
+    client.force_login(user)
+    ScanRun.objects.create(
+        user=user, status=ScanRun.DONE, symbols=["JNJ", "KO", "AAPL"], held_symbols=["KO", "AAPL"]
+    )
+    body = client.get("/signals/").content.decode()
+    assert "3 symbols" in body
+    assert "Also scanned because the account holds them" in body
+    assert "not on your watchlist: <strong>KO, AAPL</strong>" in body
+
+
+@pytest.mark.slow
+def test_scan_command_covers_the_demo_positions_off_the_watchlist(stack) -> None:  # type: ignore[no-untyped-def]
+    """tws-sim's book: 200 KO and one short AAPL put; the scan is asked for JNJ only."""
+    out = stack.manage("scan", "--symbols", "JNJ", check=False)
+    assert out.returncode == 0, out.stderr
+    assert "over 3 symbols (held, not on the watchlist: " in out.stdout
+    code = (
+        "from wheeldesk_web.signals.models import ScanRun;"
+        "r = ScanRun.objects.filter(trigger='command').latest('started');"
+        "cc = r.signals.filter(symbol='KO', kind='CC').count()"
+        " + r.rejections.filter(symbol='KO', message__startswith='CC: ').count();"
+        "held = r.rejections.filter(symbol='AAPL', rule='hold', message__startswith='held AAPL ');"
+        "aapl = r.signals.filter(symbol='AAPL', kind__in=['ROLL', 'CLOSE']).count() + held.count();"
+        "print(','.join(r.symbols), ','.join(sorted(r.held_symbols)), cc > 0, aapl > 0)"
+    )
+    values = stack.manage("shell", "-c", code).stdout.strip().splitlines()[-1].split()
+    assert values[0].split(",")[0] == "JNJ"
+    assert sorted(values[0].split(",")) == ["AAPL", "JNJ", "KO"]
+    assert values[1:] == ["AAPL,KO", "True", "True"]
