@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +28,32 @@ def login(stack: Stack) -> httpx.Client:
     )
     assert response.status_code == 302, response.text[:500]
     return client
+
+
+def anonymous(stack: Stack) -> httpx.Client:
+    """A web session not logged in, holding the CSRF cookie a browser gets from the login page."""
+    client = httpx.Client(base_url=stack.web_url, timeout=60, follow_redirects=False)
+    client.get("/accounts/login/")
+    return client
+
+
+def request_password_reset(stack: Stack, email: str) -> httpx.Response:
+    """Ask the web for a password reset mail, as the "Forgot your password?" form does."""
+    client = anonymous(stack)
+    try:
+        return client.post(
+            "/accounts/password_reset/",
+            data={"email": email, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        )
+    finally:
+        client.close()
+
+
+def db_rows(stack: Stack, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of the web's SQLite database, read as another process (WAL: no lock on the web)."""
+    path = stack.workdir / "web.sqlite3"
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        return db.execute(sql, params).fetchall()
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
