@@ -5,6 +5,7 @@ run again on the same signal — one email in all, asserted where the email land
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -91,8 +92,15 @@ def test_killed_mid_run_and_rerun_on_the_same_signal_send_one_email(worker_env, 
     assert len(emails) == 1
     [email] = emails
     assert email["to"] == ["wheel@example.com"]
-    assert "1 new tier-A signal(s) in “Income puts”" in email["subject"]
-    assert "CSP KO 2030-01-18 60P" in email["text"]
+    # the notifier's designed signal_digest (HTML + text), rendered from the web's context
+    assert email["subject"] == "Wheeldesk: 1 new signal in Income puts"
+    assert "[A] CSP KO 60P exp 18 Jan 2030 (30 DTE)" in email["text"]
+    assert "premium $1.10 · APY 22.3% · POP 82%" in email["text"]
+    html = email["html"]
+    assert re.search(
+        r'href="https://wheeldesk\.example\.test/signals/\d+/"[^>]*>CSP KO 60P</a>', html
+    )
+    assert "exp 18 Jan 2030 · 30 DTE · premium $1.10" in html and ">22.3%</td>" in html
 
 
 def test_outside_market_hours_the_worker_process_does_nothing(worker_env, email_sink):
@@ -161,6 +169,7 @@ def email_sink(fresh_nats, fake_resend, service_factory, tmp_path):  # type: ign
             "RESEND_API_KEY": "re_test_0123456789",
             "RESEND_API_URL": fake_resend.url,
             "EMAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "WEB_PUBLIC_URL": "https://wheeldesk.example.test",
         },
     )
     return EmailSink(notifier, fake_resend)

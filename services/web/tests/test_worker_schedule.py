@@ -136,9 +136,54 @@ def test_same_new_signal_twice_is_emailed_once(saved_scan):
     assert len(notifier.by_key) == 1 and notifier.calls == 1
     [email] = notifier.by_key.values()
     assert email.to == ["wheel@example.com"]
-    assert "1 new tier-A signal(s) in “Dividend puts”" in email.subject
-    assert "CSP KO" in email.text and "APY 22.3%" in email.text
+    assert email.template == "signal_digest" and email.subject is None and email.html is None
+    [row] = email.context["signals"]
+    signal = EmailedSignal.objects.get().signal
+    assert email.context["scan_name"] == "Dividend puts"
+    assert row == {
+        "id": signal.pk,
+        "tier": "A",
+        "kind": "CSP",
+        "symbol": "KO",
+        "right": "P",
+        "strike": 60.0,
+        "expiry": signal.expiry.isoformat(),
+        "dte": 30,
+        "premium": 1.10,
+        "apy": 22.3,
+        "pop": 82.0,
+    }
     assert EmailedSignal.objects.count() == 1
+
+
+def test_digest_context_renders_with_the_notifiers_signal_digest_template(saved_scan):
+    """The contract with the notifier: its template renders the web's context in full
+    (StrictUndefined: a missing key is an error) and every row is in the HTML and text."""
+    render = pytest.importorskip("notifier.render")
+    samples = pytest.importorskip("notifier.samples")
+    from wheeldesk_web.alerts import emails
+
+    run = store_scan()
+    second = Signal.objects.get(scan=run)
+    second.pk, second.symbol, second.strike, second.apy = None, "PEP", 140.0, 18.5
+    second.save()
+    Signal.objects.filter(scan=run, symbol="KO").update(
+        quote_ts=datetime(2026, 11, 30, 15, 1, tzinfo=UTC)
+    )
+
+    [n] = emails.queue_signal_digests()
+    request = EmailRequest.model_validate(n.request)
+    assert request.template == "signal_digest"
+    sample_row = samples.SAMPLES["signal_digest"]["signals"][0]
+    assert all(set(row) == set(sample_row) for row in request.context["signals"])
+    assert request.context["as_of"] == "2026-11-30T15:01:00+00:00"
+    out = render.render(request.template, request.context, web_url="https://desk.example/")
+    assert out.subject == "Wheeldesk: 2 new signals in Dividend puts"
+    ids = {row["symbol"]: row["id"] for row in request.context["signals"]}
+    for symbol, strike, apy in (("KO", "60", "22.3%"), ("PEP", "140", "18.5%")):
+        link = f'href="https://desk.example/signals/{ids[symbol]}/"'
+        assert f"{link} " in out.html and f"CSP {symbol} {strike}P</a>" in out.html
+        assert apy in out.html and f"] CSP {symbol} {strike}P exp " in out.text
 
 
 def test_jobs_wait_for_their_interval(saved_scan):

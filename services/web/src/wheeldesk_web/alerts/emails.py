@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 from datetime import datetime, timedelta
-from html import escape
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -111,24 +111,42 @@ def _matches(saved: SavedScan, s, symbols: set[str] | None) -> bool:  # type: ig
     return not (saved.max_dte is not None and s.dte > saved.max_dte)
 
 
+def digest_context(name: str, signals: list, as_of: datetime | None) -> dict[str, Any]:  # type: ignore[type-arg]
+    """The notifier's `signal_digest` context (its samples.py documents the keys): one row
+    per signal with the numbers the email shows; the notifier renders subject, HTML and text
+    and links each row to `/signals/<id>/` on its WEB_PUBLIC_URL."""
+    rows = [
+        {
+            "id": s.pk,
+            "tier": s.tier,
+            "kind": s.kind,
+            "symbol": s.symbol,
+            "right": s.right,
+            "strike": float(s.strike),
+            "expiry": s.expiry.isoformat(),
+            "dte": s.dte,
+            "premium": float(s.premium),
+            "apy": float(s.apy),
+            "pop": float(s.pop),
+        }
+        for s in signals
+    ]
+    context: dict[str, Any] = {"scan_name": name, "signals": rows}
+    if as_of is not None:
+        context["as_of"] = as_of.isoformat()
+    return context
+
+
 def _digest(saved: SavedScan, signals: list, to: str) -> EmailRequest:  # type: ignore[type-arg]
-    base = SETTINGS.web_public_url.rstrip("/")
-    lines, rows = [], []
-    for s in signals:
-        what = (
-            f"{s.kind} {s.symbol} {s.expiry:%Y-%m-%d} {float(s.strike):g}{s.right} "
-            f"premium ${s.premium:.2f}, APY {s.apy:.1f}%, POP {s.pop:.0f}%, "
-            f"breakeven {s.breakeven:.2f}, {s.dte} DTE"
-        )
-        lines.append(f"- {what}")
-        rows.append(f"<li>{escape(what)}</li>")
-    subject = f"Wheeldesk: {len(signals)} new tier-A signal(s) in “{saved.name}”"
-    text = f"{subject}\n\n" + "\n".join(lines) + f"\n\nOpen the signals: {base}/signals/\n"
-    html = (
-        f"<h2>{escape(subject)}</h2><ul>{''.join(rows)}</ul>"
-        f'<p><a href="{escape(base)}/signals/">Open the signals in Wheeldesk</a></p>'
-    )
-    return EmailRequest(to=[to], subject=subject, text=text, html=html)
+    """The designed email (HTML + text) from the notifier's template, not text built here.
+
+    "Prices as of" is the oldest quote behind the rows (the scan's end when none is stored):
+    the email must not claim fresher prices than its stalest row.
+    """
+    stamps = [s.quote_ts for s in signals if s.quote_ts is not None]
+    as_of = min(stamps) if stamps else signals[0].scan.finished if signals else None
+    context = digest_context(saved.name, signals, as_of)
+    return EmailRequest(to=[to], template="signal_digest", context=context)
 
 
 def queue_signal_digests() -> list[Notification]:
@@ -138,7 +156,9 @@ def queue_signal_digests() -> list[Notification]:
     latest = ScanRun.objects.filter(status=ScanRun.DONE).order_by("-started", "-id").first()
     if latest is None:
         return []
-    candidates = list(Signal.objects.filter(scan=latest, tier="A").order_by("-score", "id"))
+    candidates = list(
+        Signal.objects.filter(scan=latest, tier="A").select_related("scan").order_by("-score", "id")
+    )
     out: list[Notification] = []
     for saved in SavedScan.objects.filter(email=True).select_related("user", "watchlist"):
         to = _recipient(saved.user)
