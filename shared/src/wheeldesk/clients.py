@@ -4,14 +4,24 @@ One owner for how services call each other: the bearer token, the request id,
 timeouts, and turning an error answer into `ServiceCallError` with the
 service's own `code` and message. Each client has a sync twin for Django views
 and management commands.
+
+Each endpoint is defined once, in its service's endpoint table (`_Bridge`,
+`_Screener`, `_Notifier`): method, path, query, body and the model its answer is
+read into, as a `_Request`. The async and the sync client only send that request
+through their one transport (`_AsyncBase._send`, `_SyncBase._send`), so the two
+cannot drift apart; their methods stay written out, one line each, so that
+signatures and return types are plain to read and to type-check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -86,10 +96,55 @@ def _raise_for(service: str, response: httpx.Response) -> None:
     )
 
 
-def _parse(model: Any, data: Any) -> Any:
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return model.model_validate(data)
-    return TypeAdapter(model).validate_python(data)
+@contextmanager
+def _transport_errors(service: str) -> Iterator[None]:
+    """A service that did not answer becomes `ServiceCallError` with no status."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise ServiceCallError(service, None, "timeout", f"timed out ({exc})") from exc
+    except httpx.TransportError as exc:
+        raise ServiceCallError(service, None, "unreachable", f"unreachable ({exc})") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Request(Generic[M]):
+    """One call to one endpoint: what is sent, and how the answer's JSON is read into `M`.
+
+    Built by an endpoint table and sent unchanged by the async or the sync client.
+    `checked=False` reads any status's JSON as the answer (`/readyz` says why in a 503).
+    """
+
+    method: str
+    path: str
+    read: Callable[[Any], M]
+    params: dict[str, Any] | None = None
+    body: BaseModel | dict[str, Any] | None = None
+    checked: bool = True
+
+    def build(self, client: httpx.Client | httpx.AsyncClient, token: str) -> httpx.Request:
+        body = self.body.model_dump(mode="json") if isinstance(self.body, BaseModel) else self.body
+        return client.build_request(
+            self.method, self.path, params=self.params, json=body, headers=_headers(token)
+        )
+
+    def answer(self, service: str, response: httpx.Response) -> M:
+        if self.checked:
+            _raise_for(service, response)
+        return self.read(response.json())
+
+
+def _as_is(data: dict[str, Any]) -> dict[str, Any]:
+    return data
+
+
+def _down(exc: ServiceCallError) -> dict[str, Any]:
+    """`ready()` of a service that did not answer: down, with the transport's reason."""
+    cause = exc.__cause__
+    return {"status": "down", "reason": str(cause) or type(cause).__name__}
+
+
+_READY: _Request[dict[str, Any]] = _Request("GET", "/readyz", _as_is, checked=False)
 
 
 class _Base:
@@ -109,32 +164,22 @@ class _AsyncBase(_Base):
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def __aenter__(self):  # type: ignore[no-untyped-def]
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _call(self, method: str, path: str, model: Any = None, **kwargs: Any) -> Any:
-        try:
-            response = await self._client.request(
-                method, path, headers=_headers(self.token), **kwargs
-            )
-        except httpx.TimeoutException as exc:
-            raise ServiceCallError(self.service, None, "timeout", f"timed out ({exc})") from exc
-        except httpx.TransportError as exc:
-            raise ServiceCallError(
-                self.service, None, "unreachable", f"unreachable ({exc})"
-            ) from exc
-        _raise_for(self.service, response)
-        return _parse(model, response.json()) if model is not None else response.json()
+    async def _send(self, request: _Request[M]) -> M:
+        with _transport_errors(self.service):
+            response = await self._client.send(request.build(self._client, self.token))
+        return request.answer(self.service, response)
 
     async def ready(self) -> dict[str, Any]:
         try:
-            response = await self._client.get("/readyz", headers=_headers(self.token))
-        except httpx.TransportError as exc:
-            return {"status": "down", "reason": str(exc) or type(exc).__name__}
-        return response.json()
+            return await self._send(_READY)
+        except ServiceCallError as exc:
+            return _down(exc)
 
 
 class _SyncBase(_Base):
@@ -145,77 +190,142 @@ class _SyncBase(_Base):
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, model: Any = None, **kwargs: Any) -> Any:
-        try:
-            response = self._client.request(method, path, headers=_headers(self.token), **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ServiceCallError(self.service, None, "timeout", f"timed out ({exc})") from exc
-        except httpx.TransportError as exc:
-            raise ServiceCallError(
-                self.service, None, "unreachable", f"unreachable ({exc})"
-            ) from exc
-        _raise_for(self.service, response)
-        return _parse(model, response.json()) if model is not None else response.json()
+    def _send(self, request: _Request[M]) -> M:
+        with _transport_errors(self.service):
+            response = self._client.send(request.build(self._client, self.token))
+        return request.answer(self.service, response)
 
     def ready(self) -> dict[str, Any]:
         try:
-            response = self._client.get("/readyz", headers=_headers(self.token))
-        except httpx.TransportError as exc:
-            return {"status": "down", "reason": str(exc) or type(exc).__name__}
-        return response.json()
+            return self._send(_READY)
+        except ServiceCallError as exc:
+            return _down(exc)
 
 
-def _chain_params(
-    right: str | None,
-    dte_min: int | None,
-    dte_max: int | None,
-    delta_min: float | None,
-    delta_max: float | None,
-    strikes: int | None,
-) -> dict[str, Any]:
-    params = {
-        "right": right,
-        "dte_min": dte_min,
-        "dte_max": dte_max,
-        "delta_min": delta_min,
-        "delta_max": delta_max,
-        "strikes": strikes,
-    }
-    return {k: v for k, v in params.items() if v is not None}
+_POSITIONS = TypeAdapter(list[Position])
+_QUOTES = TypeAdapter(list[Quote])
+_ORDERS = TypeAdapter(list[Order])
+_FILLS = TypeAdapter(list[Fill])
+
+
+class _Bridge:
+    """The gateway bridge's endpoints, each defined once for both bridge clients."""
+
+    @staticmethod
+    def status() -> _Request[ConnectionStatus]:
+        return _Request("GET", "/v1/status", ConnectionStatus.model_validate)
+
+    @staticmethod
+    def account() -> _Request[Account]:
+        return _Request("GET", "/v1/account", Account.model_validate)
+
+    @staticmethod
+    def positions() -> _Request[list[Position]]:
+        return _Request("GET", "/v1/positions", _POSITIONS.validate_python)
+
+    @staticmethod
+    def quotes(symbols: list[str]) -> _Request[list[Quote]]:
+        params = {"symbols": ",".join(symbols)}
+        return _Request("GET", "/v1/quotes", _QUOTES.validate_python, params=params)
+
+    @staticmethod
+    def stock(symbol: str) -> _Request[StockInfo]:
+        return _Request("GET", f"/v1/stocks/{symbol}", StockInfo.model_validate)
+
+    @staticmethod
+    def history(symbol: str, days: int, iv: bool) -> _Request[History]:
+        params: dict[str, Any] = {"days": days}
+        if iv:
+            params["iv"] = "true"
+        return _Request(
+            "GET", f"/v1/stocks/{symbol}/history", History.model_validate, params=params
+        )
+
+    @staticmethod
+    def chain(
+        symbol: str,
+        right: str | None,
+        dte_min: int | None,
+        dte_max: int | None,
+        delta_min: float | None,
+        delta_max: float | None,
+        strikes: int | None,
+    ) -> _Request[Chain]:
+        """Only the filters given go into the query; the bridge has its own defaults."""
+        filters = {
+            "right": right,
+            "dte_min": dte_min,
+            "dte_max": dte_max,
+            "delta_min": delta_min,
+            "delta_max": delta_max,
+            "strikes": strikes,
+        }
+        params = {k: v for k, v in filters.items() if v is not None}
+        return _Request("GET", f"/v1/chains/{symbol}", Chain.model_validate, params=params)
+
+    @staticmethod
+    def preview(request: OrderRequest) -> _Request[OrderPreview]:
+        return _Request("POST", "/v1/orders/preview", OrderPreview.model_validate, body=request)
+
+    @staticmethod
+    def place(request: OrderRequest) -> _Request[Order]:
+        """Idempotent by the request's `client_order_id`, so a lost answer can be re-placed."""
+        return _Request("POST", "/v1/orders", Order.model_validate, body=request)
+
+    @staticmethod
+    def orders() -> _Request[list[Order]]:
+        return _Request("GET", "/v1/orders", _ORDERS.validate_python)
+
+    @staticmethod
+    def order(order_id: int | str) -> _Request[Order]:
+        return _Request("GET", f"/v1/orders/{order_id}", Order.model_validate)
+
+    @staticmethod
+    def cancel(order_id: int | str) -> _Request[Order]:
+        return _Request("DELETE", f"/v1/orders/{order_id}", Order.model_validate)
+
+    @staticmethod
+    def executions(since: date | None) -> _Request[list[Fill]]:
+        params = {"since": since.isoformat()} if since else {}
+        return _Request("GET", "/v1/executions", _FILLS.validate_python, params=params)
+
+    @staticmethod
+    def subscriptions() -> _Request[Subscriptions]:
+        return _Request("GET", "/v1/subscriptions", Subscriptions.model_validate)
+
+    @staticmethod
+    def subscribe(symbols: list[str]) -> _Request[Subscriptions]:
+        body = {"symbols": symbols}
+        return _Request("POST", "/v1/subscriptions", Subscriptions.model_validate, body=body)
 
 
 class BridgeClient(_AsyncBase):
     service = "gateway-bridge"
 
     async def status(self) -> ConnectionStatus:
-        return await self._call("GET", "/v1/status", ConnectionStatus)
+        return await self._send(_Bridge.status())
 
     async def account(self) -> Account:
-        return await self._call("GET", "/v1/account", Account)
+        return await self._send(_Bridge.account())
 
     async def positions(self) -> list[Position]:
-        return await self._call("GET", "/v1/positions", list[Position])
+        return await self._send(_Bridge.positions())
 
     async def quotes(self, symbols: list[str]) -> list[Quote]:
-        return await self._call(
-            "GET", "/v1/quotes", list[Quote], params={"symbols": ",".join(symbols)}
-        )
+        return await self._send(_Bridge.quotes(symbols))
 
     async def stock(self, symbol: str) -> StockInfo:
-        return await self._call("GET", f"/v1/stocks/{symbol}", StockInfo)
+        return await self._send(_Bridge.stock(symbol))
 
     async def history(self, symbol: str, days: int = 365, *, iv: bool = False) -> History:
         """Daily bars; `iv=True` adds IB's daily implied volatility (`iv_bars`)."""
-        params: dict[str, Any] = {"days": days}
-        if iv:
-            params["iv"] = "true"
-        return await self._call("GET", f"/v1/stocks/{symbol}/history", History, params=params)
+        return await self._send(_Bridge.history(symbol, days, iv))
 
     async def chain(
         self,
@@ -228,63 +338,56 @@ class BridgeClient(_AsyncBase):
         delta_max: float | None = None,
         strikes: int | None = None,
     ) -> Chain:
-        params = _chain_params(right, dte_min, dte_max, delta_min, delta_max, strikes)
-        return await self._call("GET", f"/v1/chains/{symbol}", Chain, params=params)
+        filters = (right, dte_min, dte_max, delta_min, delta_max, strikes)
+        return await self._send(_Bridge.chain(symbol, *filters))
 
     async def preview(self, request: OrderRequest) -> OrderPreview:
-        return await self._call(
-            "POST", "/v1/orders/preview", OrderPreview, json=request.model_dump(mode="json")
-        )
+        return await self._send(_Bridge.preview(request))
 
     async def place(self, request: OrderRequest) -> Order:
-        return await self._call("POST", "/v1/orders", Order, json=request.model_dump(mode="json"))
+        return await self._send(_Bridge.place(request))
 
     async def orders(self) -> list[Order]:
-        return await self._call("GET", "/v1/orders", list[Order])
+        return await self._send(_Bridge.orders())
 
     async def order(self, order_id: int | str) -> Order:
-        return await self._call("GET", f"/v1/orders/{order_id}", Order)
+        return await self._send(_Bridge.order(order_id))
 
     async def cancel(self, order_id: int | str) -> Order:
-        return await self._call("DELETE", f"/v1/orders/{order_id}", Order)
+        return await self._send(_Bridge.cancel(order_id))
 
     async def executions(self, since: date | None = None) -> list[Fill]:
-        params = {"since": since.isoformat()} if since else {}
-        return await self._call("GET", "/v1/executions", list[Fill], params=params)
+        return await self._send(_Bridge.executions(since))
 
     async def subscriptions(self) -> Subscriptions:
-        return await self._call("GET", "/v1/subscriptions", Subscriptions)
+        return await self._send(_Bridge.subscriptions())
 
     async def subscribe(self, symbols: list[str]) -> Subscriptions:
         """Replace the set of streamed symbols (`ibkr.quote.<SYMBOL>`)."""
-        return await self._call(
-            "POST", "/v1/subscriptions", Subscriptions, json={"symbols": symbols}
-        )
+        return await self._send(_Bridge.subscribe(symbols))
 
 
 class SyncBridgeClient(_SyncBase):
     service = "gateway-bridge"
 
     def status(self) -> ConnectionStatus:
-        return self._call("GET", "/v1/status", ConnectionStatus)
+        return self._send(_Bridge.status())
 
     def account(self) -> Account:
-        return self._call("GET", "/v1/account", Account)
+        return self._send(_Bridge.account())
 
     def positions(self) -> list[Position]:
-        return self._call("GET", "/v1/positions", list[Position])
+        return self._send(_Bridge.positions())
 
     def quotes(self, symbols: list[str]) -> list[Quote]:
-        return self._call("GET", "/v1/quotes", list[Quote], params={"symbols": ",".join(symbols)})
+        return self._send(_Bridge.quotes(symbols))
 
     def stock(self, symbol: str) -> StockInfo:
-        return self._call("GET", f"/v1/stocks/{symbol}", StockInfo)
+        return self._send(_Bridge.stock(symbol))
 
     def history(self, symbol: str, days: int = 365, *, iv: bool = False) -> History:
-        params: dict[str, Any] = {"days": days}
-        if iv:
-            params["iv"] = "true"
-        return self._call("GET", f"/v1/stocks/{symbol}/history", History, params=params)
+        """Daily bars; `iv=True` adds IB's daily implied volatility (`iv_bars`)."""
+        return self._send(_Bridge.history(symbol, days, iv))
 
     def chain(
         self,
@@ -297,36 +400,40 @@ class SyncBridgeClient(_SyncBase):
         delta_max: float | None = None,
         strikes: int | None = None,
     ) -> Chain:
-        params = _chain_params(right, dte_min, dte_max, delta_min, delta_max, strikes)
-        return self._call("GET", f"/v1/chains/{symbol}", Chain, params=params)
+        filters = (right, dte_min, dte_max, delta_min, delta_max, strikes)
+        return self._send(_Bridge.chain(symbol, *filters))
 
     def preview(self, request: OrderRequest) -> OrderPreview:
-        return self._call(
-            "POST", "/v1/orders/preview", OrderPreview, json=request.model_dump(mode="json")
-        )
+        return self._send(_Bridge.preview(request))
 
     def place(self, request: OrderRequest) -> Order:
-        return self._call("POST", "/v1/orders", Order, json=request.model_dump(mode="json"))
+        return self._send(_Bridge.place(request))
 
     def orders(self) -> list[Order]:
-        return self._call("GET", "/v1/orders", list[Order])
+        return self._send(_Bridge.orders())
 
     def order(self, order_id: int | str) -> Order:
-        return self._call("GET", f"/v1/orders/{order_id}", Order)
+        return self._send(_Bridge.order(order_id))
 
     def cancel(self, order_id: int | str) -> Order:
-        return self._call("DELETE", f"/v1/orders/{order_id}", Order)
+        return self._send(_Bridge.cancel(order_id))
 
     def executions(self, since: date | None = None) -> list[Fill]:
-        params = {"since": since.isoformat()} if since else {}
-        return self._call("GET", "/v1/executions", list[Fill], params=params)
+        return self._send(_Bridge.executions(since))
 
     def subscriptions(self) -> Subscriptions:
-        return self._call("GET", "/v1/subscriptions", Subscriptions)
+        return self._send(_Bridge.subscriptions())
 
     def subscribe(self, symbols: list[str]) -> Subscriptions:
         """Replace the set of streamed symbols (`ibkr.quote.<SYMBOL>`)."""
-        return self._call("POST", "/v1/subscriptions", Subscriptions, json={"symbols": symbols})
+        return self._send(_Bridge.subscribe(symbols))
+
+
+def _scan_answer(body: Any) -> ScanResult | ScanJob:
+    """`POST /v1/scans`: the result of a small scan, or (over 200 symbols) a job to poll."""
+    if "signals" in body:
+        return ScanResult.model_validate(body)
+    return ScanJob.model_validate(body)
 
 
 def _job_result(job: ScanJob) -> ScanResult:
@@ -341,67 +448,92 @@ def _job_result(job: ScanJob) -> ScanResult:
     return job.result
 
 
+class _Screener:
+    """The screener's endpoints, each defined once for both screener clients."""
+
+    @staticmethod
+    def scan(request: ScanRequest) -> _Request[ScanResult | ScanJob]:
+        return _Request("POST", "/v1/scans", _scan_answer, body=request)
+
+    @staticmethod
+    def price(request: PriceRequest) -> _Request[PriceResponse]:
+        return _Request("POST", "/v1/price", PriceResponse.model_validate, body=request)
+
+    @staticmethod
+    def scan_job(scan_id: str) -> _Request[ScanJob]:
+        return _Request("GET", f"/v1/scans/{scan_id}", ScanJob.model_validate)
+
+
 class ScreenerClient(_AsyncBase):
     service = "screener"
 
     async def scan(self, request: ScanRequest, *, poll_seconds: float = 1.0) -> ScanResult:
         """Run a scan; over 200 symbols the screener answers with a job, polled to its end."""
-        body = await self._call("POST", "/v1/scans", json=request.model_dump(mode="json"))
-        if "signals" in body:
-            return ScanResult.model_validate(body)
-        job = ScanJob.model_validate(body)
+        job = await self._send(_Screener.scan(request))
+        if isinstance(job, ScanResult):
+            return job
         while job.status == "running":
             await asyncio.sleep(poll_seconds)
             job = await self.scan_job(job.scan_id)
         return _job_result(job)
 
     async def price(self, request: PriceRequest) -> PriceResponse:
-        return await self._call(
-            "POST", "/v1/price", PriceResponse, json=request.model_dump(mode="json")
-        )
+        return await self._send(_Screener.price(request))
 
     async def scan_job(self, scan_id: str) -> ScanJob:
         """A scan of over 200 symbols runs as a job: poll it until `status != "running"`."""
-        return await self._call("GET", f"/v1/scans/{scan_id}", ScanJob)
+        return await self._send(_Screener.scan_job(scan_id))
 
 
 class SyncScreenerClient(_SyncBase):
     service = "screener"
 
     def scan(self, request: ScanRequest, *, poll_seconds: float = 1.0) -> ScanResult:
-        body = self._call("POST", "/v1/scans", json=request.model_dump(mode="json"))
-        if "signals" in body:
-            return ScanResult.model_validate(body)
-        job = ScanJob.model_validate(body)
+        """Run a scan; over 200 symbols the screener answers with a job, polled to its end."""
+        job = self._send(_Screener.scan(request))
+        if isinstance(job, ScanResult):
+            return job
         while job.status == "running":
             time.sleep(poll_seconds)
             job = self.scan_job(job.scan_id)
         return _job_result(job)
 
     def price(self, request: PriceRequest) -> PriceResponse:
-        return self._call("POST", "/v1/price", PriceResponse, json=request.model_dump(mode="json"))
+        return self._send(_Screener.price(request))
 
     def scan_job(self, scan_id: str) -> ScanJob:
-        return self._call("GET", f"/v1/scans/{scan_id}", ScanJob)
+        """A scan of over 200 symbols runs as a job: poll it until `status != "running"`."""
+        return self._send(_Screener.scan_job(scan_id))
+
+
+class _Notifier:
+    """The notifier's endpoints, each defined once for both notifier clients."""
+
+    @staticmethod
+    def send(request: EmailRequest) -> _Request[EmailAccepted]:
+        """Idempotent by the request's `idempotency_key` (a repeat answers `duplicate`)."""
+        return _Request("POST", "/v1/emails", EmailAccepted.model_validate, body=request)
+
+    @staticmethod
+    def status(email_id: str) -> _Request[EmailStatus]:
+        return _Request("GET", f"/v1/emails/{email_id}", EmailStatus.model_validate)
 
 
 class NotifierClient(_AsyncBase):
     service = "notifier"
 
     async def send(self, request: EmailRequest) -> EmailAccepted:
-        return await self._call(
-            "POST", "/v1/emails", EmailAccepted, json=request.model_dump(mode="json")
-        )
+        return await self._send(_Notifier.send(request))
 
     async def status(self, email_id: str) -> EmailStatus:
-        return await self._call("GET", f"/v1/emails/{email_id}", EmailStatus)
+        return await self._send(_Notifier.status(email_id))
 
 
 class SyncNotifierClient(_SyncBase):
     service = "notifier"
 
     def send(self, request: EmailRequest) -> EmailAccepted:
-        return self._call("POST", "/v1/emails", EmailAccepted, json=request.model_dump(mode="json"))
+        return self._send(_Notifier.send(request))
 
     def status(self, email_id: str) -> EmailStatus:
-        return self._call("GET", f"/v1/emails/{email_id}", EmailStatus)
+        return self._send(_Notifier.status(email_id))
