@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from gateway_bridge.api import ib_error_to_service_error
+from gateway_bridge.api import STREAMS_PER_REQUEST, ib_error_to_service_error, parse_symbols
 from gateway_bridge.chains import bs_delta, nearest_strikes, preselect_strikes
 from gateway_bridge.connection import backoff_delays, fallback_type
 from gateway_bridge.events import EventPublisher
@@ -331,3 +331,12 @@ def test_settlement_executions_are_classified() -> None:
         "5": "exercise",
         "6": "trade",
     }
+
+
+def test_symbol_lists_cap_quotes_at_100_but_streams_at_500() -> None:
+    many = ",".join(f"S{n:03d}" for n in range(200))
+    with pytest.raises(ServiceError) as exc:
+        parse_symbols(many)  # /v1/quotes: 100 snapshots per request at most
+    assert exc.value.status == 422 and "at most 100" in exc.value.message
+    streamed = parse_symbols(many + ",s000", STREAMS_PER_REQUEST)  # /v1/subscriptions
+    assert len(streamed) == 200 and streamed[0] == "S000"

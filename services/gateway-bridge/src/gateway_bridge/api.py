@@ -94,14 +94,18 @@ def bridge_of(request: Request) -> Bridge:
     return request.app.state.bridge
 
 
-def parse_symbols(raw: str) -> list[str]:
+QUOTES_PER_REQUEST = 100
+STREAMS_PER_REQUEST = 500  # SubscriptionRequest's bound; the line budget decides what streams
+
+
+def parse_symbols(raw: str, limit: int = QUOTES_PER_REQUEST) -> list[str]:
     import re
 
     symbols = [s.strip().upper() for s in raw.split(",") if s.strip()]
     if not symbols:
         raise ServiceError(422, "invalid", "symbols: give at least one symbol", field="symbols")
-    if len(symbols) > 100:
-        raise ServiceError(422, "invalid", "symbols: at most 100 per request", field="symbols")
+    if len(symbols) > limit:
+        raise ServiceError(422, "invalid", f"symbols: at most {limit} per request", field="symbols")
     for s in symbols:
         if not re.match(SYMBOL, s):
             raise ServiceError(422, "invalid", f"symbols: {s!r} is not a symbol", field="symbols")
@@ -185,7 +189,8 @@ def router() -> APIRouter:
 
     @r.post("/subscriptions", response_model=Subscriptions, tags=["market data"])
     async def set_subscriptions(request: Request, body: SubscriptionRequest) -> Subscriptions:
-        symbols = parse_symbols(",".join(body.symbols)) if body.symbols else []
+        # More than 100 may stream when IB grants more lines (MARKET_DATA_LINES).
+        symbols = parse_symbols(",".join(body.symbols), STREAMS_PER_REQUEST) if body.symbols else []
         return Subscriptions(**await bridge_of(request).md.set_subscriptions(symbols))
 
     @r.post("/orders/preview", response_model=OrderPreview, tags=["orders"])
