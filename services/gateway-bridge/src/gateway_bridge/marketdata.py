@@ -27,6 +27,7 @@ from wheeldesk.schemas.market import Bar, Fundamentals, History, Quote, StockInf
 
 from gateway_bridge import metrics
 from gateway_bridge.connection import NO_SUBSCRIPTION_CODES, IBSession
+from gateway_bridge.earnings import Earnings
 from gateway_bridge.events import EventPublisher
 from gateway_bridge.limits import LineBudget, RateLimiter
 from gateway_bridge.settings import BridgeSettings
@@ -148,7 +149,11 @@ def _ib_date(value: Any) -> date | None:
 
 
 def fundamentals_from_ticker(ticker: Ticker) -> Fundamentals:
-    """IB tick 258 (fundamental ratios; MKTCAP in USD millions) and tick 456 (dividends)."""
+    """IB tick 258 (fundamental ratios; MKTCAP in USD millions) and tick 456 (dividends).
+
+    Real IB puts no earnings date in tick 258 (the NEXTEARNINGS names are read in case a feed
+    does); `MarketData._stock` fills it from Wall Street Horizon (`earnings.py`).
+    """
     r = ticker.fundamentalRatios
     f = Fundamentals()
     if r is not None:
@@ -192,6 +197,7 @@ class MarketData:
         self.snapshots = TTLCache(settings.quote_cache_seconds)
         self.stocks = TTLCache(max(settings.quote_cache_seconds, 5.0))
         self.histories = TTLCache(900.0)
+        self.earnings = Earnings(settings, session, limiter)
         self.snapshot_requests = 0
         self.wanted: list[str] = []
         self.streams: dict[str, Ticker] = {}
@@ -311,19 +317,29 @@ class MarketData:
     async def _stock(self, symbol: str) -> StockInfo:
         details = await self.stock_details(symbol)
         contract = await self.stock_contract(symbol)
-        ticker = await self.stream_until(
-            contract,
-            "106,258,456",
-            lambda t: (
-                t.fundamentalRatios is not None
-                and any(num(v) is not None for v in (t.last, t.bid, t.close))
+        # The earnings date (Wall Street Horizon) is asked alongside the ticks; it never fails.
+        ticker, earnings = await asyncio.gather(
+            self.stream_until(
+                contract,
+                "106,258,456",
+                lambda t: (
+                    t.fundamentalRatios is not None
+                    and any(num(v) is not None for v in (t.last, t.bid, t.close))
+                ),
+                owner=f"stock:{symbol}",
+                wait=5.0,
             ),
-            owner=f"stock:{symbol}",
-            wait=5.0,
+            self.earnings.next_for(contract.conId),
         )
         quote = quote_from_ticker(symbol, ticker, self.session.data_type)
         if quote.price is None:
             quote = await self.quote(symbol)
+        fundamentals = fundamentals_from_ticker(ticker)
+        if earnings.next_date is not None or fundamentals.next_earnings is None:
+            fundamentals.next_earnings = earnings.next_date
+            fundamentals.next_earnings_note = earnings.note
+        else:
+            fundamentals.next_earnings_note = "IB fundamental ratios"
         return StockInfo(
             symbol=symbol,
             name=details.longName or None,
@@ -331,7 +347,7 @@ class MarketData:
             primary_exchange=details.contract.primaryExchange or None,
             conid=details.contract.conId or None,
             quote=quote,
-            fundamentals=fundamentals_from_ticker(ticker),
+            fundamentals=fundamentals,
             simulated=self.settings.ib_simulated,
         )
 

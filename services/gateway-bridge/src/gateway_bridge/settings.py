@@ -55,6 +55,19 @@ class BridgeSettings(BaseServiceSettings):
     secdef_cache_seconds: float = Field(
         default=3600.0, ge=0, description="TTL of option parameters and contract ids."
     )
+    earnings_cache_seconds: float = Field(
+        default=21600.0,
+        ge=0,
+        description="How long a Wall Street Horizon next-earnings answer is reused (per conId).",
+    )
+    earnings_retry_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="After WSH refused (no subscription, error) ask again only after this long.",
+    )
+    wsh_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds for one Wall Street Horizon request."
+    )
     ib_simulated: bool = Field(
         default=False,
         description="IB_PORT points at tws-sim: stock data is labelled simulated (demo).",

@@ -47,7 +47,8 @@ class QuoteEvent(Event, Quote):
 
 
 class Fundamentals(BaseModel):
-    """From IB generic tick 258 (fundamental ratios) plus the next earnings date when known."""
+    """From IB generic tick 258 (fundamental ratios) plus the next earnings date when known
+    (IB's Wall Street Horizon calendar)."""
 
     beta: float | None = None
     roe: float | None = Field(default=None, description="Return on equity, percent.")
@@ -57,6 +58,11 @@ class Fundamentals(BaseModel):
     dividend_yield: float | None = Field(default=None, description="Dividend yield, percent.")
     pe_ratio: float | None = None
     next_earnings: date | None = None
+    next_earnings_note: str | None = Field(
+        default=None,
+        description="Where next_earnings came from (e.g. 'Wall Street Horizon (Confirmed, AMC)')"
+        " or why it is unknown (no WSH subscription, IB timeout, none listed).",
+    )
     ex_dividend: date | None = None
 
 
