@@ -20,3 +20,56 @@ def test_metrics_refuses_a_wrong_token(client) -> None:
     response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+WORKER = """
+import django, sys
+django.setup()
+from wheeldesk_web.live.hub import Hub
+hub = Hub("nats://127.0.0.1:1")
+listeners = [hub.register(frozenset({"KO"})) for _ in range(int(sys.argv[1]))]
+for listener in listeners[: int(sys.argv[2])]:
+    hub.unregister(listener)
+if int(sys.argv[2]):
+    hub.unregister(listeners[0])  # a second unregister of the same stream counts nothing
+"""
+
+
+def _value(text: str, name: str) -> float:
+    [line] = [ln for ln in text.splitlines() if ln.startswith(name + " ")]
+    return float(line.split()[1])
+
+
+def test_metrics_sum_the_worker_processes(client, tmp_path, monkeypatch) -> None:
+    """Two processes (as uvicorn's two workers) write to one multiprocess directory; one
+    scrape of either sees both: 2+3 streams opened, 1+3 still connected."""
+    import os
+    import subprocess
+    import sys
+
+    from wheeldesk_web.core.metrics import MULTIPROC_ENV, prepare_multiprocess
+
+    monkeypatch.setenv(MULTIPROC_ENV, "")  # recorded: whatever the test sets is undone
+    monkeypatch.delenv(MULTIPROC_ENV)
+    (tmp_path / "prometheus" / "8000").mkdir(parents=True)
+    stale = tmp_path / "prometheus" / "8000" / "counter_999.db"
+    stale.write_bytes(b"from an earlier run")
+    monkeypatch.setattr(SETTINGS, "web_port", 8000)
+    assert prepare_multiprocess(1, tmp_path) is None and MULTIPROC_ENV not in os.environ
+    path = prepare_multiprocess(2, tmp_path)
+    assert path == tmp_path / "prometheus" / "8000" and not stale.exists()
+    assert os.environ[MULTIPROC_ENV] == str(path)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "wheeldesk_web.settings"}
+    for opened, closed in ((2, 1), (3, 0)):
+        subprocess.run(
+            [sys.executable, "-c", WORKER, str(opened), str(closed)],
+            env=env,
+            check=True,
+            timeout=120,
+        )
+    token = SETTINGS.internal_api_token.get_secret_value()
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert _value(text, "wheeldesk_web_sse_clients") == 4.0
+    assert _value(text, "wheeldesk_web_sse_connections_total") == 5.0

@@ -19,6 +19,7 @@ from wheeldesk.schemas.market import QuoteEvent
 from wheeldesk.schemas.orders import OrderEvent
 
 from wheeldesk_web.config import SETTINGS
+from wheeldesk_web.core.instruments import SSE_CLIENTS, SSE_CONNECTIONS
 from wheeldesk_web.core.status import ServiceState
 
 log = logging.getLogger(__name__)
@@ -122,10 +123,14 @@ class Hub:
     def register(self, symbols: frozenset[str]) -> Listener:
         listener = Listener(symbols)
         self.listeners.add(listener)
+        SSE_CLIENTS.inc()  # counted as they come and go: a multiprocess gauge has no callback
+        SSE_CONNECTIONS.inc()
         return listener
 
     def unregister(self, listener: Listener) -> None:
-        self.listeners.discard(listener)
+        if listener in self.listeners:
+            self.listeners.discard(listener)
+            SSE_CLIENTS.dec()
 
 
 _hubs: dict[int, Hub] = {}
