@@ -67,9 +67,9 @@ def wsh_requests(sim: Proc) -> tuple[int, int]:
 
 def test_stock_carries_next_earnings_from_wsh_cached(sim_and_bridge: tuple[Proc, Proc]) -> None:
     sim, bridge = sim_and_bridge
-    dis = client(bridge).stock("DIS")
-    assert dis.fundamentals.next_earnings == sim_first_report(sim, 12)
-    assert dis.fundamentals.next_earnings_note in (
+    csco = client(bridge).stock("CSCO")
+    assert csco.fundamentals.next_earnings == sim_first_report(sim, 12)
+    assert csco.fundamentals.next_earnings_note in (
         "Wall Street Horizon (Confirmed, AMC)",
         "Wall Street Horizon (Confirmed, BMO)",
     )
@@ -79,12 +79,12 @@ def test_stock_carries_next_earnings_from_wsh_cached(sim_and_bridge: tuple[Proc,
     assert client(bridge).stock("SPY").fundamentals.next_earnings is None  # an ETF
     assert wsh_requests(sim) == (1, 3)  # metadata once per connection, one event request each
     # once the stock itself is fetched again (its cache is seconds), the date comes from cache
-    first_ts = dis.quote.ts
+    first_ts = csco.quote.ts
     again = wait_for(
-        lambda: (s := client(bridge).stock("DIS")).quote.ts != first_ts and s,
-        what="a fresh DIS stock fetch",
+        lambda: (s := client(bridge).stock("CSCO")).quote.ts != first_ts and s,
+        what="a fresh CSCO stock fetch",
     )
-    assert again.fundamentals.next_earnings == dis.fundamentals.next_earnings
+    assert again.fundamentals.next_earnings == csco.fundamentals.next_earnings
     assert wsh_requests(sim) == (1, 3)
 
 

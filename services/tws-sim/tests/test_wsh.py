@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from ib_insync import RequestError, Stock, WshEventData
@@ -11,7 +12,10 @@ from twssim_helpers import connect, ctl
 
 
 def sim_today(sim) -> date:  # type: ignore[no-untyped-def]
-    return datetime.fromisoformat(ctl(sim, "/state")["sim_time"]).date()
+    now = datetime.fromisoformat(ctl(sim, "/state")["sim_time"])
+    return now.astimezone(
+        ZoneInfo("America/New_York")
+    ).date()  # the simulator's days are New York's
 
 
 def expected_next(today: date, days: int) -> date:
@@ -25,32 +29,32 @@ async def test_metadata_then_earnings_by_watchlist_filter(tws_sim_factory) -> No
     sim = tws_sim_factory()  # its own clock: the dates count from this simulator's first day
     ib, _ = await connect(sim)
     try:
-        [dis] = await ib.qualifyContractsAsync(Stock("DIS", "SMART", "USD"))
+        [csco] = await ib.qualifyContractsAsync(Stock("CSCO", "SMART", "USD"))
         meta = json.loads(await ib.getWshMetaDataAsync())
         assert "wshe_ed" in [t["tag"] for t in meta["event_types"]]
         assert "watchlist" in [f["tag"] for f in meta["filters"]]
         today = sim_today(sim)
-        flt = {"country": "All", "watchlist": [str(dis.conId)], "limit": 10, "wshe_ed": "true"}
+        flt = {"country": "All", "watchlist": [str(csco.conId)], "limit": 10, "wshe_ed": "true"}
         raw = await ib.getWshEventDataAsync(
             WshEventData(filter=json.dumps(flt), startDate=today.strftime("%Y%m%d"))
         )
         events = json.loads(raw)
-        # universe.json: DIS reports 12 days after the simulator's first day, then quarterly
+        # universe.json: CSCO reports 12 days after the simulator's first day, then quarterly
         nxt = expected_next(today, 12)
         assert [e["index_date"] for e in events] == [
             (nxt + timedelta(days=91 * k)).strftime("%Y%m%d") for k in range(5)
         ]
         first = events[0]
         assert first["event_type"] == "wshe_ed"
-        assert first["conid"] == str(dis.conId)
-        assert first["data"]["company"]["contract"] == "DIS"
+        assert first["conid"] == str(csco.conId)
+        assert first["data"]["company"]["contract"] == "CSCO"
         assert first["data"]["earnings_date"] == nxt.strftime("%Y%m%d")
         assert first["data"]["earnings_date_status"] == "Confirmed"
         assert first["data"]["time_of_day"] in ("AMC", "BMO")
         # a later window and a limit narrow the answer; the conId form gives the same events
         raw = await ib.getWshEventDataAsync(
             WshEventData(
-                conId=dis.conId,
+                conId=csco.conId,
                 startDate=(nxt + timedelta(days=1)).strftime("%Y%m%d"),
                 totalLimit=1,
             )
