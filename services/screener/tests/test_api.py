@@ -286,11 +286,12 @@ def test_expiries_spanning_earnings_are_excluded_or_flagged(client, mode) -> Non
     if mode == "exclude":
         assert body["signals"] == []
         assert [r["rule"] for r in body["rejections"]] == ["earnings"]
-        assert body["rejections"][0]["message"] == "CSP: the expiry spans the next earnings date"
+        earnings = f"earnings on {_expiry(10):%Y-%m-%d} come before this expiry"
+        assert body["rejections"][0]["message"] == f"CSP: {earnings}"
     else:
         (signal,) = body["signals"]
         assert signal["earnings_before_expiry"] is True
-        assert "the expiry spans the next earnings date" in signal["reasons"]
+        assert f"earnings on {_expiry(10):%Y-%m-%d} come before this expiry" in signal["reasons"]
 
 
 def test_collateral_cap_and_buying_power(client) -> None:  # type: ignore[no-untyped-def]

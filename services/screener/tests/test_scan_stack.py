@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import nats
@@ -17,6 +18,7 @@ from wheeldesk import subjects
 from wheeldesk.schemas.screener import Criteria, ScanEvent, ScanRequest, ScanResult
 
 WATCHLIST = ["AAPL", "MSFT", "KO", "RIVN", "ZZZZ"]
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
@@ -137,6 +139,45 @@ def test_scan_through_the_bridge_finds_puts_calls_a_roll_and_says_why_not(
     # the same scan on NATS
     assert event is not None and event.result.scan_id == result.scan_id
     assert len(event.result.signals) == len(result.signals)
+
+
+def _scan(screener_url: str, headers: dict, request: ScanRequest) -> ScanResult:
+    body = request.model_dump(mode="json")
+    response = httpx.post(f"{screener_url}/v1/scans", json=body, headers=headers, timeout=300)
+    assert response.status_code == 200, response.text
+    return ScanResult.model_validate(response.json())
+
+
+def test_puts_spanning_earnings_from_wall_street_horizon_are_rejected_or_flagged(stack) -> None:  # type: ignore[no-untyped-def]
+    sim, bridge, screener, headers = stack
+    # tws-sim's calendar (universe.json): CSCO reports 12 days after its first day (a weekend
+    # date moves to Monday); the bridge reads it from Wall Street Horizon
+    control = httpx.get(f"{sim.control_url}/state", timeout=30).json()
+    today = datetime.fromisoformat(control["sim_time"]).astimezone(NEW_YORK).date()
+    info = httpx.get(f"{bridge.url}/v1/stocks/CSCO", headers=headers, timeout=60).json()
+    earnings = date.fromisoformat(info["fundamentals"]["next_earnings"])
+    assert 12 <= (earnings - today).days <= 14
+    assert info["fundamentals"]["next_earnings_note"].startswith("Wall Street Horizon")
+    # every expiry in the window comes after the earnings date
+    criteria = Criteria(
+        dte_min=(earnings - today).days + 1, dte_max=45, max_spread_pct=50.0, min_apy=3.0
+    )
+    excluded = _scan(screener.url, headers, ScanRequest(symbols=["CSCO"], criteria=criteria))
+    assert [s for s in excluded.signals if s.kind == "CSP"] == []
+    spanning = [r for r in excluded.rejections if r.rule == "earnings"]
+    assert spanning, excluded.rejections
+    for r in spanning:
+        assert r.message == f"CSP: earnings on {earnings:%Y-%m-%d} come before this expiry"
+        assert date.fromisoformat(r.contract.split()[1]) >= earnings  # type: ignore[union-attr]
+    # flagged instead: the same contracts are signals that say so
+    flag = criteria.model_copy(update={"earnings": "flag"})
+    flagged = _scan(screener.url, headers, ScanRequest(symbols=["CSCO"], criteria=flag))
+    puts = [s for s in flagged.signals if s.kind == "CSP"]
+    assert puts and all(s.earnings_before_expiry for s in puts)
+    assert all(
+        f"earnings on {earnings:%Y-%m-%d} come before this expiry" in s.reasons for s in puts
+    )
+    assert all(s.fundamentals.next_earnings == earnings for s in puts)
 
 
 def test_scan_answers_503_naming_the_bridge_when_it_is_down(stack) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ supply never passes a rule that needs it (except fundamentals IB may simply not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 from wheeldesk.schemas.market import Fundamentals
@@ -80,6 +81,7 @@ class OptionColumns:
     needs_cash: np.ndarray  # True for a cash-secured put; a covered call is covered by shares
     below_basis: np.ndarray  # covered call strike below the shares' cost basis
     spans_earnings: np.ndarray
+    next_earnings: date | None = None  # the date `spans_earnings` was computed from
 
 
 def first_failures(
@@ -121,6 +123,13 @@ def first_failures(
     any_fail = matrix.any(axis=0)
     first = np.argmax(matrix, axis=0)
     return np.where(any_fail, first, -1)
+
+
+def earnings_message(day: date | None) -> str:
+    """The earnings rule's words, naming the date so a user can check it."""
+    if day is None:
+        return "the expiry spans the next earnings date"
+    return f"earnings on {day:%Y-%m-%d} come before this expiry"
 
 
 def _fmt(value: float, spec: str = ".2f") -> str:
@@ -169,5 +178,5 @@ def describe(
             f"{buying_power or 0:,.0f}"
         )
     if rule == "earnings":
-        return "the expiry spans the next earnings date"
+        return earnings_message(cols.next_earnings)
     return rule

@@ -147,6 +147,7 @@ def evaluate(
         needs_cash=np.full(n, kind == "CSP"),
         below_basis=below_basis,
         spans_earnings=spans,
+        next_earnings=earn,
     )
     ev = Evaluated(
         quotes=quotes,
@@ -198,7 +199,11 @@ def to_signal(kind: SignalKind, data: SymbolData, ev: Evaluated, i: int, c: Crit
     if ev.iv_model[i]:
         reasons.append("IV solved from the option's price (IB supplied none)")
     if spans:
-        reasons.append("the expiry spans the next earnings date")
+        reasons.append(filters.earnings_message(cols.next_earnings))
+    elif data.fundamentals.next_earnings is None and c.earnings != "ignore":
+        note = data.fundamentals.next_earnings_note
+        if note:  # the bridge said why the earnings rule could not be applied
+            reasons.append(f"next earnings date unknown ({note}): check it before selling")
     if called is not None:
         reasons.append(f"if called: {called * 100:.1f}% on the cost basis")
     rank = cols.iv_rank[i]
