@@ -15,8 +15,10 @@ import asyncio
 import copy
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 
 from ib_insync import Contract, Option, RequestError, Ticker
@@ -32,6 +34,9 @@ log = logging.getLogger(__name__)
 DEFAULT_IV = 0.35  # when IB has no implied volatility for the stock
 DELTA_MARGIN = 0.02
 OI_TTL = 3600.0  # IB updates open interest once a day
+# An expiry IB answers "no security definition" (200) for: nothing of that right trades there
+# (it expired since the option parameters were cached, or that class never listed it).
+NOT_LISTED: Mapping[float, Contract] = MappingProxyType({})
 
 
 def norm_cdf(x: float) -> float:
@@ -144,10 +149,11 @@ class Chains:
 
     async def expiry_contracts(
         self, symbol: str, sd: SecDef, expiry: date, right: str
-    ) -> dict[float, Contract]:
-        """Every listed strike of one expiry and right with its conid: one IB request, cached."""
+    ) -> Mapping[float, Contract]:
+        """Every listed strike of one expiry and right with its conid: one IB request, cached.
+        `NOT_LISTED` when IB knows no such contract."""
 
-        async def fetch() -> dict[float, Contract]:
+        async def fetch() -> Mapping[float, Contract]:
             probe = Option(
                 symbol,
                 expiry.strftime("%Y%m%d"),
@@ -161,7 +167,7 @@ class Chains:
                 details = await self.md.call(lambda: self.ib.reqContractDetailsAsync(probe))
             except RequestError as exc:
                 if exc.code == 200:
-                    return {}
+                    return NOT_LISTED
                 raise
             out: dict[float, Contract] = {}
             for d in details or []:
@@ -264,6 +270,11 @@ class Chains:
 
         async def select(expiry: date, r: str) -> list[Contract]:
             listed = await self.expiry_contracts(symbol, sd, expiry, r)
+            if listed is NOT_LISTED:
+                # Qualifying each strike of the union would cost one more "no security
+                # definition" per strike.
+                log.info("%s %s %s not listed at IB: skipped", symbol, expiry, r)
+                return []
             available = list(listed) or sd.strikes
             if band and spot:
                 chosen = preselect_strikes(

@@ -31,6 +31,30 @@ NO_SUBSCRIPTION_CODES = {354, 10089, 10090, 10167, 10168, 10186}
 FARM_DOWN_CODES = {2103, 2105, 2157}
 FARM_UP_CODES = {2104, 2106, 2158}
 
+# IB error codes that are answers the bridge gives its caller (a 404, an empty listing).
+ANSWERED_CODES = (200,)  # no security definition: unknown symbol, strike or expiry
+
+
+class AnsweredErrors(logging.Filter):
+    """ib_insync logs every IB error code at ERROR before the bridge sees it. The codes the
+    bridge answers with (`ANSWERED_CODES`) are logged at INFO, so that an ERROR line in the
+    bridge's log always means something needs a look."""
+
+    prefixes = tuple(f"Error {code}," for code in ANSWERED_CODES)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith(self.prefixes):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def quiet_answered_errors(logger: logging.Logger | None = None) -> None:
+    """Install `AnsweredErrors` once on ib_insync's wrapper logger."""
+    logger = logger or logging.getLogger("ib_insync.wrapper")
+    if not any(isinstance(f, AnsweredErrors) for f in logger.filters):
+        logger.addFilter(AnsweredErrors())
+
+
 Hook = Callable[[], Awaitable[None] | None]
 StatusListener = Callable[[ConnectionStatus], Awaitable[None] | None]
 
@@ -55,6 +79,7 @@ class IBSession:
         self.settings = settings
         self.ib = ib or IB()
         self.ib.RaiseRequestErrors = True
+        quiet_answered_errors()
         self.data_type = DataType(settings.ib_market_data_type)
         self.account_id: str | None = settings.ib_account
         self.status = ConnectionStatus(

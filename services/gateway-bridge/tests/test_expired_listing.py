@@ -1,0 +1,51 @@
+"""An expiry that IB stopped listing (it expired since the option parameters were cached).
+
+Found by the soak (`bench.soak`): on a sped-up tws-sim, the bridge asked for an expiry that
+had passed; IB's "no security definition" (200) for the listing made the bridge qualify every
+strike of the secdef union one by one — one more 200 each, all logged by ib_insync at ERROR.
+Now the expiry is skipped after the one probe, and that answered 200 is logged at INFO.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bridge_helpers import api, bridge_env, ctl
+from wheeldesk.testing.procs import Proc
+
+EASTERN = ZoneInfo("America/New_York")
+
+
+def test_an_expiry_no_longer_listed_costs_one_probe_and_no_error_line(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    sim = tws_sim_factory()
+    bridge = service_factory("gateway-bridge", env=bridge_env(sim, nats_server.url))  # type: ignore[attr-defined]
+    # Puts first: the option parameters (expirations) are cached; calls are not listed yet.
+    puts = api(bridge, "GET", "/v1/chains/KO", params={"right": "P", "dte_max": 14, "strikes": 2})
+    assert puts.status_code == 200, puts.text
+    first = min(date.fromisoformat(e) for e in puts.json()["expirations"])
+    # IB's clock passes that expiry's close: its contracts are gone.
+    now = datetime.fromisoformat(ctl(sim, "/state")["sim_time"])
+    close = datetime(first.year, first.month, first.day, 16, tzinfo=EASTERN)
+    ctl(sim, "/control/advance", {"seconds": (close - now).total_seconds() + 3600})
+
+    calls = api(bridge, "GET", "/v1/chains/KO", params={"right": "C", "dte_max": 14, "strikes": 2})
+
+    assert calls.status_code == 200, calls.text
+    body = calls.json()
+    assert all(o["contract"]["expiry"] != first.isoformat() for o in body["options"])
+    assert body["options"], "the later expiries are still quoted"
+    log = bridge.log_text()
+    assert not [line for line in log.splitlines() if " ERROR " in line], log[-3000:]
+    unknown = [line for line in log.splitlines() if "No security definition" in line]
+    if first.isoformat() in body["expirations"]:
+        # The bridge still counted the expiry in (its clock reading is up to 30 s old): one
+        # probe for the listing, none per strike.
+        assert len(unknown) == 1, unknown
+        assert " INFO " in unknown[0] and "Error 200" in unknown[0]
+        assert f"KO {first.isoformat()} C not listed at IB: skipped" in log
+    else:
+        assert unknown == [], unknown
