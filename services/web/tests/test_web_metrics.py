@@ -73,3 +73,38 @@ def test_metrics_sum_the_worker_processes(client, tmp_path, monkeypatch) -> None
     text = response.content.decode()
     assert _value(text, "wheeldesk_web_sse_clients") == 4.0
     assert _value(text, "wheeldesk_web_sse_connections_total") == 5.0
+
+
+@pytest.mark.slow
+def test_metrics_of_the_served_web_count_streams_on_every_worker(stack) -> None:  # type: ignore[no-untyped-def]
+    """The web as launched (`python -m wheeldesk_web`, WEB_WORKERS=2): six live streams,
+    each on its own connection (so on either worker); every scrape counts all six."""
+    import contextlib
+    import time
+
+    import httpx
+    from wheeldesk.testing.e2e import login
+    from wheeldesk.testing.procs import TEST_TOKEN
+
+    name = "wheeldesk_web_sse_connections_total"
+
+    def opened() -> float:
+        r = httpx.get(f"{stack.web_url}/metrics", headers={"Authorization": f"Bearer {TEST_TOKEN}"})
+        assert r.status_code == 200, r.text[:300]
+        return _value(r.text, name)
+
+    session = login(stack)
+    before = opened()
+    with contextlib.ExitStack() as streams:
+        for _ in range(6):
+            client = streams.enter_context(
+                httpx.Client(base_url=stack.web_url, cookies=session.cookies, timeout=30)
+            )
+            response = streams.enter_context(client.stream("GET", "/live/stream?symbols=KO"))
+            assert response.status_code == 200
+        deadline = time.monotonic() + 30
+        while opened() - before < 6:
+            assert time.monotonic() < deadline, "the streams were not all counted"
+            time.sleep(0.1)
+        assert [opened() - before for _ in range(8)] == [6.0] * 8
+    session.close()

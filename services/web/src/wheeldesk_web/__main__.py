@@ -10,8 +10,10 @@ def main() -> None:
     from wheeldesk.logs import setup_logging
 
     from wheeldesk_web.config import SETTINGS
+    from wheeldesk_web.core.metrics import prepare_multiprocess
 
     setup_logging("web", SETTINGS.log_level, SETTINGS.log_format)
+    prepare_multiprocess(SETTINGS.web_workers)  # /metrics sums the workers (before they start)
     uvicorn.run(
         "wheeldesk_web.asgi:application",
         host=SETTINGS.web_host,
