@@ -126,6 +126,10 @@ def test_wsh_timeout_gives_null_and_the_stock_still_answers(
         ctl(sim, "/control/latency", {"ms": 0})
     assert jnj.quote.price is not None
     assert jnj.fundamentals.next_earnings is None
-    assert jnj.fundamentals.next_earnings_note == (
-        "IBKR did not answer the Wall Street Horizon request in 1 s"
-    )
+    timed_out = "IBKR did not answer the Wall Street Horizon request in 1 s"
+    assert jnj.fundamentals.next_earnings_note == timed_out
+    # for the next minute WSH is skipped: the following stock does not wait on it again
+    asked = wsh_requests(sim)
+    mrk = client(bridge).stock("MRK").fundamentals
+    assert mrk.next_earnings is None and mrk.next_earnings_note == timed_out
+    assert wsh_requests(sim) == asked

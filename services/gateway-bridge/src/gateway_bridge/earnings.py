@@ -10,7 +10,9 @@ the shape public clients report (an array of events with `event_type`, `index_da
 
 Earnings dates change a few times a quarter, so answers are cached for hours per conId.
 Without the WSH research subscription IB answers 10276 (or 10277): that is remembered for the
-whole account for a while, so stock requests do not each pay a failing IB round trip. A stock
+whole account for a while (a timeout for a minute), so stock requests do not each pay a
+failing IB round trip. `WSH_TIMEOUT` (default 4 s, under the 5 s the stock's ticks may take)
+bounds the wait, queueing included, so the stock request is not slowed by WSH. A stock
 request never fails because of WSH: the date is then null and `next_earnings_note` says why.
 ib_insync keeps one WSH event request active at a time, hence the lock.
 """
@@ -179,11 +181,15 @@ class Earnings:
     async def _fetch(self, con_id: int) -> EarningsInfo:
         retry = self.settings.earnings_retry_seconds
         try:
-            async with self._lock:
+            # waiting behind other symbols' WSH requests counts against the same timeout
+            await asyncio.wait_for(self._lock.acquire(), self.settings.wsh_timeout)
+            try:
                 if self._unavailable is not None and self._unavailable[0] > time.monotonic():
                     return self._unavailable[1]
                 today = self.session.today()
                 raw = await self._events(con_id, today)
+            finally:
+                self._lock.release()
         except RequestError as exc:
             if exc.code in NOT_SUBSCRIBED_CODES:
                 info = EarningsInfo(
@@ -197,9 +203,10 @@ class Earnings:
             self._cache[con_id] = (time.monotonic() + retry, info)
             return info
         except TimeoutError:
+            # IB not answering WSH: the next minute's stocks skip it rather than each wait
             timeout = self.settings.wsh_timeout
             info = EarningsInfo(None, f"IBKR did not answer the {SOURCE} request in {timeout:g} s")
-            self._cache[con_id] = (time.monotonic() + min(retry, 60.0), info)
+            self._unavailable = (time.monotonic() + min(retry, 60.0), info)
             return info
         except ServiceError as exc:  # not connected: nothing to remember
             return EarningsInfo(None, f"{SOURCE} not asked: {exc.message}")

@@ -66,7 +66,9 @@ class BridgeSettings(BaseServiceSettings):
         description="After WSH refused (no subscription, error) ask again only after this long.",
     )
     wsh_timeout: float = Field(
-        default=10.0, gt=0, description="Seconds for one Wall Street Horizon request."
+        default=4.0,
+        gt=0,
+        description="Seconds a stock request waits for Wall Street Horizon (queue included).",
     )
     ib_simulated: bool = Field(
         default=False,
