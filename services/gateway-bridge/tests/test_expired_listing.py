@@ -8,11 +8,13 @@ Now the expiry is skipped after the one probe, and that answered 200 is logged a
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge_helpers import api, bridge_env, ctl
+from gateway_bridge.connection import AnsweredErrors, quiet_answered_errors
 from wheeldesk.testing.procs import Proc
 
 EASTERN = ZoneInfo("America/New_York")
@@ -49,3 +51,22 @@ def test_an_expiry_no_longer_listed_costs_one_probe_and_no_error_line(
         assert f"KO {first.isoformat()} C not listed at IB: skipped" in log
     else:
         assert unknown == [], unknown
+
+
+def test_answered_ib_errors_are_logged_at_info_and_others_stay_errors() -> None:
+    """A cancel that raced a fill (10148) is an answer; a rejected order (201) is not."""
+    logger = logging.getLogger("test.ib_insync.wrapper")
+    quiet_answered_errors(logger)
+    quiet_answered_errors(logger)  # once only
+    assert sum(isinstance(f, AnsweredErrors) for f in logger.filters) == 1
+    records = [
+        logging.LogRecord(logger.name, logging.ERROR, __file__, 1, msg, None, None)
+        for msg in (
+            "Error 10148, reqId 7: OrderId 7 that needs to be cancelled cannot be cancelled",
+            "Error 200, reqId 8: No security definition has been found for the request",
+            "Error 201, reqId 9: Order rejected - reason: not enough equity",
+        )
+    ]
+    for record in records:
+        assert logger.filters[0].filter(record)
+    assert [r.levelname for r in records] == ["INFO", "INFO", "ERROR"]

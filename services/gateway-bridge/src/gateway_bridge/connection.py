@@ -32,7 +32,10 @@ FARM_DOWN_CODES = {2103, 2105, 2157}
 FARM_UP_CODES = {2104, 2106, 2158}
 
 # IB error codes that are answers the bridge gives its caller (a 404, an empty listing).
-ANSWERED_CODES = (200,)  # no security definition: unknown symbol, strike or expiry
+ANSWERED_CODES = (
+    200,  # no security definition: unknown symbol, strike or expiry
+    10148,  # cancel came too late: the order is already done; the caller gets its final state
+)
 
 
 class AnsweredErrors(logging.Filter):
