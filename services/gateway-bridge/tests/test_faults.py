@@ -376,9 +376,11 @@ def test_pacing_queue_timeout_is_429(
     assert limited.json()["code"] == "ib_pacing" and int(limited.headers["retry-after"]) >= 1
 
 
-async def test_assignment_is_an_execution_of_kind_assignment(
+async def test_expiry_settlements_reach_nats_as_assignment_exercise_and_expiration(
     tws_sim_factory: Any, service_factory: Any, nats_server: Proc
 ) -> None:
+    """One expiry crossed with /control/advance settles three ways; each NATS execution event
+    carries the kind a wheel trader reads, as GET /v1/executions does."""
     from datetime import date
 
     from wheeldesk.schemas.orders import ExecutionEvent
@@ -390,29 +392,70 @@ async def test_assignment_is_an_execution_of_kind_assignment(
         c = client(bridge)
         put = next(p for p in c.positions() if p.symbol == "AAPL" and p.sec_type == "OPT")
         assert put.quantity == -1 and put.strike and put.expiry
+        # Long calls on the same expiry: AAPL's will end out of the money (expiration), KO's
+        # deep in it (exercise: 100 KO shares bought at the strike).
+        ko_strike = float(int(ctl(sim, "/market")["symbols"]["KO"]["price"] * 0.9))
+        ctl(sim, "/control/fill-mode", {"mode": "immediate"})
+        for symbol, strike in (("AAPL", put.strike), ("KO", ko_strike)):
+            call = OrderRequest(
+                client_order_id=f"wd-{uuid.uuid4().hex[:16]}",
+                symbol=symbol,
+                sec_type="OPT",
+                expiry=put.expiry,
+                strike=Decimal(str(strike)),
+                right="C",
+                action="BUY",
+                quantity=1,
+                order_type="LMT",
+                limit_price=Decimal("1.00"),
+                force=True,
+            )
+            r = api(bridge, "POST", "/v1/orders", json=call.model_dump(mode="json"))
+            assert r.status_code == 201, r.text
+            wait_for(lambda r=r: c.order(r.json()["order_id"]).status == "filled", what="call")
         sim_today = date.fromisoformat(ctl(sim, "/state")["sim_time"][:10])
         ctl(sim, "/control/price", {"symbol": "AAPL", "price": round(put.strike * 0.8, 2)})
         ctl(sim, "/control/advance", {"days": (put.expiry - sim_today).days + 1})
 
-        def assigned(kind: str, sec_type: str) -> Any:
+        def settled(symbol: str, kind: str, sec_type: str) -> Any:
             return lambda s, d: (
-                (f := ExecutionEvent.model_validate_json(d).fill).symbol == "AAPL"
+                (f := ExecutionEvent.model_validate_json(d).fill).symbol == symbol
                 and f.kind == kind
                 and f.sec_type == sec_type
             )
 
-        _, data = await events.wait(assigned("assignment", "OPT"), what="option leg")
+        _, data = await events.wait(settled("AAPL", "assignment", "OPT"), what="put leg")
         leg = ExecutionEvent.model_validate_json(data).fill
-        assert leg.side == "BOT" and leg.price == 0 and leg.quantity == 1
+        assert leg.side == "BOT" and leg.price == 0 and leg.quantity == 1 and leg.right == "P"
         assert leg.strike == put.strike and leg.client_order_id is None
-        _, data = await events.wait(assigned("assignment", "STK"), what="stock delivery")
+        _, data = await events.wait(settled("AAPL", "assignment", "STK"), what="put delivery")
         stock = ExecutionEvent.model_validate_json(data).fill
         assert stock.side == "BOT" and stock.quantity == 100 and stock.price == put.strike
-        fills = [f for f in c.executions() if f.symbol == "AAPL"]
-        assert sorted((f.sec_type, f.kind) for f in fills) == [
-            ("OPT", "assignment"),
-            ("STK", "assignment"),
+        _, data = await events.wait(settled("AAPL", "expiration", "OPT"), what="call expired")
+        lapsed = ExecutionEvent.model_validate_json(data).fill
+        assert (lapsed.side, lapsed.price, lapsed.right) == ("SLD", 0, "C")
+        _, data = await events.wait(settled("KO", "exercise", "OPT"), what="KO call leg")
+        assert ExecutionEvent.model_validate_json(data).fill.side == "SLD"
+        _, data = await events.wait(settled("KO", "exercise", "STK"), what="KO delivery")
+        ko = ExecutionEvent.model_validate_json(data).fill
+        assert (ko.side, ko.quantity, ko.price) == ("BOT", 100, ko_strike)
+        by_exec = {
+            (f := ExecutionEvent.model_validate_json(d).fill).exec_id: f
+            for _, d in events.matching("ibkr.execution")
+        }
+        settlements = list(by_exec.values())
+        assert sorted((f.symbol, f.sec_type, f.kind) for f in settlements if f.kind != "trade") == [
+            ("AAPL", "OPT", "assignment"),
+            ("AAPL", "OPT", "expiration"),
+            ("AAPL", "STK", "assignment"),
+            ("KO", "OPT", "exercise"),
+            ("KO", "STK", "exercise"),
         ]
+        # The HTTP answer names them the same way.
+        fills = [f for f in c.executions() if f.kind != "trade"]
+        assert sorted((f.symbol, f.sec_type, f.kind) for f in fills) == sorted(
+            (f.symbol, f.sec_type, f.kind) for f in settlements if f.kind != "trade"
+        )
         positions = wait_for(
             lambda: [p for p in c.positions() if p.symbol == "AAPL"], what="AAPL shares"
         )
