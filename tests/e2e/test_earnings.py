@@ -33,6 +33,7 @@ def test_earnings_date_on_the_stock_page_and_in_the_why_not(stack: Stack) -> Non
         assert page.status_code == 200
         card = f'Next earnings</div><div class="font-semibold">{earnings:%Y-%m-%d}</div>'
         assert card in page.text
+        assert "Wall Street Horizon (Confirmed" in page.text  # where the date came from
         out = stack.manage("scan", "--symbols", "CSCO").stdout
         assert "signals" in out
         signals = html.unescape(web.get("/signals/").text)

@@ -32,13 +32,17 @@ class StockPage:
     error: str | None = None
     marks: list[dict[str, Any]] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
+    # the bridge's word on the date: its source, or why it is unknown (e.g. no WSH subscription)
+    earnings_note: str | None = None
 
 
 def load_stock(symbol: str, user: Any) -> StockPage:
     page = StockPage(stock=Stock.objects.filter(symbol=symbol).first())
     try:
         with clients.bridge(timeout=8.0) as bridge:
-            page.stock = upsert_stock(bridge.stock(symbol))
+            info = bridge.stock(symbol)
+            page.stock = upsert_stock(info)
+            page.earnings_note = info.fundamentals.next_earnings_note
             stale = page.stock.history_updated is None or (
                 timezone.now() - page.stock.history_updated > HISTORY_MAX_AGE
             )
