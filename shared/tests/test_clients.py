@@ -211,9 +211,28 @@ def _without_id(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in s.items() if k != "request_id"} for s in seen]
 
 
-def _error(exc: Any) -> tuple[Any, ...]:
+def _assert_error(
+    exc: Any,
+    service: str,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    retry_after: float | None = None,
+) -> None:
+    """The `ServiceCallError` a caller sees for an error answer, field by field."""
     assert isinstance(exc, ServiceCallError), exc
-    return (exc.service, exc.status, exc.code, exc.message, exc.field, exc.retry_after, str(exc))
+    assert (exc.service, exc.status, exc.code, exc.message) == (service, status, code, message)
+    assert (exc.field, exc.retry_after, str(exc)) == (field, retry_after, f"{service}: {message}")
+
+
+def _assert_no_answer(exc: Any, service: str, code: str) -> None:
+    """The service did not answer: no status, `unavailable`, the transport's words after it."""
+    assert isinstance(exc, ServiceCallError), exc
+    assert (exc.service, exc.status, exc.code, exc.unavailable) == (service, None, code, True)
+    words = {"timeout": "timed out (", "unreachable": "unreachable ("}[code]
+    assert exc.message.startswith(words) and str(exc) == f"{service}: {exc.message}"
+    assert isinstance(exc.__cause__, httpx.TransportError)
 
 
 # (id, service, call, answer, (method, path, query, json body))
@@ -445,32 +464,16 @@ def test_error_answer_is_the_same_service_call_error(
     sync, async_ = both(echo, service, call, [answer])
     status, code, message, field, retry_after, unavailable = expected
     for outcome in (sync, async_):
-        err = outcome.value
-        assert _error(err) == (
-            name,
-            status,
-            code,
-            message,
-            field,
-            retry_after,
-            f"{name}: {message}",
-        )
-        assert err.unavailable is unavailable
+        _assert_error(outcome.value, name, status, code, message, field, retry_after)
+        assert outcome.value.unavailable is unavailable
     assert _without_id(sync.seen) == _without_id(async_.seen)
 
 
 def test_wrong_token_is_the_service_401(echo: Proc) -> None:
     sync, async_ = both(echo, "bridge", lambda c: c.status(), [], token="not-the-token")
     for outcome in (sync, async_):
-        assert _error(outcome.value) == (
-            "gateway-bridge",
-            401,
-            "unauthorized",
-            "missing or invalid bearer token",
-            None,
-            None,
-            "gateway-bridge: missing or invalid bearer token",
-        )
+        message = "missing or invalid bearer token"
+        _assert_error(outcome.value, "gateway-bridge", 401, "unauthorized", message)
         assert outcome.seen == []  # refused before the route
 
 
@@ -488,32 +491,15 @@ def test_slow_service_is_a_timeout(echo: Proc) -> None:
     slow = {"status": 200, "json": _json(STATUS), "delay": 3}
     sync, async_ = both(echo, "bridge", lambda c: c.status(), [slow], timeout=0.3)
     for outcome in (sync, async_):
-        err = outcome.value
-        assert isinstance(err, ServiceCallError)
-        assert (err.service, err.status, err.code, err.unavailable) == (
-            "gateway-bridge",
-            None,
-            "timeout",
-            True,
-        )
-        assert err.message.startswith("timed out (")
-        assert isinstance(err.__cause__, httpx.TimeoutException)
+        _assert_no_answer(outcome.value, "gateway-bridge", "timeout")
+        assert isinstance(outcome.value.__cause__, httpx.TimeoutException)
 
 
 def test_closed_port_is_unreachable_and_ready_says_down(echo: Proc) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     sync, async_ = both(echo, "screener", lambda c: c.scan_job("scan-2"), [], url=closed)
     for outcome in (sync, async_):
-        err = outcome.value
-        assert isinstance(err, ServiceCallError)
-        assert (err.service, err.status, err.code, err.unavailable) == (
-            "screener",
-            None,
-            "unreachable",
-            True,
-        )
-        assert err.message.startswith("unreachable (")
-        assert str(err) == f"screener: {err.message}"
+        _assert_no_answer(outcome.value, "screener", "unreachable")
     sync, async_ = both(echo, "notifier", lambda c: c.ready(), [], url=closed)
     for outcome in (sync, async_):
         assert set(outcome.value) == {"status", "reason"}
@@ -576,13 +562,5 @@ def test_failed_scan_job_is_a_screener_error(
     )
     code_status, code, message = expected
     for outcome in (sync, async_):
-        assert _error(outcome.value) == (
-            "screener",
-            code_status,
-            code,
-            message,
-            None,
-            None,
-            f"screener: {message}",
-        )
+        _assert_error(outcome.value, "screener", code_status, code, message)
         assert len(outcome.seen) == 2
