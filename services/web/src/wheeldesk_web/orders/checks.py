@@ -84,11 +84,6 @@ class Ticket:
         )
 
 
-def _mult(p: Position) -> int:
-    """Option positions' multiplier (100 when the source left the default 1)."""
-    return p.multiplier if p.multiplier and p.multiplier > 1 else 100
-
-
 def _pct(x: Decimal) -> str:
     """A configured percentage as typed (50, 12.5), not as stored (50.0000)."""
     return format(dec(x).normalize(), "f")
@@ -238,7 +233,7 @@ def _ticker_exposure(positions: list[Position], symbol: str) -> Decimal:
                 dec(p.market_value if p.market_value is not None else p.quantity * p.avg_cost)
             )
         elif p.right == "P" and p.quantity < 0 and p.strike is not None:
-            total += -dec(p.quantity) * dec(p.strike) * _mult(p)
+            total += -dec(p.quantity) * dec(p.strike) * p.contract_multiplier
     return total
 
 
@@ -271,7 +266,7 @@ def check_cash_reserve(
     # Cash already securing existing short puts is not free either.
     committed = sum(
         (
-            -dec(p.quantity) * dec(p.strike) * _mult(p)
+            -dec(p.quantity) * dec(p.strike) * p.contract_multiplier
             for p in positions
             if p.sec_type == "OPT" and p.right == "P" and p.quantity < 0 and p.strike
         ),
