@@ -56,6 +56,8 @@ EASTERN = ZoneInfo("America/New_York")
 # Cheap, liquid names (collateral ≈ $2–6k a contract) with a dollar or half-dollar strike grid;
 # none is held at the start (tws-sim starts with KO shares and an AAPL put).
 SYMBOLS = ("BAC", "PFE", "INTC", "CSCO")
+# Scanned, not traded: volatile names whose puts reach tier A, so the saved scan emails digests.
+SCAN_ONLY = ("NVDA", "AMD")
 WEEK_SECONDS = 7 * 86400
 # A simulated week per minute of wall time: 10 weeks of market in the 10-minute bench.
 DEFAULT_SPEED = WEEK_SECONDS / 60
@@ -183,6 +185,7 @@ class SoakResult:
     email_problems: list[str] = field(default_factory=list)
     ledger_mismatches: list[str] = field(default_factory=list)
     executions: int = 0
+    workdir: str = ""
 
     @property
     def sim_days(self) -> float:
@@ -216,7 +219,8 @@ class SoakResult:
             {"name": "orders sent through the web (preview + confirm)",
              "value": self.orders["sent"], "unit": "orders",
              "reference": f"{self.orders['filled']} filled, {self.orders['cancelled']} cancelled, "
-             f"{self.orders['blocked']} blocked by checks"},
+             f"{self.orders['blocked']} blocked by checks, "
+             f"{self.orders['confirm refused']} refused at confirm"},
             {"name": "expiry settlements in the ledger", "value": sum(self.settlements.values()),
              "unit": "executions",
              "reference": ", ".join(f"{k} {n}" for k, n in sorted(self.settlements.items()))},
@@ -250,6 +254,15 @@ class SoakResult:
              "unit": "items", "target": "0",
              "reference": f"{self.executions} executions compared"},
         ]  # fmt: skip
+        found = [
+            (f"error line ({name})", line) for name, lines in self.errors.items() for line in lines
+        ]
+        found += [("duplicate email", d) for d in self.duplicates]
+        found += [("email", p) for p in self.email_problems]
+        found += [("ledger", m) for m in self.ledger_mismatches]
+        for name, what in found[:10]:
+            text = what.replace("|", "/")
+            rows.append({"name": f"found: {name}", "reference": text[:200]})
         return rows
 
 
@@ -362,7 +375,6 @@ class Trader:
         )
         if confirm.status_code == 302:
             self.sent.append(coid)
-            self.counts["sent"] += 1
 
     def cancel_working(self) -> None:
         """What is still working at the end is cancelled through the web, as a trader would."""
@@ -586,10 +598,15 @@ def run(
     symbols: tuple[str, ...] = SYMBOLS,
     scan_every: str = "20s",
     sync_every: str = "10s",
-    min_days: float = 2.0,
+    scan_only: tuple[str, ...] = SCAN_ONLY,
+    lead_seconds: float = 20.0,
     settle_timeout: float = 180.0,
 ) -> SoakResult:
-    """The soak: `seconds` of trading on a clock `speed`× the wall, then the books compared."""
+    """The soak: `seconds` of trading on a clock `speed`× the wall, then the books compared.
+
+    A leg is opened on an expiry at least two simulated days and `lead_seconds` of wall time
+    away, so that the preview and the fill happen before it expires on a loaded machine."""
+    min_days = max(2.0, lead_seconds * speed / 86400)
     result = SoakResult(seconds=seconds, speed=speed)
     began = time.monotonic()
     fake = FakeResend().start()
@@ -616,7 +633,9 @@ def run(
     web = WebDB(stack.workdir / "web.sqlite3")
     trader: Trader | None = None
     try:
-        _setup(stack, symbols, min(730, 45 + math.ceil(seconds * speed / 86400)))
+        result.workdir = str(stack.workdir)
+        days = math.ceil(seconds * speed / 86400)
+        _setup(stack, (*symbols, *scan_only), min(730, 45 + days))
         start = httpx.get(f"{stack.control_url}/state", timeout=30).json()
         result.sim_start = datetime.fromisoformat(start["sim_time"])
         result.rss_start = memory(stack.procs)
@@ -657,9 +676,10 @@ def run(
         compare_emails(fake, web, result)
         ours = set(trader.sent)
         result.orders = Counter(trader.counts)
-        for o in sim_orders:
-            if o["order_ref"] in ours:
-                result.orders[o["status"].lower()] += 1
+        placed = [o for o in sim_orders if o["order_ref"] in ours]
+        result.orders["sent"] = len(placed)  # confirmed and reached IBKR (tws-sim)
+        result.orders["confirm refused"] = len(ours) - len(placed)
+        result.orders.update(o["status"].lower() for o in placed)
         result.settlements = Counter(e["kind"] for e in web.executions() if e["kind"] != "trade")
         result.cycles = Counter(c["state_label"].split(" — ")[-1].lower() for c in web.cycles())
         result.scans = len(web.rows("SELECT id FROM signals_scanrun WHERE status = 'done'"))
@@ -673,8 +693,12 @@ def run(
     return result
 
 
-def seconds_from_env(default: float) -> float:
-    return float(os.environ.get("SOAK_SECONDS", default))
+def from_env(default_seconds: float) -> dict[str, float]:
+    """`SOAK_SECONDS` (trading phase, wall) and `SOAK_SPEED` (simulated seconds per second)."""
+    return {
+        "seconds": float(os.environ.get("SOAK_SECONDS", default_seconds)),
+        "speed": float(os.environ.get("SOAK_SPEED", DEFAULT_SPEED)),
+    }
 
 
 def dump(result: SoakResult) -> str:
@@ -688,6 +712,7 @@ def dump(result: SoakResult) -> str:
             "expected": dict(result.expected),
             "sent": result.sent,
             "problems": result.problems()[:50],
+            "logs": result.workdir,
             "at": datetime.now(UTC).isoformat(),
         },
         indent=1,
