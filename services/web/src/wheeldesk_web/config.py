@@ -15,6 +15,12 @@ class WebSettings(BaseServiceSettings):
         le=32,
         description="uvicorn worker processes (each holds one NATS subscription for SSE).",
     )
+    web_threads: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Threads per worker serving pages (each keeps its own database connection).",
+    )
     django_secret_key: SecretStr = SecretStr("dev-insecure-secret-key-change-me")
     django_debug: bool = False
     allowed_hosts: str = Field(default="127.0.0.1,localhost", description="Comma-separated.")

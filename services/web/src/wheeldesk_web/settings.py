@@ -66,7 +66,11 @@ ASGI_APPLICATION = "wheeldesk_web.asgi.application"
 WSGI_APPLICATION = "wheeldesk_web.wsgi.application"
 
 ENV.data_dir.mkdir(parents=True, exist_ok=True)
-DATABASES = {"default": dj_database_url.parse(ENV.database_url, conn_max_age=0)}
+# Pages run on long-lived threads (asgi.py): each keeps its connection rather than opening one
+# per request (opening a SQLite connection and its PRAGMAs cost more than the page's queries).
+DATABASES = {
+    "default": dj_database_url.parse(ENV.database_url, conn_max_age=600, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A web process and a worker write at once: WAL, a busy timeout, immediate transactions.
     DATABASES["default"]["OPTIONS"] = {

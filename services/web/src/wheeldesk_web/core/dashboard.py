@@ -94,13 +94,13 @@ class DashboardData:
 
 def _fetch() -> DashboardData:
     now = utcnow()
-    with clients.bridge(timeout=5.0) as bridge:
-        account = bridge.account()
-        positions = bridge.positions()
-        orders = [o for o in bridge.orders() if not o.status.is_terminal]
-        symbols = sorted({p.symbol for p in positions})
-        quotes = {q.symbol: q for q in bridge.quotes(symbols)} if symbols else {}
-        ensure_streaming(symbols, bridge=bridge)
+    bridge = clients.kept_bridge(timeout=5.0)
+    account = bridge.account()
+    positions = bridge.positions()
+    orders = [o for o in bridge.orders() if not o.status.is_terminal]
+    symbols = sorted({p.symbol for p in positions})
+    quotes = {q.symbol: q for q in bridge.quotes(symbols)} if symbols else {}
+    ensure_streaming(symbols, bridge=bridge)
     rows = []
     for p in sorted(positions, key=lambda p: (p.sec_type, p.symbol, p.expiry or date.min)):
         quote = quotes.get(p.symbol)

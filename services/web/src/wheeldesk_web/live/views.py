@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.http import HttpRequest, StreamingHttpResponse
 
 from wheeldesk_web.core.status import service_status
@@ -60,6 +61,9 @@ async def _events(
 
 async def stream(request: HttpRequest) -> StreamingHttpResponse:
     symbols = frozenset(sorted(parse_symbols(request.GET.get("symbols", "")))[:MAX_SYMBOLS])
+    # The login check opened a connection on this request's thread; a stream that lasts for
+    # hours must not keep it (connections are kept only by the page threads, asgi.py).
+    await sync_to_async(connections.close_all)()
     hub = get_hub()
     # The page was rendered with the current connection state; only newer news is streamed.
     bridge = (await sync_to_async(service_status, thread_sensitive=False)())["bridge"]
