@@ -294,6 +294,19 @@ def test_expiries_spanning_earnings_are_excluded_or_flagged(client, mode) -> Non
         assert f"earnings on {_expiry(10):%Y-%m-%d} come before this expiry" in signal["reasons"]
 
 
+def test_unknown_earnings_date_with_the_bridges_reason_is_a_signal_reason(client) -> None:  # type: ignore[no-untyped-def]
+    options = [_quote("KO", _expiry(30), 57.0, "P", 0.50, 0.52, iv=0.22, delta=-0.22)]
+    note = "no Wall Street Horizon subscription on this IBKR account (IB 10276: ...)"
+    data = _data(options=options, next_earnings_note=note)
+    for mode, expected in (("exclude", True), ("ignore", False)):
+        request = ScanRequest(symbols=["KO"], criteria=Criteria(earnings=mode), data=[data])
+        body = client.post("/v1/scans", json=request.model_dump(mode="json"), headers=AUTH).json()
+        (signal,) = body["signals"]  # the rule cannot reject without a date
+        assert signal["earnings_before_expiry"] is False
+        reason = f"next earnings date unknown ({note}): check it before selling"
+        assert (reason in signal["reasons"]) is expected
+
+
 def test_collateral_cap_and_buying_power(client) -> None:  # type: ignore[no-untyped-def]
     e30 = _expiry(30)
     options = [_quote("KO", e30, 57.0, "P", 0.50, 0.52, iv=0.22, delta=-0.22)]
