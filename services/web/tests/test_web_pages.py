@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from wheeldesk.schemas.market import OptionContract
+from wheeldesk.schemas.market import Fundamentals, OptionContract
 from wheeldesk.schemas.screener import Criteria, Rejection, ScanResult
 from wheeldesk.schemas.screener import Signal as SignalSchema
 from wheeldesk.testing.procs import free_port
@@ -278,3 +278,24 @@ def test_every_model_is_in_the_admin_and_its_pages_render(client, scan) -> None:
             url = f"/admin/{label}/{model._meta.model_name}/"
             assert client.get(url).status_code == 200, url
             assert client.get(url + "?q=KO").status_code == 200, url
+
+
+def test_signal_detail_names_the_earnings_date_before_expiry(client_in, user) -> None:
+    run = ScanRun.objects.create(user=user, symbols=["CSCO"])
+    earnings = date.today() + timedelta(days=12)
+    flagged = make_signal(
+        "CSCO",
+        20.0,
+        "B",
+        earnings_before_expiry=True,
+        fundamentals=Fundamentals(next_earnings=earnings),
+        reasons=[f"earnings on {earnings:%Y-%m-%d} come before this expiry"],
+    )
+    result = ScanResult(
+        scan_id="s-e", criteria=Criteria(), symbols=["CSCO"], signals=[flagged], rejections=[]
+    )
+    store_result(run, result, 12.0)
+    signal = Signal.objects.get(symbol="CSCO")
+    body = client_in.get(f"/signals/{signal.pk}/").content.decode()
+    assert f"Earnings are due on {earnings:%Y-%m-%d}, before this expiry." in body
+    assert f"earnings on {earnings:%Y-%m-%d} come before this expiry" in body
