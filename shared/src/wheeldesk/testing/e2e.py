@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -54,6 +55,59 @@ def db_rows(stack: Stack, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[
     path = stack.workdir / "web.sqlite3"
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         return db.execute(sql, params).fetchall()
+
+
+class _FormValues(HTMLParser):
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+            return
+        name = a.get("name")
+        if not self.inside or (not name and tag != "option"):
+            return
+        if tag == "input" and name:
+            kind = a.get("type") or "text"
+            if kind in ("checkbox", "radio"):
+                if "checked" in a:
+                    self.values[name] = a.get("value") or "on"
+            elif kind not in ("submit", "button", "reset"):
+                self.values[name] = a.get("value") or ""
+        elif tag == "select" and name:
+            self._select = name
+            self.values.setdefault(name, "")
+        elif tag == "option" and self._select and "selected" in a:
+            self.values[self._select] = a.get("value") or ""
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.values[name] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.values[self._textarea] += data
+
+
+def form_values(html: str, form_id: str) -> dict[str, str]:
+    """What a browser would submit from the form `id=form_id` as rendered (checked boxes only)."""
+    parser = _FormValues(form_id)
+    parser.feed(html)
+    return parser.values
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
