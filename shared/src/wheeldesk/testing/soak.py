@@ -56,8 +56,9 @@ EASTERN = ZoneInfo("America/New_York")
 # Cheap, liquid names (collateral ≈ $2–6k a contract) with a dollar or half-dollar strike grid;
 # none is held at the start (tws-sim starts with KO shares and an AAPL put).
 SYMBOLS = ("BAC", "PFE", "INTC", "CSCO")
-# Scanned, not traded: volatile names whose puts reach tier A, so the saved scan emails digests.
-SCAN_ONLY = ("NVDA", "AMD")
+# Scanned, not traded: volatile names passing the default fundamentals rules, whose puts can
+# reach tier A, so that the saved scan has digests to email.
+SCAN_ONLY = ("UBER", "PYPL", "META")
 WEEK_SECONDS = 7 * 86400
 # A simulated week per minute of wall time: 10 weeks of market in the 10-minute bench.
 DEFAULT_SPEED = WEEK_SECONDS / 60
@@ -220,7 +221,8 @@ class SoakResult:
              "value": self.orders["sent"], "unit": "orders",
              "reference": f"{self.orders['filled']} filled, {self.orders['cancelled']} cancelled, "
              f"{self.orders['blocked']} blocked by checks, "
-             f"{self.orders['confirm refused']} refused at confirm"},
+             f"{self.orders['confirm refused']} confirms refused (market moved) and "
+             f"{self.orders['re-priced']} re-priced at the bid"},
             {"name": "expiry settlements in the ledger", "value": sum(self.settlements.values()),
              "unit": "executions",
              "reference": ", ".join(f"{k} {n}" for k, n in sorted(self.settlements.items()))},
@@ -344,9 +346,7 @@ class Trader:
         if q is None:
             self.counts["no contract"] += 1
             return
-        # A little under the bid: the market moves hours of simulated time while the page loads.
-        limit = max(0.01, round(q["bid"] * 0.9, 2))
-        preview = self.client.get(
+        page = self.client.get(
             "/orders/new/",
             params={
                 "symbol": symbol,
@@ -355,26 +355,44 @@ class Trader:
                 "right": right,
                 "action": "SELL",
                 "quantity": 1,
-                "limit_price": f"{limit:.2f}",
+                "limit_price": f"{max(0.01, q['bid']):.2f}",
             },
             follow_redirects=True,
             timeout=120,
         )
-        found = re.search(r'id="client-order-id">([^<]+)<', preview.text)
-        if preview.status_code != 200 or found is None:
+        found = re.search(r'id="client-order-id">([^<]+)<', page.text)
+        if page.status_code != 200 or found is None:
             self.counts["preview failed"] += 1
             return
         coid = found.group(1)
-        if 'id="blocked-note"' in preview.text:
-            self.counts["blocked"] += 1  # a trader reads the checks and does not confirm
-            return
-        confirm = self.client.post(
-            f"/orders/{coid}/confirm/",
-            data={"csrfmiddlewaretoken": self.client.cookies["csrftoken"]},
-            timeout=120,
-        )
-        if confirm.status_code == 302:
+        form = {"csrfmiddlewaretoken": self.client.cookies["csrftoken"]}
+        for attempt in range(3):
+            if 'id="confirm-form"' not in page.text:
+                self.sent.append(coid)  # it left the preview: sent to IBKR
+                return
+            if attempt:
+                self.counts["re-priced"] += 1
+            if 'id="blocked-note"' not in page.text:
+                self.client.post(f"/orders/{coid}/confirm/", data=form, timeout=120)
+                page = self.client.get(f"/orders/{coid}/", timeout=120)
+                if 'id="confirm-form"' not in page.text:
+                    continue
+                self.counts["confirm refused"] += 1
+            # Simulated hours passed while the page loaded and the limit no longer fits the
+            # market: take the bid of the fresh what-if and preview again, as a trader would.
+            bid = re.search(r'data-set-limit="([0-9.]+)">Bid', page.text)
+            if bid is None or float(bid.group(1)) < 0.01:
+                break
+            self.client.post(
+                f"/orders/{coid}/update/",
+                data={**form, "quantity": 1, "limit_price": bid.group(1)},
+                timeout=120,
+            )
+            page = self.client.get(f"/orders/{coid}/", timeout=120)
+        if 'id="confirm-form"' not in page.text:
             self.sent.append(coid)
+        else:
+            self.counts["blocked"] += 1  # a trader reads the checks and does not send it
 
     def cancel_working(self) -> None:
         """What is still working at the end is cancelled through the web, as a trader would."""
@@ -495,6 +513,10 @@ def compare_ledger(
             continue
         if wo["status"] != want:
             out.append(f"order {o['order_ref']}: tws-sim {o['status']} vs web {wo['status']}")
+    at_sim = {o["order_ref"] for o in sim_orders}
+    for coid, wo in sorted(web_orders.items()):
+        if wo["status"] not in ("previewed", "refused") and coid not in at_sim:
+            out.append(f"order {coid}: web {wo['status']} but unknown to tws-sim")
     return out, len(sim_execs)
 
 
@@ -678,7 +700,7 @@ def run(
         result.orders = Counter(trader.counts)
         placed = [o for o in sim_orders if o["order_ref"] in ours]
         result.orders["sent"] = len(placed)  # confirmed and reached IBKR (tws-sim)
-        result.orders["confirm refused"] = len(ours) - len(placed)
+        result.orders["lost"] = len(ours) - len(placed)  # left the preview, never reached it
         result.orders.update(o["status"].lower() for o in placed)
         result.settlements = Counter(e["kind"] for e in web.executions() if e["kind"] != "trade")
         result.cycles = Counter(c["state_label"].split(" — ")[-1].lower() for c in web.cycles())
