@@ -19,7 +19,17 @@ from wheeldesk.natsconn import publish_event
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.market import QuoteEvent
 from wheeldesk.schemas.orders import ExecutionEvent, Fill
-from wheeldesk.testing.e2e import SSEReader, login, publish_raw, ready, wait_until
+from wheeldesk.testing.e2e import (
+    MARKET_CLOSED,
+    SSEReader,
+    db_rows,
+    login,
+    publish_raw,
+    ready,
+    sell_put_from_web,
+    sim_orders,
+    wait_until,
+)
 from wheeldesk.testing.fake_resend import FakeResend
 from wheeldesk.testing.stack import Stack
 
@@ -48,6 +58,11 @@ def system(resend):  # type: ignore[no-untyped-def]
             }
         )
         started.notifier.restart(wait=True)
+        # A closed-market clock: the worker only consumes NATS (no scheduled sync polling the
+        # bridge), so what reaches the web's database came over JetStream.
+        assert started.worker is not None
+        started.worker.argv += ["--now", MARKET_CLOSED]
+        started.worker.restart(wait=False)
         yield started
     finally:
         started.stop()
@@ -217,6 +232,46 @@ def test_nats_killed_and_restarted_everything_reconnects_and_mail_is_sent_once(
     assert len(resend.sent_to("before@example.com")) == 1
     assert len(resend.sent_to("during@example.com")) == 1
     assert system.worker is not None and system.worker.running
+
+
+def test_an_order_filled_while_nats_is_down_reaches_the_web_after_it_returns(system) -> None:
+    """IBKR events survive a NATS outage: the bridge holds them and JetStream delivers them."""
+    client = login(system)
+    system.control("/control/fill-mode", {"mode": "never"})
+    try:
+        coid = sell_put_from_web(client, system, "PG")
+        wait_until(lambda: sim_orders(system, coid), 60, "the order at tws-sim")
+
+        def status() -> str:
+            rows = db_rows(
+                system, "SELECT status FROM orders_order WHERE client_order_id = ?", (coid,)
+            )
+            return rows[0][0] if rows else ""
+
+        def fills_via_nats() -> list[tuple[str]]:
+            return db_rows(
+                system,
+                "SELECT exec_id FROM ledger_execution WHERE client_order_id = ? "
+                "AND source = 'nats'",
+                (coid,),
+            )
+
+        wait_until(lambda: status() == "submitted", 60, "the order submitted")
+        system.nats.kill()
+        # IB fills it while the bus is down: the bridge sees the fill and cannot publish it.
+        system.control("/control/fill-mode", {"mode": "immediate"})
+        wait_until(
+            lambda: sim_orders(system, coid)[0]["status"] == "Filled", 30, "the fill at tws-sim"
+        )
+        assert fills_via_nats() == [] and status() == "submitted"
+        system.nats.start(wait=True)
+        wait_until(fills_via_nats, 120, "the fill in the web's ledger after NATS returns")
+        wait_until(lambda: status() == "filled", 60, "the order filled in the web")
+        assert len(fills_via_nats()) == 1
+        assert system.worker is not None and system.worker.running
+    finally:
+        system.control("/control/fill-mode", {"mode": "cross"})
+        client.close()
 
 
 def test_no_secret_value_in_any_log_line(system) -> None:

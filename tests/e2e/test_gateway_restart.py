@@ -1,6 +1,7 @@
 """IB Gateway's nightly restart (tws-sim drops everyone and refuses connections for a while)
 while a browser streams prices and a scan runs: the browser is told, then gets live prices
-again without a reload; the scan answers (complete, or a clear error), never a 5xx.
+again without a reload; the scan answers (complete, or a clear error), never a 5xx. And an
+order that fills while the gateway is down reaches the web as an event afterwards.
 """
 
 from __future__ import annotations
@@ -9,7 +10,17 @@ import threading
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import SSEReader, login, ready, wait_until
+from wheeldesk.testing.e2e import (
+    MARKET_CLOSED,
+    SSEReader,
+    db_rows,
+    login,
+    ready,
+    sell_put_from_web,
+    sim_orders,
+    start_worker,
+    wait_until,
+)
 from wheeldesk.testing.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -64,3 +75,50 @@ def test_nightly_restart_banner_then_live_prices_and_scan_answers(fault_stack: S
     finally:
         reader.close()
         client.close()
+
+
+def _web_status(stack: Stack, coid: str) -> str:
+    rows = db_rows(stack, "SELECT status FROM orders_order WHERE client_order_id = ?", (coid,))
+    return rows[0][0] if rows else ""
+
+
+def _fills_via_nats(stack: Stack, coid: str) -> list[tuple[str]]:
+    return db_rows(
+        stack,
+        "SELECT exec_id FROM ledger_execution WHERE client_order_id = ? AND source = 'nats'",
+        (coid,),
+    )
+
+
+def test_an_order_filled_while_the_gateway_restarts_reaches_the_web_as_an_event(
+    fault_stack: Stack,
+) -> None:
+    """No order event lost: the fill IB made during the outage arrives over JetStream.
+
+    The worker runs with a closed-market clock, so only its NATS consumers can bring the
+    fill in (no scheduled sync polling the bridge), and nobody opens the order's page.
+    """
+    stack = fault_stack
+    worker = start_worker(stack, "--now", MARKET_CLOSED, "--tick", "5")
+    client = login(stack)
+    stack.control("/control/fill-mode", {"mode": "never"})
+    try:
+        coid = sell_put_from_web(client, stack, "JNJ")
+        wait_until(lambda: sim_orders(stack, coid), 60, "the order at tws-sim")
+        wait_until(lambda: _web_status(stack, coid) == "submitted", 60, "the order submitted")
+        stack.control("/control/restart", {"down_seconds": DOWN_SECONDS})
+        wait_until(lambda: not ready(stack.bridge_url), 60, "the bridge to see the gateway gone")
+        # IB fills the working order while no API client is connected.
+        stack.control("/control/fill-mode", {"mode": "immediate"})
+        wait_until(
+            lambda: sim_orders(stack, coid)[0]["status"] == "Filled", 30, "the fill at tws-sim"
+        )
+        wait_until(lambda: ready(stack.bridge_url), 120, "the bridge reconnected")
+        wait_until(lambda: _fills_via_nats(stack, coid), 120, "the fill in the web's ledger")
+        wait_until(lambda: _web_status(stack, coid) == "filled", 60, "the order filled")
+        assert len(_fills_via_nats(stack, coid)) == 1
+        assert worker.running
+    finally:
+        stack.control("/control/fill-mode", {"mode": "cross"})
+        client.close()
+        worker.stop()

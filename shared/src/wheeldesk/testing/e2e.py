@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +16,12 @@ from typing import Any
 import httpx
 import nats
 
-from wheeldesk.testing.stack import Stack
+from wheeldesk.testing.procs import Proc
+from wheeldesk.testing.stack import MANAGE, Stack
+
+# A Saturday: a worker pretending it is now only consumes NATS and sends its outbox (no
+# scheduled sync or scan that would also bring orders and fills up to date).
+MARKET_CLOSED = "2026-11-28T15:00:00+00:00"
 
 
 def login(stack: Stack) -> httpx.Client:
@@ -173,3 +180,60 @@ class SSEReader:
 
     def close(self) -> None:
         self._stop.set()
+
+
+def start_worker(stack: Stack, *args: str) -> Proc:
+    """`manage.py worker` on the stack's database (its NATS consumers included); stop it after."""
+    worker = Proc("worker-e2e", [sys.executable, str(MANAGE), "worker", *args], env=stack.web.env)
+    worker.log_dir = stack.workdir
+    worker.log_path = stack.workdir / "worker-e2e.log"
+    return worker.start(wait=False)
+
+
+def listed_put(stack: Stack, symbol: str) -> tuple[str, float, float]:
+    """A put of `symbol` below the underlying, 20-60 days out, with a bid: (expiry, strike, bid)."""
+    chain = stack.bridge_get(f"/v1/chains/{symbol}?right=P&dte_min=20&dte_max=60")
+    spot = chain["underlying"].get("last") or chain["underlying"].get("close")
+    quotes = [
+        q
+        for q in chain["options"]
+        if q.get("bid") and (spot is None or q["contract"]["strike"] < spot)
+    ]
+    assert quotes, f"no put with a bid in {symbol}'s chain"
+    q = max(quotes, key=lambda q: q["contract"]["strike"])
+    return q["contract"]["expiry"], q["contract"]["strike"], q["bid"]
+
+
+def sim_orders(stack: Stack, client_order_id: str | None = None) -> list[dict[str, Any]]:
+    """tws-sim's own order book (IBKR's view), optionally only one client order id."""
+    orders = httpx.get(f"{stack.control_url}/state/orders", timeout=10).json()
+    return [o for o in orders if client_order_id in (None, o.get("order_ref"))]
+
+
+def sell_put_from_web(client: httpx.Client, stack: Stack, symbol: str) -> str:
+    """Preview and confirm one short put through the web, as a user does; its client order id."""
+    expiry, strike, bid = listed_put(stack, symbol)
+    preview = client.get(
+        "/orders/new/",
+        params={
+            "symbol": symbol,
+            "expiry": expiry,
+            "strike": strike,
+            "right": "P",
+            "action": "SELL",
+            "quantity": 1,
+            "limit_price": f"{bid:.2f}",
+        },
+        follow_redirects=True,
+    )
+    assert preview.status_code == 200, preview.text[:500]
+    found = re.search(r'id="client-order-id">([^<]+)<', preview.text)
+    assert found, preview.text[:500]
+    coid = found.group(1)
+    confirmed = client.post(
+        f"/orders/{coid}/confirm/",
+        data={"csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        timeout=120,
+    )
+    assert confirmed.status_code == 302, confirmed.text[:500]
+    return coid
