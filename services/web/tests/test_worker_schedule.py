@@ -314,3 +314,46 @@ def test_order_filled_is_emailed_once(saved_scan):
     assert n.request["subject"] == "Filled: SELL 1 KO 2026-12-18 60P @ 1.12"
     assert "paper" in n.request["text"] and n.request["idempotency_key"] == n.key
     assert emails.queue_order_fills() == []
+
+
+def test_an_execution_missed_on_the_bus_is_backfilled_once_after_a_sync(saved_scan):
+    """Found by the soak: an expiry that settled while the bridge was reconnecting to IBKR was
+    never published, so the ledger lacked it for good; each sync now backfills from IBKR."""
+    from wheeldesk.schemas.orders import Fill
+    from wheeldesk_web.ledger.models import Execution, WheelCycle
+
+    expired = Fill(
+        exec_id="0000e007.00000abc.01.01",
+        time=datetime(2026, 12, 18, 21, 5, tzinfo=UTC),
+        symbol="AAPL",
+        sec_type="OPT",
+        expiry=date(2026, 12, 18),
+        strike=217.5,
+        right="P",
+        multiplier=100,
+        side="BOT",
+        quantity=1,
+        price=0.0,
+        kind="expiration",
+    )
+
+    class Settled(QuietBridge):
+        def executions(self, since=None) -> list:  # type: ignore[no-untyped-def]
+            return [expired]
+
+    notifier, calls = RecordingNotifier(), []
+    worker = make_worker(notifier, calls)
+    worker.bridge_factory = Settled
+    worker.tick(MONDAY_OPEN)
+    worker.tick(MONDAY_OPEN.replace(minute=5))  # the next sync: nothing new
+
+    assert calls == ["sync", "scan", "sync"]
+    [e] = Execution.objects.all()
+    assert (e.exec_id, e.kind, e.source, e.side, e.price) == (
+        expired.exec_id,
+        "expiration",
+        "bridge",
+        "BOT",
+        0,
+    )
+    assert WheelCycle.objects.filter(symbol="AAPL").count() == 1

@@ -91,9 +91,22 @@ class Worker:
         return done
 
     def _after_sync(self, bridge, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        from wheeldesk.clients import ServiceCallError
+
+        from wheeldesk_web.ledger.services import backfill
         from wheeldesk_web.orders.models import Order
         from wheeldesk_web.orders.services import refresh
 
+        # Executions the NATS consumer never saw: an expiry settling (or a fill) while the
+        # bridge was reconnecting to IBKR is not published, but IBKR still lists it. Stored
+        # by exec id, so what the consumer already has is not stored twice.
+        try:
+            added = backfill(bridge)
+        except ServiceCallError as exc:
+            log.info("execution backfill skipped: %s", exc.message)
+        else:
+            if added:
+                log.info("backfilled %d execution(s) the event stream did not carry", added)
         for order in Order.objects.filter(status__in=Order.WORKING):
             refresh(order, bridge)
         emails.queue_order_fills()
