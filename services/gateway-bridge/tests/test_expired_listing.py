@@ -3,7 +3,9 @@
 Found by the soak (`bench.soak`): on a sped-up tws-sim, the bridge asked for an expiry that
 had passed; IB's "no security definition" (200) for the listing made the bridge qualify every
 strike of the secdef union one by one — one more 200 each, all logged by ib_insync at ERROR.
-Now the expiry is skipped after the one probe, and that answered 200 is logged at INFO.
+Now the expiry is skipped after the one probe, and that answered 200 is logged at INFO. The
+same goes for the other IB errors the bridge answers itself (a cancel that raced a fill, a
+refused connect it retries): an ERROR line in its log must mean something needs a look.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge_helpers import api, bridge_env, ctl
-from gateway_bridge.connection import AnsweredErrors, quiet_answered_errors
+from gateway_bridge.connection import AnsweredErrors, RetriedConnects, quiet_answered_errors
 from wheeldesk.testing.procs import Proc
 
 EASTERN = ZoneInfo("America/New_York")
@@ -56,8 +58,9 @@ def test_an_expiry_no_longer_listed_costs_one_probe_and_no_error_line(
 def test_answered_ib_errors_are_logged_at_info_and_others_stay_errors() -> None:
     """A cancel that raced a fill (10148) is an answer; a rejected order (201) is not."""
     logger = logging.getLogger("test.ib_insync.wrapper")
-    quiet_answered_errors(logger)
-    quiet_answered_errors(logger)  # once only
+    client = logging.getLogger("test.ib_insync.client")
+    quiet_answered_errors(logger, client)
+    quiet_answered_errors(logger, client)  # once only
     assert sum(isinstance(f, AnsweredErrors) for f in logger.filters) == 1
     records = [
         logging.LogRecord(logger.name, logging.ERROR, __file__, 1, msg, None, None)
@@ -70,3 +73,21 @@ def test_answered_ib_errors_are_logged_at_info_and_others_stay_errors() -> None:
     for record in records:
         assert logger.filters[0].filter(record)
     assert [r.levelname for r in records] == ["INFO", "INFO", "ERROR"]
+
+
+def test_a_refused_connect_is_a_warning_while_the_bridge_retries() -> None:
+    """IB Gateway's nightly restart refuses connections for a while; the bridge retries."""
+    logger, client = logging.getLogger("test2.wrapper"), logging.getLogger("test2.client")
+    quiet_answered_errors(logger, client)
+    [retried] = [f for f in client.filters if isinstance(f, RetriedConnects)]
+    records = [
+        logging.LogRecord(client.name, logging.ERROR, __file__, 1, msg, None, None)
+        for msg in (
+            "API connection failed: ConnectionRefusedError(111, 'Connection refused')",
+            "Make sure API port on TWS/IBG is open",
+            "Peer closed connection. clientId 5 already in use?",
+        )
+    ]
+    for record in records:
+        assert retried.filter(record)
+    assert [r.levelname for r in records] == ["WARNING", "WARNING", "ERROR"]

@@ -51,11 +51,30 @@ class AnsweredErrors(logging.Filter):
         return True
 
 
-def quiet_answered_errors(logger: logging.Logger | None = None) -> None:
-    """Install `AnsweredErrors` once on ib_insync's wrapper logger."""
-    logger = logger or logging.getLogger("ib_insync.wrapper")
-    if not any(isinstance(f, AnsweredErrors) for f in logger.filters):
-        logger.addFilter(AnsweredErrors())
+class RetriedConnects(logging.Filter):
+    """ib_insync logs a refused connect at ERROR (twice: the failure and a hint about the API
+    port); the bridge retries with backoff and logs its own WARNING with the next delay, as
+    during IB Gateway's nightly restart. Logged at WARNING."""
+
+    prefixes = ("API connection failed", "Make sure API port")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith(self.prefixes):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_answered_errors(
+    logger: logging.Logger | None = None, client_logger: logging.Logger | None = None
+) -> None:
+    """Install `AnsweredErrors` on ib_insync's wrapper logger and `RetriedConnects` on its
+    client logger, once each."""
+    for target, kind in (
+        (logger or logging.getLogger("ib_insync.wrapper"), AnsweredErrors),
+        (client_logger or logging.getLogger("ib_insync.client"), RetriedConnects),
+    ):
+        if not any(isinstance(f, kind) for f in target.filters):
+            target.addFilter(kind())
 
 
 Hook = Callable[[], Awaitable[None] | None]
