@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from importlib import resources
 
+from tws_sim.spreads import LIQUIDITY, liquidity_for_cap
+
 STOCK_CONID_BASE = 265_000
 OPTION_CONID_BASE = 500_000_000
 STOCK_STRIDE = 10_000_000
@@ -91,6 +93,7 @@ class StockInfo:
     sector: str
     industry: str
     earnings_in_days: int
+    liquidity: str  # option liquidity class, a key of spreads.LIQUIDITY
     contract: SimContract = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,6 +113,9 @@ def load_universe(extra: int = 0) -> list[StockInfo]:
     raw = json.loads(resources.files("tws_sim").joinpath("data/universe.json").read_text())
     keys = StockInfo.__dataclass_fields__.keys() - {"idx", "contract"}
     stocks = [StockInfo(idx=i, **{k: row[k] for k in keys}) for i, row in enumerate(raw["stocks"])]
+    unknown = {s.liquidity for s in stocks} - LIQUIDITY.keys()
+    if unknown:
+        raise ValueError(f"universe.json: unknown liquidity class {sorted(unknown)}")
     return stocks + [synthetic_stock(len(stocks) + n, n + 1) for n in range(extra)]
 
 
@@ -140,6 +146,7 @@ def synthetic_stock(idx: int, number: int) -> StockInfo:
         sector="Simulated",
         industry="Simulated",
         earnings_in_days=5 + int(85 * u("earnings")),
+        liquidity=liquidity_for_cap(price * shares_m),
     )
 
 

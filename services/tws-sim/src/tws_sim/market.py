@@ -1,7 +1,8 @@
 """The simulated market: a clock, random-walk stock prices and Black–Scholes option quotes.
 
 Everything random comes from numpy generators seeded with --seed, so a given seed always
-produces the same universe of prices, chains, open interest and history.
+produces the same universe of prices, chains, open interest and history. Option bid/ask
+widths come from `spreads` (share of the premium, per-symbol liquidity class, tick rules).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from tws_sim import spreads
 from tws_sim.contracts import (
     Expiry,
     SimContract,
@@ -134,7 +136,7 @@ class Market:
         self.last_step = self.clock.now()
         self.farm_up = True
         self._hist: dict[tuple[str, str], list[tuple]] = {}
-        self._static_cache: dict[int, tuple[float, float, bool]] = {}
+        self._static_cache: dict[int, tuple[float, float, float, bool]] = {}
 
     # --- clock and prices -------------------------------------------------------------
 
@@ -230,27 +232,37 @@ class Market:
         iv = skewed_vol(stock.volatility, s, c.strike, t)
         g = bs(c.right, s, c.strike, t, self.rate, q, iv)
         mid = g.price
+        u, u_vol, u_spread, monthly = self._statics(c)
+        pct = spreads.width_pct(
+            stock.liquidity,
+            spreads.otm_sd(c.right, c.strike, s, iv, t),
+            t,
+            monthly=monthly,
+            jitter_u=u_spread,
+        )
+        bid, ask, tick = spreads.bid_ask(mid, pct, stock.liquidity)
         x = abs(math.log(c.strike / s)) / (iv * math.sqrt(max(t, 1 / 365)))
-        width = max(0.02, mid * (0.02 + 0.03 * x), 0.01 + 0.004 * s * min(x, 3) / 10)
-        width = min(width, max(0.05, mid * 0.6 + 0.05))
-        bid = max(0.0, math.floor((mid - width / 2) * 100 + 1e-9) / 100)
-        ask = max(0.01, math.ceil((mid + width / 2) * 100 - 1e-9) / 100)
-        u, u_vol, monthly = self._statics(c)
         base = 200 + stock.market_cap_m / 400
         oi = int(base * (2.5 if monthly else 1.0) * math.exp(-0.5 * x * x / 2.0) * (0.4 + u))
         vol = int(oi * (0.03 + 0.25 * u_vol))
-        last = round(min(ask, max(bid, mid + (u - 0.5) * (ask - bid))), 2)
+        traded = min(ask, max(bid, mid + (u - 0.5) * (ask - bid)))
+        last = round(round(traded / tick) * tick, 2)
         sizes = 1 + int(50 * u)
         pv_div = s * (1 - math.exp(-q * t))
         return OptionQuote(c, s, t, iv, g, bid, ask, last, sizes, sizes + 3, vol, oi, pv_div)
 
-    def _statics(self, c: SimContract) -> tuple[float, float, bool]:
-        """Per-contract constants (seeded draws, monthly flag), computed once."""
+    def _statics(self, c: SimContract) -> tuple[float, float, float, bool]:
+        """Per-contract constants (seeded draws for OI, volume and spread; monthly flag)."""
         got = self._static_cache.get(c.con_id)
         if got is None:
             exp_day = datetime.strptime(c.expiry, "%Y%m%d").date()
             monthly = any(e.monthly for e in self.chains[c.symbol] if e.day == exp_day)
-            got = (_stable_u(self.seed, c.con_id), _stable_u(self.seed, c.con_id, "v"), monthly)
+            got = (
+                _stable_u(self.seed, c.con_id),
+                _stable_u(self.seed, c.con_id, "v"),
+                _stable_u(self.seed, c.con_id, "s"),
+                monthly,
+            )
             self._static_cache[c.con_id] = got
         return got
 
