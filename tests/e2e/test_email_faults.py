@@ -5,7 +5,8 @@ notifier → Resend (here a fake that records every request). Each test asserts 
 at Resend: the right recipient and subject, exactly once, with one idempotency key.
 
 Runs on the fault stack, its notifier switched to the fake Resend for this module and
-switched back afterwards. Cost: about 40 s (two notifier restarts, worker runs).
+switched back afterwards. Cost: about 45 s on an idle machine (notifier restarts, six
+short worker runs, one order).
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ import re
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import db_rows, request_password_reset, wait_until
+from wheeldesk.testing.e2e import (
+    MARKET_CLOSED,
+    db_rows,
+    login,
+    request_password_reset,
+    sell_put_from_web,
+    sim_orders,
+    wait_until,
+)
 from wheeldesk.testing.fake_resend import FakeRequest, FakeResend
 from wheeldesk.testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 
 DEMO_EMAIL = "demo@example.com"
-SATURDAY = "2026-11-28T15:00:00+00:00"  # market closed: a worker pass only sends its outbox
 RETRY_AFTER = 2.0
 
 
@@ -64,7 +72,7 @@ def _posts_with_key(resend: FakeResend, key: str | None) -> list[FakeRequest]:
 
 def _run_worker_once(system: Stack) -> str:
     """One real worker pass (`manage.py worker --once`) at a closed-market time."""
-    done = system.manage("worker", "--once", "--no-nats", "--now", SATURDAY)
+    done = system.manage("worker", "--once", "--no-nats", "--now", MARKET_CLOSED)
     return done.stdout + done.stderr
 
 
@@ -118,6 +126,44 @@ def test_password_reset_while_the_notifier_is_down_is_sent_once_after_it_returns
     assert page.status_code == 200 and 'name="new_password1"' in page.text
     assert len(fresh.sent_to(DEMO_EMAIL)) == 1
     assert [r.status for r in _posts_with_key(fresh, key)] == [200]
+
+
+def test_fill_alert_decided_while_the_notifier_is_down_is_sent_once_after_it_returns(
+    system: Stack, fresh: FakeResend
+) -> None:
+    """The worker's own alert (an order filled) waits in its outbox through the outage."""
+    client = login(system)
+    system.control("/control/fill-mode", {"mode": "immediate"})
+    try:
+        coid = sell_put_from_web(client, system, "XOM")
+        wait_until(
+            lambda: [o["status"] for o in sim_orders(system, coid)] == ["Filled"], 60, "the fill"
+        )
+    finally:
+        system.control("/control/fill-mode", {"mode": "cross"})
+        client.close()
+    key = f"order-filled:{coid}"
+    system.notifier.stop()
+    try:
+        # A worker pass in market hours: its sync sees the fill and decides on the alert.
+        system.manage("worker", "--once", "--no-nats", "--ignore-hours")
+        assert db_rows(system, "SELECT status FROM alerts_notification WHERE key = ?", (key,)) == [
+            ("pending",)
+        ]
+        assert fresh.posts() == []
+    finally:
+        system.notifier.start(wait=True)
+    _run_worker_once(system)
+    wait_until(lambda: _posts_with_key(fresh, key), 60, "the fill alert at Resend")
+    _run_worker_once(system)
+    [email] = [e for e in fresh.emails if e.idempotency_key == key]
+    assert email.to == [DEMO_EMAIL]
+    assert email.subject.startswith("Filled: SELL 1 XOM "), email.subject
+    assert f"/orders/{coid}/" in (email.text or "")
+    assert [r.status for r in _posts_with_key(fresh, key)] == [200]
+    assert db_rows(system, "SELECT status FROM alerts_notification WHERE key = ?", (key,)) == [
+        ("sent",)
+    ]
 
 
 def test_email_in_flight_when_the_notifier_is_killed_is_sent_once_after_it_returns(
