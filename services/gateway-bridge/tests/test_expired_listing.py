@@ -11,11 +11,13 @@ refused connect it retries): an ERROR line in its log must mean something needs 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bridge_helpers import api, bridge_env, ctl
+from bridge_helpers import api, bridge_env, ctl, wait_for
 from gateway_bridge.connection import AnsweredErrors, RetriedConnects, quiet_answered_errors
 from wheeldesk.testing.procs import Proc
 
@@ -85,9 +87,45 @@ def test_a_refused_connect_is_a_warning_while_the_bridge_retries() -> None:
         for msg in (
             "API connection failed: ConnectionRefusedError(111, 'Connection refused')",
             "Make sure API port on TWS/IBG is open",
+            "Peer closed connection.",
             "Peer closed connection. clientId 5 already in use?",
         )
     ]
     for record in records:
         assert retried.filter(record)
-    assert [r.levelname for r in records] == ["WARNING", "WARNING", "ERROR"]
+    assert [r.levelname for r in records] == ["WARNING", "WARNING", "WARNING", "ERROR"]
+
+
+def test_a_restart_while_chain_lines_wait_to_be_cancelled_logs_no_error(
+    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
+) -> None:
+    """Found by the soak: IB Gateway restarting while a chain's option lines queued for the
+    pacing limiter to cancel them; the cancels then named lines the new connection never had
+    ("cancelMktData: No reqId found", ERROR), one per contract."""
+    sim = tws_sim_factory()
+    bridge = service_factory(
+        "gateway-bridge",
+        env=bridge_env(sim, nats_server.url, IB_MESSAGES_PER_SECOND="4"),  # type: ignore[attr-defined]
+    )
+    answers: list[int] = []
+    asking = threading.Thread(
+        target=lambda: answers.append(
+            api(
+                bridge, "GET", "/v1/chains/META", params={"dte_max": 10, "strikes": 8}, timeout=120
+            ).status_code
+        )
+    )
+    asking.start()
+    # First looks stream until open interest arrives, then cancel: paced at 4 messages a second.
+    wait_for(
+        lambda: 'ib_requests_total{kind="generic_ticks"}' in api(bridge, "GET", "/metrics").text,
+        60,
+        what="option lines opened for the chain",
+    )
+    time.sleep(2)
+    ctl(sim, "/control/restart", {"down_seconds": 2})
+    asking.join(180)
+    wait_for(lambda: api(bridge, "GET", "/readyz").status_code == 200, 60, what="reconnected")
+    assert answers, "the chain request answered"
+    log = bridge.log_text()
+    assert "No reqId found" not in log, log[-3000:]

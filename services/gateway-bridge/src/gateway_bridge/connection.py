@@ -52,14 +52,17 @@ class AnsweredErrors(logging.Filter):
 
 
 class RetriedConnects(logging.Filter):
-    """ib_insync logs a refused connect at ERROR (twice: the failure and a hint about the API
-    port); the bridge retries with backoff and logs its own WARNING with the next delay, as
-    during IB Gateway's nightly restart. Logged at WARNING."""
+    """ib_insync logs a dropped connection and a refused connect at ERROR (the failure and a
+    hint about the API port); the bridge reconnects with backoff and logs its own WARNING with
+    the next delay, as during IB Gateway's nightly restart. Logged at WARNING. A clientId
+    already in use is a configuration error and stays an ERROR."""
 
     prefixes = ("API connection failed", "Make sure API port")
+    exact = ("Peer closed connection.",)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.ERROR and str(record.msg).startswith(self.prefixes):
+        msg = str(record.msg)
+        if record.levelno == logging.ERROR and (msg.startswith(self.prefixes) or msg in self.exact):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 

@@ -396,7 +396,10 @@ class MarketData:
         finally:
             if self.ib.isConnected() and req_id not in self._req_errors:
                 await self.limiter.acquire()
-                self.ib.cancelMktData(c)
+                # A connection that dropped while we waited for the pacing limiter took the
+                # line with it (IB and ib_insync forgot it): nothing left to cancel.
+                if self.ib.wrapper.ticker2ReqId["mktData"].get(ticker) == req_id:
+                    self.ib.cancelMktData(c)
             self._req_errors.pop(req_id, None)
             self.ib.wrapper.tickers.pop(id(c), None)
         return ticker
