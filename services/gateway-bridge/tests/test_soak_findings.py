@@ -1,11 +1,13 @@
-"""An expiry that IB stopped listing (it expired since the option parameters were cached).
+"""What the soak (`bench.soak`, a sped-up tws-sim with IB Gateway's nightly restarts) found.
 
-Found by the soak (`bench.soak`): on a sped-up tws-sim, the bridge asked for an expiry that
-had passed; IB's "no security definition" (200) for the listing made the bridge qualify every
-strike of the secdef union one by one — one more 200 each, all logged by ib_insync at ERROR.
-Now the expiry is skipped after the one probe, and that answered 200 is logged at INFO. The
-same goes for the other IB errors the bridge answers itself (a cancel that raced a fill, a
-refused connect it retries): an ERROR line in its log must mean something needs a look.
+- An expiry that passed since the option parameters were cached: IB's "no security
+  definition" (200) for its listing made the bridge qualify every strike of the secdef union
+  one by one, one more 200 each. Now the expiry is skipped after the one probe.
+- IB errors the bridge answers itself (that 200, a cancel that raced a fill, a refused or
+  dropped connection it retries) were logged by ib_insync at ERROR; now INFO or WARNING, so
+  that an ERROR line in the bridge's log means something needs a look.
+- A restart while a chain's option lines waited for the pacing limiter to cancel them: the
+  cancels named lines the new connection never had ("No reqId found", one per contract).
 """
 
 from __future__ import annotations
