@@ -187,6 +187,7 @@ class SoakResult:
     ledger_mismatches: list[str] = field(default_factory=list)
     executions: int = 0
     workdir: str = ""
+    restarts: int = 0
 
     @property
     def sim_days(self) -> float:
@@ -229,6 +230,8 @@ class SoakResult:
             {"name": "wheel cycles", "value": sum(self.cycles.values()), "unit": "cycles",
              "reference": ", ".join(f"{k} {n}" for k, n in sorted(self.cycles.items()))},
             {"name": "scheduled scans finished", "value": self.scans, "unit": "scans"},
+            {"name": "IB Gateway restarts (nightly restart, tws-sim down)",
+             "value": self.restarts, "unit": "restarts"},
         ]  # fmt: skip
         for name in sorted(self.rss_start.keys() | self.rss_end.keys()):
             start, end = self.rss_start.get(name), self.rss_end.get(name)
@@ -563,7 +566,8 @@ def _until(predicate: Callable[[], bool], timeout: float, step: float = 1.0) -> 
 
 def _setup(stack: Stack, symbols: tuple[str, ...], dte_max: int) -> None:
     """The traded symbols on the user's default watchlist, a saved scan that emails its new
-    tier-A signals, and a DTE window wide enough for the whole run.
+    tier-A signals, an email for every IBKR outage the worker sees (the nightly restarts are
+    shorter than the default 10 minutes), and a DTE window wide enough for the whole run.
 
     The screener counts DTE from the wall clock while tws-sim's expiries follow its own, which
     runs ahead by the simulated days: the default 7–45 window would reject every contract."""
@@ -571,7 +575,7 @@ def _setup(stack: Stack, symbols: tuple[str, ...], dte_max: int) -> None:
         "from django.contrib.auth import get_user_model\n"
         "from wheeldesk_web.watchlist.models import WatchlistItem\n"
         "from wheeldesk_web.watchlist.services import default_watchlist\n"
-        "from wheeldesk_web.alerts.models import SavedScan\n"
+        "from wheeldesk_web.alerts.models import AlertPreferences, SavedScan\n"
         "from wheeldesk_web.preferences.models import UserConfig\n"
         f"user = get_user_model().objects.get(username={stack.username!r})\n"
         "wl = default_watchlist(user)\n"
@@ -579,6 +583,8 @@ def _setup(stack: Stack, symbols: tuple[str, ...], dte_max: int) -> None:
         "    WatchlistItem.objects.get_or_create(watchlist=wl, symbol=s)\n"
         "SavedScan.objects.get_or_create(user=user, name='Soak wheel', "
         "defaults={'watchlist': wl, 'kinds': 'CSP,CC', 'email': True})\n"
+        "AlertPreferences.objects.update_or_create(user=user, "
+        "defaults={'disconnected': True, 'disconnected_minutes': 0})\n"
         "config = UserConfig.for_user(user)\n"
         f"config.dte_max = {dte_max}\n"
         "config.save()\n"
@@ -622,12 +628,16 @@ def run(
     sync_every: str = "10s",
     scan_only: tuple[str, ...] = SCAN_ONLY,
     lead_seconds: float = 20.0,
+    restart_every: float = 150.0,
+    restart_down: float = 10.0,
     settle_timeout: float = 180.0,
 ) -> SoakResult:
     """The soak: `seconds` of trading on a clock `speed`× the wall, then the books compared.
 
     A leg is opened on an expiry at least two simulated days and `lead_seconds` of wall time
-    away, so that the preview and the fill happen before it expires on a loaded machine."""
+    away, so that the preview and the fill happen before it expires on a loaded machine.
+    Every `restart_every` seconds of trading (the first halfway through a shorter run), IB
+    Gateway's nightly restart: tws-sim refuses connections for `restart_down` seconds."""
     min_days = max(2.0, lead_seconds * speed / 86400)
     result = SoakResult(seconds=seconds, speed=speed)
     began = time.monotonic()
@@ -663,7 +673,12 @@ def run(
         result.rss_start = memory(stack.procs)
         trader = Trader(stack, symbols, min_days)
         deadline = time.monotonic() + seconds
+        restart_at = time.monotonic() + min(restart_every, seconds / 2)
         while time.monotonic() < deadline:
+            if restart_every and time.monotonic() >= restart_at:
+                stack.control("/control/restart", {"down_seconds": restart_down})
+                result.restarts += 1
+                restart_at += restart_every
             trader.round()
             time.sleep(1.0)
         trader.cancel_working()
