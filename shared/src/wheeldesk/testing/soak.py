@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from wheeldesk.testing.e2e import login
+from wheeldesk.testing.e2e import login, ready
 from wheeldesk.testing.fake_resend import FakeResend
 from wheeldesk.testing.procs import TEST_TOKEN, Proc
 from wheeldesk.testing.stack import Stack
@@ -292,7 +292,10 @@ class Trader:
         return httpx.get(f"{self.stack.control_url}/state", timeout=30).json()
 
     def round(self) -> None:
-        """One look at the account; a new leg for every idle symbol."""
+        """One look at the account; a new leg for every idle symbol (none while IBKR is down:
+        the web shows the banner and a trader waits)."""
+        if not ready(self.stack.bridge_url):
+            return
         state = self.state()
         now = datetime.fromisoformat(state["sim_time"])
         working = {o["symbol"] for o in state["orders"] if o["status"] in WORKING_AT_SIM}
