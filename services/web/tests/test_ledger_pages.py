@@ -134,6 +134,20 @@ def test_dashboard_wheel_card_comes_from_the_ledger(user_client, settings):
     assert "basis $58.80" in page
 
 
+def test_dashboard_wheel_card_is_cached_until_the_ledger_changes(user_client):
+    from wheeldesk_web.ledger.services import import_flex, summary_version
+
+    empty = user_client.get(reverse("dashboard")).content.decode()
+    assert "No wheel cycle in progress." in empty
+    before = summary_version()
+    assert summary_version() == before  # nothing changed: the cached card is served
+    import_flex(FLEX)  # fills stored, cycles rebuilt
+    assert summary_version() != before
+    page = user_client.get(reverse("dashboard")).content.decode()
+    assert 'data-symbol="KO"' in page and "basis $58.80" in page
+    assert "No wheel cycle in progress." not in page
+
+
 def test_admin_lists_orders_audit_ledger_and_alerts(admin_client):
     from wheeldesk_web.ledger.services import import_flex
     from wheeldesk_web.orders.models import Order, OrderAudit

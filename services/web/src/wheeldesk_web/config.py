@@ -16,10 +16,13 @@ class WebSettings(BaseServiceSettings):
         description="uvicorn worker processes (each holds one NATS subscription for SSE).",
     )
     web_threads: int = Field(
-        default=8,
+        default=4,
         ge=1,
         le=64,
-        description="Threads per worker serving pages (each keeps its own database connection).",
+        description=(
+            "Threads per worker serving pages (each keeps its own database connection). Pages are"
+            " CPU-bound under the GIL: more threads only help while pages wait on a service."
+        ),
     )
     django_secret_key: SecretStr = SecretStr("dev-insecure-secret-key-change-me")
     django_debug: bool = False

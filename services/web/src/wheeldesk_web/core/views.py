@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from wheeldesk_web.core.dashboard import dashboard_data
+from wheeldesk_web.ledger.services import summary_version
 from wheeldesk_web.signals.models import ScanRun
 from wheeldesk_web.watchlist.services import default_watchlist
 
@@ -38,5 +39,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "core/dashboard.html",
-        {"data": data, "live_symbols": ",".join(data.symbols)},
+        {
+            "data": data,
+            "live_symbols": ",".join(data.symbols),
+            "ledger_version": summary_version(),
+        },
     )
