@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import db_rows, form_values, login
+from wheeldesk.testing.e2e import db_rows, form_values, listed_put, login
 from wheeldesk.testing.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -29,6 +29,7 @@ SQL = "'; DROP TABLE watchlist_watchlistitem; --"
 SHORT_SCRIPT = "<script>x</script>"  # short enough for the symbol field (20)
 SHORT_SQL = "';DROP TABLE x;--"
 ORDER_STATES_SENT = "status NOT IN ('previewed')"
+SYMBOL = "VZ"  # the orders' stock: other fault tests move KO's and PEP's prices
 
 
 @pytest.fixture(scope="module")
@@ -181,15 +182,11 @@ def test_settings_form_refuses_bad_numbers_and_text_and_saves_nothing(
 _PUTS: dict[str, tuple[str, float, float]] = {}
 
 
-def _put(stack: Stack, symbol: str) -> tuple[str, float, float]:
-    """A listed put of `symbol` with a bid: (expiry, strike, bid), looked up once."""
-    if symbol not in _PUTS:
-        chain = stack.bridge_get(f"/v1/chains/{symbol}?right=P&dte_min=20&dte_max=60")
-        quotes = [q for q in chain["options"] if q.get("bid")]
-        assert quotes, f"no put with a bid in {symbol}'s chain"
-        q = quotes[len(quotes) // 2]
-        _PUTS[symbol] = q["contract"]["expiry"], q["contract"]["strike"], q["bid"]
-    return _PUTS[symbol]
+def _put(stack: Stack) -> tuple[str, float, float]:
+    """A listed put with a bid, of a stock no other test moves the price of; looked up once."""
+    if SYMBOL not in _PUTS:
+        _PUTS[SYMBOL] = listed_put(stack, SYMBOL)
+    return _PUTS[SYMBOL]
 
 
 def _draft(client: httpx.Client, **params: object) -> httpx.Response:
@@ -224,13 +221,13 @@ def _draft(client: httpx.Client, **params: object) -> httpx.Response:
 def test_order_ticket_from_a_bad_query_is_refused_with_the_field_and_nothing_is_drafted(
     stack: Stack, client: httpx.Client, change: dict[str, object], message: str
 ) -> None:
-    expiry, strike, bid = _put(stack, "KO")
+    expiry, strike, bid = _put(stack)
     orders_before = _count(stack, "orders_order")
     sim_before = len(_sim_orders(stack))
     answer = _draft(
         client,
         **{
-            "symbol": "KO",
+            "symbol": SYMBOL,
             "expiry": expiry,
             "strike": strike,
             "quantity": 1,
@@ -261,9 +258,9 @@ def _coid(page: str) -> str:
 def test_a_contract_not_in_the_chain_is_blocked_at_preview_and_never_reaches_ibkr(
     stack: Stack, client: httpx.Client, contract: str
 ) -> None:
-    expiry, strike, bid = _put(stack, "KO")
+    expiry, strike, bid = _put(stack)
     params: dict[str, object] = {
-        "symbol": "KO",
+        "symbol": SYMBOL,
         "expiry": expiry,
         "strike": strike,
         "quantity": 1,
@@ -308,9 +305,9 @@ def test_a_contract_not_in_the_chain_is_blocked_at_preview_and_never_reaches_ibk
 def test_editing_a_preview_with_bad_numbers_changes_nothing(
     stack: Stack, client: httpx.Client, quantity: str, limit: str
 ) -> None:
-    expiry, strike, bid = _put(stack, "KO")
+    expiry, strike, bid = _put(stack)
     draft = _draft(
-        client, symbol="KO", expiry=expiry, strike=strike, quantity=1, limit_price=f"{bid:.2f}"
+        client, symbol=SYMBOL, expiry=expiry, strike=strike, quantity=1, limit_price=f"{bid:.2f}"
     )
     assert draft.status_code == 302
     coid = draft.headers["location"].rstrip("/").rsplit("/", 1)[-1]
@@ -344,7 +341,8 @@ QUERY_PAGES = [
     ("/signals/?sort=" + quote(SQL), 200, None),
     ("/signals/?tier=Z&kind=" + quote(SCRIPT), 200, None),
     ("/signals/?apy_min=abc", 400, "APY % min: enter a number"),
-    ("/signals/?apy_min=nan&pop_max=-inf&dte_min=1e999", 200, None),
+    ("/signals/?apy_min=nan&pop_max=-inf&dte_min=1e999", 400, "DTE min: enter a number"),
+    ("/signals/export.csv?dte_min=1e999", 200, None),
     ("/signals/?page=-1", 200, None),
     ("/signals/?page=999999999999999999999999", 200, None),
     ("/signals/?page=" + quote(SQL), 200, None),

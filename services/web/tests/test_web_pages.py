@@ -198,6 +198,13 @@ def test_signals_sort_by_apy_filter_by_tier_and_show_why_not(client_in, scan) ->
     assert "PEP: APY 22.5% at 0.20 delta" in body
     bad = client_in.get("/signals/?apy_min=lots")
     assert bad.status_code == 400 and "APY % min: enter a number" in bad.content.decode()
+    for junk in ("dte_min=1e999", "dte_max=-inf", "apy_min=nan"):
+        bad = client_in.get(f"/signals/?{junk}")
+        label = {"dte": "DTE", "apy": "APY %"}[junk.split("_")[0]]
+        bound = junk.split("_")[1].split("=")[0]
+        assert bad.status_code == 400, junk
+        assert f"{label} {bound}: enter a number" in bad.content.decode(), junk
+        assert client_in.get(f"/signals/export.csv?{junk}").status_code < 500, junk
 
 
 def test_csv_export_keeps_the_filters_and_neutralises_formulas(client_in, scan) -> None:

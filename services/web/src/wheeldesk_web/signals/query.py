@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -62,8 +63,10 @@ class SignalQuery:
                 if not raw:
                     continue
                 try:
-                    float(raw)
+                    value = float(raw)
                 except ValueError:
+                    value = math.nan
+                if not math.isfinite(value):  # "inf" on an integer column was a 500
                     query.errors[name] = f"{COLUMNS[key][0]} {bound}: enter a number"
                     continue
                 query.filters[name] = raw
