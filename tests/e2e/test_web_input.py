@@ -245,6 +245,36 @@ def test_order_ticket_from_a_bad_query_is_refused_with_the_field_and_nothing_is_
     assert len(_sim_orders(stack)) == sim_before
 
 
+@pytest.mark.parametrize(
+    "new_strike", ["Infinity", "1e999", "123456789012345", "-1", SHORT_SCRIPT], ids=str
+)
+def test_a_roll_to_a_junk_strike_is_refused_and_drafts_nothing(
+    stack: Stack, client: httpx.Client, new_strike: str
+) -> None:
+    expiry, strike, _ = _put(stack)
+    later = (date.fromisoformat(expiry) + timedelta(days=28)).isoformat()
+    orders_before = _count(stack, "orders_order")
+    answer = client.get(
+        "/orders/roll/",
+        params={
+            "symbol": SYMBOL,
+            "expiry": expiry,
+            "strike": strike,
+            "right": "P",
+            "quantity": 1,
+            "new_expiry": later,
+            "new_strike": new_strike,
+        },
+    )
+    assert answer.status_code == 200, answer.text[:300]
+    assert "The new contract needs a later expiry and a positive strike." in html.unescape(
+        answer.text
+    )
+    _no_raw_script(answer.text)
+    assert "<script>x" not in answer.text
+    assert _count(stack, "orders_order") == orders_before
+
+
 def _coid(page: str) -> str:
     found = re.search(r'id="client-order-id">([^<]+)<', page)
     assert found, page[:500]

@@ -362,6 +362,36 @@ def test_close_draft_takes_mid_and_roll_makes_two_legs(user_client, bridge):
     assert second.expiry.isoformat() == later
 
 
+@pytest.mark.parametrize(
+    ("new_expiry", "new_strike"),
+    [
+        ("later", "Infinity"),
+        ("later", "1e999"),
+        ("later", "123456789012345"),
+        ("later", "NaN"),
+        ("later", "-57.5"),
+        ("2020-01-17", "57.5"),
+        ("2026-02-31", "57.5"),
+    ],
+)
+def test_roll_to_a_bad_contract_is_refused_and_drafts_nothing(
+    user_client, bridge, new_expiry, new_strike
+):
+    later = (EXPIRY + timedelta(days=28)).isoformat()
+    params = {"symbol": "KO", "expiry": EXPIRY.isoformat(), "strike": "60", "right": "P"}
+    r = user_client.get(
+        reverse("orders:roll"),
+        {
+            **params,
+            "new_expiry": later if new_expiry == "later" else new_expiry,
+            "new_strike": new_strike,
+        },
+    )
+    assert r.status_code == 200
+    assert "The new contract needs a later expiry and a positive strike." in r.content.decode()
+    assert WebOrder.objects.count() == 0
+
+
 def test_an_order_never_seen_by_ibkr_is_released_after_a_while(user_client, bridge):
     from wheeldesk_web.orders.services import refresh
 

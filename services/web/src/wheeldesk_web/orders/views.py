@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django import forms
@@ -37,6 +36,13 @@ class DraftForm(forms.Form):
     limit_price = forms.DecimalField(
         min_value=Decimal("0.01"), max_digits=10, decimal_places=2, required=False
     )
+
+
+class RollTargetForm(forms.Form):
+    """The contract a roll moves to: the same bounds as a draft's (no Infinity, no 15 digits)."""
+
+    new_expiry = forms.DateField()
+    new_strike = forms.DecimalField(min_value=Decimal("0.01"), max_digits=10, decimal_places=3)
 
 
 class TradingConfigForm(forms.ModelForm):
@@ -172,14 +178,11 @@ def roll_position(request: HttpRequest) -> HttpResponse:
     d = form.cleaned_data
     if not new_expiry or not new_strike:
         return render(request, "orders/roll.html", {"d": d, "query": request.GET.urlencode()})
-    try:
-        expiry = date.fromisoformat(new_expiry)
-        strike = Decimal(new_strike)
-        if expiry <= d["expiry"] or strike <= 0:
-            raise ValueError
-    except (ValueError, InvalidOperation):
+    target = RollTargetForm(request.GET)
+    if not target.is_valid() or target.cleaned_data["new_expiry"] <= d["expiry"]:
         messages.error(request, "The new contract needs a later expiry and a positive strike.")
         return render(request, "orders/roll.html", {"d": d, "query": request.GET.urlencode()})
+    expiry, strike = target.cleaned_data["new_expiry"], target.cleaned_data["new_strike"]
     qty = d["quantity"] or 1
     close = services.create_draft(
         request.user,
