@@ -7,7 +7,7 @@ have written are not there, and tws-sim (IBKR) holds no new order. Text that is 
 (notes that look like HTML or SQL) is stored as typed and shown escaped.
 
 Runs on the fault stack (fuzzing the shared session stack could change what browser tests
-see). Cost: about 30 s, mostly order previews through the bridge.
+see). Cost: about 25 s on an idle machine (plus the fault stack start, ~12 s, if first).
 """
 
 from __future__ import annotations
@@ -177,6 +177,80 @@ def test_settings_form_refuses_bad_numbers_and_text_and_saves_nothing(
     assert "Settings not saved" in answer.text
     _no_raw_script(answer.text)
     assert db_rows(stack, "SELECT * FROM preferences_userconfig") == before
+
+
+ADJUSTMENT = {
+    "kind": "dividend",
+    "symbol": "VZ",
+    "time": "2026-11-20T10:00",
+    "quantity": "0",
+    "price": "0",
+    "amount": "10",
+    "note": "e2e",
+}
+
+
+@pytest.mark.parametrize(
+    ("junk", "message"),
+    [
+        ({"amount": "Infinity"}, "amount: Enter a number."),
+        ({"amount": "1" * 30}, "amount: Ensure that there are no more than"),
+        ({"amount": "-1e999"}, "amount: "),
+        ({"symbol": SHORT_SCRIPT}, "symbol: "),
+        ({"symbol": SHORT_SQL}, "symbol: "),
+        ({"time": "9999-99-99"}, "time: "),
+        ({"kind": "<b>gift</b>"}, "kind: Select a valid choice."),
+        ({"note": "n" * 10_000}, "note: Ensure this value has at most 500 characters"),
+    ],
+    ids=["inf", "digits", "neg-inf", "script", "sql", "time", "kind", "huge-note"],
+)
+def test_ledger_adjustment_refuses_junk_and_stores_nothing(
+    stack: Stack, client: httpx.Client, junk: dict[str, str], message: str
+) -> None:
+    before = _count(stack, "ledger_adjustment")
+    answer = client.post(
+        "/ledger/adjust/",
+        data={**ADJUSTMENT, **junk, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        follow_redirects=True,
+    )
+    assert answer.status_code == 200, answer.text[:300]
+    shown = html.unescape(answer.text)
+    assert f"Adjustment not saved — {message}" in shown, re.findall(r"Adjustment not[^<]*", shown)
+    _no_raw_script(answer.text)
+    assert "<script>x" not in answer.text
+    assert _count(stack, "ledger_adjustment") == before
+
+
+@pytest.mark.parametrize(
+    ("junk", "message"),
+    [
+        ({"max_dte": "-5"}, "greater than or equal to 0"),
+        ({"min_apy": "1e999"}, "Enter a number."),
+        ({"max_delta": "NaN"}, "Enter a number."),
+        ({"kinds": SHORT_SCRIPT}, "Use CSP, CC, ROLL or CLOSE, comma-separated."),
+        ({"name": "n" * 1000}, "at most 60 characters"),
+        ({"watchlist": "999999"}, "Select a valid choice."),
+    ],
+    ids=["dte-neg", "apy-inf", "delta-nan", "kinds-script", "huge-name", "not-my-list"],
+)
+def test_saved_scan_form_refuses_junk_and_stores_nothing(
+    stack: Stack, client: httpx.Client, junk: dict[str, str], message: str
+) -> None:
+    before = _count(stack, "alerts_savedscan")
+    answer = client.post(
+        "/alerts/",
+        data={
+            "name": "e2e scan",
+            "kinds": "CSP",
+            "email": "on",
+            **junk,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
+        },
+    )
+    assert answer.status_code in (200, 400), answer.text[:300]
+    assert message in html.unescape(answer.text)
+    _no_raw_script(answer.text)
+    assert _count(stack, "alerts_savedscan") == before
 
 
 _PUTS: dict[str, tuple[str, float, float]] = {}
