@@ -191,3 +191,32 @@ def test_unlabelled_expiry_and_call_away_read_from_the_fills():
     # basis = 38 − (50 + 45) / 100 = 37.05; P&L = 95 + 100 × (39 − 38) = 195
     assert second.assigned and second.outcome == "called_away"
     assert second.adjusted_cost_basis == D("37.05") and second.realised_pnl == D("195.00")
+
+
+def test_options_held_before_the_ledger_settle_without_a_phantom_cycle():
+    """Found by the soak: tws-sim's account starts with a short AAPL put the ledger never saw
+    sold. Its expiry (bought back at 0) opened a cycle "Short put open" that never closed;
+    its assignment opened one at 0 premium. Now the settling leg opens nothing."""
+    expired = [
+        opt("2026-12-18", "AAPL", "BOT", 1, "P", "217.5", "2026-12-18", "0", kind="expiration"),
+    ]
+    assert build_cycles(expired) == []
+    unlabelled = [opt("2026-12-18", "AAPL", "BOT", 1, "P", "217.5", "2026-12-18", "0", hour=21)]
+    assert build_cycles(unlabelled) == []
+    assigned = [
+        opt("2026-12-18", "AAPL", "BOT", 1, "P", "217.5", "2026-12-18", "0", kind="assignment"),
+        stk("2026-12-18", "AAPL", "BOT", 100, "217.5", kind="assignment"),
+        opt("2026-12-21", "AAPL", "SLD", 1, "C", "220", "2027-01-15", "2.10"),
+    ]
+    [c] = build_cycles(assigned)
+    assert c.state == "covered_call" and c.shares == D(100) and c.assigned
+    # basis = 217.50 − 210 / 100 = 215.40: the put's premium was never the ledger's to count
+    assert c.premium == D("210.00") and c.adjusted_cost_basis == D("215.40")
+    # A put the ledger did see sold still closes its own cycle when it expires.
+    seen = [
+        opt("2026-12-01", "AAPL", "SLD", 1, "P", "210", "2026-12-18", "1.50"),
+        *expired,
+        opt("2026-12-18", "AAPL", "BOT", 1, "P", "210", "2026-12-18", "0", kind="expiration"),
+    ]
+    [own] = build_cycles(seen)
+    assert own.closed and own.outcome == "expired" and own.premium == D("150.00")

@@ -5,7 +5,9 @@ pre-existing lot) and ends when the ticker is flat again: puts expired or bought
 back (and not rolled the same day), or shares called away or sold. Assignment and
 call-away are read from the executions: their `kind` (IB reports them as fills), or,
 when a report carries no code, IB's two-leg shape — the option closed at 0 and the
-shares delivered the same day. Never inferred from the price at expiry.
+shares delivered the same day. Never inferred from the price at expiry. An option held
+before the ledger's history (so never seen opened) that expires or is assigned opens no
+cycle: its leg moves no money; shares it delivers open a cycle as shares.
 
 Definitions (the numbers the ledger pages show):
 - net premium = credits of every option sold in the cycle − debits of every option
@@ -208,6 +210,14 @@ class _Builder:
         self.last_buyback: dict[str | None, date] = {}
         self.zero_close: dict[str | None, date] = {}
 
+    def _settles_unknown(self, e: LedgerEvent) -> bool:
+        """An option leg settling at expiry (labelled so, or closed at 0) for a contract the
+        ledger holds none of."""
+        if e.sec_type != "OPT":
+            return False
+        settling = e.kind in ("expiration", "assignment", "exercise") or e.price == 0
+        return settling and not self.options.get(e.contract_key)
+
     def _flat_options(self) -> bool:
         return all(q == 0 for q in self.options.values())
 
@@ -237,6 +247,11 @@ class _Builder:
         c.max_collateral = max(c.max_collateral, collateral)
 
     def add(self, e: LedgerEvent) -> None:
+        if self._settles_unknown(e):
+            # An option opened before the ledger's history (held when Wheeldesk started)
+            # expiring or assigned: no money moves on this leg and no cycle of the ledger
+            # held it. The delivered shares, if any, open a cycle of their own.
+            return
         if self.pending_close is not None:
             same_day = e.local_date == self.pending_close.local_date
             is_roll = e.sec_type == "OPT" and e.side == "SLD" and e.kind == "trade" and same_day
