@@ -439,8 +439,12 @@ def compare_ledger(
     end: dict[str, Any],
     sim_orders: list[dict[str, Any]],
     web: WebDB,
+    traded: tuple[str, ...] = (),
 ) -> tuple[list[str], int]:
-    """Mismatches between the web's ledger and tws-sim's account; and executions compared."""
+    """Mismatches between the web's ledger and tws-sim's account; and executions compared.
+
+    `traded`: symbols whose whole history the ledger saw (no position before the run), whose
+    open cycle must also be in the state the account shows."""
     out: list[str] = []
     sim_execs = {e["exec_id"]: e for e in end["executions"]}
     web_execs = {e["exec_id"]: e for e in web.executions()}
@@ -508,6 +512,17 @@ def compare_ledger(
                 f"shares {symbol}: tws-sim {delivered.get(symbol, 0):+} vs open cycles "
                 f"{shares_open.get(symbol, 0):+}"
             )
+    # Cycle state: what a symbol's open cycle says it holds is what the account holds.
+    for symbol in traded:
+        shares = delivered.get(symbol, Decimal(0)) > 0
+        puts = any(k[0] == symbol and k[4] == "P" and q < 0 for k, q in held.items())
+        calls = any(k[0] == symbol and k[4] == "C" and q < 0 for k, q in held.items())
+        want = "covered_call" if shares and calls else "shares" if shares else None
+        want = want or ("short_put" if puts else "closed")
+        states = [c["state"] for c in cycles if c["symbol"] == symbol and c["state"] != "closed"]
+        got = states[0] if len(states) == 1 else "closed" if not states else f"{states}"
+        if got != want:
+            out.append(f"cycle {symbol}: ledger {got} vs account {want}")
 
     # Orders: the web shows each order as the broker has it.
     web_orders = {o["client_order_id"]: o for o in web.orders()}
@@ -712,7 +727,9 @@ def run(
         end = httpx.get(f"{stack.control_url}/state", timeout=30).json()
         result.sim_end = datetime.fromisoformat(end["sim_time"])
         sim_orders = httpx.get(f"{stack.control_url}/state/orders", timeout=30).json()
-        result.ledger_mismatches, result.executions = compare_ledger(start, end, sim_orders, web)
+        result.ledger_mismatches, result.executions = compare_ledger(
+            start, end, sim_orders, web, symbols
+        )
         compare_emails(fake, web, result)
         ours = set(trader.sent)
         result.orders = Counter(trader.counts)
