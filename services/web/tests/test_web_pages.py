@@ -306,3 +306,22 @@ def test_signal_detail_names_the_earnings_date_before_expiry(client_in, user) ->
     body = client_in.get(f"/signals/{signal.pk}/").content.decode()
     assert f"Earnings are due on {earnings:%Y-%m-%d}, before this expiry." in body
     assert f"earnings on {earnings:%Y-%m-%d} come before this expiry" in body
+
+
+def test_chain_with_an_expiry_not_listed_says_which_one_it_shows(client_in, user) -> None:
+    """A typed, stale or junk `?expiry=` is not silently swapped for another expiry."""
+    from wheeldesk_web.market.models import Option
+
+    listed = date.today() + timedelta(days=30)
+    for right in ("P", "C"):
+        Option.objects.create(symbol="KO", expiry=listed, strike=60.0, right=right, bid=1.0)
+    shown = f"{listed:%b} {listed.day}, {listed.year}"
+    for raw in ("2020-13-45", "1999-01-01", "<script>x</script>"):
+        page = client_in.get("/stocks/KO/chain/table/", {"expiry": raw})
+        assert page.status_code == 200, raw
+        body = page.content.decode()
+        assert 'id="chain-notice"' in body and f": showing {shown}." in body, raw
+        assert "<script>x" not in body
+    exact = client_in.get("/stocks/KO/chain/table/", {"expiry": listed.isoformat()})
+    assert 'id="chain-notice"' not in exact.content.decode()
+    assert 'id="chain-notice"' not in client_in.get("/stocks/KO/chain/table/").content.decode()

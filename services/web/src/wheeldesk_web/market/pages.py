@@ -97,6 +97,7 @@ class ChainView:
     data_type: str
     error: str | None = None
     from_db: bool = False
+    notice: str | None = None  # the expiry asked for is not listed: which one is shown instead
 
 
 def _fetch_chain(symbol: str, dte_max: int) -> Chain:
@@ -121,6 +122,7 @@ def load_chain(symbol: str, expiry_raw: str | None, dte_max: int, dte_min: int =
     expiry = _pick(expirations, expiry_raw, dte_min)
     rows = [o for o in chain.options if o.contract.expiry == expiry]
     return ChainView(
+        notice=_not_listed(symbol, expiry_raw, expiry),
         symbol=symbol,
         expirations=expirations,
         expiry=expiry,
@@ -154,6 +156,14 @@ def _pick(expirations: list[date], raw: str | None, dte_min: int = 0) -> date | 
     return (in_window or expirations or [None])[0]
 
 
+def _not_listed(symbol: str, raw: str | None, shown: date | None) -> str | None:
+    """Say so when the expiry in the link (typed, stale, junk) is not the one shown."""
+    if not raw or (shown is not None and raw == shown.isoformat()):
+        return None
+    instead = f"showing {shown:%b %-d, %Y}" if shown is not None else "none is listed"
+    return f"No {symbol} options expire on “{raw[:20]}”: {instead}"
+
+
 def _chain_from_db(
     symbol: str, expiry_raw: str | None, exc: ServiceCallError, dte_min: int = 0
 ) -> ChainView:
@@ -164,6 +174,7 @@ def _chain_from_db(
     rows = [o for o in options if o.expiry == expiry]
     stock = Stock.objects.filter(symbol=symbol).first()
     return ChainView(
+        notice=_not_listed(symbol, expiry_raw, expiry),
         symbol=symbol,
         expirations=expirations,
         expiry=expiry,
