@@ -610,6 +610,14 @@ def _setup(stack: Stack, symbols: tuple[str, ...], dte_max: int) -> None:
     stack.manage("shell", "-c", code)
 
 
+def _whole_history(start: dict[str, Any], end: dict[str, Any], symbols: tuple[str, ...]) -> tuple:
+    """Symbols whose shares the ledger saw arrive: traded or settled, not held as stock at the
+    start (tws-sim's KO lot predates every execution)."""
+    lots = {p["symbol"] for p in start["positions"] if p["sec_type"] == "STK"}
+    seen = set(symbols) | {e["symbol"] for e in end["executions"]}
+    return tuple(sorted(seen - lots))
+
+
 def _ledger_caught_up(stack: Stack, web: WebDB) -> bool:
     state = httpx.get(f"{stack.control_url}/state", timeout=30).json()
     sim = {e["exec_id"]: e for e in state["executions"]}
@@ -728,7 +736,7 @@ def run(
         result.sim_end = datetime.fromisoformat(end["sim_time"])
         sim_orders = httpx.get(f"{stack.control_url}/state/orders", timeout=30).json()
         result.ledger_mismatches, result.executions = compare_ledger(
-            start, end, sim_orders, web, symbols
+            start, end, sim_orders, web, _whole_history(start, end, symbols)
         )
         compare_emails(fake, web, result)
         ours = set(trader.sent)
