@@ -724,7 +724,7 @@ def run(
         result.rss_end = memory(stack.procs)
         # Nothing new is decided while the books are compared; what was decided is delivered.
         assert stack.worker is not None
-        stack.worker.stop()
+        stack.worker.stop(timeout=120)  # lets a long sync pass end; its emails are flushed
         _until(
             lambda: (
                 {n["key"] for n in web.notifications() if n["status"] == "sent"}
