@@ -6,9 +6,13 @@ held options expire and settle on their own (assignments and call-aways included
 plays the trader through the web's own pages — `GET /orders/new/` (preview: what-if and
 pre-trade checks), then `POST …/confirm/` — selling a near-the-money cash-secured put on each
 symbol that is flat, and a covered call on each that holds shares, whenever it has no open
-option and no working order: roughly one leg per symbol per simulated week. Meanwhile the worker
-scans the watchlist on a short schedule, emails new tier-A signals of a saved scan, records
-fills from NATS and emails each filled order.
+option and no working order: roughly one leg per symbol per simulated week. When the market
+moved away while the page loaded (hours of simulated time pass per second) and the web or the
+bridge refuses the limit, it re-prices at the fresh what-if's bid, as a trader would. Every
+`restart_every` seconds IB Gateway's nightly restart takes tws-sim down for a few seconds.
+Meanwhile the worker scans the watchlist on a short schedule, emails new tier-A signals of a
+saved scan (rare on tws-sim's market: its best puts score tier B), records fills from NATS and
+backfills from the bridge, emails each filled order and each IBKR outage it sees.
 
 At the end the driver stops opening, cancels what is still working, and moves the clock past
 the last held expiry (`/control/advance`) so every position settles; the worker is then
@@ -22,7 +26,8 @@ stopped so that nothing new is decided while the books are compared:
 - the ledger against tws-sim: every tws-sim execution stored once (same side, quantity, price,
   commission), the net position per contract and the cash of the account (end − start) equal to
   the ledger's, option premium per symbol equal to the wheel cycles' premium, shares held per
-  symbol equal to the open cycles' shares, and each order's status equal to the broker's.
+  symbol equal to the open cycles' shares, each open cycle in the state the account shows
+  (short put, shares, covered call) and each order's status equal to the broker's.
 
 The web's database is read through a read-only SQLite connection: the harness never writes it.
 """
@@ -56,8 +61,8 @@ EASTERN = ZoneInfo("America/New_York")
 # Cheap, liquid names (collateral ≈ $2–6k a contract) with a dollar or half-dollar strike grid;
 # none is held at the start (tws-sim starts with KO shares and an AAPL put).
 SYMBOLS = ("BAC", "PFE", "INTC", "CSCO")
-# Scanned, not traded: volatile names passing the default fundamentals rules, whose puts can
-# reach tier A, so that the saved scan has digests to email.
+# Scanned, not traded: volatile names passing the default fundamentals rules, the likeliest to
+# reach tier A and give the saved scan a digest to email.
 SCAN_ONLY = ("UBER", "PYPL", "META")
 WEEK_SECONDS = 7 * 86400
 # A simulated week per minute of wall time: 10 weeks of market in the 10-minute bench.
