@@ -1,9 +1,11 @@
-"""The web as launched (`python -m wheeldesk_web`): pages on the WSGI threads and the live stream
-on the ASGI handler, one port (asgi.py). The other services are down, so pages show banners."""
+"""The web as launched (`python -m wheeldesk_web`, two worker processes sharing the port): pages on
+the WSGI threads and the live stream on the ASGI handler (asgi.py), then a clean stop on SIGTERM
+(`docker stop`) with a stream open. The other services are down, so pages show banners."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +31,7 @@ def test_one_port_serves_pages_forms_csv_and_the_live_stream(
         "NOTIFIER_URL": dead,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite3'}",
         "DATA_DIR": str(tmp_path / "data"),
-        "WEB_WORKERS": "1",
+        "WEB_WORKERS": "2",
     }
     for step in (["migrate", "--noinput", "-v", "0"], ["ensure_demo_user", "demo", "pw-serving-1"]):
         subprocess.run(
@@ -74,7 +76,11 @@ def test_one_port_serves_pages_forms_csv_and_the_live_stream(
 
         wait_until(arrived, 30, "the KO quote on the live stream")
         assert "event: quote-KO" in stream.lines
+        assert web.proc is not None
+        web.proc.send_signal(signal.SIGTERM)  # to the launcher only, as `docker stop` does
+        assert web.proc.wait(30) == 0  # the open stream was ended, not waited for
     finally:
         stream.close()
         client.close()
-    assert "Traceback" not in web.log_text()
+    log = web.log_text()
+    assert "Traceback" not in log and log.count("Finished server process") == 2

@@ -30,6 +30,7 @@ class Listener:
     symbols: frozenset[str]
     pending: dict[str, str] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
 
     def push(self, name: str, html: str) -> None:
         self.pending[name] = html
@@ -132,8 +133,21 @@ class Hub:
             self.listeners.discard(listener)
             SSE_CLIENTS.dec()
 
+    def close_streams(self) -> None:
+        """End every stream (the server is stopping): each finishes its response at once."""
+        for listener in self.listeners:
+            listener.closed = True
+            listener.wake.set()
+
 
 _hubs: dict[int, Hub] = {}
+
+
+def close_all_streams() -> None:
+    """Called on the event loop by the server's shutdown (server.py): uvicorn waits for every
+    open response, and a live stream never ends by itself; browsers reconnect (`retry:`)."""
+    for hub in _hubs.values():
+        hub.close_streams()
 
 
 def get_hub() -> Hub:

@@ -50,6 +50,8 @@ async def _events(
                     yield ": keepalive\n\n"
                 bridge_up = state.up
                 continue
+            if listener.closed:
+                return
             listener.wake.clear()
             pending, listener.pending = listener.pending, {}
             for name, html in pending.items():
