@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
@@ -18,13 +20,24 @@ NAV: list[tuple[str, str]] = [
 ]
 
 
-def nav_items(request: HttpRequest) -> list[dict[str, object]]:
-    items = []
+@cache
+def _links() -> tuple[tuple[str, str], ...]:
+    """(label, url) of each installed link, reversed once: every page draws the nav."""
+    links = []
     for label, name in NAV:
         try:
-            url = reverse(name)
+            links.append((label, reverse(name)))
         except NoReverseMatch:
             continue
-        active = request.path == url or (url != "/" and request.path.startswith(url))
-        items.append({"label": label, "url": url, "active": active})
-    return items
+    return tuple(links)
+
+
+def nav_items(request: HttpRequest) -> list[dict[str, object]]:
+    return [
+        {
+            "label": label,
+            "url": url,
+            "active": request.path == url or (url != "/" and request.path.startswith(url)),
+        }
+        for label, url in _links()
+    ]
