@@ -18,6 +18,7 @@ import pytest
 from wheeldesk.testing.e2e import (
     MARKET_CLOSED,
     db_rows,
+    email_queue_idle,
     login,
     request_password_reset,
     sell_put_from_web,
@@ -218,6 +219,9 @@ def test_email_in_flight_when_the_notifier_is_killed_is_sent_once_after_it_retur
 def test_resend_answering_429_then_500_is_retried_and_the_mail_sent_once(
     system: Stack, fresh: FakeResend
 ) -> None:
+    # Nothing else in the notifier's queue: the injected answers all go to this email.
+    wait_until(lambda: email_queue_idle(system), 60, "the notifier's queue empty")
+    fresh.reset()
     fresh.fail_next(1, 429, retry_after=RETRY_AFTER)
     fresh.fail_next(2, 500)
     asked = request_password_reset(system, DEMO_EMAIL)

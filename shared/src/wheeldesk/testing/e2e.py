@@ -147,6 +147,21 @@ def publish_raw(nats_url: str, items: list[tuple[str, bytes]], *, jetstream: boo
     asyncio.run(go())
 
 
+def email_queue_idle(stack: Stack) -> bool:
+    """True when the notifier has no email waiting or in flight (its JetStream consumer)."""
+    from wheeldesk import subjects
+
+    async def go() -> bool:
+        nc = await nats.connect(stack.nats_url)
+        try:
+            info = await nc.jetstream().consumer_info(subjects.STREAM_EMAIL, "notifier")
+            return info.num_pending == 0 and info.num_ack_pending == 0
+        finally:
+            await nc.close()
+
+    return asyncio.run(go())
+
+
 def ready(url: str) -> bool:
     try:
         return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
