@@ -321,25 +321,38 @@ def test_an_execution_missed_on_the_bus_is_backfilled_once_after_a_sync(saved_sc
     never published, so the ledger lacked it for good; each sync now backfills from IBKR."""
     from wheeldesk.schemas.orders import Fill
     from wheeldesk_web.ledger.models import Execution, WheelCycle
+    from wheeldesk_web.ledger.services import record_fills
 
+    put = {
+        "symbol": "AAPL",
+        "sec_type": "OPT",
+        "expiry": date(2026, 12, 18),
+        "strike": 217.5,
+        "right": "P",
+        "multiplier": 100,
+        "quantity": 1,
+    }
+    sold = Fill(
+        exec_id="0000e007.00000abb.01.01",
+        time=datetime(2026, 12, 1, 15, tzinfo=UTC),
+        side="SLD",
+        price=2.4,
+        commission=0.65,
+        **put,
+    )
+    record_fills([sold], "nats")  # the sale came over NATS as usual
     expired = Fill(
         exec_id="0000e007.00000abc.01.01",
         time=datetime(2026, 12, 18, 21, 5, tzinfo=UTC),
-        symbol="AAPL",
-        sec_type="OPT",
-        expiry=date(2026, 12, 18),
-        strike=217.5,
-        right="P",
-        multiplier=100,
         side="BOT",
-        quantity=1,
         price=0.0,
         kind="expiration",
+        **put,
     )
 
     class Settled(QuietBridge):
         def executions(self, since=None) -> list:  # type: ignore[no-untyped-def]
-            return [expired]
+            return [sold, expired]
 
     notifier, calls = RecordingNotifier(), []
     worker = make_worker(notifier, calls)
@@ -348,12 +361,7 @@ def test_an_execution_missed_on_the_bus_is_backfilled_once_after_a_sync(saved_sc
     worker.tick(MONDAY_OPEN.replace(minute=5))  # the next sync: nothing new
 
     assert calls == ["sync", "scan", "sync"]
-    [e] = Execution.objects.all()
-    assert (e.exec_id, e.kind, e.source, e.side, e.price) == (
-        expired.exec_id,
-        "expiration",
-        "bridge",
-        "BOT",
-        0,
-    )
-    assert WheelCycle.objects.filter(symbol="AAPL").count() == 1
+    stored = {e.exec_id: (e.kind, e.source) for e in Execution.objects.all()}
+    assert stored == {sold.exec_id: ("trade", "nats"), expired.exec_id: ("expiration", "bridge")}
+    [cycle] = WheelCycle.objects.filter(symbol="AAPL")
+    assert (cycle.state, cycle.outcome, cycle.premium) == ("closed", "expired", 240)
