@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIGNALS = 1000
 USERS = (20, 100)
 SECONDS = 15
+WARMUP_SECONDS = 4
 LOCUSTFILE = ROOT / "bench" / "_web_locust.py"
 # page -> (path, text every good response holds, how many times)
 PAGES = {
@@ -117,8 +118,11 @@ def _child() -> None:
     )
 
 
-def load(base: str, page: str, users: int, sessions: list[str], cookie: str) -> dict:
+def load(
+    base: str, page: str, users: int, sessions: list[str], cookie: str, seconds: int = 0
+) -> dict:
     """One locust run (users back-to-back on one page); figures from its CSV summary."""
+    seconds = seconds or SECONDS
     path, expect, count = PAGES[page]
     with tempfile.TemporaryDirectory(prefix="wd-locust-") as tmp:
         prefix = Path(tmp) / "run"
@@ -127,7 +131,7 @@ def load(base: str, page: str, users: int, sessions: list[str], cookie: str) -> 
                 sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
                 "-H", base, "-u", str(users), "-r", str(users),
                 # Stats restart once every user is running; the run lasts SECONDS after that.
-                "--reset-stats", "-t", f"{SECONDS + 1}s", "--stop-timeout", "5",
+                "--reset-stats", "-t", f"{seconds + 1}s", "--stop-timeout", "5",
                 "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
             ],
             env={
@@ -141,7 +145,7 @@ def load(base: str, page: str, users: int, sessions: list[str], cookie: str) -> 
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=SECONDS + 90,
+            timeout=seconds + 90,
         )  # fmt: skip
         with open(f"{prefix}_stats.csv", newline="") as f:
             row = next(r for r in csv.DictReader(f) if r["Name"] == path)
@@ -181,6 +185,10 @@ def run() -> list[dict]:
         if out.returncode != 0:
             raise RuntimeError(out.stderr[-2000:])
         r = json.loads(out.stdout.strip().splitlines()[-1])
+        # Unrecorded warm-up: each worker's threads open their DB connections and fill
+        # their caches, as in a server that has been up for a while.
+        for page in PAGES:
+            load(stack.web_url, page, USERS[0], r["sessions"], r["cookie"], seconds=WARMUP_SECONDS)
         load_before = os.getloadavg()[0]
         runs = {
             (page, users): load(stack.web_url, page, users, r["sessions"], r["cookie"])
