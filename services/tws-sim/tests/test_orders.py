@@ -274,3 +274,36 @@ async def test_completed_orders_list_filled_and_cancelled_not_working(tws_sim_fa
         assert f.order.account == x.order.account == "DU7654321"
     finally:
         ib.disconnect()
+
+
+async def test_off_tick_option_limit_is_rejected_with_error_110(tws_sim_factory) -> None:
+    """KO is a penny-program name: $0.05 from $3, so 3.27 is off the tick and 3.25 is on it."""
+    sim = tws_sim_factory()
+    ib, _ = await connect(sim)
+    try:
+        details = await ib.reqContractDetailsAsync(
+            Option("KO", "", 60.0, "P", "SMART", tradingClass="KO")
+        )
+        opt = details[0].contract
+        assert details[0].minTick == 0.01
+        rule_ids = {int(r) for r in details[0].marketRuleIds.split(",")}
+        assert len(rule_ids) == 1
+        rule = await ib.reqMarketRuleAsync(rule_ids.pop())
+        assert [(r.lowEdge, r.increment) for r in rule] == [(0.0, 0.01), (3.0, 0.05)]
+        errors: list[tuple[int, int]] = []
+        ib.errorEvent += lambda req_id, code, msg, contract: errors.append((req_id, code))
+        trade = ib.placeOrder(opt, LimitOrder("SELL", 1, 3.27, orderRef="off-tick"))
+        await wait_for(lambda: trade.orderStatus.status == "Inactive", what="inactive order")
+        assert (trade.order.orderId, 110) in errors
+        [o] = ctl(sim, "/state/orders")
+        assert o["status"] == "Inactive" and o["filled"] == 0
+        state = await ib.whatIfOrderAsync(opt, LimitOrder("SELL", 1, 3.27))
+        assert state == []  # ib_insync's answer to a failed what-if (error 110 ends it)
+        assert [c for _, c in errors].count(110) == 2
+        ok = await ib.whatIfOrderAsync(opt, LimitOrder("SELL", 1, 3.25))
+        assert ok.commission > 0
+        below = await ib.whatIfOrderAsync(opt, LimitOrder("SELL", 1, 2.97))
+        assert below.commission > 0  # pennies under $3
+        assert len(ctl(sim, "/state/orders")) == 1
+    finally:
+        ib.disconnect()

@@ -231,3 +231,15 @@ async def test_far_out_of_the_money_and_long_dated_quote_wider(tws_sim_factory) 
         assert atm_year > atm_month + 0.5, (atm_year, atm_month)
     finally:
         ib.disconnect()
+
+
+def test_off_tick_neighbours_follow_the_class_tick_rules() -> None:
+    from tws_sim import spreads
+
+    assert spreads.off_tick_neighbours("liquid", 3.27) == (3.25, 3.30)
+    assert spreads.off_tick_neighbours("liquid", 3.25) is None
+    assert spreads.off_tick_neighbours("liquid", 2.97) is None
+    assert spreads.off_tick_neighbours("index", 7.31) is None
+    assert spreads.off_tick_neighbours("thin", 2.97) == (2.95, 3.0)
+    assert spreads.off_tick_neighbours("thin", 3.15) == (3.1, 3.2)
+    assert spreads.market_rule_increments(32) == [(0.0, 0.01), (3.0, 0.05)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tws_sim import spreads
 from tws_sim.contracts import SimContract, option_contract
 from tws_sim.market import Market
 from tws_sim.requests import ContractSpec
@@ -73,5 +74,8 @@ def details_extra(market: Market, c: SimContract) -> dict:
             under_symbol=stock.symbol,
             under_sec_type="STK",
             contract_month=c.expiry[:6],
+            # One rule per valid exchange (SMART and the six option exchanges), as IB lists them.
+            min_tick=spreads.LIQUIDITY[stock.liquidity].fine_tick,
+            market_rule_ids=",".join([str(spreads.MARKET_RULE_IDS[stock.liquidity])] * 7),
         )
     return d

@@ -174,7 +174,7 @@ def contract_details(req_id: int, c: SimContract, d: dict) -> bytes:
         d.get("market_name", c.trading_class),
         c.trading_class,
         c.con_id,
-        0.01,
+        d.get("min_tick", 0.01),
         c.multiplier,
         "ACTIVETIM,AD,ADJUST,ALERT,ALLOC,DAY,GTC,LMT,MKT,STP,STPLMT,WHATIF",
         "SMART,AMEX,CBOE,ISE,NASDAQOM,PHLX,BOX" if c.is_option else "SMART,NYSE,NASDAQ,ARCA",
@@ -195,13 +195,19 @@ def contract_details(req_id: int, c: SimContract, d: dict) -> bytes:
         1,
         d.get("under_symbol", ""),
         d.get("under_sec_type", ""),
-        "26,26",
+        d.get("market_rule_ids", "26,26,26,26"),
         c.expiry,
         "COMMON" if not c.is_option else "",
         1,
         1,
         1 if c.is_option else 100,
     )
+
+
+def market_rule(rule_id: int, increments: list[tuple[float, float]]) -> bytes:
+    """MARKET_RULE (93): the (lowEdge, increment) pairs of one price increment rule."""
+    flat = [x for pair in increments for x in pair]
+    return encode(93, rule_id, len(increments), *flat)
 
 
 def contract_details_end(req_id: int) -> bytes:

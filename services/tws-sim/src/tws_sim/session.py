@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from tws_sim import messages as m
-from tws_sim import wsh
+from tws_sim import spreads, wsh
 from tws_sim.contracts import SimContract
 from tws_sim.engine import Engine
 from tws_sim.lookup import details_extra, resolve
@@ -398,6 +398,14 @@ class Session:
             self.send(m.contract_details(req_id, c, details_extra(market, c)))
         self.send(m.contract_details_end(req_id))
 
+    def req_market_rule(self, f: list[str]) -> None:
+        """reqMarketRule: the price increments of a rule id from contract details."""
+        rule_id = int(f[1])
+        if rule_id not in spreads.MARKET_RULE_IDS.values():
+            self.error(-1, 321, f"Error validating request: unknown market rule {rule_id}")
+            return
+        self.send(m.market_rule(rule_id, spreads.market_rule_increments(rule_id)))
+
     def req_secdef_opt_params(self, f: list[str]) -> None:
         req_id = int(f[1])
         symbol = f[2].upper()
@@ -587,6 +595,22 @@ class Session:
                 req.order_id, 321, f"Error validating request: unknown account {req.account}"
             )
             return
+        if req.order_type == "LMT" and c.is_option and req.lmt_price is not None:
+            liquidity = eng.market.by_symbol[c.symbol].liquidity
+            if spreads.off_tick_neighbours(liquidity, req.lmt_price) is not None:
+                # Real IB: the order is never created (a placed one ends Inactive).
+                self.error(
+                    req.order_id,
+                    110,
+                    "The price does not conform to the minimum price variation for this contract.",
+                )
+                if not req.what_if:
+                    o = self._new_order(req, c)
+                    o.status = "Inactive"
+                    eng.orders[o.perm_id] = o
+                    # ib_insync counts 110 as a warning: the Inactive status ends the trade.
+                    eng.notify_order(o)
+                return
         eng.next_order_id = max(eng.next_order_id, req.order_id + 1)
         side = "BOT" if req.action == "BUY" else "SLD"
         if req.what_if:
@@ -761,6 +785,7 @@ HANDLERS = {
     78: H.req_secdef_opt_params,
     87: H.req_head_timestamp,
     90: lambda s, f: None,
+    91: H.req_market_rule,
     92: H.req_pnl,
     93: H.cancel_pnl,
     94: H.req_pnl_single,

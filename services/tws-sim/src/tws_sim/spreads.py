@@ -101,3 +101,34 @@ def otm_sd(right: str, strike: float, spot: float, iv: float, years: float) -> f
     log_k = math.log(strike / spot)
     out = log_k if right == "C" else -log_k
     return max(out, 0.0) / (iv * math.sqrt(max(years, 1 / 365)))
+
+
+# Market rule ids reported in contract details (`marketRuleIds`) and answered by
+# reqMarketRule, one per liquidity class: the increments are derived from LIQUIDITY above.
+MARKET_RULE_IDS: dict[str, int] = {"index": 26, "liquid": 32, "standard": 32, "thin": 110}
+
+
+def market_rule_increments(rule_id: int) -> list[tuple[float, float]]:
+    """(lowEdge, increment) pairs of a market rule, as IB's reqMarketRule answers them."""
+    liquidity = next(k for k, v in MARKET_RULE_IDS.items() if v == rule_id)
+    cls = LIQUIDITY[liquidity]
+    if cls.fine_tick == cls.coarse_tick:
+        return [(0.0, cls.fine_tick)]
+    return [(0.0, cls.fine_tick), (TICK_BREAK, cls.coarse_tick)]
+
+
+def off_tick_neighbours(liquidity: str, price: float) -> tuple[float, float] | None:
+    """None when `price` is on the option tick, otherwise the valid prices either side.
+
+    A limit price off the tick is what real IB rejects with error 110; the neighbours let
+    the message say what would be accepted.
+    """
+    tick = tick_for(liquidity, price)
+    n = price / tick
+    if abs(n - round(n)) < 1e-6:
+        return None
+    low = round(math.floor(n) * tick, 2)
+    high = round(math.ceil(n) * tick, 2)
+    if tick_for(liquidity, high) != tick:  # crossing $3: the next price up is on the coarse tick
+        high = round(TICK_BREAK, 2)
+    return low, high
