@@ -23,6 +23,7 @@ from wheeldesk.schemas.orders import OrderPreview
 from wheeldesk_web.ledger.cycles import dec
 from wheeldesk_web.orders.checks import Check, Limits, Ticket, blocked, run_checks
 from wheeldesk_web.orders.models import Order, OrderAudit, OrderStatusChange, TradingConfig
+from wheeldesk_web.orders.pricing import PLACEHOLDER_LIMIT, suggested_limit
 
 log = logging.getLogger(__name__)
 LOST_AFTER = timedelta(minutes=15)
@@ -118,12 +119,15 @@ def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> PreviewRes
     try:
         # A draft without a limit (close/roll) asks the what-if at a nominal price, then
         # takes the mid as its limit; the user sees and can change it before confirming.
-        preview = bridge.preview(order.to_request(placeholder_limit=Decimal("0.01")))
+        preview = bridge.preview(order.to_request(placeholder_limit=PLACEHOLDER_LIMIT))
     except ServiceCallError as exc:
         error = _explain(exc)
     if order.limit_price is None:
-        mid = preview.mid if preview is not None else None
-        order.limit_price = Decimal(str(mid)).quantize(Decimal("0.01")) if mid else None
+        order.limit_price = (
+            suggested_limit(order.action, preview.mid, preview.bid, preview.ask)
+            if preview is not None and preview.mid
+            else None
+        )
         order.save(update_fields=["limit_price", "updated"])
     if not error:
         try:
