@@ -267,3 +267,19 @@ def test_stock_market_order(order_bridge: Proc) -> None:
     assert done.filled == 100
     ko = [p for p in c.positions() if p.symbol == "KO" and p.sec_type == "STK"]
     assert ko and ko[0].quantity == 100
+
+
+def test_off_tick_limit_is_422_before_ib(order_bridge: Proc, order_sim: Proc) -> None:
+    """MSFT is a penny-program name: $0.05 from $3, so 3.27 never reaches IB (error 110)."""
+    opt = a_put(order_bridge)
+    off = put_request(opt, 3.27)
+    want = "3.27 is not on the $0.05 tick for this contract: use 3.25 or 3.30"
+    for path in ("/v1/orders/preview", "/v1/orders"):
+        r = api(order_bridge, "POST", path, json=off.model_dump(mode="json"))
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == "limit_off_tick" and r.json()["field"] == "limit_price"
+        assert want in r.json()["message"]
+    assert sim_orders(order_sim, off.client_order_id) == []
+    # Under $3 the same contract moves in pennies: 2.97 is a valid limit.
+    ok = client(order_bridge).preview(put_request(opt, 2.97))
+    assert ok.commission

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -94,6 +95,21 @@ def limit_price_problem(
     if price > ask + slack:
         return f"limit {price:g} is above the ask {ask:g} by more than {tolerance_pct:g}% of mid"
     return None
+
+
+def off_tick_problem(price: float, increments: list[tuple[float, float]]) -> str | None:
+    """Why `price` is off the tick of a market rule ((lowEdge, increment) pairs), or None."""
+    steps = [inc for edge, inc in sorted(increments) if price >= edge - 1e-9]
+    if not steps:
+        return None
+    tick = steps[-1]
+    n = price / tick
+    if abs(n - round(n)) < 1e-6:
+        return None
+    low, high = math.floor(n) * tick, math.ceil(n) * tick
+    return (
+        f"{price:.2f} is not on the ${tick:.2f} tick for this contract: use {low:.2f} or {high:.2f}"
+    )
 
 
 def fingerprint(req: OrderRequest) -> tuple[Any, ...]:
@@ -327,6 +343,8 @@ class OrderService:
         self.session = session
         self.md = md
         self.publisher = publisher
+        # marketRuleId -> its price increments; rules never change within a session.
+        self._market_rules: dict[int, list[Any]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._requests: dict[str, OrderRequest] = {}
         self._settlements: list[IBFill] = []
@@ -418,10 +436,27 @@ class OrderService:
                 + (f" {req.expiry} {req.strike:g}{req.right}" if req.sec_type == "OPT" else ""),
                 field="symbol",
             )
+        if req.sec_type == "OPT" and req.order_type == "LMT" and req.limit_price is not None:
+            await self._check_tick(float(req.limit_price), details[0].marketRuleIds or "")
         c = details[0].contract
         c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split(" ")[0]
         c.exchange = "SMART"
         return c
+
+    async def _check_tick(self, price: float, rule_ids: str) -> None:
+        """422 for a limit off the contract's tick, before IB answers it with error 110."""
+        ids = [int(x) for x in rule_ids.split(",") if x.strip().isdigit()]
+        if not ids:
+            return
+        rule_id = ids[0]  # SMART's rule: the first of the valid exchanges
+        rules = self._market_rules
+        if rule_id not in rules:
+            rules[rule_id] = list(
+                await self.md.call(lambda: self.ib.reqMarketRuleAsync(rule_id)) or []
+            )
+        problem = off_tick_problem(price, [(r.lowEdge, r.increment) for r in rules[rule_id]])
+        if problem:
+            raise ServiceError(422, "limit_off_tick", problem, field="limit_price")
 
     async def _market(self, contract: Contract) -> tuple[float | None, float | None]:
         try:
