@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
-from wheeldesk.testing.e2e import login, ready, wait_until
+from wheeldesk.testing.e2e import listed_put, login, ready, sim_orders, wait_until
 from wheeldesk.testing.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -25,30 +24,12 @@ def system(fault_stack: Stack) -> Stack:
     return fault_stack
 
 
-def _sim_orders(stack: Stack, coid: str) -> list[dict]:
-    orders = httpx.get(f"{stack.control_url}/state/orders", timeout=10).json()
-    return [o for o in orders if o.get("order_ref") == coid]
-
-
-def _put(stack: Stack, symbol: str) -> tuple[str, float, float]:
-    chain = stack.bridge_get(f"/v1/chains/{symbol}?right=P&dte_min=20&dte_max=60")
-    spot = chain["underlying"].get("last") or chain["underlying"].get("close")
-    quotes = [
-        q
-        for q in chain["options"]
-        if q.get("bid") and (spot is None or q["contract"]["strike"] < spot)
-    ]
-    assert quotes, f"no put with a bid in {symbol}'s chain"
-    q = max(quotes, key=lambda q: q["contract"]["strike"])
-    return q["contract"]["expiry"], q["contract"]["strike"], q["bid"]
-
-
 def test_confirm_retried_through_a_slow_bridge_and_a_bridge_restart_places_one_order(
     system: Stack,
 ) -> None:
     system.control("/control/fill-mode", {"mode": "never"})
     client = login(system)
-    expiry, strike, bid = _put(system, "PEP")
+    expiry, strike, bid = listed_put(system, "PEP")
     preview = client.get(
         "/orders/new/",
         params={
@@ -76,7 +57,7 @@ def test_confirm_retried_through_a_slow_bridge_and_a_bridge_restart_places_one_o
         second = client.post(confirm, data=form, timeout=120)
         assert second.status_code == 302, second.text[:500]
         # The slow bridge did place it meanwhile (the web does not know yet: status unknown).
-        wait_until(lambda: _sim_orders(system, coid), 120, "the order to reach tws-sim")
+        wait_until(lambda: sim_orders(system, coid), 120, "the order to reach tws-sim")
     finally:
         system.control("/control/latency", {"ms": 0})
     # 3. The bridge restarts; the user retries once more, and the page refreshes its status.
@@ -95,11 +76,11 @@ def test_confirm_retried_through_a_slow_bridge_and_a_bridge_restart_places_one_o
         wait_until(submitted, 120, "the order to be known as submitted")
     except AssertionError as exc:
         raise AssertionError(
-            f"{exc}; tws-sim has {_sim_orders(system, coid)}; bridge lists "
+            f"{exc}; tws-sim has {sim_orders(system, coid)}; bridge lists "
             f"{system.bridge_get('/v1/orders')}; status block: {last.get('html', '')[:600]}"
         ) from exc
     # tws-sim, the stand-in for IBKR, holds exactly one order for this client order id.
-    orders = _sim_orders(system, coid)
+    orders = sim_orders(system, coid)
     assert len(orders) == 1, orders
     assert orders[0]["action"] == "SELL" and float(orders[0]["lmt_price"]) == pytest.approx(
         round(bid, 2)

@@ -14,24 +14,12 @@ import time
 import httpx
 import nats
 from wheeldesk.schemas.market import QuoteEvent
+from wheeldesk.testing.e2e import login
 from wheeldesk.testing.stack import Stack
 
 # KO trades near $60 in the simulator; a price in the 700s can only come from our control call.
 SET_PRICE = 777.0
 SEEN = re.compile(r"\b7\d\d\.\d\d\b")
-
-
-def _login(stack: Stack) -> httpx.Client:
-    client = httpx.Client(base_url=stack.web_url, timeout=15, follow_redirects=False)
-    client.get("/accounts/login/")
-    token = client.cookies["csrftoken"]
-    response = client.post(
-        "/accounts/login/",
-        data={"username": stack.username, "password": stack.password, "csrfmiddlewaretoken": token},
-        headers={"Referer": f"{stack.web_url}/accounts/login/"},
-    )
-    assert response.status_code == 302, response.text[:500]
-    return client
 
 
 def test_every_service_is_ready(stack: Stack) -> None:
@@ -42,7 +30,7 @@ def test_every_service_is_ready(stack: Stack) -> None:
 
 
 def test_a_simulated_quote_reaches_nats_and_the_logged_in_browser(stack: Stack) -> None:
-    client = _login(stack)
+    client = login(stack)
     dashboard = client.get("/dashboard/")
     assert dashboard.status_code == 200
     assert "DU7654321" in dashboard.text
