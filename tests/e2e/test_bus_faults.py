@@ -187,14 +187,7 @@ def _quote_reaches_nats(system: Stack, symbol: str, price: float) -> bool:
 def test_nats_killed_and_restarted_everything_reconnects_and_mail_is_sent_once(
     system, resend
 ) -> None:
-    headers = {"Authorization": f"Bearer {system.env['INTERNAL_API_TOKEN']}"}
-    subscribed = httpx.post(
-        f"{system.bridge_url}/v1/subscriptions",
-        json={"symbols": ["KO"]},
-        headers=headers,
-        timeout=30,
-    )
-    assert subscribed.status_code == 200, subscribed.text
+    system.subscribe("KO")
     assert wait_until(lambda: _quote_reaches_nats(system, "KO", 701.0), 90, "a quote before")
 
     # Queued before the kill: Resend is down, so it sits in the EMAIL stream (file storage).

@@ -31,13 +31,7 @@ DOWN_SECONDS = 6
 def test_nightly_restart_banner_then_live_prices_and_scan_answers(fault_stack: Stack) -> None:
     stack = fault_stack
     headers = {"Authorization": f"Bearer {stack.env['INTERNAL_API_TOKEN']}"}
-    subscribed = httpx.post(
-        f"{stack.bridge_url}/v1/subscriptions",
-        json={"symbols": ["KO"]},
-        headers=headers,
-        timeout=30,
-    )
-    assert subscribed.status_code == 200, subscribed.text
+    stack.subscribe("KO")
     client = login(stack)
     reader = SSEReader(client, "/live/stream", {"symbols": "KO"})
     scan: dict[str, httpx.Response | Exception] = {}

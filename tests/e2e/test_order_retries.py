@@ -8,10 +8,8 @@ bridge restarted and the confirm retried again. tws-sim's own order book is the 
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from wheeldesk.testing.e2e import listed_put, login, ready, sim_orders, wait_until
+from wheeldesk.testing.e2e import login, preview_put_from_web, ready, sim_orders, wait_until
 from wheeldesk.testing.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -29,22 +27,7 @@ def test_confirm_retried_through_a_slow_bridge_and_a_bridge_restart_places_one_o
 ) -> None:
     system.control("/control/fill-mode", {"mode": "never"})
     client = login(system)
-    expiry, strike, bid = listed_put(system, "PEP")
-    preview = client.get(
-        "/orders/new/",
-        params={
-            "symbol": "PEP",
-            "expiry": expiry,
-            "strike": strike,
-            "right": "P",
-            "action": "SELL",
-            "quantity": 1,
-            "limit_price": f"{bid:.2f}",
-        },
-        follow_redirects=True,
-    )
-    assert preview.status_code == 200, preview.text[:500]
-    coid = re.search(r'id="client-order-id">([^<]+)<', preview.text).group(1)  # type: ignore[union-attr]
+    coid, bid = preview_put_from_web(client, system, "PEP")
     form = {"csrfmiddlewaretoken": client.cookies["csrftoken"]}
     confirm = f"/orders/{coid}/confirm/"
 

@@ -36,14 +36,7 @@ def test_a_simulated_quote_reaches_nats_and_the_logged_in_browser(stack: Stack) 
     assert "DU7654321" in dashboard.text
 
     # The bridge streams what it is asked to (the web asks for the watchlist and positions).
-    headers = {"Authorization": f"Bearer {stack.env['INTERNAL_API_TOKEN']}"}
-    subscribed = httpx.post(
-        f"{stack.bridge_url}/v1/subscriptions",
-        json={"symbols": ["KO"]},
-        headers=headers,
-        timeout=30,
-    )
-    assert subscribed.status_code == 200, subscribed.text
+    stack.subscribe("KO")
 
     async def first_quote_on_nats() -> QuoteEvent:
         nc = await nats.connect(stack.nats_url)

@@ -225,8 +225,8 @@ def sim_orders(stack: Stack, client_order_id: str | None = None) -> list[dict[st
     return [o for o in orders if client_order_id in (None, o.get("order_ref"))]
 
 
-def sell_put_from_web(client: httpx.Client, stack: Stack, symbol: str) -> str:
-    """Preview and confirm one short put through the web, as a user does; its client order id."""
+def preview_put_from_web(client: httpx.Client, stack: Stack, symbol: str) -> tuple[str, float]:
+    """Preview one short put through the web at its bid, as a user does: (client order id, bid)."""
     expiry, strike, bid = listed_put(stack, symbol)
     preview = client.get(
         "/orders/new/",
@@ -244,7 +244,12 @@ def sell_put_from_web(client: httpx.Client, stack: Stack, symbol: str) -> str:
     assert preview.status_code == 200, preview.text[:500]
     found = re.search(r'id="client-order-id">([^<]+)<', preview.text)
     assert found, preview.text[:500]
-    coid = found.group(1)
+    return found.group(1), bid
+
+
+def sell_put_from_web(client: httpx.Client, stack: Stack, symbol: str) -> str:
+    """Preview and confirm one short put through the web, as a user does; its client order id."""
+    coid, _ = preview_put_from_web(client, stack, symbol)
     confirmed = client.post(
         f"/orders/{coid}/confirm/",
         data={"csrfmiddlewaretoken": client.cookies["csrftoken"]},

@@ -92,6 +92,16 @@ class Stack:
             timeout=300,
         )
 
+    def subscribe(self, *symbols: str) -> None:
+        """Ask the bridge to stream these symbols' quotes (as the web does for its watchlist)."""
+        response = httpx.post(
+            f"{self.bridge_url}/v1/subscriptions",
+            json={"symbols": list(symbols)},
+            headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+
     def bridge_get(self, path: str) -> Any:
         response = httpx.get(
             f"{self.bridge_url}{path}",
