@@ -6,6 +6,9 @@ from datetime import date, datetime
 
 from ib_insync import Contract, Option, Stock
 from twssim_helpers import connect
+from wheeldesk.testing.moments import SIM_START
+
+SIM_TODAY = SIM_START.date()  # tws-sim's pinned "today" (New York)
 
 
 async def test_qualify_stock_and_option_and_unknown(tws_sim) -> None:
@@ -55,7 +58,7 @@ async def test_secdef_params_weekly_and_monthly_to_a_year(tws_sim) -> None:
         smart = next(p for p in params if p.exchange == "SMART")
         assert smart.multiplier == "100" and smart.tradingClass == "MSFT"
         exps = sorted(datetime.strptime(e, "%Y%m%d").date() for e in smart.expirations)
-        today = date.today()
+        today = SIM_TODAY
         assert all(e.weekday() == 4 for e in exps)
         assert (exps[1] - exps[0]).days == 7  # weeklies
         assert 300 <= (exps[-1] - today).days <= 370  # monthlies out to a year
@@ -77,7 +80,7 @@ async def test_daily_history_trades_and_implied_vol(tws_sim) -> None:
         assert len(bars) >= 250
         assert all(b.low <= min(b.open, b.close) and b.high >= max(b.open, b.close) for b in bars)
         assert all(isinstance(b.date, date) for b in bars)
-        assert bars[-1].date < date.today() or bars[-1].date <= date.today()
+        assert bars[-1].date < SIM_TODAY  # daily bars end yesterday
         ivs = await ib.reqHistoricalDataAsync(
             c, "", "1 Y", "1 day", "OPTION_IMPLIED_VOLATILITY", True
         )

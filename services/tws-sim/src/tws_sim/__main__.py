@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import logging
 import sys
+from datetime import datetime
 
 from wheeldesk.settings import load_settings
 
 from tws_sim.engine import Config
+from tws_sim.market import parse_start
 from tws_sim.settings import TwsSimSettings
 
 
@@ -34,6 +36,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
         default=0,
         help="add N synthetic stocks SIM001.. to the universe (benchmarks streaming many symbols)",
     )
+    p.add_argument(
+        "--start",
+        type=_start,
+        default=env.tws_sim_start,
+        help="simulated start moment, ISO 8601 (default: the wall clock)",
+    )
     a = p.parse_args(argv)
     return Config(
         port=a.port,
@@ -47,7 +55,15 @@ def parse_args(argv: list[str] | None = None) -> Config:
         tick_ms=a.tick_ms,
         cash=a.cash,
         extra_symbols=max(0, a.extra_symbols),
+        start=a.start,
     )
+
+
+def _start(text: str) -> datetime:
+    try:
+        return parse_start(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tws_sim import messages as m
@@ -38,6 +39,7 @@ class Config:
     tick_ms: float = 250.0
     cash: float = 250_000.0
     extra_symbols: int = 0
+    start: datetime | None = None  # simulated start moment; None = the wall clock
 
 
 @dataclass
@@ -64,7 +66,9 @@ class Engine:
     counter: RequestCounter = field(default_factory=RequestCounter)
 
     def __post_init__(self) -> None:
-        self.market = Market(self.config.seed, self.config.speed, self.config.extra_symbols)
+        self.market = Market(
+            self.config.seed, self.config.speed, self.config.extra_symbols, start=self.config.start
+        )
         self.account = Account(self.market, cash=self.config.cash)
         self.account.seed_positions()
         self._perm = itertools.count(1_000_000_000 + self.config.seed * 1000)

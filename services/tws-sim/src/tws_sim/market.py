@@ -51,6 +51,17 @@ class SimClock:
         self.offset += seconds
 
 
+def parse_start(text: str) -> datetime:
+    """`--start` / TWS_SIM_START: ISO 8601; a moment without an offset is New York time."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"start {text!r} is not an ISO 8601 moment (e.g. 2026-06-17T10:30:00-04:00)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ET)
+
+
 def expiry_moment(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, 16, 0, tzinfo=ET)
 
@@ -117,9 +128,15 @@ def _stable_u(*parts: object) -> float:
 
 
 class Market:
-    def __init__(self, seed: int = 7, speed: float = 1.0, extra_symbols: int = 0) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        speed: float = 1.0,
+        extra_symbols: int = 0,
+        start: datetime | None = None,
+    ) -> None:
         self.seed = seed
-        self.clock = SimClock(speed)
+        self.clock = SimClock(speed, start)
         self.rng = np.random.default_rng(seed)
         self.rate = RATE
         self.stocks = load_universe(extra_symbols)

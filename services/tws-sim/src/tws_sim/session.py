@@ -9,7 +9,7 @@ import logging
 import struct
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 
 from tws_sim import messages as m
 from tws_sim import spreads, wsh
@@ -150,7 +150,7 @@ class Session:
         if versions is None or not versions[0] <= SERVER_VERSION <= versions[1]:
             raise ProtocolError(f"client versions {versions} do not include {SERVER_VERSION}")
         version = SERVER_VERSION
-        now = datetime.now(UTC).strftime("%Y%m%d %H:%M:%S UTC")
+        now = self.engine.market.now().astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
         self.send(encode(version, now))
         fields = await asyncio.wait_for(self._read_message(), 30)
         if not fields or fields[0] != "71":

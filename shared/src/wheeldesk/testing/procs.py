@@ -15,9 +15,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
+
+from wheeldesk import natsconn
+from wheeldesk.testing.moments import SIM_START, iso
 
 ROOT = Path(__file__).resolve().parents[4]
 TEST_TOKEN = "test-internal-token-0123456789"
@@ -163,16 +167,39 @@ class Proc:
         return self.start(wait=wait)
 
 
-def nats_proc(port: int | None = None, store_dir: Path | None = None) -> Proc:
+def nats_proc(port: int | None = None, store_dir: Path | None = None, *, auth: bool = True) -> Proc:
+    """nats-server with JetStream and, unless `auth=False`, the per-service users of
+    `wheeldesk.natsconn.PERMISSIONS` (fresh random passwords) plus an all-permission
+    `admin` user for the test itself: `proc.url` carries the admin's credentials,
+    `nats_user_env(proc, service)` gives a service its own NATS_USER/NATS_PASSWORD."""
     port = port or free_port()
     store = store_dir or Path(tempfile.mkdtemp(prefix="wd-nats-"))
-    proc = Proc(
-        "nats",
-        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-        port=port,
-    )
+    argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)]
+    url = f"nats://127.0.0.1:{port}"
+    passwords: dict[str, str] = {}
+    if auth:
+        passwords = {user: natsconn.generate_password() for user in natsconn.PERMISSIONS}
+        passwords[natsconn.ADMIN_USER] = natsconn.generate_password()
+        config = Path(tempfile.mkdtemp(prefix="wd-nats-conf-")) / "nats-server.conf"
+        config.write_text(natsconn.server_config(passwords, admin=True))
+        config.chmod(0o600)
+        argv += ["-c", str(config)]
+        url = natsconn.credentials_url(url, natsconn.ADMIN_USER, passwords[natsconn.ADMIN_USER])
+    proc = Proc("nats", argv, port=port)
+    proc.url = url
     proc.store_dir = store  # type: ignore[attr-defined]
+    proc.passwords = passwords  # type: ignore[attr-defined]
     return proc
+
+
+def nats_user_env(nats: Proc, service: str) -> dict[str, str]:
+    """NATS_URL (no credentials), NATS_USER and NATS_PASSWORD for `service` on `nats`."""
+    env = {"NATS_URL": f"nats://127.0.0.1:{nats.port}"}
+    passwords: dict[str, str] = getattr(nats, "passwords", {})
+    user = natsconn.SERVICE_USERS[service]
+    if user in passwords:
+        env.update(NATS_USER=user, NATS_PASSWORD=passwords[user])
+    return env
 
 
 def tws_sim_proc(
@@ -180,7 +207,9 @@ def tws_sim_proc(
     control_port: int | None = None,
     seed: int = 7,
     extra: list[str] | None = None,
+    start: datetime | None = SIM_START,
 ) -> Proc:
+    """tws-sim at the pinned `start` (`moments.SIM_START` unless the test needs another moment)."""
     port = port or free_port()
     control_port = control_port or free_port()
     proc = Proc(
@@ -195,6 +224,7 @@ def tws_sim_proc(
             str(control_port),
             "--seed",
             str(seed),
+            *(["--start", iso(start)] if start is not None else []),
             *(extra or []),
         ],
         port=port,
