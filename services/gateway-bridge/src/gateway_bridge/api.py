@@ -117,7 +117,11 @@ def router() -> APIRouter:
 
     @r.get("/status", response_model=ConnectionStatus, tags=["connection"])
     async def status(request: Request) -> ConnectionStatus:
-        return bridge_of(request).session.status
+        session = bridge_of(request).session
+        await session.refresh_clock(max_age=5.0)
+        if not session.status.connected:
+            return session.status
+        return session.status.model_copy(update={"server_time": session.now()})
 
     @r.get("/account", response_model=Account, tags=["account"])
     async def account(request: Request) -> Account:

@@ -456,7 +456,7 @@ class MarketData:
                         volume=max(0.0, float(b.volume or 0)),
                     )
                 )
-            cutoff = date.today() - timedelta(days=days)
+            cutoff = self.session.today() - timedelta(days=days)
             return [b for b in out if b.date >= cutoff] or out
 
         result = History(symbol=symbol.upper(), bars=await bars("TRADES"))

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from wheeldesk.clients import BridgeClient, ServiceCallError
 from wheeldesk.errors import ServiceError
+from wheeldesk.markettime import BROKER_CLOCK
 from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.market import OptionQuote
 from wheeldesk.schemas.screener import Rejection, ScanRequest, ScanResult, Signal, SymbolData
@@ -151,6 +152,13 @@ def _inline_symbol(
     return s, r, []
 
 
+def _context(request: ScanRequest, now: datetime, rate: float) -> signals.Context:
+    """DTE and "today" are the broker's (IB's clock, via the bridge) unless the scan pins `now`."""
+    return signals.Context(
+        criteria=request.criteria, now=now, rate=rate, buying_power=request.buying_power
+    )
+
+
 def _rank(all_signals: list[Signal]) -> list[Signal]:
     """Roll and close suggestions first (they are about money already at risk), then score."""
     order = {"CLOSE": 0, "ROLL": 0, "CC": 1, "CSP": 1}
@@ -170,16 +178,14 @@ async def run_scan(
     """Run one scan to the end. Raises BridgeUnavailable when market data cannot be had."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    now = now or started
     symbols = list(dict.fromkeys(s.strip().upper() for s in request.symbols if s.strip()))
-    ctx = signals.Context(
-        criteria=request.criteria, now=now, rate=rate, buying_power=request.buying_power
-    )
     out: list[Signal] = []
     rejected: list[Rejection] = []
     errors: list[Rejection] = []
     done = 0
+    now = now or request.now
     if request.data is not None:
+        ctx = _context(request, now or BROKER_CLOCK.now(), rate)
         inline = {d.symbol.upper(): d for d in request.data}
         for symbol in symbols:
             data = inline.get(symbol)
@@ -199,6 +205,9 @@ async def run_scan(
         if ready.get("status") != "ready":
             reason = ready.get("reason") or ready.get("status") or "not ready"
             raise BridgeUnavailable(f"gateway-bridge not ready: {reason}")
+        if now is None:
+            BROKER_CLOCK.follow((await bridge.status()).server_time)
+        ctx = _context(request, now or BROKER_CLOCK.now(), rate)
         sem = asyncio.Semaphore(concurrency)
 
         async def one(symbol: str):  # type: ignore[no-untyped-def]

@@ -28,6 +28,13 @@ class ConnectionStatus(BaseModel):
     server_version: int | None = None
     market_data_type: DataType | None = None
     since: datetime = Field(default_factory=utcnow)
+    server_time: datetime | None = Field(
+        default=None,
+        description=(
+            "IB's clock when the status was answered (UTC). Every 'today' and DTE follows it:"
+            " see wheeldesk.markettime.BrokerClock. None while disconnected."
+        ),
+    )
 
 
 class ConnectionEvent(Event, ConnectionStatus):

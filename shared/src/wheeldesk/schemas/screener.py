@@ -133,6 +133,11 @@ class ScanRequest(StrictModel):
     positions: list[Position] = Field(default_factory=list)
     buying_power: float | None = None
     data: list[SymbolData] | None = None
+    now: datetime | None = Field(
+        default=None,
+        description="The moment the scan is for (DTE, 'today'); default the broker's clock "
+        "(IB's, from the bridge). Set it to replay or test a scan at a pinned moment.",
+    )
 
 
 class Signal(BaseModel):

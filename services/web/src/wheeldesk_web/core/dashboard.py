@@ -18,6 +18,7 @@ from wheeldesk.schemas.market import Quote
 from wheeldesk.schemas.orders import Order
 
 from wheeldesk_web.core import clients
+from wheeldesk_web.core.clock import broker_today
 from wheeldesk_web.market.services import last_account, store_account
 from wheeldesk_web.market.streaming import ensure_streaming
 
@@ -50,7 +51,7 @@ class PositionRow:
     def dte(self) -> int | None:
         if self.position.expiry is None:
             return None
-        return (self.position.expiry - date.today()).days
+        return (self.position.expiry - broker_today()).days
 
 
 @dataclass
@@ -72,7 +73,7 @@ class DashboardData:
 
     @property
     def expiring_this_week(self) -> list[PositionRow]:
-        today = date.today()
+        today = broker_today()
         end = today + timedelta(days=6 - today.weekday() if today.weekday() < 5 else 7)
         return [
             r

@@ -12,6 +12,7 @@ from wheeldesk.clients import ServiceCallError
 from wheeldesk.schemas.market import Chain
 
 from wheeldesk_web.core import clients
+from wheeldesk_web.core.clock import broker_today
 from wheeldesk_web.core.dashboard import dashboard_data
 from wheeldesk_web.market.models import Option, Stock
 from wheeldesk_web.market.services import store_chain, store_history, upsert_stock
@@ -151,7 +152,7 @@ def _pick(expirations: list[date], raw: str | None, dte_min: int = 0) -> date | 
             wanted = None
         if wanted in expirations:
             return wanted
-    today = timezone.localdate()
+    today = broker_today()
     in_window = [e for e in expirations if (e - today).days >= dte_min]
     return (in_window or expirations or [None])[0]
 
@@ -167,7 +168,7 @@ def _not_listed(symbol: str, raw: str | None, shown: date | None) -> str | None:
 def _chain_from_db(
     symbol: str, expiry_raw: str | None, exc: ServiceCallError, dte_min: int = 0
 ) -> ChainView:
-    today = timezone.localdate()
+    today = broker_today()
     options = list(Option.objects.filter(symbol=symbol, expiry__gte=today))
     expirations = sorted({o.expiry for o in options})
     expiry = _pick(expirations, expiry_raw, dte_min)

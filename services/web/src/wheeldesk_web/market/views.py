@@ -1,8 +1,8 @@
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 
+from wheeldesk_web.core.clock import broker_today
 from wheeldesk_web.market.models import Stock
 from wheeldesk_web.market.pages import UnknownSymbol, chart_data, load_chain, load_stock
 from wheeldesk_web.preferences.models import UserConfig
@@ -71,7 +71,7 @@ def chain_table(request: HttpRequest, symbol: str) -> HttpResponse:
             {"message": f"Unknown ticker {symbol}."},
             status=404,
         )
-    today = timezone.localdate()
+    today = broker_today()
     tabs = [
         {
             "expiry": e,
