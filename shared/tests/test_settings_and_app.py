@@ -28,8 +28,61 @@ def test_default_secret_refused_outside_demo(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("DEMO_MODE", "false")
     with pytest.raises(ConfigError, match="INTERNAL_API_TOKEN"):
         load_settings(_Settings, exit_on_error=False)
-    monkeypatch.setenv("INTERNAL_API_TOKEN", "a-real-secret-value-123")
+    monkeypatch.setenv("INTERNAL_API_TOKEN", "a-real-secret-value-0123456789abcdef")
+    monkeypatch.setenv("NATS_USER", "screener")
+    monkeypatch.setenv("NATS_PASSWORD", "nats-secret-value-0123456789abcdef")
     assert load_settings(_Settings, exit_on_error=False).ib_port == 4002
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"INTERNAL_API_TOKEN": "x"},
+            "INTERNAL_API_TOKEN is 1 characters; use at least 32 when DEMO_MODE=false",
+        ),
+        (
+            {"INTERNAL_API_TOKEN": "a" * 31},
+            "INTERNAL_API_TOKEN is 31 characters; use at least 32 when DEMO_MODE=false",
+        ),
+        (
+            {"NATS_PASSWORD": "", "NATS_USER": ""},
+            "NATS_PASSWORD must be set to a non-default secret when DEMO_MODE=false",
+        ),
+        (
+            {"NATS_PASSWORD": "short"},
+            "NATS_PASSWORD is 5 characters; use at least 32 when DEMO_MODE=false",
+        ),
+        ({"NATS_USER": ""}, "NATS_USER must be set with NATS_PASSWORD"),
+    ],
+)
+def test_weak_or_missing_secrets_refused_outside_demo(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    """A one-character token or an unauthenticated NATS is no perimeter (issue 17.6)."""
+    monkeypatch.setenv("DEMO_MODE", "false")
+    monkeypatch.setenv("INTERNAL_API_TOKEN", "t" * 32)
+    monkeypatch.setenv("NATS_USER", "screener")
+    monkeypatch.setenv("NATS_PASSWORD", "n" * 32)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings(_Settings, exit_on_error=False)
+    assert str(err.value).startswith(f"configuration error: {message}")
+
+
+def test_nats_credentials_in_the_url_count_and_settings_put_them_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEMO_MODE", "false")
+    monkeypatch.setenv("INTERNAL_API_TOKEN", "t" * 32)
+    monkeypatch.setenv("NATS_URL", f"nats://web:{'p' * 32}@nats:4222")
+    assert load_settings(_Settings, exit_on_error=False).nats_user is None
+    monkeypatch.setenv("NATS_URL", "nats://nats:4222")
+    monkeypatch.setenv("NATS_USER", "web")
+    monkeypatch.setenv("NATS_PASSWORD", "p@ss/" + "w" * 30)
+    settings = load_settings(_Settings, exit_on_error=False)
+    assert settings.nats_url == f"nats://web:p%40ss%2F{'w' * 30}@nats:4222"
 
 
 def test_service_exits_with_one_line_not_a_traceback() -> None:

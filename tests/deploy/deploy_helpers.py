@@ -112,6 +112,9 @@ def compose_binary() -> str:
 PROD_SECRETS = {
     "INTERNAL_API_TOKEN": "d3b07384d113edec49eaa6238ad5ff00d3b07384d113edec49eaa6238ad5ff00",
     "DJANGO_SECRET_KEY": "q8Yc2nWm4Zt7Lp1Vx9Rb3Kd6Hs0Fj5Ga8Ue2Io4Py7Tr1Ew3Qa6Sd9Zx2Cv5Bn8Mk0Lj",
+    # Outside demo mode every service logs in to NATS as its own user (docs/security.md).
+    "NATS_USER": "web",
+    "NATS_PASSWORD": "Zq4Jd8Wm2Xr6Tb0Hn5Lc9Vf3Ks7Pg1Ya4Ue8Io2",
 }
 
 

@@ -1,15 +1,24 @@
-"""NATS connection helper: reconnect forever with backoff, and JetStream stream setup.
+"""NATS connection helper: reconnect forever with backoff, JetStream stream setup, and the
+per-service NATS users with their permissions.
 
 Every service uses this, so that a restarted nats-server is survived the same way
 everywhere. Payloads are published as JSON from `wheeldesk.schemas` models.
+
+`PERMISSIONS` is the one statement of who may publish and subscribe to what on the bus;
+`server_config` renders it as a nats-server configuration (for `make run`, the test harness
+and `deploy/nats/nats-server.conf`), so a service with another service's subjects is refused
+by the server itself, not by convention.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import nats
 from nats.aio.client import Client as NATS
@@ -63,8 +72,10 @@ async def connect(
 ) -> NATS:
     """Connect, retrying the first connection with capped backoff; then reconnect forever."""
 
+    url, user, password = split_credentials(url)
+
     async def _state(state: str) -> None:
-        log.info("nats %s", state, extra={"nats_url": url})
+        log.info("nats %s", state, extra={"nats_url": url, "nats_user": user})
         if on_state is not None:
             result = on_state(state)
             if asyncio.iscoroutine(result):
@@ -94,12 +105,16 @@ async def connect(
                 disconnected_cb=disconnected_cb,
                 reconnected_cb=reconnected_cb,
                 error_cb=error_cb,
+                user=user,
+                password=password,
             )
             await _state("connected")
             return nc
         except Exception as exc:
             if initial_attempts is not None and attempt >= initial_attempts:
                 raise
+            if "authorization" in str(exc).lower():
+                log.error("nats refused user %r: check NATS_USER/NATS_PASSWORD", user)
             log.warning("nats connect failed (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_backoff)
@@ -126,3 +141,153 @@ async def publish_event(
     """Publish on JetStream, deduplicated by `Nats-Msg-Id` (the event id by default)."""
     headers = {"Nats-Msg-Id": msg_id or str(getattr(event, "event_id", ""))}
     return await js.publish(subject, encode(event), headers=headers)
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """`nats://user:pass@host:port` -> (`nats://host:port`, user, pass), percent-decoded.
+
+    The credentials are passed to nats-py separately so that a password with `@`, `:` or `/`
+    works and the URL that gets logged never carries a password.
+    """
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None, None
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    user = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return bare, user, password
+
+
+# --- NATS users and permissions ---------------------------------------------------------
+
+JS_API = "$JS.API"
+
+
+def _stream_admin(*streams: str) -> list[str]:
+    """JetStream API subjects to look up, create and update these streams (ensure_streams)."""
+    return [
+        f"{JS_API}.STREAM.{verb}.{name}"
+        for name in streams
+        for verb in ("INFO", "CREATE", "UPDATE")
+    ]
+
+
+def _consumer(stream: str) -> list[str]:
+    """JetStream API subjects to create/look up durable consumers on `stream`, pull from them
+    and ack what was pulled (nothing that deletes or purges)."""
+    return [
+        f"{JS_API}.CONSUMER.CREATE.{stream}",
+        f"{JS_API}.CONSUMER.CREATE.{stream}.>",
+        f"{JS_API}.CONSUMER.DURABLE.CREATE.{stream}.>",
+        f"{JS_API}.CONSUMER.INFO.{stream}.>",
+        f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.>",
+        f"$JS.ACK.{stream}.>",
+    ]
+
+
+KV_EMAIL_STREAM = f"KV_{subjects.KV_EMAIL_STATUS}"
+
+# user -> {"publish": [...], "subscribe": [...]}. Replies to requests (JetStream API answers,
+# publish acks, pulled messages) arrive on the requester's `_INBOX.>`.
+PERMISSIONS: dict[str, dict[str, list[str]]] = {
+    # The bridge alone speaks for IBKR: quotes on core NATS, the rest on the IBKR stream.
+    "gateway-bridge": {
+        "publish": ["ibkr.>", *_stream_admin(subjects.STREAM_IBKR)],
+        "subscribe": ["_INBOX.>"],
+    },
+    # The screener publishes finished scans on the SIGNALS stream and reads nothing.
+    "screener": {
+        "publish": [f"{subjects.SIGNALS_PREFIX}.>", *_stream_admin(subjects.STREAM_SIGNALS)],
+        "subscribe": ["_INBOX.>"],
+    },
+    # The notifier alone puts email jobs on the EMAIL stream (the web asks it over HTTP), pulls
+    # them, dead-letters failures and keeps each email's status in a KV bucket.
+    "notifier": {
+        "publish": [
+            f"{subjects.EMAIL_PREFIX}.>",
+            subjects.EMAIL_DEAD_LETTER,
+            f"$KV.{subjects.KV_EMAIL_STATUS}.>",
+            *_stream_admin(subjects.STREAM_EMAIL, subjects.STREAM_EMAIL_DLQ, KV_EMAIL_STREAM),
+            *_consumer(subjects.STREAM_EMAIL),
+            f"{JS_API}.DIRECT.GET.{KV_EMAIL_STREAM}",
+            f"{JS_API}.DIRECT.GET.{KV_EMAIL_STREAM}.>",
+            f"{JS_API}.STREAM.MSG.GET.{KV_EMAIL_STREAM}",
+        ],
+        "subscribe": ["_INBOX.>"],
+    },
+    # The web (pages, live stream, worker) only reads the bus: live quotes/orders/connection
+    # for browsers, and the IBKR stream (orders, executions) for the ledger.
+    "web": {
+        "publish": [*_stream_admin(subjects.STREAM_IBKR), *_consumer(subjects.STREAM_IBKR)],
+        "subscribe": [
+            f"{subjects.QUOTE_PREFIX}.*",
+            f"{subjects.ORDER_PREFIX}.*",
+            subjects.CONNECTION,
+            "_INBOX.>",
+        ],
+    },
+}
+
+SERVICE_USERS = {
+    "gateway-bridge": "gateway-bridge",
+    "screener": "screener",
+    "notifier": "notifier",
+    "web": "web",
+}
+
+ADMIN_USER = "admin"  # the test harness's own user (publishes faults); never in production
+
+
+def generate_password() -> str:
+    """A 43-character random password (the secrets' 32-character minimum, with room)."""
+    return secrets.token_urlsafe(32)
+
+
+def server_config(
+    passwords: dict[str, str],
+    *,
+    listen: str | None = None,
+    store_dir: str | None = None,
+    admin: bool = False,
+) -> str:
+    """A nats-server configuration with one user per service and its `PERMISSIONS`.
+
+    `passwords` maps user -> password; a value starting with `$` is left to nats-server to read
+    from its environment (compose: `$NATS_PASSWORD_WEB`). `admin=True` adds `ADMIN_USER` with
+    every permission (the test harness's publisher of faults). No user means no entry: an
+    unauthenticated client is refused. No monitoring port is configured.
+    """
+
+    def quoted(value: str) -> str:
+        return value if value.startswith("$") else json.dumps(value)
+
+    lines = ["# Wheeldesk NATS: one user per service; rendered by wheeldesk.natsconn.server_config"]
+    if listen:
+        lines.append(f"listen: {json.dumps(listen)}")
+    lines.append(
+        "jetstream {" + (f" store_dir: {json.dumps(store_dir)} " if store_dir else "") + "}"
+    )
+    lines.append("authorization {")
+    lines.append("  users = [")
+    for user, perms in PERMISSIONS.items():
+        lines.append(f"    {{user: {json.dumps(user)}, password: {quoted(passwords[user])},")
+        lines.append("     permissions: {")
+        lines.append(f"       publish: {{allow: {json.dumps(perms['publish'])}}},")
+        lines.append(f"       subscribe: {{allow: {json.dumps(perms['subscribe'])}}}")
+        lines.append("     }}")
+    if admin:
+        lines.append(
+            f"    {{user: {json.dumps(ADMIN_USER)}, password: {quoted(passwords[ADMIN_USER])}}}"
+        )
+    lines.append("  ]")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def credentials_url(url: str, user: str, password: str) -> str:
+    """`nats://host:port` with `user:password@` (percent-encoded) in it."""
+    parts = urlsplit(url)
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc.rsplit('@', 1)[-1]}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

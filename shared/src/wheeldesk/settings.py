@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import sys
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_INTERNAL_TOKEN = "dev-internal-token-change-me"
+MIN_SECRET_LENGTH = 32  # outside demo mode: a guessable token is no perimeter
 
 S = TypeVar("S", bound="BaseServiceSettings")
 
@@ -36,6 +38,13 @@ class BaseServiceSettings(BaseSettings):
         description="Bearer token every service-to-service HTTP call carries (secret).",
     )
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL.")
+    nats_user: str | None = Field(
+        default=None,
+        description="This service's NATS user (its publish/subscribe permissions: docs/security.md).",
+    )
+    nats_password: SecretStr | None = Field(
+        default=None, description="This service's NATS password (secret, 32+ characters)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     log_format: Literal["json", "text"] = Field(default="json")
     bridge_url: str = Field(default="http://127.0.0.1:8001", description="gateway-bridge base URL.")
@@ -45,23 +54,50 @@ class BaseServiceSettings(BaseSettings):
         default="http://127.0.0.1:8000", description="Public URL of the web app (links in emails)."
     )
 
+    @model_validator(mode="after")
+    def _nats_credentials_in_url(self) -> BaseServiceSettings:
+        """NATS_USER/NATS_PASSWORD go into `nats_url`, so every caller of `natsconn.connect`
+        logs in as this service without knowing about credentials (connect splits them out
+        again and never logs the password)."""
+        if self.nats_user and self.nats_password is not None:
+            parts = urlsplit(self.nats_url)
+            if parts.username is None:
+                from wheeldesk.natsconn import credentials_url
+
+                password = self.nats_password.get_secret_value()
+                self.nats_url = credentials_url(self.nats_url, self.nats_user, password)
+        return self
+
     def check_secrets(self) -> None:
-        """Refuse default or empty secrets outside demo mode."""
+        """Refuse default, empty or short (< 32 characters) secrets outside demo mode, and a
+        NATS connection without credentials."""
         if self.demo_mode:
             return
         for name, value in self.secret_fields().items():
             raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if name == "nats_password" and not raw:
+                raw = urlsplit(self.nats_url).password  # credentials given in NATS_URL instead
             if not raw or raw == DEFAULT_INTERNAL_TOKEN or "change-me" in str(raw):
                 raise ConfigError(
                     f"{name.upper()} must be set to a non-default secret when DEMO_MODE=false"
                 )
+            if len(str(raw)) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"{name.upper()} is {len(str(raw))} characters; use at least"
+                    f" {MIN_SECRET_LENGTH} when DEMO_MODE=false (openssl rand -hex 32)"
+                )
+        if self.nats_password is not None and not self.nats_user:
+            raise ConfigError("NATS_USER must be set with NATS_PASSWORD")
 
     def secret_fields(self) -> dict[str, object]:
-        return {
-            name: getattr(self, name)
+        """Every SecretStr setting, the NATS password last (its message is the least specific)."""
+        names = [
+            name
             for name, field in type(self).model_fields.items()
             if field.annotation is SecretStr or field.annotation == (SecretStr | None)
-        }
+        ]
+        names.sort(key=lambda name: name == "nats_password")
+        return {name: getattr(self, name) for name in names}
 
 
 class ConfigError(Exception):

@@ -16,9 +16,11 @@ def internal_token() -> str:
 
 @pytest.fixture(scope="session")
 def nats_server() -> Iterator[Proc]:
-    """One real nats-server (JetStream on) for the session. Tests isolate by subject/stream."""
+    """One real nats-server (JetStream on) for the session. Tests isolate by subject/stream.
+
+    `url` carries the all-permission test user; services started with it connect as that user
+    (`procs.nats_user_env` gives one its own restricted user)."""
     proc = nats_proc().start()
-    proc.url = f"nats://127.0.0.1:{proc.port}"  # type: ignore[attr-defined]
     yield proc
     proc.stop()
 
@@ -27,7 +29,6 @@ def nats_server() -> Iterator[Proc]:
 def fresh_nats() -> Iterator[Proc]:
     """A nats-server of this test's own, for tests that kill or restart it."""
     proc = nats_proc().start()
-    proc.url = f"nats://127.0.0.1:{proc.port}"  # type: ignore[attr-defined]
     yield proc
     proc.stop()
 

@@ -21,6 +21,7 @@ from wheeldesk.testing.procs import (
     Proc,
     free_port,
     nats_proc,
+    nats_user_env,
     service_proc,
     tws_sim_proc,
 )
@@ -63,7 +64,8 @@ class Stack:
 
     @property
     def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.nats.port}"
+        """The test's own all-permission NATS user (services log in as their own user)."""
+        return self.nats.url
 
     @property
     def control_url(self) -> str:
@@ -165,6 +167,8 @@ class Stack:
                     ("notifier", "notifier"),
                 )
             }
+            for name, proc in procs.items():
+                proc.env.update(nats_user_env(nats, name))
             procs["notifier"].env.update(notifier_env or {})
             procs["gateway-bridge"].env.update(bridge_env or {})
             for proc in procs.values():
@@ -172,7 +176,7 @@ class Stack:
                 proc.log_path = workdir / f"{proc.name}.log"
                 proc.start(wait=False)
                 started.append(proc)
-            web = service_proc("web", env, port=ports["web"])
+            web = service_proc("web", {**env, **nats_user_env(nats, "web")}, port=ports["web"])
             web.log_dir = workdir
             web.log_path = workdir / "web.log"
             for step in (
