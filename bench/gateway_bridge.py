@@ -23,7 +23,14 @@ from datetime import UTC, datetime
 
 from wheeldesk.clients import BridgeClient
 from wheeldesk.schemas.market import QuoteEvent
-from wheeldesk.testing.procs import TEST_TOKEN, nats_proc, service_proc, tws_sim_proc
+from wheeldesk.testing.procs import (
+    TEST_TOKEN,
+    Proc,
+    nats_proc,
+    nats_user_env,
+    service_proc,
+    tws_sim_proc,
+)
 
 WATCHLIST = [
     "AAPL", "MSFT", "KO", "PEP", "JNJ", "PG", "JPM", "BAC", "XOM", "CVX",
@@ -81,12 +88,12 @@ async def _latency(url: str, nats_url: str) -> tuple[list[float], int]:
     return latencies, len(latencies)
 
 
-def _bridge(sim_port: int, nats_port: int, client_id: int, **env: str):  # type: ignore[no-untyped-def]
+def _bridge(sim_port: int, nats: Proc, client_id: int, **env: str):  # type: ignore[no-untyped-def]
     return service_proc(
         "gateway-bridge",
         {
             "IB_PORT": str(sim_port),
-            "NATS_URL": f"nats://127.0.0.1:{nats_port}",
+            **nats_user_env(nats, "gateway-bridge"),
             "IB_CLIENT_ID": str(client_id),
             "LOG_LEVEL": "WARNING",
             **env,
@@ -96,24 +103,24 @@ def _bridge(sim_port: int, nats_port: int, client_id: int, **env: str):  # type:
 
 def run() -> list[dict]:
     nats = nats_proc().start()
-    nats_url = f"nats://127.0.0.1:{nats.port}"
+    nats_url = nats.url  # the bench listens as the test user
     # IB's limits on: 100 lines, 50 msg/s.
     sim = tws_sim_proc(extra=["--max-lines", "100", "--pacing", "50"]).start()
     # Streaming load: every symbol moves every 50 ms (20 ticks/s each, 400/s in all).
     fast = tws_sim_proc(extra=["--tick-ms", "50"]).start()
     procs = [nats, sim, fast]
     try:
-        bridge = _bridge(sim.port, nats.port, 901)
+        bridge = _bridge(sim.port, nats, 901)
         procs.append(bridge)
         wall, requested, returned, empty = asyncio.run(_chains(bridge.url))
         bridge.stop()
         # Pipeline latency: a 1 ms window, so no tick waits for its symbol's window.
-        bridge = _bridge(fast.port, nats.port, 902, QUOTE_PUBLISH_HZ="1000")
+        bridge = _bridge(fast.port, nats, 902, QUOTE_PUBLISH_HZ="1000")
         procs.append(bridge)
         pipeline, count = asyncio.run(_latency(bridge.url, nats_url))
         bridge.stop()
         # Default 4 Hz per symbol: ticks inside a window wait for it (latest wins).
-        bridge = _bridge(fast.port, nats.port, 903)
+        bridge = _bridge(fast.port, nats, 903)
         procs.append(bridge)
         coalesced, coalesced_count = asyncio.run(_latency(bridge.url, nats_url))
     finally:

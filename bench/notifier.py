@@ -17,7 +17,7 @@ import time
 
 import httpx
 from wheeldesk.testing.fake_resend import FakeResend
-from wheeldesk.testing.procs import TEST_TOKEN, nats_proc, service_proc
+from wheeldesk.testing.procs import TEST_TOKEN, nats_proc, nats_user_env, service_proc
 
 N = 1000
 CLIENTS = 16
@@ -77,7 +77,7 @@ def run() -> list[dict]:
     notifier = service_proc(
         "notifier",
         {
-            "NATS_URL": f"nats://127.0.0.1:{nats.port}",
+            **nats_user_env(nats, "notifier"),
             "EMAIL_BACKEND": "resend",
             "RESEND_API_KEY": "re_bench",
             "RESEND_API_URL": fake.url,

@@ -46,7 +46,7 @@ async def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no
 @pytest.fixture
 def nats_url():  # type: ignore[no-untyped-def]
     proc = nats_proc().start()
-    yield f"nats://127.0.0.1:{proc.port}"
+    yield proc.url  # the test user; the server has the per-service users on
     proc.stop()
 
 
