@@ -704,6 +704,9 @@ class OrderService:
             ExecutionEvent(fill=fill),
             f"exec:{fill.exec_id}:{kind}",
         )
-        trade = self.ib.wrapper.permId2Trade.get(ib_fill.execution.permId)
+        # The order this fill belongs to, through the public trade list (not the wrapper's map).
+        trade = next(
+            (t for t in self.ib.trades() if ex.permId and t.order.permId == ex.permId), None
+        )
         if trade is not None:
             self._publish_order(trade, kind, fill)
