@@ -44,11 +44,13 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
     ),
     ("marketdata.py", "ib.wrapper.reqId2Ticker"): (
         1,
-        "same snapshot request: forget the ticker of the finished snapshot",
+        "same snapshot request: reqTickersAsync never removes a snapshot's reqId2Ticker entry "
+        "(one leaked per quote in a long-running bridge)",
     ),
     ("marketdata.py", "ib.wrapper.tickers"): (
         1,
-        "same snapshot request: drop the per-contract ticker so the next one starts clean",
+        "same snapshot request: wrapper.tickers is keyed by id(contract) and never emptied, so "
+        "a later contract at the same address would get this stale Ticker (and it leaks)",
     ),
     ("marketdata.py", "self.ib.wrapper.ticker2ReqId"): (
         2,
@@ -57,7 +59,8 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
     ),
     ("marketdata.py", "self.ib.wrapper.tickers"): (
         1,
-        "generic-tick stream: drop the per-contract ticker after cancelling",
+        "generic-tick stream: cancelMktData leaves the Ticker in wrapper.tickers (keyed by "
+        "id(contract)); see the snapshot entry",
     ),
     ("marketdata.py", "self.ib.wrapper.reqId2Ticker"): (
         1,
