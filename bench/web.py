@@ -47,7 +47,7 @@ def _child() -> None:
     import django
 
     django.setup()
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     import httpx
     from django.conf import settings
@@ -55,6 +55,7 @@ def _child() -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from wheeldesk.testing.moments import SIM_START
     from wheeldesk_web.signals.models import ScanRun, Signal
 
     setup_test_environment()
@@ -62,7 +63,7 @@ def _child() -> None:
     run = ScanRun.objects.create(
         user=user, status=ScanRun.DONE, symbols=["KO"], signal_count=SIGNALS
     )
-    expiry = date.today() + timedelta(days=30)
+    expiry = SIM_START.date() + timedelta(days=30)
     Signal.objects.bulk_create(
         Signal(
             scan=run, kind="CSP" if i % 3 else "CC", symbol=f"S{i % 50:02d}", expiry=expiry,

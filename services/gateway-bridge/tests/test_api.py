@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import timedelta
 
 import pytest
 from bridge_helpers import api, client, metric
 from wheeldesk.clients import ServiceCallError
 from wheeldesk.schemas.common import DataType
+from wheeldesk.testing.moments import SIM_START
 from wheeldesk.testing.procs import Proc
+
+SIM_TODAY = SIM_START.date()
 
 
 def test_health_ready_and_status(shared_bridge: Proc) -> None:
@@ -20,6 +23,9 @@ def test_health_ready_and_status(shared_bridge: Proc) -> None:
     assert status.connected and status.state == "connected"
     assert status.account_id == "DU7654321"
     assert status.market_data_type == DataType.LIVE
+    # IB's clock (tws-sim's pinned simulated time), not this machine's: DTE follows it.
+    assert status.server_time is not None
+    assert SIM_START <= status.server_time < SIM_START + timedelta(days=45)
     # Everything but health needs the bearer token.
     import httpx
 
@@ -41,7 +47,7 @@ def test_positions(shared_bridge: Proc) -> None:
     assert ko.avg_cost > 0
     put = positions[("AAPL", "OPT")]
     assert put.quantity == -1 and put.right == "P" and put.multiplier == 100
-    assert put.expiry is not None and 15 <= (put.expiry - date.today()).days <= 60
+    assert put.expiry is not None and (put.expiry - SIM_TODAY).days == 30  # the July monthly
     aapl = client(shared_bridge).quotes(["AAPL"])[0]
     assert put.strike is not None and aapl.price is not None and put.strike < aapl.price
 
@@ -110,7 +116,7 @@ def test_chain_puts_in_delta_band(shared_bridge: Proc) -> None:
     c = client(shared_bridge)
     chain = c.chain("AAPL", right="P", dte_min=7, dte_max=60, delta_min=0.10, delta_max=0.40)
     assert chain.symbol == "AAPL" and chain.right == "P"
-    assert chain.expirations and all(7 <= (e - date.today()).days <= 61 for e in chain.expirations)
+    assert chain.expirations and all(7 <= (e - SIM_TODAY).days <= 60 for e in chain.expirations)
     assert chain.underlying.price is not None
     assert len(chain.options) >= len(chain.expirations)
     # Pre-selection: no more than twice the quotes returned were asked of IB.

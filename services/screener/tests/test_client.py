@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from wheeldesk.clients import ServiceCallError, SyncScreenerClient
 from wheeldesk.schemas.market import Quote
 from wheeldesk.schemas.screener import ScanRequest, SymbolData
+from wheeldesk.testing.moments import SIM_START
 from wheeldesk.testing.procs import free_port
 
 
@@ -21,12 +20,11 @@ def screener(service_factory):  # type: ignore[no-untyped-def]
 
 def test_client_polls_a_big_scan_and_reports_a_down_bridge(screener, internal_token) -> None:  # type: ignore[no-untyped-def]
     symbols = [f"S{i:03d}" for i in range(250)]
-    data = [
-        SymbolData(symbol=s, quote=Quote(symbol=s, last=50.0, ts=datetime.now(UTC)))
-        for s in symbols
-    ]
+    data = [SymbolData(symbol=s, quote=Quote(symbol=s, last=50.0, ts=SIM_START)) for s in symbols]
     with SyncScreenerClient(screener.url, internal_token, timeout=30) as client:
-        result = client.scan(ScanRequest(symbols=symbols, data=data), poll_seconds=0.05)
+        result = client.scan(
+            ScanRequest(now=SIM_START, symbols=symbols, data=data), poll_seconds=0.05
+        )
         assert result.symbols == symbols
         assert len(result.rejections) == 250  # no chains given: "no_contracts" for each
         # small scan needing the (down) bridge: 503 with the reason

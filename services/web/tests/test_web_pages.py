@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -15,6 +15,7 @@ from django.core.cache import cache
 from wheeldesk.schemas.market import Fundamentals, OptionContract
 from wheeldesk.schemas.screener import Criteria, Rejection, ScanResult
 from wheeldesk.schemas.screener import Signal as SignalSchema
+from wheeldesk.testing.moments import SIM_START
 from wheeldesk.testing.procs import free_port
 from wheeldesk_web.config import SETTINGS
 from wheeldesk_web.core import status
@@ -51,7 +52,7 @@ def client_in(client, user):
 
 
 def make_signal(symbol: str, apy: float, tier: str, **extra) -> SignalSchema:
-    expiry = date.today() + timedelta(days=30)
+    expiry = SIM_START.date() + timedelta(days=30)
     values = {
         "kind": "CSP",
         "symbol": symbol,
@@ -289,7 +290,7 @@ def test_every_model_is_in_the_admin_and_its_pages_render(client, scan) -> None:
 
 def test_signal_detail_names_the_earnings_date_before_expiry(client_in, user) -> None:
     run = ScanRun.objects.create(user=user, symbols=["CSCO"])
-    earnings = date.today() + timedelta(days=12)
+    earnings = SIM_START.date() + timedelta(days=12)
     flagged = make_signal(
         "CSCO",
         20.0,
@@ -312,7 +313,7 @@ def test_chain_with_an_expiry_not_listed_says_which_one_it_shows(client_in, user
     """A typed, stale or junk `?expiry=` is not silently swapped for another expiry."""
     from wheeldesk_web.market.models import Option
 
-    listed = date.today() + timedelta(days=30)
+    listed = SIM_START.date() + timedelta(days=30)
     for right in ("P", "C"):
         Option.objects.create(symbol="KO", expiry=listed, strike=60.0, right=right, bid=1.0)
     shown = f"{listed:%b} {listed.day}, {listed.year}"

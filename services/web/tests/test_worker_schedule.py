@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from wheeldesk.clients import ServiceCallError
 from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest
+from wheeldesk.testing.moments import SIM_START
 from wheeldesk_web.alerts.models import EmailedSignal, Notification, SavedScan
 from wheeldesk_web.alerts.schedule import market_open, parse_every
 from wheeldesk_web.alerts.worker import Worker
@@ -33,7 +34,7 @@ def store_scan(symbol: str = "KO", strike: float = 60.0, tier: str = "A") -> Sca
         scan=run,
         kind="CSP",
         symbol=symbol,
-        expiry=date.today() + timedelta(days=30),
+        expiry=SIM_START.date() + timedelta(days=30),
         strike=strike,
         right="P",
         premium=1.10,

@@ -51,7 +51,20 @@ class BrokerClock:
     def __init__(self) -> None:
         self._offset = 0.0
         self._known = False
+        self._pinned = False
         self._lock = threading.Lock()
+
+    def pin(self, moment: datetime | None) -> None:
+        """Tests and replays: run on from `moment` and ignore the broker's reports until
+        unpinned (`pin(None)`: back to the wall clock, following reports again)."""
+        with self._lock:
+            self._pinned = moment is not None
+            self._known = moment is not None
+            self._offset = 0.0 if moment is None else (moment - datetime.now(UTC)).total_seconds()
+
+    @property
+    def pinned(self) -> bool:
+        return self._pinned
 
     def follow(self, server_time: datetime | None, received: datetime | None = None) -> None:
         if server_time is None:
@@ -60,6 +73,8 @@ class BrokerClock:
             server_time = server_time.replace(tzinfo=UTC)
         at = received or datetime.now(UTC)
         with self._lock:
+            if self._pinned:
+                return
             self._offset = (server_time - at).total_seconds()
             self._known = True
 

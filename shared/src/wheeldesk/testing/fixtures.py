@@ -6,7 +6,19 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from wheeldesk.markettime import BROKER_CLOCK
+from wheeldesk.testing.moments import SIM_START
 from wheeldesk.testing.procs import TEST_TOKEN, Proc, nats_proc, service_proc, tws_sim_proc
+
+
+@pytest.fixture(autouse=True)
+def pinned_broker_clock() -> Iterator[None]:
+    """Code running inside the test process sees the broker's clock at `SIM_START`, the same
+    moment tws-sim starts at, never the machine's date. Tests needing another moment call
+    `BROKER_CLOCK.pin(...)` themselves."""
+    BROKER_CLOCK.pin(SIM_START)
+    yield
+    BROKER_CLOCK.pin(None)
 
 
 @pytest.fixture(scope="session")

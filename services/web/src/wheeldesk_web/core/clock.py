@@ -27,6 +27,8 @@ _last_asked = -1e9
 def refresh(*, force: bool = False) -> None:
     """Read IB's clock from the bridge unless it was read within REFRESH_SECONDS."""
     global _last_asked
+    if BROKER_CLOCK.pinned:
+        return
     if not force and time.monotonic() - _last_asked < REFRESH_SECONDS:
         return
     if not _asking.acquire(blocking=False):
