@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +19,7 @@ from wheeldesk.schemas.market import (
     Quote,
 )
 from wheeldesk.schemas.screener import Criteria, ScanRequest, SymbolData
+from wheeldesk.testing.moments import SIM_START
 from wheeldesk.testing.procs import free_port
 
 TOKEN = "test-token"
@@ -33,7 +34,7 @@ def client():  # type: ignore[no-untyped-def]
         nats_url=f"nats://127.0.0.1:{free_port()}",
         risk_free_rate=0.0,
     )
-    with TestClient(build_app(settings)) as c:
+    with TestClient(build_app(settings), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -99,7 +100,7 @@ def test_price_batch_iv_greeks_pop_and_flags(client) -> None:  # type: ignore[no
     assert r[4]["iv"] is None and r[4]["iv_flag"] == "no_price_or_iv"
 
 
-NOW = datetime.now(UTC)
+NOW = SIM_START  # every inline scan below runs at this pinned moment (ScanRequest.now)
 
 
 def _expiry(days: int) -> date:
@@ -144,6 +145,7 @@ def test_inline_scan_ranks_puts_and_explains_every_rejection(client) -> None:  #
         _quote("KO", _expiry(120), 55.0, "P", 1.5, 1.55, iv=0.2, delta=-0.2),  # DTE window
     ]
     request = ScanRequest(
+        now=NOW,
         symbols=["KO", "RIVN"],
         data=[
             _data(options=options),
@@ -165,8 +167,9 @@ def test_inline_scan_ranks_puts_and_explains_every_rejection(client) -> None:  #
     assert top["collateral"] == 5700.0
     assert top["spread_pct"] == pytest.approx(0.02 / 0.51 * 100, abs=0.01)
     # IV rank from the history (now = last point 0.22): (0.22-0.15)/(0.30-0.15) = 46.7;
-    # IV percentile: 0.15, 0.18, 0.20 below 0.22 of 5 points = 60
-    assert top["iv_rank"] == pytest.approx(46.7) and top["iv_percentile"] == pytest.approx(60.0)
+    # IV percentile: 0.15, 0.18, 0.20 below 0.22 of the 4 days before today = 75
+    # (today is not in its own denominator: not 3 / 5 = 60)
+    assert top["iv_rank"] == pytest.approx(46.7) and top["iv_percentile"] == pytest.approx(75.0)
     assert top["tier"] == wheel.tier(top["score"])
     assert top["distance_pct"] == pytest.approx(5.0)  # (60 - 57) / 60
     rules = {r["contract"]: r["rule"] for r in body["rejections"] if r["contract"]}
@@ -227,6 +230,7 @@ def test_inline_covered_call_take_profit_and_roll(client) -> None:  # type: igno
         ),
     ]
     request = ScanRequest(
+        now=NOW,
         symbols=["KO", "PEP", "AAPL"],
         criteria=Criteria(min_apy=1.0, max_spread_pct=20.0),
         positions=positions,
@@ -259,7 +263,7 @@ def test_inline_covered_call_take_profit_and_roll(client) -> None:  # type: igno
 
 def test_more_than_200_symbols_run_as_a_job(client) -> None:  # type: ignore[no-untyped-def]
     symbols = [f"S{i:03d}" for i in range(201)]
-    request = ScanRequest(symbols=symbols, data=[_data(s, 60.0) for s in symbols])
+    request = ScanRequest(now=NOW, symbols=symbols, data=[_data(s, 60.0) for s in symbols])
     response = client.post("/v1/scans", json=request.model_dump(mode="json"), headers=AUTH)
     assert response.status_code == 202
     job = response.json()
@@ -281,7 +285,7 @@ def test_expiries_spanning_earnings_are_excluded_or_flagged(client, mode) -> Non
     e30 = _expiry(30)
     options = [_quote("KO", e30, 57.0, "P", 0.50, 0.52, iv=0.22, delta=-0.22)]
     data = _data(options=options, next_earnings=_expiry(10).isoformat())
-    request = ScanRequest(symbols=["KO"], criteria=Criteria(earnings=mode), data=[data])
+    request = ScanRequest(now=NOW, symbols=["KO"], criteria=Criteria(earnings=mode), data=[data])
     body = client.post("/v1/scans", json=request.model_dump(mode="json"), headers=AUTH).json()
     if mode == "exclude":
         assert body["signals"] == []
@@ -299,7 +303,9 @@ def test_unknown_earnings_date_with_the_bridges_reason_is_a_signal_reason(client
     note = "no Wall Street Horizon subscription on this IBKR account (IB 10276: ...)"
     data = _data(options=options, next_earnings_note=note)
     for mode, expected in (("exclude", True), ("ignore", False)):
-        request = ScanRequest(symbols=["KO"], criteria=Criteria(earnings=mode), data=[data])
+        request = ScanRequest(
+            now=NOW, symbols=["KO"], criteria=Criteria(earnings=mode), data=[data]
+        )
         body = client.post("/v1/scans", json=request.model_dump(mode="json"), headers=AUTH).json()
         (signal,) = body["signals"]  # the rule cannot reject without a date
         assert signal["earnings_before_expiry"] is False
@@ -311,12 +317,15 @@ def test_collateral_cap_and_buying_power(client) -> None:  # type: ignore[no-unt
     e30 = _expiry(30)
     options = [_quote("KO", e30, 57.0, "P", 0.50, 0.52, iv=0.22, delta=-0.22)]
     capped = ScanRequest(
-        symbols=["KO"], criteria=Criteria(max_collateral=5000), data=[_data(options=options)]
+        now=NOW,
+        symbols=["KO"],
+        criteria=Criteria(max_collateral=5000),
+        data=[_data(options=options)],
     )
     body = client.post("/v1/scans", json=capped.model_dump(mode="json"), headers=AUTH).json()
     assert body["rejections"][0]["rule"] == "max_collateral"
     assert body["rejections"][0]["message"] == "CSP: collateral 5,700 USD exceeds the cap 5,000"
-    poor = ScanRequest(symbols=["KO"], buying_power=3000.0, data=[_data(options=options)])
+    poor = ScanRequest(now=NOW, symbols=["KO"], buying_power=3000.0, data=[_data(options=options)])
     body = client.post("/v1/scans", json=poor.model_dump(mode="json"), headers=AUTH).json()
     assert body["rejections"][0]["rule"] == "buying_power"
 
@@ -346,6 +355,7 @@ def test_premium_received_is_per_share_whatever_multiplier_the_position_carries(
     # buy back at 0.96: (1.60 - 0.96) / 1.60 = 40 % captured < 50 %, 20 DTE > 7: hold
     options = [_quote("PEP", e20, 140.0, "P", 0.94, 0.96, iv=0.2, delta=-0.3)]
     request = ScanRequest(
+        now=NOW,
         symbols=["PEP"],
         criteria=Criteria(min_apy=1.0, max_spread_pct=20.0),
         positions=[held],

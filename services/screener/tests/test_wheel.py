@@ -40,6 +40,27 @@ def test_cash_secured_put_numbers() -> None:
     assert wheel.annualise(wheel.csp_yield(mid, 50.0), 30) == pytest.approx(30.416666666)
     # a 0-DTE option annualises over one day, not zero: 0.024 x 365 / 1 x 100 = 876 %
     assert wheel.annualise(y, 0) == pytest.approx(876.0)
+    # compounded: (1.024^(365/30) - 1) x 100 = (1.024^12.1667 - 1) x 100 = 33.45 %
+    assert wheel.annualise_compounded(y, 30) == pytest.approx(33.449, abs=1e-3)
+
+
+def test_close_and_roll_numbers() -> None:
+    # Buy back a 50 put sold at 1.20 for the ask 0.50: (1.20 - 0.50) / 1.20 = 58.33 %
+    assert wheel.captured_pct(1.20, 0.50) == pytest.approx(58.3333, abs=1e-4)
+    assert wheel.captured_pct(0.0, 0.50) is None  # nothing received: unknown, not 0
+    # 0.50 still to earn over 20 days: 0.025 a share a day; 0 DTE counts as 1 day
+    assert wheel.remaining_per_day(0.50, 20) == pytest.approx(0.025)
+    assert wheel.remaining_per_day(0.50, 0) == pytest.approx(0.50)
+    # roll: new 2.50 - buy-back 1.80 = 0.70 credit; put breakeven 49 - (1.20 + 0.70) = 47.10
+    net = wheel.roll_net_credit(2.50, 1.80)
+    assert net == pytest.approx(0.70)
+    assert wheel.roll_breakeven("P", 49.0, 1.20, net) == pytest.approx(47.10)
+    # call on IB's basis 50 (premium not in it): 50 - (1.00 + 0.30) = 48.70;
+    # on the ledger's 48.70 (the 1.00 already in it): 48.70 - 0.30 = 48.40
+    assert wheel.roll_breakeven("C", 52.0, 1.00, 0.30, basis=50.0) == pytest.approx(48.70)
+    assert wheel.roll_breakeven(
+        "C", 52.0, 1.00, 0.30, basis=48.70, basis_has_premiums=True
+    ) == pytest.approx(48.40)
 
 
 def test_covered_call_numbers_and_if_called() -> None:
@@ -81,6 +102,11 @@ def test_iv_rank_and_iv_percentile_differ_after_a_spike() -> None:
     # IV percentile = days below 0.30: 0.20, 0.22, 0.24, 0.26 = 4 of 5 = 80
     assert wheel.iv_percentile(0.30, history) == pytest.approx(80.0)
     assert wheel.iv_rank(0.30, []) is None
+    # from a series ending with today: today is not in its own denominator -> 4 / 5 = 80.0,
+    # not 4 / 6 = 66.7; the rank spans the range with today: (0.30 - 0.20) / 0.60 = 16.67
+    now, rank, pct = wheel.iv_stats([*history, 0.30])
+    assert now == 0.30 and rank == pytest.approx(16.6666667) and pct == pytest.approx(80.0)
+    assert wheel.iv_stats([]) == (None, None, None)
     assert wheel.iv_rank(0.30, [0.3, 0.3]) is None  # no range: undefined, not 0 or 100
 
 

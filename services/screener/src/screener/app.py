@@ -143,7 +143,7 @@ def price_batch(request: PriceRequest) -> PriceResponse:
     strike = np.array([i.strike for i in items])
     t = np.array([i.dte for i in items]) / 365.0
     r = np.array([i.rate for i in items])
-    q = np.array([i.dividend_yield for i in items])
+    q = np.array([i.dividend_yield for i in items]) / 100.0  # percent, like Fundamentals
     given_iv = np.array([np.nan if i.iv is None else i.iv for i in items])
     opt_price = np.array([np.nan if i.price is None else i.price for i in items])
     solved, flag = pricing.implied_vol(opt_price, is_call, spot, strike, t, r, q)

@@ -34,13 +34,149 @@ OPTION_RULES = (
 RULE_INDEX = {name: i for i, name in enumerate(OPTION_RULES)}
 
 
+# Exchange-traded funds a wheel trader commonly sells puts on. A fund has no return on
+# equity, free cash flow or market cap of its own (IB's tick 258 reports none, or the fund's
+# own meaningless ones), so the company rules are not applied to it. IB's contract details
+# would say "ETF" in stockType, but the bridge's StockInfo does not carry it: this list is
+# the fallback, extended as users meet funds missing from it.
+ETFS = frozenset(
+    [
+        "SPY",
+        "QQQ",
+        "IWM",
+        "DIA",
+        "VOO",
+        "VTI",
+        "IVV",
+        "RSP",
+        "MDY",
+        "EFA",
+        "EEM",
+        "VEA",
+        "VWO",
+        "IEFA",
+        "IEMG",
+        "GLD",
+        "SLV",
+        "IAU",
+        "GDX",
+        "GDXJ",
+        "TLT",
+        "IEF",
+        "SHY",
+        "HYG",
+        "LQD",
+        "AGG",
+        "BND",
+        "TQQQ",
+        "SQQQ",
+        "SPXL",
+        "UPRO",
+        "SOXL",
+        "TNA",
+        "ARKK",
+        "SMH",
+        "SOXX",
+        "XBI",
+        "IBB",
+        "KRE",
+        "KBE",
+        "XLB",
+        "XLC",
+        "XLE",
+        "XLF",
+        "XLI",
+        "XLK",
+        "XLP",
+        "XLRE",
+        "XLU",
+        "XLV",
+        "XLY",
+        "XOP",
+        "OIH",
+        "USO",
+        "UNG",
+        "UVXY",
+        "VXX",
+        "SCHD",
+        "JEPI",
+        "VYM",
+        "DVY",
+        "VNQ",
+        "FXI",
+        "KWEB",
+        "EWZ",
+        "EWJ",
+        "MCHI",
+    ]
+)
+# The company rules an ETF is not judged on, and the Fundamentals field behind each.
+COMPANY_RULES = (
+    ("min_roe", "ROE", "roe"),
+    ("positive_fcf", "free cash flow", "free_cash_flow"),
+    ("max_beta", "beta", "beta"),
+    ("min_market_cap", "market cap", "market_cap"),
+)
+
+
+def is_etf(symbol: str) -> bool:
+    return symbol.strip().upper() in ETFS
+
+
+def _no_fundamentals(f: Fundamentals) -> bool:
+    """Nothing from IB's tick 258 at all: no subscription, or IB answered with an error."""
+    return all(
+        getattr(f, name) is None for name in ("roe", "free_cash_flow", "beta", "market_cap")
+    ) and (f.fcf_per_share is None and f.pe_ratio is None and f.dividend_yield is None)
+
+
+def skipped_fundamentals(symbol: str, f: Fundamentals, c: Criteria) -> list[str]:
+    """Every fundamental rule that could not be applied, and why, in words.
+
+    A rule is skipped (never failed, never scored as a zero) when its input is missing; an
+    ETF skips the company rules outright. Only rules the criteria switch on are listed.
+    """
+    active = {
+        "min_roe": c.min_roe is not None,
+        "positive_fcf": c.require_positive_fcf,
+        "max_beta": c.max_beta is not None,
+        "min_market_cap": c.min_market_cap is not None,
+    }
+    if is_etf(symbol):
+        names = [label for rule, label, _ in COMPANY_RULES if active[rule] and rule != "max_beta"]
+        out = []
+        if names:
+            out.append(
+                f"{symbol} is an ETF: not judged on company fundamentals "
+                f"({', '.join(names)}) — rules skipped"
+            )
+        if active["max_beta"] and f.beta is None:
+            out.append("beta unknown: IB reported none for this fund — rule skipped")
+        return out
+    why = (
+        "no fundamentals from IB (tick 258 not subscribed or not answered)"
+        if _no_fundamentals(f)
+        else "IB did not report it"
+    )
+    out = []
+    for rule, label, attr in COMPANY_RULES:
+        if not active[rule] or getattr(f, attr) is not None:
+            continue
+        if rule == "positive_fcf" and f.fcf_per_share is not None:
+            continue  # judged on free cash flow per share instead
+        out.append(f"{label} unknown: {why} — rule skipped")
+    return out
+
+
 def fundamental_rejection(
-    price: float | None, f: Fundamentals, c: Criteria
+    price: float | None, f: Fundamentals, c: Criteria, symbol: str = ""
 ) -> tuple[str, str] | None:
     """The first fundamental rule the symbol fails, as (rule, message), or None.
 
     A ratio IB did not report does not reject the symbol (delayed or partial fundamentals are
-    common); the signal carries the fundamentals so the gap is visible.
+    common, and a user without the tick 258 subscription has none): the rule is skipped and
+    `skipped_fundamentals` says so on every signal. An ETF (`is_etf`) is judged on price
+    and beta only.
     """
     if price is None:
         return "no_price", "no usable stock price (no last, mid or close)"
@@ -48,6 +184,10 @@ def fundamental_rejection(
         return "min_price", f"price {price:.2f} is below the minimum {c.min_price:g}"
     if c.max_price is not None and price > c.max_price:
         return "max_price", f"price {price:.2f} is above the maximum {c.max_price:g}"
+    if is_etf(symbol):
+        if c.max_beta is not None and f.beta is not None and f.beta > c.max_beta:
+            return "max_beta", f"beta {f.beta:.2f} is above the maximum {c.max_beta:g}"
+        return None
     if c.min_roe is not None and f.roe is not None and f.roe < c.min_roe:
         return "min_roe", f"ROE {f.roe:.1f}% is below the minimum {c.min_roe:g}%"
     if c.require_positive_fcf and f.free_cash_flow is not None and f.free_cash_flow <= 0:

@@ -179,6 +179,18 @@ def prob_otm(
     return ndtr(np.where(is_call, -d2, d2))
 
 
+def prob_above(
+    spot: ArrayLike, level: ArrayLike, t: ArrayLike, r: ArrayLike, q: ArrayLike, sigma: ArrayLike
+) -> np.ndarray:
+    """Risk-neutral P(S_T > level) = N(d2) with the strike replaced by `level`.
+
+    P(profit) of a short put or a covered call is this at its breakeven; NaN where the
+    level is not positive or an input is missing.
+    """
+    _, d2 = d1_d2(spot, level, t, r, q, sigma)
+    return ndtr(d2)
+
+
 def _solve_region(
     u: np.ndarray,
     target: np.ndarray,
@@ -418,6 +430,38 @@ def _implied_vol(
             flag[active[missing]] = IV_NOT_CONVERGED
         iv[active] = result_s / np.sqrt(t if active.size == n else t[active])
     return iv.reshape(shape), flag.reshape(shape)
+
+
+@dataclass(frozen=True)
+class ModelNumbers:
+    """IV and delta for a batch of quotes, and which model produced them."""
+
+    iv: np.ndarray
+    iv_solved: np.ndarray  # True where IB supplied no IV and it was solved from the price
+    delta: np.ndarray
+    american: np.ndarray  # True where the American model was used
+
+
+def model_numbers(
+    option_price: ArrayLike,
+    is_call: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    r: float,
+    q: float,
+    ib_iv: np.ndarray,
+) -> ModelNumbers:
+    """IB's IV where it has one, else solved from the price; the model delta at that IV."""
+    option_price, is_call, spot, strike, t, ib_iv = _arrays(
+        option_price, is_call, spot, strike, t, ib_iv
+    )
+    is_call = is_call.astype(bool)
+    solved, _flag = implied_vol(option_price, is_call, spot, strike, t, r, q)
+    iv_solved = np.isnan(ib_iv)
+    iv = np.where(iv_solved, solved, ib_iv)
+    g = greeks(is_call, spot, strike, t, r, q, iv)
+    return ModelNumbers(iv, iv_solved, g.delta, np.zeros(iv.shape, dtype=bool))
 
 
 def flag_names(flag: np.ndarray) -> list[str | None]:

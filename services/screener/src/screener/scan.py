@@ -59,13 +59,18 @@ def _run_symbol(
     lot: Position | None,
     shorts: list[Position],
     ctx: signals.Context,
+    ledger_basis: float | None = None,
 ) -> tuple[list[Signal], list[Rejection]]:
-    """The pipeline for one symbol, once its data is in hand (bridge or inline)."""
+    """The pipeline for one symbol, once its data is in hand (bridge or inline).
+
+    `ledger_basis` is the request's `cost_basis` for the symbol (the ledger's adjusted basis
+    per share); covered calls and call rolls use it, else IB's average cost, labelled.
+    """
     c = ctx.criteria
     out: list[Signal] = []
     rejected: list[Rejection] = []
     price = data.quote.price
-    fail = filters.fundamental_rejection(price, data.fundamentals, c)
+    fail = filters.fundamental_rejection(price, data.fundamentals, c, data.symbol)
     if fail is not None:
         rule, message = fail
         rejected.append(Rejection(symbol=data.symbol, rule=rule, message=f"CSP: {message}"))
@@ -73,12 +78,13 @@ def _run_symbol(
         s, r = signals.screen("CSP", data, put_quotes, ctx)
         out += s
         rejected += r
+    basis = signals.Basis.of(ledger_basis, lot.avg_cost if lot is not None else None)
     if lot is not None:
-        s, r = signals.screen("CC", data, call_quotes, ctx, cost_basis=lot.avg_cost or None)
+        s, r = signals.screen("CC", data, call_quotes, ctx, basis=basis)
         out += s
         rejected += r
     for i, p in enumerate(shorts):
-        s, r = signals.manage_short(p, held.get(i, []), data, ctx)
+        s, r = signals.manage_short(p, held.get(i, []), data, ctx, basis=basis)
         out += s
         rejected += r
     return out, rejected
@@ -118,7 +124,7 @@ async def _gather_symbol(
     band = {"dte_min": c.dte_min, "dte_max": c.dte_max}
     band |= {"delta_min": c.delta_min, "delta_max": c.delta_max}
     puts: list[OptionQuote] = []
-    if filters.fundamental_rejection(stock.quote.price, stock.fundamentals, c) is None:
+    if filters.fundamental_rejection(stock.quote.price, stock.fundamentals, c, symbol) is None:
         puts = await chain(right="P", **band)
     calls = await chain(right="C", **band) if lot is not None else []
     held: dict[int, list[OptionQuote]] = {}
@@ -136,7 +142,7 @@ async def _gather_symbol(
             delta_max=max(c.delta_max, 0.6),
         )
         held[i] = own + later
-    s, r = _run_symbol(data, puts, calls, held, lot, shorts, ctx)
+    s, r = _run_symbol(data, puts, calls, held, lot, shorts, ctx, request.cost_basis.get(symbol))
     return s, r, errors
 
 
@@ -148,7 +154,8 @@ def _inline_symbol(
     puts = [q for q in quotes if q.contract.right == "P"]
     calls = [q for q in quotes if q.contract.right == "C"]
     held = {i: [q for q in quotes if q.contract.right == p.right] for i, p in enumerate(shorts)}
-    s, r = _run_symbol(data, puts, calls, held, lot, shorts, ctx)
+    basis = request.cost_basis.get(data.symbol.upper(), request.cost_basis.get(data.symbol))
+    s, r = _run_symbol(data, puts, calls, held, lot, shorts, ctx, basis)
     return s, r, []
 
 

@@ -18,10 +18,25 @@ Definitions
   (they came from an assignment or a purchase) else the underlying price; APY likewise;
   if-called return = (premium + strike - cost basis) / cost basis; breakeven = cost basis -
   premium; collateral = basis x 100 (the shares held as cover).
-- POP (probability OTM at expiry, Black–Scholes): short put N(d2), short call N(-d2).
+- APY (simple) as above; APY compounded = ((1 + yield)^(365 / DTE) - 1) x 100, both shown.
+- P(OTM) (probability the option expires out of the money, risk-neutral lognormal):
+  short put N(d2), short call N(-d2). It is NOT the probability of profit:
+  P(profit) = P(S_T beyond the breakeven) = N(d2 evaluated at K = breakeven) for a short put
+  and for a covered call alike (both profit above their breakeven).
+- CLOSE (buy back a short option held): cost to close = the ask (or the mid when the
+  criteria price at the mid); premium captured % = (received - cost) / received x 100;
+  remaining per day = cost / max(DTE, 1), the premium holding on would still earn a day.
+  No yield, APY, breakeven or payoff: a buy-back sells nothing.
+- ROLL (buy back, sell a later one): net credit = new premium - cost to close (negative =
+  debit); yield = net credit / collateral per share (new strike for a put, basis for a call);
+  APY over the days the roll ADDS (new expiry - old expiry); the position's breakeven after
+  the roll = new strike - (premium received + net credit) for a put, and for a covered call
+  basis - net credit when the basis already carries the premiums (the ledger's), else
+  basis - (premium received + net credit).
 - Expected move to expiry: price x IV x sqrt(DTE / 365) (one standard deviation).
 - IV rank = (IV now - 52-week low) / (52-week high - 52-week low) x 100.
-  IV percentile = share of the past year's days whose IV was below today's x 100.
+  IV percentile = share of the past year's days whose IV was below today's x 100; today is
+  not one of those days (it is not counted in its own denominator).
   They differ (one spike in the year drags IV rank down, not IV percentile): always named.
 - Spread % = (ask - bid) / mid x 100.
 
@@ -95,6 +110,60 @@ def annualise(yield_fraction: Num, days: Num) -> Num:
     return yield_fraction * 365.0 / np.maximum(days, 1) * 100.0
 
 
+def annualise_compounded(yield_fraction: Num, days: Num) -> Num:
+    """Compounded APY % = ((1 + yield)^(365 / DTE) - 1) x 100 (DTE floored at 1 day).
+
+    The same trade repeated all year, reinvesting: what "APY" means at a bank. NaN where the
+    power overflows (a tiny DTE on a big yield), rather than inf.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (np.power(1.0 + yield_fraction, 365.0 / np.maximum(days, 1)) - 1.0) * 100.0
+    return (
+        np.where(np.isfinite(out), out, np.nan)
+        if isinstance(out, np.ndarray)
+        else (float(out) if math.isfinite(out) else math.nan)
+    )
+
+
+def captured_pct(received: float, cost_to_close: float) -> float | None:
+    """Share of the premium received already earned: (received - cost) / received x 100."""
+    if not received > 0:
+        return None
+    return (received - cost_to_close) / received * 100.0
+
+
+def remaining_per_day(cost_to_close: float, days: int) -> float:
+    """Premium still to earn by holding to expiry, per share and calendar day (DTE floored
+    at 1): what keeping the position open is paid, to compare with what the freed collateral
+    would earn elsewhere."""
+    return cost_to_close / max(days, 1)
+
+
+def roll_net_credit(new_premium: Num, cost_to_close: float) -> Num:
+    """New premium - cost to buy back the old option (negative = a debit)."""
+    return new_premium - cost_to_close
+
+
+def roll_breakeven(
+    right: str,
+    new_strike: Num,
+    received: float,
+    net_credit: Num,
+    basis: float | None = None,
+    basis_has_premiums: bool = False,
+) -> Num:
+    """The whole position's breakeven after a roll, per share.
+
+    Put: new strike - (premium first received + net credit of the roll). Covered call:
+    basis - net credit when the basis is the ledger's (it already carries the premium
+    received), else basis - (premium received + net credit).
+    """
+    if right == "P":
+        return new_strike - (received + net_credit)
+    assert basis is not None
+    return basis - net_credit if basis_has_premiums else basis - (received + net_credit)
+
+
 def csp_yield(prem: Num, strike: Num) -> Num:
     return prem / strike
 
@@ -153,17 +222,43 @@ def iv_rank(iv_now: float, history: list[float] | np.ndarray) -> float | None:
 
 
 def iv_percentile(iv_now: float, history: list[float] | np.ndarray) -> float | None:
-    """Share of the past year's days whose IV was below today's, x 100."""
+    """Share of the past year's days whose IV was below today's, x 100.
+
+    `history` is the PAST days only: a caller holding a series that ends with today drops
+    that last point first (`iv_stats` does), or today counts in its own denominator.
+    """
     h = np.asarray([v for v in history if v is not None and math.isfinite(v) and v > 0])
     if h.size == 0 or not math.isfinite(iv_now):
         return None
     return float((h < iv_now).sum() / h.size * 100.0)
 
 
+def iv_stats(history: list[float]) -> tuple[float | None, float | None, float | None]:
+    """(IV now, IV rank, IV percentile) from a daily IV series whose last point is today.
+
+    IV rank spans the 52-week range including today (today can be the high: rank 100);
+    IV percentile compares today with the days BEFORE it only.
+    Hand case: past [0.20, 0.22, 0.24, 0.26, 0.80], today 0.30 -> 4 of 5 below = 80.0
+    (counting today too would give 4 of 6 = 66.7).
+    """
+    clean = [v for v in history if v is not None and math.isfinite(v) and v > 0]
+    if not clean:
+        return None, None, None
+    now = clean[-1]
+    past = clean[:-1]
+    return now, iv_rank(now, clean), iv_percentile(now, past)
+
+
 def fundamentals_points(
-    roe: float | None, free_cash_flow: float | None, beta: float | None
+    roe: float | None, free_cash_flow: float | None, beta: float | None, etf: bool = False
 ) -> float:
-    """0–15: 5 each for ROE >= 15 %, FCF > 0, beta <= 1; 2.5 for each one unknown."""
+    """0–15: 5 each for ROE >= 15 %, FCF > 0, beta <= 1; 2.5 for each one unknown.
+
+    An ETF has no ROE or free cash flow of its own: those two count as unknown (2.5 each)
+    whatever IB reported, so a fund is neither helped nor sunk by company ratios.
+    """
+    if etf:
+        roe = free_cash_flow = None
     points = 0.0
     for known, good in (
         (roe is not None, roe is not None and roe >= 15.0),

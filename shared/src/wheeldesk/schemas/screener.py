@@ -131,48 +131,122 @@ class ScanRequest(StrictModel):
     symbols: list[Ticker] = Field(min_length=1, max_length=1000)
     criteria: Criteria = Criteria()
     positions: list[Position] = Field(default_factory=list)
-    buying_power: float | None = None
+    buying_power: float | None = Field(default=None, description="Buying power, USD.")
     data: list[SymbolData] | None = None
     now: datetime | None = Field(
         default=None,
         description="The moment the scan is for (DTE, 'today'); default the broker's clock "
         "(IB's, from the bridge). Set it to replay or test a scan at a pinned moment.",
     )
+    cost_basis: dict[Ticker, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="The ledger's premium-adjusted cost basis of the shares held, USD per "
+        "share, by symbol (e.g. {'KO': 47.10}). Covered calls use it when given; otherwise "
+        "IB's average cost of the position, labelled as such.",
+    )
 
 
 class Signal(BaseModel):
+    """One suggestion with every number behind it.
+
+    Units: prices and premiums are USD per share (x multiplier for a contract); fields ending
+    in `_pct`, `apy*`, `pop`, `prob_profit`, `score` are percent (12.5 = 12.5 %); `iv` is a
+    fraction (0.25 = 25 %). A number that does not apply to the kind is null, never 0.
+    """
+
     kind: SignalKind
     symbol: str
-    contract: OptionContract
-    premium_basis: Literal["bid", "mid"]
-    premium: float
-    collateral: float
-    yield_pct: float
-    apy: float
-    pop: float = Field(description="Probability OTM at expiry (Black-Scholes N(±d2)), %.")
+    contract: OptionContract = Field(
+        description="CSP/CC: the option to sell; ROLL: the new "
+        "option to sell; CLOSE: the short option to buy back."
+    )
+    premium_basis: Literal["bid", "mid", "ask"] = Field(
+        description="Which quote `premium` is: bid or mid for a sale, ask or mid for a "
+        "buy-back (CLOSE)."
+    )
+    premium: float = Field(
+        description="USD per share: collected on a sale (CSP/CC/ROLL's new option), paid on a "
+        "buy-back (CLOSE: the cost to close)."
+    )
+    collateral: float = Field(description="USD per contract held as cover.")
+    yield_pct: float | None = Field(
+        default=None,
+        description="Premium / collateral per share, %. ROLL: net credit / collateral. "
+        "Null for CLOSE (a buy-back earns no yield).",
+    )
+    apy: float | None = Field(
+        default=None,
+        description="Simple annualised yield, %: yield x 365 / days. ROLL: on the net credit "
+        "over the days the roll adds. Null for CLOSE.",
+    )
+    apy_compounded: float | None = Field(
+        default=None, description="Compounded: ((1 + yield)^(365 / days) - 1) x 100, %."
+    )
+    pop: float = Field(
+        description="P(OTM): probability the option expires out of the money, % (risk-neutral, "
+        "short put N(d2), short call N(-d2)). Not the probability of profit."
+    )
+    prob_profit: float | None = Field(
+        default=None,
+        description="P(profit): probability the position ends beyond its breakeven at expiry "
+        "(S_T > breakeven for a short put or a covered call), %. Null for CLOSE.",
+    )
     abs_delta: float | None
-    breakeven: float
-    expected_move: float
-    distance_pct: float
-    distance_em: float | None
-    spread_pct: float | None
+    breakeven: float | None = Field(
+        description="USD per share. ROLL: the whole position's after the roll (strike - every "
+        "credit received, or cost basis - credits for a covered call). Null for CLOSE."
+    )
+    expected_move: float = Field(description="One standard deviation to expiry, USD.")
+    distance_pct: float = Field(description="Strike's distance out of the money, % of price.")
+    distance_em: float | None = Field(description="The same distance in expected moves.")
+    spread_pct: float | None = Field(description="(ask - bid) / mid, %.")
     open_interest: float | None
     volume: float | None
-    iv: float | None
-    iv_rank: float | None
-    iv_percentile: float | None = None
+    iv: float | None = Field(description="Implied volatility, a fraction (0.25 = 25 %).")
+    iv_rank: float | None = Field(description="0–100.")
+    iv_percentile: float | None = Field(
+        default=None,
+        description="0–100: share of the past year's days (today excluded) with IV below today's.",
+    )
     dte: int
     underlying_price: float
-    if_called_return: float | None = None
-    net_credit: float | None = None
-    cost_basis: float | None = None
+    if_called_return: float | None = Field(default=None, description="CC: %, on cost basis.")
+    net_credit: float | None = Field(
+        default=None,
+        description="ROLL: new premium - buy-back cost, USD per share (negative = debit). "
+        "CLOSE: minus the cost to close.",
+    )
+    cost_basis: float | None = Field(
+        default=None, description="CC (and a call's ROLL): the share basis used, USD per share."
+    )
+    cost_basis_source: Literal["ledger", "ib_avg_cost"] | None = Field(
+        default=None,
+        description="Where cost_basis came from: the ledger's premium-adjusted basis, or IB's "
+        "average cost (the ledger had none).",
+    )
+    ib_avg_cost: float | None = Field(
+        default=None, description="IB's average cost of the shares, USD per share, for show."
+    )
     bid: float | None = None
     ask: float | None = None
     fundamentals: Fundamentals = Fundamentals()
     earnings_before_expiry: bool = False
-    score: float
+    score: float = Field(
+        description="0–100. CSP/CC: the documented score; ROLL: the same with the roll's APY; "
+        "CLOSE: the premium captured %."
+    )
     tier: Tier
     reasons: list[str] = Field(default_factory=list, description="The 'why', in words.")
+    skipped: list[str] = Field(
+        default_factory=list,
+        description="Inputs that were missing and the rule or number that was skipped because "
+        "of it, in words ('ROE unknown: no fundamentals from IB (tick 258) — rule skipped').",
+    )
+    pricing_model: str | None = Field(
+        default=None,
+        description="The model behind IV, delta and the probabilities: 'european' "
+        "(Black–Scholes–Merton) or 'american' (Bjerksund–Stensland 2002).",
+    )
     quote_ts: datetime | None = None
     market_data_type: str | None = None
     roll_from: OptionContract | None = Field(
@@ -180,6 +254,26 @@ class Signal(BaseModel):
     )
     captured_pct: float | None = Field(
         default=None, description="ROLL/CLOSE: % of the premium received already captured."
+    )
+    premium_received: float | None = Field(
+        default=None,
+        description="ROLL/CLOSE: what the short option held was sold for, USD per share.",
+    )
+    cost_to_close: float | None = Field(
+        default=None,
+        description="ROLL/CLOSE: buying back the short option held, USD per share (at "
+        "`close_basis`).",
+    )
+    close_basis: Literal["ask", "mid"] | None = Field(
+        default=None, description="ROLL/CLOSE: the quote cost_to_close is priced at."
+    )
+    remaining_per_day: float | None = Field(
+        default=None,
+        description="CLOSE: premium still to earn by holding to expiry, USD per share per "
+        "calendar day (cost to close / days left).",
+    )
+    added_days: int | None = Field(
+        default=None, description="ROLL: calendar days between the old and the new expiry."
     )
 
 
@@ -226,8 +320,19 @@ class PriceRequestItem(StrictModel):
     dte: float = Field(gt=0, description="Days to expiry (calendar).")
     price: float | None = Field(default=None, ge=0, description="Option price, to solve IV.")
     iv: float | None = Field(default=None, gt=0, description="Volatility, if known.")
-    rate: float = 0.04
-    dividend_yield: float = 0.0
+    rate: float = Field(default=0.04, description="Risk-free rate, continuous, a fraction.")
+    dividend_yield: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="Dividend yield, PERCENT (3 = 3 %), continuous: the same unit as "
+        "`Fundamentals.dividend_yield` (IB tick 258), so a stock's value passes straight in.",
+    )
+    american: bool = Field(
+        default=False,
+        description="Price as an American option (Bjerksund–Stensland 2002) instead of "
+        "European (Black–Scholes–Merton).",
+    )
 
 
 class PriceRequest(StrictModel):
@@ -248,7 +353,7 @@ class PriceResult(BaseModel):
     gamma: float | None
     theta: float | None = Field(description="Per calendar day.")
     vega: float | None = Field(description="Per 1 point (1%) of volatility.")
-    pop: float | None = Field(description="Probability OTM at expiry for a seller, %.")
+    pop: float | None = Field(description="P(OTM): probability OTM at expiry, %.")
     rho: float | None = Field(default=None, description="Per 1 point (1%) of rate.")
 
 
