@@ -1,0 +1,134 @@
+"""No file over 500 lines and no function over 80, so a unit still fits in one reading.
+
+Measured over every Python file of the repository (product, tests, bench, scripts; Django
+migrations are generated and left out). A function's size runs from its `def` line to its last
+line, docstring and blank lines included; nested functions count on their own (and inside
+their parent). The numerical solver is exempt: its steps read best in one place.
+
+The units already too large when this test was written are listed with their size at the time:
+one of them growing, or any other unit passing a limit, fails. Split them along their seams
+(issue 21 names them) and delete their entries; a split that leaves an entry unused is fine.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_FILE_LINES = 500
+MAX_FUNCTION_LINES = 80
+
+# The numerical solver (vectorised Newton/bisection for implied volatility).
+EXEMPT_FUNCTIONS = {("services/screener/src/screener/pricing.py", "_implied_vol")}
+
+# Too large already (lines at the time of writing): may shrink, must not grow.
+FILES_OVER: dict[str, int] = {
+    "services/tws-sim/src/tws_sim/session.py": 839,
+    "shared/src/wheeldesk/testing/soak.py": 792,
+    "services/gateway-bridge/src/gateway_bridge/orders.py": 712,
+    "services/screener/src/screener/signals.py": 628,
+    "services/gateway-bridge/src/gateway_bridge/marketdata.py": 583,
+    "shared/tests/test_clients.py": 566,
+    "shared/src/wheeldesk/clients.py": 539,
+    "services/gateway-bridge/tests/test_faults.py": 510,
+}
+FUNCTIONS_OVER: dict[tuple[str, str], int] = {
+    (
+        "services/web/tests/test_ledger_flex.py",
+        "test_flex_import_builds_the_cycles_it_describes",
+    ): 149,
+    ("services/screener/src/screener/signals.py", "manage_short"): 136,
+    ("services/gateway-bridge/src/gateway_bridge/api.py", "router"): 114,
+    ("services/web/src/wheeldesk_web/ledger/cycles.py", "_Builder.add"): 113,
+    ("shared/src/wheeldesk/testing/soak.py", "run"): 111,
+    ("shared/src/wheeldesk/testing/stack.py", "Stack.start"): 107,
+    ("services/tws-sim/src/tws_sim/ticks.py", "quote_ticks"): 107,
+    ("services/screener/src/screener/signals.py", "evaluate"): 107,
+    ("shared/src/wheeldesk/testing/soak.py", "compare_ledger"): 105,
+    ("services/tws-sim/src/tws_sim/session.py", "Session.place_order"): 99,
+    ("services/screener/src/screener/signals.py", "to_signal"): 97,
+    ("services/gateway-bridge/src/gateway_bridge/chains.py", "Chains.chain"): 97,
+    ("scripts/run.py", "main"): 89,
+    (
+        "services/gateway-bridge/tests/test_faults.py",
+        "test_expiry_settlements_reach_nats_as_assignment_exercise_and_expiration",
+    ): 86,
+    ("services/tws-sim/src/tws_sim/messages.py", "open_order"): 84,
+    ("shared/tests/test_nats_permissions.py", "test_each_service_does_its_own_work_on_the_bus"): 83,
+    ("bench/web.py", "run"): 81,
+}
+
+
+def python_files() -> list[str]:
+    """Tracked and new (not ignored) Python files, as repository-relative paths."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return sorted(f for f in listed if "migrations" not in Path(f).parts and (ROOT / f).exists())
+
+
+def function_sizes(source: str) -> dict[str, int]:
+    """Qualified name (`Class.method`, `outer.inner`) -> lines from `def` to its last line."""
+    sizes: dict[str, int] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = prefix + child.name
+                size = (child.end_lineno or child.lineno) - child.lineno + 1
+                sizes[name] = max(size, sizes.get(name, 0))  # a redefinition: the larger
+                visit(child, name + ".")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(source), "")
+    return sizes
+
+
+@functools.cache
+def measure() -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Every file over the file limit and every function over the function limit."""
+    files: dict[str, int] = {}
+    functions: dict[tuple[str, str], int] = {}
+    for rel in python_files():
+        source = (ROOT / rel).read_text(encoding="utf-8")
+        lines = len(source.splitlines())
+        if lines > MAX_FILE_LINES:
+            files[rel] = lines
+        for name, size in function_sizes(source).items():
+            if size > MAX_FUNCTION_LINES and (rel, name) not in EXEMPT_FUNCTIONS:
+                functions[(rel, name)] = size
+    return files, functions
+
+
+def table(rows: dict, limits: dict, limit: int) -> str:
+    return "\n".join(
+        f"  {size:4d} lines (limit {limits.get(key, limit)}): {key}"
+        for key, size in sorted(rows.items(), key=lambda kv: -kv[1])
+    )
+
+
+def test_no_file_grows_past_500_lines() -> None:
+    files, _ = measure()
+    over = {f: n for f, n in files.items() if n > FILES_OVER.get(f, MAX_FILE_LINES)}
+    assert not over, "split these files:\n" + table(over, FILES_OVER, MAX_FILE_LINES)
+
+
+def test_no_function_grows_past_80_lines() -> None:
+    _, functions = measure()
+    over = {k: n for k, n in functions.items() if n > FUNCTIONS_OVER.get(k, MAX_FUNCTION_LINES)}
+    assert not over, "split these functions:\n" + table(over, FUNCTIONS_OVER, MAX_FUNCTION_LINES)
+
+
+def test_the_measure_counts_nested_functions_and_methods() -> None:
+    source = "class A:\n    def m(self):\n        def inner():\n            return 1\n\n        return inner\n"
+    assert function_sizes(source) == {"A.m": 5, "A.m.inner": 2}
