@@ -2,7 +2,8 @@
 
 Durable pull consumers, so events published while the worker was down are read
 when it returns; a message is acked only after it is stored. Malformed payloads
-are logged and acked (skipped) — retrying them would never succeed.
+and fills outside sane bounds (`ledger.validation`) are logged and acked (skipped) —
+retrying them would never succeed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pydantic import ValidationError
 from wheeldesk import subjects
 from wheeldesk.natsconn import connect, ensure_streams
 from wheeldesk.schemas.orders import ExecutionEvent, OrderEvent
+
+from wheeldesk_web.ledger.validation import InvalidFill
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,9 @@ async def consume(nats_url: str, stop: asyncio.Event) -> None:
                         await run(msg.subject, msg.data)
                     except ValidationError as exc:
                         log.warning("skipping malformed %s: %s", msg.subject, exc.errors()[:1])
+                    except InvalidFill as exc:
+                        # out of sane bounds (a poisoned or corrupt message): never stored
+                        log.warning("skipping invalid %s: %s", msg.subject, exc)
                     except Exception:
                         log.exception("storing %s failed; will be redelivered", msg.subject)
                         await msg.nak(delay=2)

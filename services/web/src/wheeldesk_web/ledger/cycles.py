@@ -17,6 +17,9 @@ Definitions (the numbers the ledger pages show):
   shares acquired. Fees are not folded into the basis; they reduce realised P&L.
 - realised P&L (closed cycles) = net premium + dividends + stock proceeds − stock
   cost − fees.
+- unknown basis: shares or a short option the ledger never saw opened (held before its
+  history, with no opening lot added) make the cycle's basis and realised P&L *unknown*
+  (None, shown as "unknown — add the opening lot"), never a profit made of a whole sale.
 - capital = the larger of the most put collateral outstanding at once (strike × 100
   × contracts) and the cost of the shares acquired; annualised return = realised
   P&L / capital × 365 / days × 100, days = calendar days from first to last event (≥ 1).
@@ -136,6 +139,14 @@ class Cycle:
     rolls: int = 0
     assigned: bool = False
     called_away: bool = False
+    #: shares sold / options closed that the ledger never saw opened (no opening lot)
+    unknown_shares: Decimal = ZERO
+    unknown_options: Decimal = ZERO
+    calls_without_shares: bool = False
+
+    @property
+    def basis_unknown(self) -> bool:
+        return bool(self.unknown_shares or self.unknown_options or self.calls_without_shares)
 
     @property
     def closed(self) -> bool:
@@ -155,7 +166,7 @@ class Cycle:
     @property
     def adjusted_cost_basis(self) -> Decimal | None:
         price = self.assignment_price
-        if price is None:
+        if price is None or self.basis_unknown:
             return None
         return price - (self.premium + self.dividends) / self.shares_acquired
 
@@ -165,7 +176,7 @@ class Cycle:
 
     @property
     def realised_pnl(self) -> Decimal | None:
-        if not self.closed:
+        if not self.closed or self.basis_unknown:
             return None
         return (
             self.premium + self.dividends + self.stock_proceeds - self.acquisition_cost - self.fees
@@ -184,9 +195,10 @@ class Cycle:
 
     @property
     def state_label(self) -> str:
-        if self.closed:
-            return f"Closed — {OUTCOME_LABELS[self.outcome]}"
-        return STATE_LABELS[self.state]
+        label = (
+            f"Closed — {OUTCOME_LABELS[self.outcome]}" if self.closed else STATE_LABELS[self.state]
+        )
+        return f"{label} (basis unknown)" if self.basis_unknown else label
 
     @property
     def key(self) -> str:
@@ -208,7 +220,10 @@ class _Builder:
         self.options: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
         self.pending_close: LedgerEvent | None = None
         self.last_buyback: dict[str | None, date] = {}
-        self.zero_close: dict[str | None, date] = {}
+        self.last_sale: dict[str | None, tuple[date, tuple]] = {}
+        # an option closed at 0 on a day: (day, strike, shares it would deliver)
+        self.zero_close: dict[str | None, tuple[date, Decimal | None, Decimal]] = {}
+        self.last_stock_sale_called = False
 
     def _settles_unknown(self, e: LedgerEvent) -> bool:
         """An option leg settling at expiry (labelled so, or closed at 0) for a contract the
@@ -230,13 +245,29 @@ class _Builder:
         self.options.clear()
         self.pending_close = None
         self.last_buyback.clear()
+        self.last_sale.clear()
         self.zero_close.clear()
+        self.last_stock_sale_called = False
+
+    def _delivery(self, right: str, e: LedgerEvent) -> bool:
+        """Is this stock leg the delivery of an option of `right` closed at 0 the same day (IB's
+        two-leg assignment / call-away), rather than a market trade?"""
+        z = self.zero_close.get(right)
+        if z is None or z[0] != e.local_date:
+            return False
+        _day, strike, shares = z
+        return strike is not None and e.price == strike and e.quantity <= shares
 
     def _update_state(self) -> None:
         c = self.current
         assert c is not None
         short_calls = any(q < 0 and k[0] == "C" for k, q in self.options.items())
-        if c.shares > 0:
+        if short_calls and c.shares < 100 * sum(
+            (-q for k, q in self.options.items() if q < 0 and k[0] == "C"), ZERO
+        ):
+            # calls sold on more shares than the ledger holds: shares held before its history
+            c.calls_without_shares = True
+        if c.shares > 0 or (short_calls and c.shares == 0):
             c.state = "covered_call" if short_calls else "shares"
         else:
             c.state = "short_put"
@@ -262,6 +293,7 @@ class _Builder:
                 and e.side == "BOT"
                 and same_day
                 and self.pending_close.price == 0
+                and (e.kind == "assignment" or self._delivery("P", e))
             )
             if is_assignment_leg:
                 self.pending_close = None
@@ -269,6 +301,15 @@ class _Builder:
                 self._close(self.pending_close, _closing_outcome(self.pending_close))
             else:
                 self.pending_close = None
+        # Bought back with nothing of it open: a short option sold before the ledger's history.
+        # Its premium is not known, so neither is the cycle's P&L (never a loss invented from
+        # nothing); an opening lot (Adjustment "option") fixes it.
+        closing_unknown = (
+            e.sec_type == "OPT"
+            and e.kind == "trade"
+            and e.side == "BOT"
+            and self.options.get(e.contract_key, ZERO) >= 0
+        )
         if self.current is None:
             if e.kind == "dividend":
                 # A dividend paid after the shares left belongs to the cycle that held them.
@@ -285,8 +326,11 @@ class _Builder:
         if e.kind == "dividend":
             c.dividends += e.amount
         elif e.sec_type == "OPT":
-            signed = -e.quantity if e.side == "SLD" else e.quantity
-            self.options[e.contract_key] += signed
+            if closing_unknown:
+                c.unknown_options += e.quantity
+            else:
+                signed = -e.quantity if e.side == "SLD" else e.quantity
+                self.options[e.contract_key] += signed
             if e.right == "P":
                 c.put_premium += e.cash
             else:
@@ -297,30 +341,49 @@ class _Builder:
                 else:
                     c.called_away = True
             if e.side == "BOT" and e.price == 0:
-                self.zero_close[e.right] = e.local_date
+                self.zero_close[e.right] = (e.local_date, e.strike, e.quantity * e.multiplier)
             if e.kind == "trade" and e.side == "BOT":
-                self.last_buyback[e.right] = e.local_date
+                sale = self.last_sale.get(e.right)
+                if sale is not None and sale[0] == e.local_date and sale[1] != e.contract_key:
+                    # a roll whose new leg was reported first
+                    c.rolls += 1
+                    self.last_sale.pop(e.right, None)
+                else:
+                    self.last_buyback[e.right] = e.local_date
             elif e.kind == "trade" and self.last_buyback.get(e.right) == e.local_date:
                 c.rolls += 1
                 self.last_buyback.pop(e.right, None)
+            elif e.kind == "trade":
+                self.last_sale[e.right] = (e.local_date, e.contract_key)
         else:  # stock or a pre-existing lot
             if e.side == "BOT" or e.kind == "lot":
                 c.shares += e.quantity
                 c.shares_acquired += e.quantity
                 c.acquisition_cost += e.quantity * e.price
-                if e.kind == "assignment" or self.zero_close.get("P") == e.local_date:
+                if e.kind == "assignment" or self._delivery("P", e):
                     c.assigned = True
             else:
+                held = max(c.shares, ZERO)
+                if e.quantity > held:
+                    # Shares the ledger never saw bought: their cost is unknown, so is the P&L.
+                    c.unknown_shares += e.quantity - held
                 c.shares -= e.quantity
                 c.stock_proceeds += e.quantity * e.price
-                # IB's call-away: the short call closes at 0 and the shares go the same day.
-                if e.kind in ("assignment", "exercise") or self.zero_close.get("C") == e.local_date:
+                # IB's call-away: the short call closes at 0 and the shares go the same day at
+                # its strike. A market sale (another price, or no call closed) is a sale.
+                self.last_stock_sale_called = e.kind in (
+                    "assignment",
+                    "exercise",
+                ) or self._delivery("C", e)
+                if self.last_stock_sale_called:
                     c.called_away = True
 
         self._update_state()
         if c.shares <= 0 and self._flat_options():
-            if c.shares_acquired > 0:
-                self._close(e, "called_away" if c.called_away else "sold")
+            if c.shares_acquired > 0 or c.unknown_shares:
+                # the last disposal names the outcome: two lots, one called away and the
+                # other sold at market, closes "sold".
+                self._close(e, "called_away" if self.last_stock_sale_called else "sold")
             elif c.assigned:
                 pass  # the put's assignment leg came first; the stock leg follows
             elif e.kind == "trade" and e.sec_type == "OPT" and e.side == "BOT":

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 
-from wheeldesk_web.ledger.cycles import LedgerEvent
+from wheeldesk_web.ledger.cycles import EASTERN, LedgerEvent
 
 MONEY = {"max_digits": 16, "decimal_places": 4}
 
 
 class Execution(models.Model):
-    """One fill, kept verbatim: the ledger's source of truth (never edited by hand)."""
+    """One fill, as every source that reported it agrees: the ledger's source of truth.
+
+    The API (live feed over NATS), the bridge's backfill and Flex reports describe the same
+    fill in different words and with different ids (Flex leaves `ibExecID` empty on expiries
+    and assignments, and a query may lack the column altogether). Each source's version is
+    kept in `raws`; the columns are their merge (see `ledger.identity`), so the ledger is the
+    same whatever order the sources arrive in. `exec_id` is IB's execution id when any source
+    gave one, else the Flex trade id. A row whose id clashed with another fill's is kept with
+    `conflict_with` set and shown on the ledger page, never merged or dropped.
+    """
 
     SOURCES = [("nats", "live (NATS)"), ("bridge", "bridge backfill"), ("flex", "Flex import")]
     KINDS = [
@@ -29,7 +39,7 @@ class Execution(models.Model):
     client_order_id = models.CharField(max_length=64, blank=True, db_index=True)
     account_id = models.CharField(max_length=32, blank=True)
     time = models.DateTimeField(db_index=True)
-    symbol = models.CharField(max_length=12, db_index=True)
+    symbol = models.CharField(max_length=21, db_index=True)
     sec_type = models.CharField(max_length=3, choices=[("STK", "stock"), ("OPT", "option")])
     expiry = models.DateField(null=True, blank=True)
     strike = models.DecimalField(null=True, blank=True, **MONEY)
@@ -43,6 +53,15 @@ class Execution(models.Model):
     exchange = models.CharField(max_length=16, blank=True)
     kind = models.CharField(max_length=12, choices=KINDS, default="trade")
     source = models.CharField(max_length=8, choices=SOURCES, default="nats")
+    sources = models.CharField(
+        max_length=32, blank=True, help_text="Every source that reported it, comma-separated."
+    )
+    ib_exec_id = models.CharField(max_length=80, blank=True, db_index=True)
+    raws = models.JSONField(default=dict, blank=True)
+    conflict_with = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="conflicts"
+    )
+    conflict_id = models.CharField(max_length=80, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -52,8 +71,12 @@ class Execution(models.Model):
         return f"{self.time:%Y-%m-%d} {self.side} {self.quantity} {self.contract}"
 
     @property
+    def source_list(self) -> list[str]:
+        return [s for s in (self.sources or self.source).split(",") if s]
+
+    @property
     def contract(self) -> str:
-        if self.sec_type == "OPT":
+        if self.sec_type == "OPT" and self.strike is not None:
             return f"{self.symbol} {self.expiry} {format(self.strike.normalize(), 'f')}{self.right}"
         return self.symbol
 
@@ -75,17 +98,46 @@ class Execution(models.Model):
         )
 
 
-class Adjustment(models.Model):
-    """What the executions cannot show: a lot bought before Wheeldesk, a dividend."""
+class ExecutionAlias(models.Model):
+    """Every id a source ever gave an execution (IB exec ids, corrected ones, Flex trade ids),
+    so a repeat from any source finds the execution it already is."""
 
-    KINDS = [("lot", "pre-existing share lot"), ("dividend", "dividend received")]
+    alias = models.CharField(max_length=120, unique=True)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="aliases")
+
+    def __str__(self) -> str:
+        return self.alias
+
+
+class Adjustment(models.Model):
+    """What the executions cannot show: an opening lot held before the ledger's history (shares
+    or a short option), a dividend."""
+
+    KINDS = [
+        ("lot", "opening share lot"),
+        ("option", "opening short option"),
+        ("dividend", "dividend received"),
+    ]
 
     kind = models.CharField(max_length=10, choices=KINDS)
-    symbol = models.CharField(max_length=12, db_index=True)
+    symbol = models.CharField(max_length=21, db_index=True)
     time = models.DateTimeField()
-    quantity = models.DecimalField(default=0, help_text="Shares (lots).", **MONEY)
-    price = models.DecimalField(default=0, help_text="Cost per share (lots).", **MONEY)
+    quantity = models.DecimalField(
+        default=0, help_text="Shares (lots) or contracts (options).", **MONEY
+    )
+    price = models.DecimalField(
+        default=0, help_text="Cost per share (lots) or premium per share (options).", **MONEY
+    )
     amount = models.DecimalField(default=0, help_text="Cash received, USD (dividends).", **MONEY)
+    right = models.CharField(
+        max_length=1, blank=True, choices=[("P", "put"), ("C", "call")], help_text="Options."
+    )
+    strike = models.DecimalField(null=True, blank=True, help_text="Options.", **MONEY)
+    expiry = models.DateField(null=True, blank=True, help_text="Options.")
+    from_broker = models.BooleanField(
+        default=False,
+        help_text="Taken from IBKR's average cost at a sync (edit if you know better).",
+    )
     note = models.CharField(max_length=500)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created = models.DateTimeField(auto_now_add=True)
@@ -106,6 +158,24 @@ class Adjustment(models.Model):
                 side="BOT",
                 quantity=self.quantity,
                 price=self.price,
+                ref=f"adj-{self.pk}",
+                note=self.note,
+            )
+        if self.kind == "option":
+            # An opening short option: sold before the ledger's history, so its premium
+            # was received then (at `price`), and it will expire / be assigned / bought back.
+            return LedgerEvent(
+                time=self.time,
+                symbol=self.symbol,
+                kind="trade",
+                sec_type="OPT",
+                side="SLD",
+                quantity=self.quantity,
+                price=self.price,
+                multiplier=100,
+                right=self.right or None,  # type: ignore[arg-type]
+                strike=self.strike,
+                expiry=self.expiry,
                 ref=f"adj-{self.pk}",
                 note=self.note,
             )
@@ -144,6 +214,9 @@ class WheelCycle(models.Model):
     annualised_return = models.DecimalField(null=True, blank=True, **MONEY)
     days = models.PositiveIntegerField(default=1)
     rolls = models.PositiveIntegerField(default=0)
+    basis_unknown = models.BooleanField(
+        default=False, help_text="Shares/options never seen opened: basis and P&L unknown."
+    )
     event_refs = models.JSONField(default=list)
 
     class Meta:
@@ -155,3 +228,10 @@ class WheelCycle(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state != "closed"
+
+    def days_on(self, today: date) -> int:
+        """Calendar days of the cycle as of `today` (an open cycle keeps counting; the
+        stored `days` is only right as of the last rebuild)."""
+        if self.end is not None:
+            return self.days
+        return max(1, (today - self.start.astimezone(EASTERN).date()).days)

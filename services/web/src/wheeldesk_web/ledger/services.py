@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.utils import timezone
 from wheeldesk.schemas.orders import Fill
 
+from wheeldesk_web.core.clock import broker_today
 from wheeldesk_web.ledger.cycles import (
     EASTERN,
     Cycle,
@@ -48,22 +48,38 @@ def _fill_fields(fill: Fill, source: str) -> dict:
     }
 
 
-def record_fills(fills: Iterable[Fill], source: str, *, rebuild_cycles: bool = True) -> int:
-    """Store fills by exec id (a repeat only fills in a late commission); return new count."""
+def record_fills(
+    fills: Iterable[Fill],
+    source: str,
+    *,
+    rebuild_cycles: bool = True,
+    aliases: dict[str, tuple[str, ...]] | None = None,
+) -> int:
+    """Store fills under one identity per execution, whatever the source (see
+    `ledger.identity`); return how many executions are new to the ledger.
+
+    A fill failing the sanity checks (`ledger.validation`) raises `InvalidFill` and nothing
+    of the batch is stored: a poisoned value must never reach the pages."""
+    from wheeldesk_web.ledger.identity import Incoming, record
+    from wheeldesk_web.ledger.validation import check_fill
+
     created = 0
     symbols: set[str] = set()
     with transaction.atomic():
-        for fill in fills:
+        for n, fill in enumerate(fills, start=1):
+            check_fill(fill, n)
             fields = _fill_fields(fill, source)
-            existing = Execution.objects.filter(exec_id=fill.exec_id).first()
-            if existing is None:
-                Execution.objects.create(exec_id=fill.exec_id, **fields)
-                created += 1
-                symbols.add(fields["symbol"])
-            elif existing.commission is None and fields["commission"] is not None:
-                existing.commission = fields["commission"]
-                existing.save(update_fields=["commission"])
-                symbols.add(existing.symbol)
+            outcome = record(
+                Incoming(
+                    source=source,
+                    exec_id=fill.exec_id,
+                    aliases=(aliases or {}).get(fill.exec_id, ()),
+                    fields=fields,
+                )
+            )
+            created += outcome.created
+            if outcome.changed:
+                symbols.add(outcome.execution.symbol)
         if rebuild_cycles and symbols:
             rebuild(symbols)
     return created
@@ -77,7 +93,10 @@ def events_for(symbols: Iterable[str] | None = None) -> list[LedgerEvent]:
         execs = execs.filter(symbol__in=symbols)
         adjs = adjs.filter(symbol__in=symbols)
     # IB's order for equal times: by time, then by insertion (id) — kept by a stable sort.
-    events = [e.to_event() for e in execs.order_by("time", "id")]
+    # Equal times: option legs before stock legs (IB's order for a settlement), then by id,
+    # so the cycles do not depend on the order the sources were imported in.
+    rows = sorted(execs, key=lambda e: (e.time, e.sec_type != "OPT", e.exec_id))
+    events = [e.to_event() for e in rows]
     events += [a.to_event() for a in adjs.order_by("time", "id")]
     return events
 
@@ -107,8 +126,9 @@ def _row(c: Cycle) -> WheelCycle:
         capital=c.capital,
         realised_pnl=_q(c.realised_pnl),
         annualised_return=_q(c.annualised_return),
-        days=c.days(timezone.localdate()),
+        days=c.days(broker_today()),
         rolls=c.rolls,
+        basis_unknown=c.basis_unknown,
         event_refs=[e.ref for e in c.events],
     )
 
@@ -141,7 +161,7 @@ def backfill(bridge, since: date | None = None) -> int:  # type: ignore[no-untyp
 
 def premium_collected_this_month(today: date | None = None) -> Decimal:
     """Net option premium (credits − buy-backs, before fees) traded this calendar month."""
-    today = today or datetime.now(EASTERN).date()
+    today = today or broker_today()
     start = datetime(today.year, today.month, 1, tzinfo=EASTERN)
     events = [
         e.to_event()
@@ -175,7 +195,9 @@ def summary_version() -> str:
 
 def import_flex(data: bytes) -> tuple[int, int]:
     """Import a Flex trade report; returns (trades in file, newly stored). Raises FlexError."""
-    from wheeldesk_web.ledger.flex import parse_flex
+    from wheeldesk_web.ledger.flex import parse_flex_records
 
-    fills = parse_flex(data)
-    return len(fills), record_fills(fills, "flex")
+    records = parse_flex_records(data)
+    fills = [r.fill for r in records]
+    aliases = {r.fill.exec_id: r.aliases for r in records}
+    return len(fills), record_fills(fills, "flex", aliases=aliases)

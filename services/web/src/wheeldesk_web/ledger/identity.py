@@ -1,0 +1,325 @@
+"""One identity for an execution, whichever source reports it (API feed, backfill, Flex).
+
+The sources describe the same fill in different words: the API gives IB's execution id
+(`0000e0d5.6580c2d4.01.01`), a Flex report gives the same id in `ibExecID` for trades but
+leaves it empty on book trades (expiries, assignments, exercises), and a Flex query may not
+have the column at all (then only `tradeID`, or nothing). So an incoming fill is matched:
+
+1. by any id it carries (IB exec id, Flex trade id) already seen — then the same fill again;
+   if its contract, side, quantity or price differ, it is a *conflict*: stored as its own
+   execution with `conflict_with` set, shown on the ledger page, never merged or dropped;
+2. by an execution *correction*: IB's id with a higher last part (`….01` → `….02`) replaces
+   the earlier version of the fill;
+3. by what every source shares: account (when both know it), contract, side, quantity, price
+   and time to the second (book trades: the same trading day, as Flex often stamps them
+   differently from the API), kinds compatible (a fill labelled `trade` by one source may be
+   an assignment in another). Two different IB exec ids are never merged (two partial fills
+   of the same size in the same second are two fills), and an execution takes at most one
+   version per source family (API / Flex).
+
+Each source's version is kept in `Execution.raws`; the columns are recomputed from all of
+them with a fixed preference (API for time, ids and commission; Flex for its settlement
+codes), so importing any overlapping mix of sources in any order gives the same ledger.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from wheeldesk_web.ledger.cycles import EASTERN, dec
+from wheeldesk_web.ledger.models import Execution, ExecutionAlias
+
+#: Preference when sources disagree on a field nobody should disagree on (time, fees).
+PRIORITY = ("nats", "bridge", "flex")
+FAMILY = {"nats": "api", "bridge": "api", "flex": "flex"}
+SYNTHETIC_PREFIX = "flex-"  # ids made up for Flex rows without IB's execution id
+_CORRECTION = re.compile(r"^(?P<base>[^.]+(?:\.[^.]+)+)\.(?P<rev>\d{2})$")
+_QUANT = Decimal("0.0001")
+MERGED_FIELDS = (
+    "order_id",
+    "perm_id",
+    "client_order_id",
+    "account_id",
+    "time",
+    "symbol",
+    "sec_type",
+    "expiry",
+    "strike",
+    "right",
+    "multiplier",
+    "side",
+    "quantity",
+    "price",
+    "commission",
+    "realized_pnl",
+    "exchange",
+    "kind",
+)
+
+
+def is_ib_exec_id(exec_id: str) -> bool:
+    """IB's execution ids (API or Flex `ibExecID`), as opposed to ids made up for Flex rows."""
+    return bool(exec_id) and not exec_id.startswith(SYNTHETIC_PREFIX)
+
+
+def correction_parts(exec_id: str) -> tuple[str, int] | None:
+    """(`base`, revision) of an IB exec id `base.NN`; None when the id has no such shape."""
+    m = _CORRECTION.match(exec_id or "")
+    return (m["base"], int(m["rev"])) if m else None
+
+
+# --- raw versions (JSON-safe dicts) -------------------------------------------------------
+
+
+def to_raw(fields: dict[str, Any], exec_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"exec_id": exec_id}
+    for k in MERGED_FIELDS:
+        v = fields.get(k)
+        if isinstance(v, Decimal):
+            v = str(v)
+        elif isinstance(v, datetime | date):
+            v = v.isoformat()
+        out[k] = v
+    return out
+
+
+def from_raw(raw: dict[str, Any]) -> dict[str, Any]:
+    out = dict(raw)
+    out["time"] = datetime.fromisoformat(raw["time"])
+    out["expiry"] = date.fromisoformat(raw["expiry"]) if raw.get("expiry") else None
+    for k in ("strike", "quantity", "price", "commission", "realized_pnl"):
+        out[k] = Decimal(raw[k]) if raw.get(k) not in (None, "") else None
+    return out
+
+
+def _row_raw(ex: Execution) -> dict[str, Any]:
+    """A row stored before sources were kept apart: its columns are its one version."""
+    return to_raw({k: getattr(ex, k) for k in MERGED_FIELDS}, ex.exec_id)
+
+
+def raws_of(ex: Execution) -> dict[str, dict[str, Any]]:
+    return dict(ex.raws) if ex.raws else {ex.source: _row_raw(ex)}
+
+
+def merge(ex: Execution, raws: dict[str, dict[str, Any]]) -> None:
+    """Set the row's columns from its sources' versions (order-independent)."""
+    ordered = [(s, from_raw(raws[s])) for s in PRIORITY if s in raws]
+    ex.raws = raws
+    ex.sources = ",".join(s for s, _ in ordered)
+    ex.source = ordered[0][0]
+    for k in MERGED_FIELDS:
+        if k == "kind":
+            # Flex's codes (A/Ex/Ep) are IB's own word on a book trade; the API's label is
+            # inferred. Take the first non-"trade" label, Flex first.
+            labels = [v["kind"] for s, v in sorted(ordered, key=lambda x: x[0] != "flex")]
+            ex.kind = next((k2 for k2 in labels if k2 and k2 != "trade"), "trade")
+            continue
+        value = next((v[k] for _, v in ordered if v.get(k) not in (None, "")), None)
+        if value is None and k in ("client_order_id", "account_id", "exchange", "right"):
+            value = ""
+        if k == "multiplier" and value is None:
+            value = 1
+        setattr(ex, k, value)
+    ib_ids = [v["exec_id"] for _, v in ordered if is_ib_exec_id(v["exec_id"])]
+    # The highest revision of IB's id is the current one.
+    ib_ids.sort(key=lambda i: (correction_parts(i) or (i, 0))[1], reverse=True)
+    ex.ib_exec_id = ib_ids[0] if ib_ids else ""
+    if not ex.conflict_with_id:
+        ex.exec_id = ex.ib_exec_id or min(v["exec_id"] for _, v in ordered)
+
+
+# --- matching -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Incoming:
+    source: str
+    exec_id: str
+    aliases: tuple[str, ...]
+    fields: dict[str, Any]
+
+    @property
+    def family(self) -> str:
+        return FAMILY.get(self.source, self.source)
+
+    @property
+    def ib_id(self) -> str:
+        return self.exec_id if is_ib_exec_id(self.exec_id) else ""
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.exec_id, *self.aliases)
+
+
+def _q(v: Decimal | None) -> Decimal | None:
+    return None if v is None else dec(v).quantize(_QUANT)
+
+
+def same_fill(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Contract, side, quantity and price agree (what makes it the same fill)."""
+    return (
+        a["symbol"].upper() == b["symbol"].upper()
+        and a["sec_type"] == b["sec_type"]
+        and a["side"] == b["side"]
+        and _q(a["quantity"]) == _q(b["quantity"])
+        and _q(a["price"]) == _q(b["price"])
+        and (
+            a["sec_type"] != "OPT"
+            or (a["expiry"], _q(a["strike"]), a["right"] or "")
+            == (b["expiry"], _q(b["strike"]), b["right"] or "")
+        )
+    )
+
+
+def _settlement_like(f: dict[str, Any]) -> bool:
+    """A book trade: labelled as one, an option closed at 0, or a fill with no API order."""
+    return (
+        f["kind"] != "trade"
+        or (f["sec_type"] == "OPT" and dec(f["price"]) == 0)
+        or not f.get("order_id")
+    )
+
+
+def _local_day(t: datetime) -> date:
+    return t.astimezone(EASTERN).date() if t.tzinfo else t.date()
+
+
+def _second(t: datetime) -> datetime:
+    return t.replace(microsecond=0)
+
+
+def _compatible(new: dict[str, Any], old: Execution) -> tuple[int, float] | None:
+    """How well a stored execution matches (lower is better), or None when it cannot."""
+    oldf = {k: getattr(old, k) for k in MERGED_FIELDS}
+    if not same_fill(new, oldf):
+        return None
+    if new.get("account_id") and old.account_id and new["account_id"] != old.account_id:
+        return None
+    if "trade" not in (new["kind"], old.kind) and new["kind"] != old.kind:
+        return None
+    gap = abs((_second(new["time"]) - _second(old.time)).total_seconds())
+    if gap == 0:
+        return (0, 0.0)
+    if (
+        _settlement_like(new)
+        and _settlement_like(oldf)
+        and _local_day(new["time"]) == _local_day(old.time)
+    ):
+        return (1, gap)
+    return None
+
+
+def _by_alias(ids: tuple[str, ...]) -> Execution | None:
+    hit = ExecutionAlias.objects.filter(alias__in=ids).select_related("execution").first()
+    if hit is not None:
+        return hit.execution
+    return Execution.objects.filter(exec_id__in=ids, conflict_with__isnull=True).first()
+
+
+def _add_aliases(ex: Execution, ids: tuple[str, ...]) -> None:
+    for alias in ids:
+        if alias:
+            ExecutionAlias.objects.get_or_create(alias=alias[:120], defaults={"execution": ex})
+
+
+@dataclass
+class Outcome:
+    execution: Execution
+    created: bool = False
+    changed: bool = False
+    conflict: bool = False
+
+
+def record(inc: Incoming) -> Outcome:
+    """Store one fill from one source under its one identity (see the module docstring)."""
+    new = inc.fields
+    # 1. an id already seen
+    known = _by_alias(inc.ids)
+    if known is not None:
+        if same_fill(new, {k: getattr(known, k) for k in MERGED_FIELDS}):
+            return _absorb(known, inc)
+        # The same id for another fill: kept apart and flagged (never merged or dropped).
+        for other in Execution.objects.filter(conflict_with=known, conflict_id=inc.exec_id):
+            if same_fill(new, {k: getattr(other, k) for k in MERGED_FIELDS}):
+                return _absorb(other, inc, aliases=False)
+        n = Execution.objects.filter(conflict_with=known).count() + 1
+        ex = Execution(exec_id=f"{inc.exec_id}~conflict{n}"[:80], conflict_with=known)
+        ex.conflict_id = inc.exec_id
+        merge(ex, {inc.source: to_raw(new, inc.exec_id)})
+        ex.exec_id = f"{inc.exec_id}~conflict{n}"[:80]
+        ex.save()
+        return Outcome(ex, created=True, changed=True, conflict=True)
+    # 2. a correction of a fill already stored under an earlier revision
+    parts = correction_parts(inc.ib_id)
+    if parts is not None:
+        base, rev = parts
+        for old in Execution.objects.filter(
+            ib_exec_id__startswith=base + ".", conflict_with__isnull=True
+        ):
+            old_parts = correction_parts(old.ib_exec_id)
+            if old_parts is None or old_parts[0] != base:
+                continue
+            if rev < old_parts[1]:  # an older revision arriving late: known, superseded
+                _add_aliases(old, inc.ids)
+                return Outcome(old)
+            raws = {
+                s: r
+                for s, r in raws_of(old).items()
+                if (correction_parts(r["exec_id"]) or ("", 0))[0] != base
+            }
+            raws[inc.source] = to_raw(new, inc.exec_id)
+            merge(old, raws)
+            old.save()
+            _add_aliases(old, inc.ids)
+            return Outcome(old, changed=True)
+    # 3. the same fill told by another source
+    day = new["time"]
+    candidates = Execution.objects.filter(
+        symbol=new["symbol"],
+        side=new["side"],
+        sec_type=new["sec_type"],
+        conflict_with__isnull=True,
+        time__gte=day - timedelta(days=1),
+        time__lte=day + timedelta(days=1),
+    ).order_by("time", "id")
+    best: tuple[tuple[int, float], int, Execution] | None = None
+    for old in candidates:
+        raws = raws_of(old)
+        if any(FAMILY.get(s, s) == inc.family for s in raws):
+            continue  # one version per source family: it is another fill
+        if inc.ib_id and old.ib_exec_id:
+            continue  # two different IB ids are two fills
+        score = _compatible(new, old)
+        if score is not None and (best is None or (score, old.pk) < (best[0], best[1])):
+            best = (score, old.pk, old)
+    if best is not None:
+        return _absorb(best[2], inc)
+    ex = Execution()
+    merge(ex, {inc.source: to_raw(new, inc.exec_id)})
+    ex.save()
+    _add_aliases(ex, inc.ids)
+    return Outcome(ex, created=True, changed=True)
+
+
+def _absorb(ex: Execution, inc: Incoming, *, aliases: bool = True) -> Outcome:
+    """Add (or refresh) one source's version of a stored execution."""
+    raws = raws_of(ex)
+    raw = to_raw(inc.fields, inc.exec_id)
+    before = raws.get(inc.source)
+    if before is not None and before != raw:
+        # The same source again: keep what it said first, but take what it adds (a late
+        # commission report, an account id).
+        raw = {k: (before[k] if before.get(k) not in (None, "") else raw.get(k)) for k in raw}
+    raws[inc.source] = raw
+    old_cols = {k: getattr(ex, k) for k in (*MERGED_FIELDS, "exec_id", "sources")}
+    merge(ex, raws)
+    changed = old_cols != {k: getattr(ex, k) for k in (*MERGED_FIELDS, "exec_id", "sources")}
+    if changed or before != raw:
+        ex.save()
+    if aliases:
+        _add_aliases(ex, inc.ids)
+    return Outcome(ex, changed=changed)
