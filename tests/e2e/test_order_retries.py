@@ -3,13 +3,22 @@
 The web's own tests prove a double click and a replayed confirm against the real bridge; this
 adds the failures between processes: the bridge answering the web too late (tws-sim delaying
 every message past the web's 20 s confirm timeout), the user retrying while it is slow, then the
-bridge restarted and the confirm retried again. tws-sim's own order book is the judge.
+bridge restarted and the confirm retried again. tws-sim's own order book is the judge; the
+web learns the order's state through its worker (pages never call IBKR on a GET).
 """
 
 from __future__ import annotations
 
 import pytest
-from wheeldesk.testing.e2e import login, preview_put_from_web, ready, sim_orders, wait_until
+from wheeldesk.testing.e2e import (
+    confirm_form,
+    login,
+    preview_put_from_web,
+    ready,
+    sim_orders,
+    start_worker,
+    wait_until,
+)
 from wheeldesk.testing.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -28,7 +37,7 @@ def test_confirm_retried_through_a_slow_bridge_and_a_bridge_restart_places_one_o
     system.control("/control/fill-mode", {"mode": "never"})
     client = login(system)
     coid, bid = preview_put_from_web(client, system, "PEP")
-    form = {"csrfmiddlewaretoken": client.cookies["csrftoken"]}
+    form = confirm_form(client, coid)
     confirm = f"/orders/{coid}/confirm/"
 
     # 1. The bridge is slow to answer (tws-sim delays everything it sends): the web times out.
@@ -49,6 +58,9 @@ def test_confirm_retried_through_a_slow_bridge_and_a_bridge_restart_places_one_o
     wait_until(lambda: ready(system.bridge_url), 120, "the bridge back")
     third = client.post(confirm, data=form, timeout=120)
     assert third.status_code == 302, third.text[:500]
+    # Pages only read: the worker (its order-event consumer and its sync pass) is what brings
+    # the order's state from IBKR into the web, as under `make run`.
+    worker = start_worker(system, "--ignore-hours", "--tick", "2", "--sync-every", "10s")
     last = {}
 
     def submitted() -> bool:
@@ -58,10 +70,12 @@ def test_confirm_retried_through_a_slow_bridge_and_a_bridge_restart_places_one_o
     try:
         wait_until(submitted, 120, "the order to be known as submitted")
     except AssertionError as exc:
+        worker.stop()
         raise AssertionError(
             f"{exc}; tws-sim has {sim_orders(system, coid)}; bridge lists "
             f"{system.bridge_get('/v1/orders')}; status block: {last.get('html', '')[:600]}"
         ) from exc
+    worker.stop()
     # tws-sim, the stand-in for IBKR, holds exactly one order for this client order id.
     orders = sim_orders(system, coid)
     assert len(orders) == 1, orders

@@ -264,7 +264,11 @@ def _put(stack: Stack) -> tuple[str, float, float]:
 
 
 def _draft(client: httpx.Client, **params: object) -> httpx.Response:
-    return client.get("/orders/new/", params={"right": "P", "action": "SELL", **params})
+    """Prepare a draft as the "Preview order" button does (a POST: a GET only shows the page)."""
+    data = {"right": "P", "action": "SELL", **params}
+    return client.post(
+        "/orders/new/", data={**data, "csrfmiddlewaretoken": client.cookies["csrftoken"]}
+    )
 
 
 @pytest.mark.parametrize(
@@ -328,9 +332,10 @@ def test_a_roll_to_a_junk_strike_is_refused_and_drafts_nothing(
     expiry, strike, _ = _put(stack)
     later = (date.fromisoformat(expiry) + timedelta(days=28)).isoformat()
     orders_before = _count(stack, "orders_order")
-    answer = client.get(
+    answer = client.post(
         "/orders/roll/",
-        params={
+        data={
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
             "symbol": SYMBOL,
             "expiry": expiry,
             "strike": strike,
@@ -387,9 +392,7 @@ def test_a_contract_not_in_the_chain_is_blocked_at_preview_and_never_reaches_ibk
     assert 'id="blocked-note"' in page.text, "the preview must block a contract IBKR does not list"
     assert f"IBKR knows no option {params['symbol']} " in html.unescape(page.text)
     coid = _coid(page.text)
-    confirm = client.post(
-        f"/orders/{coid}/confirm/", data={"csrfmiddlewaretoken": client.cookies["csrftoken"]}
-    )
+    confirm = client.post(f"/orders/{coid}/confirm/", data=form_values(page.text, "confirm-form"))
     assert confirm.status_code == 302
     after = client.get(confirm.headers["location"])
     assert "Blocked by pre-trade checks" in html.unescape(after.text)

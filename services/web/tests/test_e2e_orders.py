@@ -90,6 +90,7 @@ def open_preview(page, stack, symbol: str, action: str = "SELL") -> str:  # type
         f"{stack.web_url}/orders/new/?symbol={symbol}&expiry={expiry}&strike={strike}&right=P"
         f"&action={action}&quantity=1&limit_price={bid:.2f}"
     )
+    page.click("#prepare-order")  # the link's page writes nothing; its button prepares
     page.wait_for_selector("#confirm-order")
     return page.inner_text("#client-order-id")
 
@@ -117,6 +118,7 @@ def test_signal_to_filled_order_history_dashboard_and_ledger(page, wheel_stack):
     page.goto(f"{stack.web_url}/signals/{signal_id}/")
     assert page.locator("#payoff-chart").count() == 1  # the payoff at expiry partial
     page.click("#preview-order")
+    page.click("#prepare-order")
     page.wait_for_selector("#confirm-order")
     coid = page.inner_text("#client-order-id")
     assert page.get_attribute("#trading-mode", "data-mode") == "paper"
@@ -149,17 +151,19 @@ def test_double_click_and_replayed_confirm_place_one_order(page, wheel_stack):
     login(page, stack)
     coid = open_preview(page, stack, "PEP")
     token = page.input_value("#confirm-form input[name=csrfmiddlewaretoken]")
+    ticket = page.input_value("#confirm-form input[name=ticket]")
     confirm_url = f"{stack.web_url}/orders/{coid}/confirm/"
     # three confirms racing from the page (a double click on a slow connection, a retry)
     statuses = page.evaluate(
-        """async ([url, token]) => {
+        """async ([url, token, ticket]) => {
             const post = () => fetch(url, {method: "POST", redirect: "manual",
                 headers: {"Content-Type": "application/x-www-form-urlencoded"},
-                body: "csrfmiddlewaretoken=" + encodeURIComponent(token)});
+                body: "csrfmiddlewaretoken=" + encodeURIComponent(token)
+                    + "&ticket=" + encodeURIComponent(ticket)});
             const answers = await Promise.all([post(), post(), post()]);
             return answers.map((r) => r.type === "opaqueredirect" ? 302 : r.status);
         }""",
-        [confirm_url, token],
+        [confirm_url, token, ticket],
     )
     assert statuses == [302, 302, 302]
     page.dblclick("#confirm-order")

@@ -9,151 +9,47 @@ same flows run against the real bridge + tws-sim in test_e2e_orders.py.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from wheeldesk.clients import ServiceCallError
-from wheeldesk.schemas.account import Account, Position
-from wheeldesk.schemas.market import Fundamentals, Quote, StockInfo
-from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest, OrderStatus
+from wheeldesk.schemas.orders import Order, OrderRequest, OrderStatus
+from wheeldesk.testing.moments import SIM_START
 from wheeldesk_web.ledger.models import Execution, WheelCycle
 from wheeldesk_web.orders.models import Order as WebOrder
 from wheeldesk_web.orders.models import OrderAudit, TradingConfig
+from wheeldesk_web.orders.services import refresh
 
 pytestmark = pytest.mark.django_db
-EXPIRY = date.today() + timedelta(days=30)
-
-
-class FakeBridge:
-    """Same contract as SyncBridgeClient for the calls the order pages make."""
-
-    def __init__(self) -> None:
-        self.placed: dict[str, Order] = {}
-        self.place_calls = 0
-        self.lose_next_answer = False
-        self.refuse: ServiceCallError | None = None
-        self.account_id = "DU7654321"
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def preview(self, req: OrderRequest) -> OrderPreview:
-        return OrderPreview(
-            request=req,
-            account_id=self.account_id,
-            is_paper=self.account_id.startswith("DU"),
-            commission=1.05,
-            init_margin_change=4_500.0,
-            maint_margin_change=4_500.0,
-            buying_power_before=180_000.0,
-            buying_power_after=175_500.0,
-            bid=1.00,
-            ask=1.20,
-            mid=1.10,
-        )
-
-    def account(self) -> Account:
-        return Account(
-            account_id=self.account_id,
-            is_paper=True,
-            net_liquidation=250_000,
-            cash=200_000,
-            buying_power=180_000,
-            available_funds=180_000,
-        )
-
-    def positions(self) -> list[Position]:
-        return [
-            Position(
-                account_id=self.account_id,
-                symbol="KO",
-                sec_type="STK",
-                quantity=200,
-                avg_cost=60,
-                market_value=12_800,
-            )
-        ]
-
-    def orders(self) -> list[Order]:
-        return list(self.placed.values())
-
-    def order(self, order_id: int) -> Order:
-        for o in self.placed.values():
-            if o.order_id == order_id:
-                return o
-        raise ServiceCallError("gateway-bridge", 404, "not_found", "no such order")
-
-    def stock(self, symbol: str) -> StockInfo:
-        return StockInfo(
-            symbol=symbol, quote=Quote(symbol=symbol, last=64.0), fundamentals=Fundamentals()
-        )
-
-    def place(self, req: OrderRequest) -> Order:
-        self.place_calls += 1
-        if self.refuse:
-            raise self.refuse
-        if req.client_order_id not in self.placed:  # the bridge's dedup
-            self.placed[req.client_order_id] = Order(
-                order_id=100 + len(self.placed),
-                client_order_id=req.client_order_id,
-                account_id=self.account_id,
-                request=req,
-                status=OrderStatus.SUBMITTED,
-                remaining=req.quantity,
-            )
-        if self.lose_next_answer:
-            self.lose_next_answer = False
-            raise ServiceCallError("gateway-bridge", None, "timeout", "timed out")
-        return self.placed[req.client_order_id]
-
-    def cancel(self, order_id: int) -> Order:
-        o = self.order(order_id)
-        o.status = OrderStatus.CANCELLED
-        return o
-
-    def fill(self, client_order_id: str, price: float) -> None:
-        o = self.placed[client_order_id]
-        r = o.request
-        o.status, o.filled, o.remaining, o.avg_fill_price = OrderStatus.FILLED, r.quantity, 0, price
-        o.fills = [
-            Fill(
-                exec_id=f"e-{o.order_id}",
-                order_id=o.order_id,
-                client_order_id=r.client_order_id,
-                time=datetime.now(UTC),
-                symbol=r.symbol,
-                sec_type="OPT",
-                expiry=r.expiry,
-                strike=r.strike,
-                right=r.right,
-                multiplier=100,
-                side="SLD" if r.action == "SELL" else "BOT",
-                quantity=r.quantity,
-                price=price,
-                commission=1.05,
-            )
-        ]
-        o.commission = 1.05
-
-
-@pytest.fixture
-def bridge(monkeypatch) -> FakeBridge:
-    fake = FakeBridge()
-    monkeypatch.setattr("wheeldesk_web.core.clients.bridge", lambda timeout=8.0: fake)
-    return fake
+EXPIRY = SIM_START.date() + timedelta(days=30)  # 30 DTE on the pinned broker clock
 
 
 @pytest.fixture
 def user_client(client):
     user = get_user_model().objects.create_user("trader", "t@example.com", "pw-123456-xyz")
+    user.user_permissions.add(Permission.objects.get(codename="trade"))
     client.force_login(user)
     return client
+
+
+def ticket(client, coid: str) -> str:
+    """The ticket fingerprint the preview page's confirm form carries."""
+    page = client.get(reverse("orders:detail", args=[coid])).content.decode()
+    found = re.search(r'name="ticket" value="([0-9a-f]*)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def confirm(client, coid: str, **kwargs):  # type: ignore[no-untyped-def]
+    """Confirm as the preview page does (its ticket fingerprint included)."""
+    return client.post(
+        reverse("orders:confirm", args=[coid]), {"ticket": ticket(client, coid)}, **kwargs
+    )
 
 
 def draft(client, **extra) -> str:
@@ -167,7 +63,7 @@ def draft(client, **extra) -> str:
         "limit_price": "1.10",
         **extra,
     }
-    r = client.get(reverse("orders:new"), params)
+    r = client.post(reverse("orders:new"), params)
     assert r.status_code == 302
     return r["Location"].rstrip("/").split("/")[-1]
 
@@ -186,10 +82,10 @@ def test_preview_shows_whatif_checks_and_paper_mode(user_client, bridge):
 
 def test_double_confirm_and_replayed_post_place_one_order(user_client, bridge):
     coid = draft(user_client)
-    user_client.get(reverse("orders:detail", args=[coid]))
     url = reverse("orders:confirm", args=[coid])
+    form = {"ticket": ticket(user_client, coid)}
     for _ in range(3):  # a double click, then a browser replaying the POST
-        assert user_client.post(url).status_code == 302
+        assert user_client.post(url, form).status_code == 302
     assert bridge.place_calls == 1 and len(bridge.placed) == 1
     order = WebOrder.objects.get(client_order_id=coid)
     assert order.status == "submitted" and order.ib_order_id == 100
@@ -198,9 +94,8 @@ def test_double_confirm_and_replayed_post_place_one_order(user_client, bridge):
 
 def test_lost_answer_is_reconciled_not_resent(user_client, bridge):
     coid = draft(user_client)
-    user_client.get(reverse("orders:detail", args=[coid]))
     bridge.lose_next_answer = True
-    user_client.post(reverse("orders:confirm", args=[coid]))
+    confirm(user_client, coid)
     order = WebOrder.objects.get(client_order_id=coid)
     assert bridge.place_calls == 1
     assert order.status == "submitted" and order.ib_order_id == 100  # found in the order list
@@ -209,9 +104,9 @@ def test_lost_answer_is_reconciled_not_resent(user_client, bridge):
 
 def test_fill_reaches_history_and_ledger(user_client, bridge):
     coid = draft(user_client)
-    user_client.get(reverse("orders:detail", args=[coid]))
-    user_client.post(reverse("orders:confirm", args=[coid]))
+    confirm(user_client, coid)
     bridge.fill(coid, 1.12)
+    refresh(WebOrder.objects.get(client_order_id=coid), bridge)  # the worker's after-sync
     status = user_client.get(reverse("orders:status", args=[coid])).content.decode()
     assert 'data-status="filled"' in status and "$1.12" in status and "$1.05" in status
     history = user_client.get(reverse("orders:list")).content.decode()
@@ -224,8 +119,7 @@ def test_fill_reaches_history_and_ledger(user_client, bridge):
 
 def test_cancel_working_order(user_client, bridge):
     coid = draft(user_client)
-    user_client.get(reverse("orders:detail", args=[coid]))
-    user_client.post(reverse("orders:confirm", args=[coid]))
+    confirm(user_client, coid)
     user_client.post(reverse("orders:cancel", args=[coid]))
     assert WebOrder.objects.get(client_order_id=coid).status == "cancelled"
     r = user_client.post(reverse("orders:cancel", args=[coid]), follow=True)
@@ -237,8 +131,7 @@ def test_live_guard_refusal_is_shown(user_client, bridge):
         "gateway-bridge", 403, "live_orders_disabled", "live account U1234567: orders refused"
     )
     coid = draft(user_client)
-    user_client.get(reverse("orders:detail", args=[coid]))
-    page = user_client.post(reverse("orders:confirm", args=[coid]), follow=True).content.decode()
+    page = confirm(user_client, coid, follow=True).content.decode()
     assert "Refused by the live-account guard" in page and "ALLOW_LIVE_ORDERS" in page
     assert WebOrder.objects.get(client_order_id=coid).status == "refused"
     assert OrderAudit.objects.filter(client_order_id=coid, action="refused").exists()
@@ -251,19 +144,19 @@ def test_trading_switch_and_naked_call_block(user_client, bridge):
     coid = draft(user_client)
     page = user_client.get(reverse("orders:detail", args=[coid])).content.decode()
     assert 'data-check="Trading switch" data-level="block"' in page and "disabled" in page
-    page = user_client.post(reverse("orders:confirm", args=[coid]), follow=True).content.decode()
+    page = confirm(user_client, coid, follow=True).content.decode()
     assert "Trading is disabled" in page and bridge.place_calls == 0
     cfg.trading_enabled = True
     cfg.save()
     coid = draft(user_client, right="C", strike="70", quantity="3")  # 200 shares, 3 calls
     page = user_client.get(reverse("orders:detail", args=[coid])).content.decode()
     assert 'data-check="Covered call" data-level="block"' in page
-    user_client.post(reverse("orders:confirm", args=[coid]))
+    confirm(user_client, coid)
     assert bridge.place_calls == 0
 
 
 def test_bad_draft_parameters_are_refused(user_client, bridge):
-    r = user_client.get(reverse("orders:new"), {"symbol": "<script>", "expiry": "x"}, follow=True)
+    r = user_client.post(reverse("orders:new"), {"symbol": "<script>", "expiry": "x"}, follow=True)
     assert "Cannot prepare that order" in r.content.decode()
     assert WebOrder.objects.count() == 0
 
@@ -277,12 +170,11 @@ def test_limit_refused_by_the_bridge_goes_back_to_preview(user_client, bridge):
         field="limit_price",
     )
     coid = draft(user_client)
-    user_client.get(reverse("orders:detail", args=[coid]))
-    page = user_client.post(reverse("orders:confirm", args=[coid]), follow=True).content.decode()
+    page = confirm(user_client, coid, follow=True).content.decode()
     assert "limit 0.05 is far below the bid 1.00" in page and "confirm-order" in page
     assert WebOrder.objects.get(client_order_id=coid).status == "previewed"
     bridge.refuse = None
-    user_client.post(reverse("orders:confirm", args=[coid]))
+    confirm(user_client, coid)
     assert WebOrder.objects.get(client_order_id=coid).status == "submitted"
     assert len(bridge.placed) == 1
 
@@ -340,7 +232,7 @@ def test_close_draft_takes_mid_and_roll_makes_two_legs(user_client, bridge):
         "right": "P",
         "quantity": "1",
     }
-    r = user_client.get(reverse("orders:close"), params)
+    r = user_client.post(reverse("orders:close"), params)
     coid = r["Location"].rstrip("/").split("/")[-1]
     page = user_client.get(reverse("orders:detail", args=[coid])).content.decode()
     order = WebOrder.objects.get(client_order_id=coid)
@@ -348,7 +240,7 @@ def test_close_draft_takes_mid_and_roll_makes_two_legs(user_client, bridge):
     assert order.limit_price == Decimal("1.10")  # the what-if's mid became the limit
     assert "Debit paid" in page and "−$110.00" in page
     later = (EXPIRY + timedelta(days=28)).isoformat()
-    r = user_client.get(
+    r = user_client.post(
         reverse("orders:roll"), {**params, "new_expiry": later, "new_strike": "57.5"}
     )
     first = WebOrder.objects.get(client_order_id=r["Location"].rstrip("/").split("/")[-1])
@@ -379,7 +271,7 @@ def test_roll_to_a_bad_contract_is_refused_and_drafts_nothing(
 ):
     later = (EXPIRY + timedelta(days=28)).isoformat()
     params = {"symbol": "KO", "expiry": EXPIRY.isoformat(), "strike": "60", "right": "P"}
-    r = user_client.get(
+    r = user_client.post(
         reverse("orders:roll"),
         {
             **params,
@@ -393,12 +285,9 @@ def test_roll_to_a_bad_contract_is_refused_and_drafts_nothing(
 
 
 def test_an_order_never_seen_by_ibkr_is_released_after_a_while(user_client, bridge):
-    from wheeldesk_web.orders.services import refresh
-
     coid = draft(user_client)
-    user_client.get(reverse("orders:detail", args=[coid]))
     bridge.refuse = ServiceCallError("gateway-bridge", None, "timeout", "timed out")
-    user_client.post(reverse("orders:confirm", args=[coid]))
+    confirm(user_client, coid)
     order = WebOrder.objects.get(client_order_id=coid)
     assert order.status == "unknown"  # not in the bridge's list: not re-sent, still checking
     refresh(order, bridge)
@@ -408,3 +297,89 @@ def test_an_order_never_seen_by_ibkr_is_released_after_a_while(user_client, brid
     refresh(order, bridge)
     assert order.status == "refused" and "not placed" in order.message
     assert bridge.place_calls == 1
+
+
+def test_confirm_after_an_unpreviewed_update_is_refused_and_nothing_is_placed(user_client, bridge):
+    """17.2: the confirm form carries the fingerprint of the ticket the user saw."""
+    cfg = TradingConfig.load()
+    cfg.max_contracts = 2
+    cfg.save()
+    coid = draft(user_client)
+    seen = ticket(user_client, coid)  # the page with 1 contract
+    user_client.post(
+        reverse("orders:update", args=[coid]), {"quantity": "5", "limit_price": "1.10"}
+    )
+    page = user_client.post(
+        reverse("orders:confirm", args=[coid]), {"ticket": seen}, follow=True
+    ).content.decode()
+    assert "the order changed since the preview you confirmed" in page
+    assert "SELL 5 KO" in page
+    assert bridge.place_calls == 0
+    order = WebOrder.objects.get(client_order_id=coid)
+    assert order.status == "previewed" and order.quantity == 5
+    # The preview of 5 (what the page now shows) blocks on the size cap…
+    assert 'data-check="Size caps" data-level="block"' in page
+    # …and a confirm carrying the new fingerprint is still refused by the checks run again.
+    page = confirm(user_client, coid, follow=True).content.decode()
+    assert "Blocked by pre-trade checks (Size caps)" in page
+    assert bridge.place_calls == 0
+    # No fingerprint at all: refused too.
+    user_client.post(reverse("orders:confirm", args=[coid]))
+    assert bridge.place_calls == 0 and WebOrder.objects.get(client_order_id=coid).status == (
+        "previewed"
+    )
+
+
+def test_confirm_runs_every_check_again_on_the_account_as_it_is_now(user_client, bridge):
+    coid = draft(user_client)
+    page = user_client.get(reverse("orders:detail", args=[coid])).content.decode()
+    assert 'data-check="Collateral" data-level="pass"' in page
+    bridge.available_funds = 4_000.0  # another order took the buying power meanwhile
+    page = confirm(user_client, coid, follow=True).content.decode()
+    assert "Blocked by pre-trade checks (Collateral" in page
+    assert "Collateral $6,000.00 exceeds buying power $4,000.00." in page
+    assert bridge.place_calls == 0
+    # the limits are read at confirm too: a cap lowered after the preview holds
+    bridge.available_funds = 180_000.0
+    cfg = TradingConfig.load()
+    cfg.max_notional = 5_000
+    cfg.save()
+    confirm(user_client, coid)
+    assert bridge.place_calls == 0
+    order = WebOrder.objects.get(client_order_id=coid)
+    assert {c["name"]: c["level"] for c in order.checks}["Size caps"] == "block"
+    cfg.max_notional = 100_000
+    cfg.save()
+    confirm(user_client, coid)
+    assert bridge.place_calls == 1
+    assert WebOrder.objects.get(client_order_id=coid).status == "submitted"
+
+
+def test_not_connected_at_confirm_marks_not_sent_and_a_retry_places_it_once(user_client, bridge):
+    """17.8: the bridge's immediate 503 "not connected" means nothing was placed."""
+    bridge.refuse = ServiceCallError(
+        "gateway-bridge",
+        503,
+        "ib_unavailable",
+        "not connected to IBKR: Gateway restarting",
+    )
+    coid = draft(user_client)
+    page = confirm(user_client, coid, follow=True).content.decode()
+    order = WebOrder.objects.get(client_order_id=coid)
+    assert order.status == "not_sent" and "nothing was placed" in order.message
+    assert "Not sent — IBKR disconnected" in page and 'id="confirm-order"' in page
+    assert list(order.history.values_list("status", flat=True)) == ["sending", "not_sent"]
+    listed = user_client.get(reverse("orders:list")).content.decode()
+    assert f'data-client-order-id="{coid}" data-status="not_sent"' in listed
+    assert "not sent — IBKR disconnected" in listed
+    bridge.refuse = None  # the Gateway is back: the user confirms again
+    confirm(user_client, coid)
+    order.refresh_from_db()
+    assert order.status == "submitted" and len(bridge.placed) == 1
+    # a connection lost mid-request is not "not sent": the order may be at IBKR
+    coid = draft(user_client, strike="55")
+    bridge.refuse = ServiceCallError(
+        "gateway-bridge", 503, "ib_unavailable", "connection to IBKR lost during the request"
+    )
+    confirm(user_client, coid)
+    assert WebOrder.objects.get(client_order_id=coid).status == "unknown"

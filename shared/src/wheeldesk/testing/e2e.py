@@ -228,9 +228,10 @@ def sim_orders(stack: Stack, client_order_id: str | None = None) -> list[dict[st
 def preview_put_from_web(client: httpx.Client, stack: Stack, symbol: str) -> tuple[str, float]:
     """Preview one short put through the web at its bid, as a user does: (client order id, bid)."""
     expiry, strike, bid = listed_put(stack, symbol)
-    preview = client.get(
+    preview = client.post(
         "/orders/new/",
-        params={
+        data={
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
             "symbol": symbol,
             "expiry": expiry,
             "strike": strike,
@@ -247,13 +248,18 @@ def preview_put_from_web(client: httpx.Client, stack: Stack, symbol: str) -> tup
     return found.group(1), bid
 
 
+def confirm_form(client: httpx.Client, coid: str) -> dict[str, str]:
+    """What the preview page's confirm button sends: the CSRF token and the fingerprint of the
+    ticket shown (the web refuses a confirm of a ticket the user did not see previewed)."""
+    page = client.get(f"/orders/{coid}/", timeout=60)
+    return form_values(page.text, "confirm-form")
+
+
 def sell_put_from_web(client: httpx.Client, stack: Stack, symbol: str) -> str:
     """Preview and confirm one short put through the web, as a user does; its client order id."""
     coid, _ = preview_put_from_web(client, stack, symbol)
     confirmed = client.post(
-        f"/orders/{coid}/confirm/",
-        data={"csrfmiddlewaretoken": client.cookies["csrftoken"]},
-        timeout=120,
+        f"/orders/{coid}/confirm/", data=confirm_form(client, coid), timeout=120
     )
     assert confirmed.status_code == 302, confirmed.text[:500]
     return coid

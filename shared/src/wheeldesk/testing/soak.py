@@ -3,7 +3,7 @@
 The real processes (`Stack` with the worker, the notifier sending through a `FakeResend`) run
 while tws-sim's clock moves `speed`× faster than the wall: days of market pass in minutes and
 held options expire and settle on their own (assignments and call-aways included). A driver
-plays the trader through the web's own pages — `GET /orders/new/` (preview: what-if and
+plays the trader through the web's own pages — `POST /orders/new/` (preview: what-if and
 pre-trade checks), then `POST …/confirm/` — selling a near-the-money cash-secured put on each
 symbol that is flat, and a covered call on each that holds shares, whenever it has no open
 option and no working order: roughly one leg per symbol per simulated week. When the market
@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from wheeldesk.testing.e2e import login, ready
+from wheeldesk.testing.e2e import form_values, login, ready
 from wheeldesk.testing.fake_resend import FakeResend
 from wheeldesk.testing.procs import TEST_TOKEN, Proc
 from wheeldesk.testing.stack import Stack
@@ -357,9 +357,10 @@ class Trader:
         if q is None:
             self.counts["no contract"] += 1
             return
-        page = self.client.get(
+        page = self.client.post(
             "/orders/new/",
-            params={
+            data={
+                "csrfmiddlewaretoken": self.client.cookies["csrftoken"],
                 "symbol": symbol,
                 "expiry": q["contract"]["expiry"],
                 "strike": q["contract"]["strike"],
@@ -384,7 +385,8 @@ class Trader:
             if attempt:
                 self.counts["re-priced"] += 1
             if 'id="blocked-note"' not in page.text:
-                self.client.post(f"/orders/{coid}/confirm/", data=form, timeout=120)
+                confirm = form_values(page.text, "confirm-form")
+                self.client.post(f"/orders/{coid}/confirm/", data=confirm, timeout=120)
                 page = self.client.get(f"/orders/{coid}/", timeout=120)
                 if 'id="confirm-form"' not in page.text:
                     continue

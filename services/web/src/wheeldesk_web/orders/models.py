@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from decimal import Decimal
 
@@ -50,8 +51,8 @@ class TradingConfig(models.Model):
 
     @classmethod
     def load(cls) -> TradingConfig:
-        obj, _ = cls.objects.get_or_create(pk=1)
-        return obj
+        """The settings row, or the defaults unsaved: reading them (any GET) writes nothing."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
 class Order(models.Model):
@@ -59,8 +60,10 @@ class Order(models.Model):
     SENDING = "sending"
     UNKNOWN = "unknown"
     REFUSED = "refused"
+    NOT_SENT = "not_sent"
     STATUSES = [
         (PREVIEWED, "previewed"),
+        (NOT_SENT, "not sent — IBKR disconnected"),
         (SENDING, "sending"),
         (UNKNOWN, "answer lost — reconciling"),
         ("pending", "pending"),
@@ -73,6 +76,8 @@ class Order(models.Model):
     ]
     TERMINAL = {"filled", "cancelled", "rejected", REFUSED}
     WORKING = {SENDING, UNKNOWN, "pending", "submitted", "partially_filled"}
+    # Not (yet) at IBKR: the creator's alone to edit, preview and confirm (a retry included).
+    DRAFT = {PREVIEWED, NOT_SENT}
     INTENTS = [("open", "open"), ("close", "buy to close"), ("roll", "roll")]
 
     client_order_id = models.CharField(max_length=64, unique=True, default=new_client_order_id)
@@ -94,6 +99,10 @@ class Order(models.Model):
     is_paper = models.BooleanField(default=True)
     preview = models.JSONField(default=dict, blank=True, help_text="The bridge's what-if.")
     checks = models.JSONField(default=list, blank=True)
+    ticket_hash = models.CharField(
+        max_length=64, blank=True, help_text="The ticket the stored preview and checks are of."
+    )
+    previewed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=STATUSES, default=PREVIEWED, db_index=True)
     ib_order_id = models.BigIntegerField(null=True, blank=True)
     perm_id = models.BigIntegerField(null=True, blank=True)
@@ -108,9 +117,35 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created"]
+        permissions = [("trade", "Can preview, send and cancel orders")]
 
     def __str__(self) -> str:
         return f"{self.action} {self.quantity} {self.contract} ({self.status})"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status in self.DRAFT
+
+    def ticket_digest(self) -> str:
+        """A fingerprint of everything IBKR would be sent: the confirm form carries the one of
+        the preview the user saw, so a ticket changed since (another tab, a replayed update, a
+        crafted POST) is refused instead of sent unseen."""
+        strike = format(self.strike.normalize(), "f") if self.strike is not None else ""
+        limit = format(self.limit_price.normalize(), "f") if self.limit_price is not None else ""
+        fields = [
+            self.client_order_id,
+            self.symbol,
+            self.sec_type,
+            self.expiry.isoformat() if self.expiry else "",
+            strike,
+            self.right,
+            self.action,
+            str(self.quantity),
+            self.order_type,
+            limit,
+            self.tif,
+        ]
+        return hashlib.sha256("|".join(fields).encode()).hexdigest()[:32]
 
     @property
     def contract(self) -> str:

@@ -8,6 +8,7 @@ An order whose answer was lost is looked up in the bridge's order list, never re
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,6 +21,7 @@ from wheeldesk.schemas.account import Account, Position
 from wheeldesk.schemas.orders import Order as BridgeOrder
 from wheeldesk.schemas.orders import OrderPreview
 
+from wheeldesk_web.core.clock import broker_today
 from wheeldesk_web.ledger.cycles import dec
 from wheeldesk_web.orders.checks import Check, Limits, Ticket, blocked, run_checks
 from wheeldesk_web.orders.models import Order, OrderAudit, OrderStatusChange, TradingConfig
@@ -108,20 +110,33 @@ class PreviewResult:
         return blocked(self.checks)
 
 
-def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> PreviewResult:  # type: ignore[no-untyped-def]
-    """Ask the bridge for the what-if and the account, run every check, store both."""
+QUOTE_FRESH = timedelta(seconds=30)
+EVENTS = "Earnings / dividend"
+
+
+def _gather(
+    order: Order, bridge: SyncBridgeClient, *, reuse: OrderPreview | None = None
+) -> tuple[PreviewResult, ServiceCallError | None]:
+    """Every input of the checks, fresh from the bridge, and the checks run on the order now.
+
+    `reuse`: a what-if of this very ticket taken moments ago (confirm right after the preview):
+    its quote and margin stand, and the earnings/dividend check of that preview is kept (dates
+    do not move in seconds); the account, positions and working orders are always asked again.
+    """
+    failure: ServiceCallError | None = None
     error = ""
-    preview: OrderPreview | None = None
+    preview = reuse
     account: Account | None = None
     positions: list[Position] = []
     bridge_orders: list[BridgeOrder] = []
     earnings = ex_div = None
-    try:
-        # A draft without a limit (close/roll) asks the what-if at a nominal price, then
-        # takes the mid as its limit; the user sees and can change it before confirming.
-        preview = bridge.preview(order.to_request(placeholder_limit=PLACEHOLDER_LIMIT))
-    except ServiceCallError as exc:
-        error = _explain(exc)
+    if preview is None:
+        try:
+            # A draft without a limit (close/roll) asks the what-if at a nominal price, then
+            # takes the mid as its limit; the user sees and can change it before confirming.
+            preview = bridge.preview(order.to_request(placeholder_limit=PLACEHOLDER_LIMIT))
+        except ServiceCallError as exc:
+            failure, error = exc, _explain(exc)
     if order.limit_price is None:
         order.limit_price = (
             suggested_limit(order.action, preview.mid, preview.bid, preview.ask)
@@ -135,43 +150,103 @@ def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> PreviewRes
             positions = bridge.positions()
             bridge_orders = bridge.orders()
         except ServiceCallError as exc:
-            error = _explain(exc)
-        try:
-            info = bridge.stock(order.symbol)
-            earnings, ex_div = info.fundamentals.next_earnings, info.fundamentals.ex_dividend
-        except ServiceCallError:
-            pass  # the event check then reports nothing known
+            failure, error = exc, _explain(exc)
+        if reuse is None:
+            try:
+                info = bridge.stock(order.symbol)
+                earnings, ex_div = info.fundamentals.next_earnings, info.fundamentals.ex_dividend
+            except ServiceCallError:
+                pass  # the event check then reports nothing known
+    seen = preview
+    if reuse is not None and account is not None:
+        # The buying power of moments ago gives way to the account's funds as they are now.
+        seen = reuse.model_copy(update={"buying_power_before": None})
     checks = run_checks(
         ticket_for(order),
-        preview=preview,
+        preview=seen,
         account=account,
         positions=positions,
         working=_working_contracts(order, bridge_orders),
         limits=limits(),
         earnings=earnings,
         ex_dividend=ex_div,
-        today=timezone.localdate(),
+        today=broker_today(),
     )
+    if reuse is not None:
+        kept = next((c for c in order.checks if c.get("name") == EVENTS), None)
+        if kept is not None:
+            checks = [Check(**kept) if c.name == EVENTS else c for c in checks]
     if error:
         checks.insert(0, Check("What-if", "block", error))
-    order.checks = [c.as_dict() for c in checks]
+    return PreviewResult(preview, account, checks, error), failure
+
+
+def _store(order: Order, result: PreviewResult) -> None:
+    preview, account = result.preview, result.account
+    order.checks = [c.as_dict() for c in result.checks]
     order.preview = preview.model_dump(mode="json") if preview else {}
     if preview is not None:
         order.account_id = preview.account_id
         order.is_paper = preview.is_paper
     elif account is not None:
         order.account_id, order.is_paper = account.account_id, account.is_paper
-    order.save(update_fields=["checks", "preview", "account_id", "is_paper", "updated"])
+    order.ticket_hash = order.ticket_digest()
+    order.previewed_at = timezone.now()
+    order.save(
+        update_fields=[
+            "checks",
+            "preview",
+            "account_id",
+            "is_paper",
+            "ticket_hash",
+            "previewed_at",
+            "updated",
+        ]
+    )
+
+
+def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> PreviewResult:  # type: ignore[no-untyped-def]
+    """Ask the bridge for the what-if and the account, run every check, store both (with the
+    fingerprint of the ticket they are of: confirm compares it with what the user saw)."""
+    result, _ = _gather(order, bridge)
+    _store(order, result)
+    preview = result.preview
     audit(
         order,
         "preview",
-        error or f"{sum(c.level == 'block' for c in checks)} block(s)",
+        result.error or f"{sum(c.level == 'block' for c in result.checks)} block(s)",
         user,
         commission=preview.commission if preview else None,
         limit=order.limit_price,
         quantity=order.quantity,
     )
-    return PreviewResult(preview, account, checks, error)
+    return result
+
+
+def stored_preview(order: Order) -> OrderPreview | None:
+    """The what-if kept with the order, or None (none yet, or from an older schema)."""
+    if not order.preview:
+        return None
+    try:
+        return OrderPreview.model_validate(order.preview)
+    except ValueError:
+        return None
+
+
+def _not_connected(exc: ServiceCallError) -> bool:
+    """The bridge answered that it has no IBKR session: refused before anything was placed
+    (its `require_ready`), unlike a connection lost mid-request, which may have placed it."""
+    return exc.status == 503 and exc.message.lower().startswith("not connected")
+
+
+def _not_sent(order: Order, exc: ServiceCallError, user) -> OrderRefused:  # type: ignore[no-untyped-def]
+    message = f"not sent — IBKR disconnected ({exc.message}); nothing was placed"
+    _set_status(order, Order.NOT_SENT, message)
+    audit(order, "refused", message, user, code=exc.code, status=exc.status)
+    return OrderRefused(
+        "Not sent — IBKR disconnected: nothing was placed. "
+        "Confirm again once the connection is back."
+    )
 
 
 def _explain(exc: ServiceCallError) -> str:
@@ -187,18 +262,46 @@ def _explain(exc: ServiceCallError) -> str:
     return f"{exc.message}" + (f" (field: {exc.field})" if exc.field else "")
 
 
-def confirm(order: Order, bridge: SyncBridgeClient, user=None) -> Order:  # type: ignore[no-untyped-def]
-    """Send a previewed order once. A repeat (double click, replayed POST) sends nothing."""
+def confirm(order: Order, bridge: SyncBridgeClient, user=None, ticket: str = "") -> Order:  # type: ignore[no-untyped-def]
+    """Send a previewed order once, after every check passed again on the order, account and
+    quote as they are now. `ticket` is the fingerprint the confirm form carried: the order must
+    be the one the user saw previewed. A repeat (double click, replayed POST) sends nothing."""
     audit(order, "confirm", "", user)
+    if not order.is_draft:
+        audit(order, "duplicate", f"already {order.status}", user)
+        return order
+    current = order.ticket_digest()
+    if not (ticket and hmac.compare_digest(ticket, current) and order.ticket_hash == current):
+        audit(order, "refused", "ticket changed since the preview the user saw", user)
+        raise OrderRefused(
+            f"Not sent: the order changed since the preview you confirmed (it is now "
+            f"{order.action} {order.quantity} {order.contract} at {order.limit_price}). "
+            "Check the new preview below and confirm again."
+        )
     if not TradingConfig.load().trading_enabled:
         audit(order, "refused", "trading disabled", user)
         raise OrderRefused("Trading is disabled in settings: the order was not sent.")
-    if blocked(order.checks):
-        names = ", ".join(c["name"] for c in order.checks if c.get("level") == "block")
+    if order.limit_price is None:
+        audit(order, "refused", "no limit price", user)
+        raise OrderRefused("Not sent: the order has no limit price yet; preview it again.")
+    reuse = None
+    if order.previewed_at and timezone.now() - order.previewed_at <= QUOTE_FRESH:
+        reuse = stored_preview(order)
+    result, failure = _gather(order, bridge, reuse=reuse)
+    order.refresh_from_db(fields=["status"])
+    if not order.is_draft:  # a concurrent confirm (double click) sent it meanwhile
+        audit(order, "duplicate", f"already {order.status}", user)
+        return order
+    if failure is not None and _not_connected(failure):
+        raise _not_sent(order, failure, user)
+    _store(order, result)
+    audit(order, "preview", f"re-checked at confirm: {result.error or 'ok'}", user)
+    if result.blocked:
+        names = ", ".join(c.name for c in result.checks if c.level == "block")
         audit(order, "refused", f"blocked by checks: {names}", user)
         raise OrderRefused(f"Blocked by pre-trade checks ({names}): the order was not sent.")
     with transaction.atomic():
-        claimed = Order.objects.filter(pk=order.pk, status=Order.PREVIEWED).update(
+        claimed = Order.objects.filter(pk=order.pk, status__in=Order.DRAFT).update(
             status=Order.SENDING, sent_at=timezone.now(), updated=timezone.now()
         )
     order.refresh_from_db()
@@ -210,6 +313,8 @@ def confirm(order: Order, bridge: SyncBridgeClient, user=None) -> Order:  # type
     try:
         result = bridge.place(order.to_request())
     except ServiceCallError as exc:
+        if _not_connected(exc):
+            raise _not_sent(order, exc, user) from exc
         if exc.unavailable:
             # Did it reach IB? Ask the bridge's order list; never send it again.
             _set_status(order, Order.UNKNOWN, f"answer lost: {exc.message}")

@@ -11,6 +11,7 @@ urlpatterns = [
     path("roll/", views.roll_position, name="roll"),
     path("settings/", views.trading_settings, name="settings"),
     path(f"{COID}/", views.detail, name="detail"),
+    path(f"{COID}/preview/", views.preview, name="preview"),
     path(f"{COID}/update/", views.update, name="update"),
     path(f"{COID}/confirm/", views.confirm, name="confirm"),
     path(f"{COID}/cancel/", views.cancel, name="cancel"),

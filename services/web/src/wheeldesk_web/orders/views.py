@@ -1,4 +1,9 @@
-"""Order pages: thin views over `orders.services`."""
+"""Order pages: thin views over `orders.services`.
+
+Safe HTTP: a GET only reads. Preparing a draft, previewing it (IBKR's what-if, stored with
+the order), updating, confirming and cancelling are POSTs; a link (a signal's "Preview order",
+a position's close/roll) opens a page that says what will be prepared and posts it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,25 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from wheeldesk.clients import ServiceCallError
 
 from wheeldesk_web.core import clients
 from wheeldesk_web.orders import services
+from wheeldesk_web.orders.access import (
+    can_trade,
+    own_draft,
+    require_staff,
+    require_trader,
+    strict_id,
+    viewable_order,
+)
+from wheeldesk_web.orders.checks import blocked
 from wheeldesk_web.orders.models import Order, OrderAudit, TradingConfig
 
 
@@ -61,8 +77,15 @@ def _round(x: float | Decimal | None) -> Decimal | None:
     return value if value > 0 else None
 
 
+@require_GET
 def order_list(request: HttpRequest) -> HttpResponse:
-    orders = Order.objects.exclude(status=Order.PREVIEWED).prefetch_related("history")[:200]
+    """The account's orders (every user who may view the account) and the user's own
+    not-sent drafts; nobody else's drafts."""
+    orders = (
+        Order.objects.exclude(status=Order.PREVIEWED)
+        .filter(~Q(status=Order.NOT_SENT) | Q(user_id=request.user.pk))
+        .prefetch_related("history")[:200]
+    )
     shorts, error, account = [], "", None
     try:
         with clients.bridge() as bridge:
@@ -79,23 +102,31 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "bridge_error": error,
             "account": account,
             "config": TradingConfig.load(),
+            "can_trade": can_trade(request.user),
         },
     )
 
 
-def new_order(request: HttpRequest) -> HttpResponse:
-    """From a signal (`?signal=<id>`) or a contract in the query: a draft, then its preview."""
-    signal_id = request.GET.get("signal")
-    if signal_id:
-        from wheeldesk_web.signals.models import Signal
+def _own_signal(request: HttpRequest, raw: str):  # type: ignore[no-untyped-def]
+    """The user's own signal (or one of a shared, scheduled scan); anyone else's is 404."""
+    from wheeldesk_web.signals.models import Signal
 
-        if not signal_id.isdigit():
-            raise Http404("no such signal")
-        s = get_object_or_404(Signal, pk=int(signal_id))
+    pk = strict_id(raw)
+    if pk is None:
+        raise Http404("no such signal")
+    mine = Q(scan__user=request.user) | Q(scan__user__isnull=True)
+    return get_object_or_404(Signal.objects.filter(mine), pk=pk)
+
+
+def _draft_fields(request: HttpRequest, data: QueryDict) -> dict | HttpResponse:
+    """The draft a query or form describes, or the response that refuses it."""
+    signal_id = data.get("signal")
+    if signal_id:
+        s = _own_signal(request, signal_id)
         if s.kind == "ROLL":
             return _roll_from_signal(request, s)
         action = "BUY" if s.kind == "CLOSE" else "SELL"
-        fields = {
+        return {
             "symbol": s.symbol,
             "expiry": s.expiry,
             "strike": Decimal(str(s.strike)),
@@ -106,24 +137,39 @@ def new_order(request: HttpRequest) -> HttpResponse:
             "intent": "close" if s.kind == "CLOSE" else "open",
             "signal_id": s.pk,
         }
-    else:
-        form = DraftForm(request.GET)
-        if not form.is_valid():
-            messages.error(request, f"Cannot prepare that order: {form.errors.as_text()}")
-            return redirect("orders:list")
-        d = form.cleaned_data
-        action = d["action"] or "SELL"
-        fields = {
-            "symbol": d["symbol"].upper(),
-            "expiry": d["expiry"],
-            "strike": d["strike"],
-            "right": d["right"],
-            "action": action,
-            "quantity": d["quantity"] or 1,
-            "limit_price": d["limit_price"],
-            "intent": "close" if action == "BUY" else "open",
-        }
+    form = DraftForm(data)
+    if not form.is_valid():
+        messages.error(request, f"Cannot prepare that order: {form.errors.as_text()}")
+        return redirect("orders:list")
+    d = form.cleaned_data
+    action = d["action"] or "SELL"
+    return {
+        "symbol": d["symbol"].upper(),
+        "expiry": d["expiry"],
+        "strike": d["strike"],
+        "right": d["right"],
+        "action": action,
+        "quantity": d["quantity"] or 1,
+        "limit_price": d["limit_price"],
+        "intent": "close" if action == "BUY" else "open",
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def new_order(request: HttpRequest) -> HttpResponse:
+    """GET (a signal's link `?signal=<id>`, or a contract in the query): the page that says
+    what will be prepared, writing nothing. POST: the draft, previewed, then its page."""
+    require_trader(request.user)
+    data = request.POST if request.method == "POST" else request.GET
+    fields = _draft_fields(request, data)
+    if isinstance(fields, HttpResponse):
+        return fields
+    if request.method == "GET":
+        hidden = [(k, v) for k, v in data.items() if k != "csrfmiddlewaretoken"]
+        return render(request, "orders/new.html", {"d": fields, "hidden": hidden})
     order = services.create_draft(request.user, **fields)
+    with clients.bridge() as bridge:
+        services.run_preview(order, bridge, request.user)
     return redirect("orders:detail", order.client_order_id)
 
 
@@ -159,29 +205,45 @@ def _roll_from_signal(request: HttpRequest, s) -> HttpResponse:  # type: ignore[
     return redirect(f"{reverse('orders:roll')}?{query}")
 
 
+@require_http_methods(["GET", "POST"])
 def close_position(request: HttpRequest) -> HttpResponse:
-    """Buy to close a held short option."""
-    query = request.GET.copy()
-    query["action"] = "BUY"
-    request.GET = query  # type: ignore[misc]
+    """Buy to close a held short option (the same page and POST as a new order)."""
+    data = (request.POST if request.method == "POST" else request.GET).copy()
+    data["action"] = "BUY"
+    if request.method == "POST":
+        request.POST = data  # type: ignore[misc]
+    else:
+        request.GET = data  # type: ignore[misc]
     return new_order(request)
 
 
+@require_http_methods(["GET", "POST"])
 def roll_position(request: HttpRequest) -> HttpResponse:
-    """Roll = buy to close the held contract + sell a later one, each previewed and confirmed."""
-    form = DraftForm(request.GET)
-    new_expiry = request.GET.get("new_expiry", "")
-    new_strike = request.GET.get("new_strike", "")
+    """Roll = buy to close the held contract + sell a later one, each previewed and confirmed.
+    GET shows the form (prefilled from a roll signal); POST prepares the two drafts."""
+    require_trader(request.user)
+    data = request.POST if request.method == "POST" else request.GET
+    form = DraftForm(data)
     if not form.is_valid():
         messages.error(request, f"Cannot prepare that roll: {form.errors.as_text()}")
         return redirect("orders:list")
     d = form.cleaned_data
-    if not new_expiry or not new_strike:
-        return render(request, "orders/roll.html", {"d": d, "query": request.GET.urlencode()})
-    target = RollTargetForm(request.GET)
+    context = {
+        "d": d,
+        "hidden": [
+            (k, v)
+            for k, v in data.items()
+            if k not in {"new_expiry", "new_strike", "csrfmiddlewaretoken"}
+        ],
+        "new_expiry": data.get("new_expiry", ""),
+        "new_strike": data.get("new_strike", ""),
+    }
+    if request.method == "GET":
+        return render(request, "orders/roll.html", context)
+    target = RollTargetForm(data)
     if not target.is_valid() or target.cleaned_data["new_expiry"] <= d["expiry"]:
         messages.error(request, "The new contract needs a later expiry and a positive strike.")
-        return render(request, "orders/roll.html", {"d": d, "query": request.GET.urlencode()})
+        return render(request, "orders/roll.html", context)
     expiry, strike = target.cleaned_data["new_expiry"], target.cleaned_data["new_strike"]
     qty = d["quantity"] or 1
     close = services.create_draft(
@@ -194,8 +256,11 @@ def roll_position(request: HttpRequest) -> HttpResponse:
         quantity=qty,
         limit_price=None,
         intent="roll",
+        roll_group="",
     )
-    services.create_draft(
+    close.roll_group = close.client_order_id
+    close.save(update_fields=["roll_group"])
+    sell = services.create_draft(
         request.user,
         symbol=d["symbol"].upper(),
         expiry=expiry,
@@ -207,61 +272,93 @@ def roll_position(request: HttpRequest) -> HttpResponse:
         intent="roll",
         roll_group=close.client_order_id,
     )
-    close.roll_group = close.client_order_id
-    close.save(update_fields=["roll_group"])
+    with clients.bridge() as bridge:
+        services.run_preview(close, bridge, request.user)
+        services.run_preview(sell, bridge, request.user)
     messages.info(
         request, "Roll prepared as two orders: buy to close first, then sell the new one."
     )
     return redirect("orders:detail", close.client_order_id)
 
 
-def _order(client_order_id: str) -> Order:
-    return get_object_or_404(Order, client_order_id=client_order_id)
-
-
-def detail(request: HttpRequest, client_order_id: str) -> HttpResponse:
-    order = _order(client_order_id)
-    legs = (
-        Order.objects.filter(roll_group=order.roll_group).exclude(pk=order.pk)
-        if order.roll_group
-        else []
+def _legs(order: Order, user) -> list[Order]:  # type: ignore[no-untyped-def]
+    if not order.roll_group:
+        return []
+    return list(
+        Order.objects.filter(roll_group=order.roll_group)
+        .exclude(pk=order.pk)
+        .filter(~Q(status__in=Order.DRAFT) | Q(user_id=user.pk))
     )
-    if order.status != Order.PREVIEWED:
-        with clients.bridge() as bridge:
-            services.refresh(order, bridge)
+
+
+@require_GET
+def detail(request: HttpRequest, client_order_id: str) -> HttpResponse:
+    """Reads only: a draft shows its stored preview (previewing is a POST), a sent order
+    its status as the worker last stored it (the stream re-renders it live)."""
+    order = viewable_order(client_order_id, request.user)
+    legs = _legs(order, request.user)
+    if not order.is_draft:
         return render(request, "orders/detail.html", {"order": order, "legs": legs})
-    with clients.bridge() as bridge:
-        result = services.run_preview(order, bridge, request.user)
+    current = order.ticket_digest()
+    fresh = bool(order.previewed_at) and order.ticket_hash == current
+    what_if_error = next(
+        (c["message"] for c in order.checks if c.get("name") == "What-if" and fresh), ""
+    )
     form = TicketForm(initial={"quantity": order.quantity, "limit_price": order.limit_price})
     return render(
         request,
         "orders/preview.html",
-        {"order": order, "result": result, "p": result.preview, "form": form, "legs": legs},
+        {
+            "order": order,
+            "p": order.preview if fresh else {},
+            "fresh": fresh,
+            "ticket": current,
+            "blocked": not fresh or blocked(order.checks),
+            "preview_error": what_if_error,
+            "form": form,
+            "legs": legs,
+        },
     )
 
 
 @require_POST
+def preview(request: HttpRequest, client_order_id: str) -> HttpResponse:
+    """Run the what-if and the checks again (a fresh quote), on the user's own draft."""
+    order = own_draft(client_order_id, request.user)
+    if not order.is_draft:
+        return redirect("orders:detail", order.client_order_id)
+    with clients.bridge() as bridge:
+        services.run_preview(order, bridge, request.user)
+    return redirect("orders:detail", order.client_order_id)
+
+
+@require_POST
 def update(request: HttpRequest, client_order_id: str) -> HttpResponse:
-    order = _order(client_order_id)
-    if order.status != Order.PREVIEWED:
+    """New quantity / limit on the user's own draft, previewed again at once."""
+    order = own_draft(client_order_id, request.user)
+    if not order.is_draft:
         messages.error(request, "This order was already sent; it cannot be edited.")
         return redirect("orders:detail", order.client_order_id)
     form = TicketForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Not updated: {form.errors.as_text()}")
-    else:
-        order.quantity = form.cleaned_data["quantity"]
-        order.limit_price = form.cleaned_data["limit_price"]
-        order.save(update_fields=["quantity", "limit_price", "updated"])
+        return redirect("orders:detail", order.client_order_id)
+    order.quantity = form.cleaned_data["quantity"]
+    order.limit_price = form.cleaned_data["limit_price"]
+    order.save(update_fields=["quantity", "limit_price", "updated"])
+    with clients.bridge() as bridge:
+        services.run_preview(order, bridge, request.user)
     return redirect("orders:detail", order.client_order_id)
 
 
 @require_POST
 def confirm(request: HttpRequest, client_order_id: str) -> HttpResponse:
-    order = _order(client_order_id)
+    order = own_draft(client_order_id, request.user)
     try:
         with clients.bridge(timeout=20) as bridge:
-            order = services.confirm(order, bridge, request.user)
+            order = services.confirm(
+                order, bridge, request.user, ticket=request.POST.get("ticket", "")
+            )
     except services.OrderRefused as exc:
         messages.error(request, exc.message)
         return redirect("orders:detail", order.client_order_id)
@@ -276,7 +373,11 @@ def confirm(request: HttpRequest, client_order_id: str) -> HttpResponse:
 
 @require_POST
 def cancel(request: HttpRequest, client_order_id: str) -> HttpResponse:
-    order = _order(client_order_id)
+    """A trader cancels their own working order; staff may cancel any on the account."""
+    require_trader(request.user)
+    order = viewable_order(client_order_id, request.user)
+    if order.user_id != request.user.pk and not request.user.is_staff:
+        raise PermissionDenied("Only the order's creator or staff may cancel it.")
     try:
         with clients.bridge() as bridge:
             services.cancel(order, bridge, request.user)
@@ -286,15 +387,17 @@ def cancel(request: HttpRequest, client_order_id: str) -> HttpResponse:
     return redirect("orders:detail", order.client_order_id)
 
 
+@require_GET
 def status(request: HttpRequest, client_order_id: str) -> HttpResponse:
-    """The live status block (htmx polls it until the order is final)."""
-    order = _order(client_order_id)
-    with clients.bridge() as bridge:
-        services.refresh(order, bridge)
+    """The status block as stored (htmx re-reads it when the stream says it changed): the
+    worker, not a page, brings orders up to date from IBKR."""
+    order = viewable_order(client_order_id, request.user)
     return render(request, "orders/partials/status.html", {"order": order})
 
 
+@require_http_methods(["GET", "POST"])
 def trading_settings(request: HttpRequest) -> HttpResponse:
+    require_staff(request.user)
     cfg = TradingConfig.load()
     form = TradingConfigForm(request.POST or None, instance=cfg)
     if request.method == "POST":

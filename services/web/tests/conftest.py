@@ -1,0 +1,143 @@
+"""Fixtures of the web's order tests: an in-process stand-in of the bridge API.
+
+The stand-in keeps the bridge's contract (dedup on client_order_id, an order list,
+what-if, a 503 "not connected" while IBKR is away) so the tests pin the web's own
+guarantees; the same flows run against the real bridge + tws-sim in the e2e tests.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from wheeldesk.clients import ServiceCallError
+from wheeldesk.markettime import BROKER_CLOCK
+from wheeldesk.schemas.account import Account, Position
+from wheeldesk.schemas.market import Fundamentals, Quote, StockInfo
+from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest, OrderStatus
+from wheeldesk.testing.moments import SIM_START
+
+EXPIRY = SIM_START.date() + timedelta(days=30)  # 30 DTE on the pinned broker clock
+
+
+class FakeBridge:
+    """Same contract as SyncBridgeClient for the calls the order pages make."""
+
+    def __init__(self) -> None:
+        self.placed: dict[str, Order] = {}
+        self.place_calls = 0
+        self.lose_next_answer = False
+        self.refuse: ServiceCallError | None = None
+        self.account_id = "DU7654321"
+        self.available_funds = 180_000.0
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def preview(self, req: OrderRequest) -> OrderPreview:
+        return OrderPreview(
+            request=req,
+            account_id=self.account_id,
+            is_paper=self.account_id.startswith("DU"),
+            commission=1.05,
+            init_margin_change=4_500.0,
+            maint_margin_change=4_500.0,
+            buying_power_before=180_000.0,
+            buying_power_after=175_500.0,
+            bid=1.00,
+            ask=1.20,
+            mid=1.10,
+        )
+
+    def account(self) -> Account:
+        return Account(
+            account_id=self.account_id,
+            is_paper=True,
+            net_liquidation=250_000,
+            cash=200_000,
+            buying_power=self.available_funds,
+            available_funds=self.available_funds,
+        )
+
+    def positions(self) -> list[Position]:
+        return [
+            Position(
+                account_id=self.account_id,
+                symbol="KO",
+                sec_type="STK",
+                quantity=200,
+                avg_cost=60,
+                market_value=12_800,
+            )
+        ]
+
+    def orders(self) -> list[Order]:
+        return list(self.placed.values())
+
+    def order(self, order_id: int) -> Order:
+        for o in self.placed.values():
+            if o.order_id == order_id:
+                return o
+        raise ServiceCallError("gateway-bridge", 404, "not_found", "no such order")
+
+    def stock(self, symbol: str) -> StockInfo:
+        return StockInfo(
+            symbol=symbol, quote=Quote(symbol=symbol, last=64.0), fundamentals=Fundamentals()
+        )
+
+    def place(self, req: OrderRequest) -> Order:
+        self.place_calls += 1
+        if self.refuse:
+            raise self.refuse
+        if req.client_order_id not in self.placed:  # the bridge's dedup
+            self.placed[req.client_order_id] = Order(
+                order_id=100 + len(self.placed),
+                client_order_id=req.client_order_id,
+                account_id=self.account_id,
+                request=req,
+                status=OrderStatus.SUBMITTED,
+                remaining=req.quantity,
+            )
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise ServiceCallError("gateway-bridge", None, "timeout", "timed out")
+        return self.placed[req.client_order_id]
+
+    def cancel(self, order_id: int) -> Order:
+        o = self.order(order_id)
+        o.status = OrderStatus.CANCELLED
+        return o
+
+    def fill(self, client_order_id: str, price: float) -> None:
+        o = self.placed[client_order_id]
+        r = o.request
+        o.status, o.filled, o.remaining, o.avg_fill_price = OrderStatus.FILLED, r.quantity, 0, price
+        o.fills = [
+            Fill(
+                exec_id=f"e-{o.order_id}",
+                order_id=o.order_id,
+                client_order_id=r.client_order_id,
+                time=BROKER_CLOCK.now(),
+                symbol=r.symbol,
+                sec_type="OPT",
+                expiry=r.expiry,
+                strike=r.strike,
+                right=r.right,
+                multiplier=100,
+                side="SLD" if r.action == "SELL" else "BOT",
+                quantity=r.quantity,
+                price=price,
+                commission=1.05,
+            )
+        ]
+        o.commission = 1.05
+
+
+@pytest.fixture
+def bridge(monkeypatch) -> FakeBridge:
+    fake = FakeBridge()
+    monkeypatch.setattr("wheeldesk_web.core.clients.bridge", lambda timeout=8.0: fake)
+    return fake
