@@ -9,14 +9,11 @@ fails on a target that is missing, that leaves the repository, or that names `..
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-SKIP_DIRS = {".git", ".venv", "node_modules", "var", ".ruff_cache", ".pytest_cache"}
+from repo_tree import ROOT, repo_files
 
 FENCE = re.compile(r"^(```|~~~)")
 INLINE_CODE = re.compile(r"`[^`]*`")
@@ -27,22 +24,12 @@ EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # http:, https:, m
 
 
 def markdown_files() -> list[Path]:
-    """The docs and every README the repository tracks (or would track: not ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.md"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    files = []
-    for rel in listed:
-        path = ROOT / rel
-        if SKIP_DIRS & set(path.relative_to(ROOT).parts) or not path.exists():
-            continue
-        if rel.startswith("docs/") or path.name.upper().startswith("README"):
-            files.append(path)
-    return sorted(files)
+    """The docs and every README of the repository."""
+    return [
+        ROOT / rel
+        for rel in repo_files("*.md")
+        if rel.startswith("docs/") or Path(rel).name.upper().startswith("README")
+    ]
 
 
 def prose_lines(text: str) -> list[tuple[int, str]]:

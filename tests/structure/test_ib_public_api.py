@@ -20,9 +20,9 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from repo_tree import ROOT
+
 BRIDGE = ROOT / "services" / "gateway-bridge" / "src" / "gateway_bridge"
 
 IB_OBJECT = re.compile(r"(^|\.)(ib|wrapper|client)(\.|$)")

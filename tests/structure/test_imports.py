@@ -16,9 +16,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from repo_tree import ROOT, repo_files
+
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
-SKIP_DIRS = {".git", ".venv", "node_modules", "var", "__pycache__"}
 
 # Outside the bridge's package, the only code allowed to import ib_insync, and why.
 IB_INSYNC_ALLOWED = {
@@ -84,7 +84,7 @@ def imports_ib_insync(path: Path) -> bool:
 
 
 def python_files() -> list[Path]:
-    return sorted(p for p in ROOT.rglob("*.py") if not SKIP_DIRS & set(p.relative_to(ROOT).parts))
+    return [ROOT / f for f in repo_files("*.py")]
 
 
 def test_ib_insync_is_imported_only_where_allowed() -> None:
