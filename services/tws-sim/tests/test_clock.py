@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from ib_insync import Stock
 from twssim_helpers import connect, ctl, wait_for
+from wheeldesk.testing.moments import SIM_START
 
 
 async def test_fast_clock_expires_the_short_put_by_itself(tws_sim_factory) -> None:
-    sim = tws_sim_factory(extra=["--speed", "864000"])  # ten simulated days per second
+    """Ten simulated days per second: the starting short AAPL put (the July monthly, 30 days
+    after the pinned start) settles by itself once the clock passes its 16:00 close, however
+    slowly this machine gets round to looking."""
+    sim = tws_sim_factory(extra=["--speed", "864000"])
+    expiry = SIM_START.date() + timedelta(days=30)
+
+    def sim_today() -> date:
+        return datetime.fromisoformat(ctl(sim, "/state")["sim_time"]).date()
+
+    await wait_for(lambda: sim_today() > expiry, timeout=60, what="the clock to pass the expiry")
     ib, _ = await connect(sim)
     try:
-        t0 = datetime.fromisoformat(ctl(sim, "/state")["sim_time"])
-        put = next(p for p in ib.positions() if p.contract.secType == "OPT")
-        await wait_for(
-            lambda: (
-                not any(
-                    p.contract.conId == put.contract.conId and p.position for p in ib.positions()
-                )
-            ),
-            timeout=60,
-            what="the short put to expire or be assigned",
+        settled = [
+            e
+            for e in ctl(sim, "/state")["executions"]
+            if e["symbol"] == "AAPL"
+            and e["sec_type"] == "OPT"
+            and e["expiry"] == f"{expiry:%Y%m%d}"
+        ]
+        assert len(settled) == 1 and settled[0]["side"] == "BOT" and settled[0]["shares"] == 1
+        assert settled[0]["price"] == 0.0  # expiry or assignment closes the short at zero
+        assert not any(
+            p.contract.secType == "OPT"
+            and p.contract.lastTradeDateOrContractMonth == f"{expiry:%Y%m%d}"
+            for p in ib.positions()
         )
-        state = ctl(sim, "/state")
-        assert (datetime.fromisoformat(state["sim_time"]) - t0).days >= 20
-        settled = [e for e in state["executions"] if e["con_id"] == put.contract.conId]
-        assert settled and settled[0]["side"] == "BOT" and settled[0]["price"] == 0.0
     finally:
         ib.disconnect()
 

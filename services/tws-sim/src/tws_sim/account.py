@@ -44,8 +44,10 @@ class Account:
         from tws_sim.contracts import option_contract
 
         aapl = m.by_symbol["AAPL"]
-        monthly = [e for e in m.expiries("AAPL") if e.monthly]
         today = m.start_day
+        # From the start day, not the running clock: at --speed 864000 building the market
+        # takes simulated days, and the starting book must not depend on how long that took.
+        monthly = [e for e in m.chains["AAPL"] if e.monthly and e.day > today]
         exp = min(monthly, key=lambda e: abs((e.day - today).days - 30))
         strike = min(exp.strikes, key=lambda k: abs(k - aapl.price * 0.95))
         put = option_contract(aapl, exp, strike, "P")

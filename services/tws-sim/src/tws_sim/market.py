@@ -50,6 +50,11 @@ class SimClock:
     def advance(self, seconds: float) -> None:
         self.offset += seconds
 
+    def begin(self) -> None:
+        """Simulated time starts moving now (the server is up): the moments spent building
+        the universe do not count, so `--start` is the time the first client sees."""
+        self.start_mono = time.monotonic()
+
 
 def parse_start(text: str) -> datetime:
     """`--start` / TWS_SIM_START: ISO 8601; a moment without an offset is New York time."""

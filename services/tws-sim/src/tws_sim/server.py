@@ -77,6 +77,8 @@ async def serve(config: Config) -> None:
         config.control_port,
         config.seed,
     )
+    engine.market.clock.begin()
+    engine.market.last_step = engine.market.now()
     task = asyncio.create_task(tick_loop(engine))
     try:
         await asyncio.Event().wait()
