@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import Field
 from wheeldesk.app import create_app
@@ -107,7 +108,7 @@ def test_auth_and_health() -> None:
     async def thing() -> dict[str, int]:
         return {"n": 1}
 
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1:8001")
     assert client.get("/healthz").json()["status"] == "ok"
     ready = client.get("/readyz")
     assert ready.status_code == 503
@@ -121,6 +122,52 @@ def test_auth_and_health() -> None:
     assert ok.json() == {"n": 1}
     assert ok.headers["X-Request-ID"] == "rid-1"
     assert client.get("/v1/thing", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def _app(**overrides: object) -> FastAPI:
+    settings = _Settings(internal_api_token="tok-123456789", **overrides)  # type: ignore[arg-type]
+    return create_app("demo", settings)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example.com", "127.0.0.1.nip.io", "attacker.test:8001", "", "localhost.evil.com"],
+)
+def test_a_foreign_host_is_refused_before_auth_or_health(host: str) -> None:
+    """DNS rebinding: a page whose name resolves to 127.0.0.1 sends its own name as Host."""
+    client = TestClient(_app(), base_url="http://127.0.0.1:8001")
+    for path in ("/healthz", "/v1/anything", "/openapi.json"):
+        r = client.get(path, headers={"Host": host, "Authorization": "Bearer tok-123456789"})
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["code"] == "host_not_allowed" and r.json()["field"] == "Host"
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:8001", "localhost", "LOCALHOST:1", "[::1]:8001", "gateway-bridge:8001"]
+)
+def test_allowed_hosts_pass(host: str) -> None:
+    client = TestClient(_app(), base_url="http://127.0.0.1:8001")
+    assert client.get("/healthz", headers={"Host": host}).status_code == 200
+
+
+def test_allowed_hosts_setting_replaces_the_defaults() -> None:
+    client = TestClient(_app(api_allowed_hosts="bridge.internal"), base_url="http://127.0.0.1")
+    assert client.get("/healthz").status_code == 400
+    assert client.get("/healthz", headers={"Host": "bridge.internal"}).status_code == 200
+
+
+def test_docs_behind_the_token_in_demo_and_off_outside() -> None:
+    auth = {"Authorization": "Bearer tok-123456789"}
+    demo = TestClient(_app(), base_url="http://127.0.0.1")
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert demo.get(path).status_code == 401, path
+        assert demo.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert demo.get(path, headers=auth).status_code == 200, path
+    prod = TestClient(_app(demo_mode=False), base_url="http://127.0.0.1")
+    assert prod.get("/docs", headers=auth).status_code == 404
+    assert prod.get("/redoc", headers=auth).status_code == 404
+    assert prod.get("/openapi.json").status_code == 401
+    assert prod.get("/openapi.json", headers=auth).json()["info"]["title"] == "Wheeldesk demo"
 
 
 def test_position_avg_price_is_per_share_for_options() -> None:

@@ -70,7 +70,9 @@ def test_schemathesis_no_server_error_and_schema_conformance(
 def test_every_operation_without_the_token_is_401(fault_stack: Stack, service: str) -> None:
     stack = fault_stack
     base = _url(stack, service)
-    schema = httpx.get(f"{base}/openapi.json", timeout=10).json()
+    token = {"Authorization": f"Bearer {stack.env['INTERNAL_API_TOKEN']}"}
+    assert httpx.get(f"{base}/openapi.json", timeout=10).status_code == 401  # schema is private
+    schema = httpx.get(f"{base}/openapi.json", headers=token, timeout=10).json()
     checked = 0
     for path, operations in schema["paths"].items():
         concrete = re.sub(r"\{[^}]+\}", "X1", path)

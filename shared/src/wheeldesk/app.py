@@ -1,4 +1,5 @@
-"""FastAPI app factory: logging, request ids, auth, JSON errors, health and metrics, once."""
+"""FastAPI app factory: logging, request ids, auth, Host allow-list, JSON errors, health and
+metrics, once."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from wheeldesk.auth import require_token
+from wheeldesk.auth import DOC_PATHS, host_name, require_token, token_ok
 from wheeldesk.errors import install_error_handlers
 from wheeldesk.health import ReadinessCheck, health_router
 from wheeldesk.logs import REQUEST_ID_HEADER, new_request_id, request_id_var, setup_logging
 from wheeldesk.metrics import install_metrics
+from wheeldesk.schemas.common import ApiError
 from wheeldesk.settings import BaseServiceSettings
 
 
@@ -26,14 +29,44 @@ def create_app(
     description: str = "",
 ) -> FastAPI:
     setup_logging(service, settings.log_level, settings.log_format)
+    token = settings.internal_api_token.get_secret_value()
+    hosts = settings.api_hosts()
+    # Outside demo mode the interactive docs are off; the schema stays, behind the token.
+    docs = settings.demo_mode
     app = FastAPI(
         title=f"Wheeldesk {service}",
         version=version,
         description=description,
         lifespan=lifespan,
-        dependencies=[Depends(require_token(settings.internal_api_token.get_secret_value()))],
-        responses={401: {"description": "Missing or invalid bearer token"}},
+        dependencies=[Depends(require_token(token))],
+        responses={
+            400: {"description": "Host not allowed (API_ALLOWED_HOSTS)", "model": ApiError},
+            401: {"description": "Missing or invalid bearer token", "model": ApiError},
+        },
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
+
+    @app.middleware("http")
+    async def _perimeter(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """Refuse a foreign Host before anything runs (a web page that rebinds its own name to
+        127.0.0.1 reaches the port, but its Host is its own name), and keep the API
+        documentation behind the bearer token like every route."""
+        name = host_name(request.headers.get("host"))
+        if name not in hosts:
+            body = ApiError(
+                code="host_not_allowed",
+                message=f"Host {name or '(none)'!r} is not allowed; see API_ALLOWED_HOSTS",
+                field="Host",
+            )
+            return JSONResponse(body.model_dump(exclude_none=True), 400)
+        if request.url.path in DOC_PATHS and not token_ok(
+            request.headers.get("authorization"), token
+        ):
+            body = ApiError(code="unauthorized", message="missing or invalid bearer token")
+            return JSONResponse(body.model_dump(exclude_none=True), 401)
+        return await call_next(request)
+
     install_error_handlers(app)
     install_metrics(app, service)
     app.include_router(health_router(service, readiness))

@@ -1,4 +1,5 @@
-"""The internal bearer-token check every service-to-service call passes."""
+"""The internal perimeter every service-to-service call passes: the bearer token, the Host
+allow-list (DNS rebinding) and the API documentation behind the token."""
 
 from __future__ import annotations
 
@@ -9,6 +10,16 @@ from fastapi import Request
 from wheeldesk.errors import ServiceError
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+DOC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+def host_name(header: str | None) -> str:
+    """The name part of a Host header, lower-case: `127.0.0.1:8001` -> `127.0.0.1`,
+    `[::1]:8001` -> `::1`. An empty or missing header gives ""."""
+    value = (header or "").strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else ""
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
 def token_ok(header: str | None, token: str) -> bool:

@@ -16,6 +16,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_INTERNAL_TOKEN = "dev-internal-token-change-me"
 MIN_SECRET_LENGTH = 32  # outside demo mode: a guessable token is no perimeter
+# Host names the internal APIs answer to: loopback (make run, healthchecks) and the compose /
+# Coolify service names. Anything else is a browser led there by DNS rebinding: 400.
+DEFAULT_API_HOSTS = (
+    "127.0.0.1,localhost,[::1],gateway-bridge,screener,notifier,"
+    "wheeldesk-gateway-bridge,wheeldesk-screener,wheeldesk-notifier"
+)
 
 S = TypeVar("S", bound="BaseServiceSettings")
 
@@ -45,6 +51,13 @@ class BaseServiceSettings(BaseSettings):
     nats_password: SecretStr | None = Field(
         default=None, description="This service's NATS password (secret, 32+ characters)."
     )
+    api_allowed_hosts: str = Field(
+        default=DEFAULT_API_HOSTS,
+        description=(
+            "Comma-separated Host names the bridge, screener and notifier answer (port ignored);"
+            " any other Host gets 400 (DNS rebinding). Not the web's ALLOWED_HOSTS."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     log_format: Literal["json", "text"] = Field(default="json")
     bridge_url: str = Field(default="http://127.0.0.1:8001", description="gateway-bridge base URL.")
@@ -67,6 +80,12 @@ class BaseServiceSettings(BaseSettings):
                 password = self.nats_password.get_secret_value()
                 self.nats_url = credentials_url(self.nats_url, self.nats_user, password)
         return self
+
+    def api_hosts(self) -> frozenset[str]:
+        """`api_allowed_hosts` as lower-case names without brackets."""
+        return frozenset(
+            h.strip().lower().strip("[]") for h in self.api_allowed_hosts.split(",") if h.strip()
+        )
 
     def check_secrets(self) -> None:
         """Refuse default, empty or short (< 32 characters) secrets outside demo mode, and a

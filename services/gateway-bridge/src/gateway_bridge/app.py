@@ -15,6 +15,14 @@ from gateway_bridge.bridge import Bridge
 from gateway_bridge.settings import BridgeSettings
 
 
+def _fatal(app: FastAPI, reason: str) -> None:
+    """Record why the bridge must stop and ask the server to exit (`__main__` then exits 2)."""
+    app.state.fatal = reason
+    stop = getattr(app.state, "stop_server", None)
+    if stop is not None:
+        stop()
+
+
 def build_app(settings: BridgeSettings | None = None) -> FastAPI:
     settings = settings or load_settings(BridgeSettings)
     holder: dict[str, Bridge] = {}
@@ -26,6 +34,7 @@ def build_app(settings: BridgeSettings | None = None) -> FastAPI:
         bridge = Bridge(settings)
         holder["bridge"] = bridge
         app.state.bridge = bridge
+        bridge.session.on_fatal(lambda reason: _fatal(app, reason))
         await bridge.start()
         try:
             yield

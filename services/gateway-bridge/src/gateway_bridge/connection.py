@@ -38,6 +38,28 @@ ANSWERED_CODES = (
 )
 
 
+class AccountMismatch(Exception):
+    """The IB login is not the account configured: fatal, the bridge must not run on it."""
+
+
+def account_problem(configured: str | None, managed: list[str]) -> str | None:
+    """Why the configured IB_ACCOUNT cannot be used with this login, or None.
+
+    `is_paper` reads the account id, so an IB_ACCOUNT=DU… configured on a live login would
+    make the bridge call the account paper and its live-order guard pass. IB's list of
+    managed accounts is the truth: the configured account must be one of them, and a paper
+    id (DU…/DF…) must not stand in for a login whose accounts are all live."""
+    if not managed:
+        return "IB reported no managed accounts for this login"
+    if configured and configured not in managed:
+        kind = "paper" if all(a.upper().startswith(("DU", "DF")) for a in managed) else "live"
+        return (
+            f"IB_ACCOUNT {configured} is not an account of this IB login ({kind}: "
+            f"{', '.join(managed)}); refusing to run on it"
+        )
+    return None
+
+
 class AnsweredErrors(logging.Filter):
     """ib_insync logs every IB error code at ERROR before the bridge sees it. The codes the
     bridge answers with (`ANSWERED_CODES`) are logged at INFO, so that an ERROR line in the
@@ -117,6 +139,8 @@ class IBSession:
         self._on_connected: list[Hook] = []
         self._listeners: list[StatusListener] = []
         self._error_listeners: list[Callable[[int, int, str], None]] = []
+        self._fatal_listeners: list[Callable[[str], None]] = []
+        self.fatal: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._disconnected = asyncio.Event()
         self._stopping = False
@@ -132,6 +156,10 @@ class IBSession:
 
     def on_error(self, listener: Callable[[int, int, str], None]) -> None:
         self._error_listeners.append(listener)
+
+    def on_fatal(self, listener: Callable[[str], None]) -> None:
+        """Called once with the reason when the bridge must stop (account mismatch)."""
+        self._fatal_listeners.append(listener)
 
     # ---- state ---------------------------------------------------------------------------
     @property
@@ -223,6 +251,15 @@ class IBSession:
         while not self._stopping:
             try:
                 await self._connect()
+            except AccountMismatch as exc:
+                self.fatal = str(exc)
+                log.critical("%s", exc)
+                self._set("disconnected", connected=False, reason=str(exc))
+                with contextlib.suppress(Exception):
+                    self.ib.disconnect()
+                for listener in self._fatal_listeners:
+                    listener(str(exc))
+                return
             except Exception as exc:  # refused, timed out, broken during sync
                 delay = next(delays)
                 self.next_retry_at = loop.time() + delay
@@ -255,14 +292,15 @@ class IBSession:
             account=self.settings.ib_account or "",
         )
         accounts = self.ib.managedAccounts()
-        if not self.account_id and accounts:
-            self.account_id = accounts[0]
-        elif self.account_id and accounts and self.account_id not in accounts:
-            log.error(
-                "IB_ACCOUNT %s is not managed by this login (managed: %s)",
-                self.account_id,
-                ", ".join(accounts),
-            )
+        problem = account_problem(self.settings.ib_account, accounts)
+        if problem:
+            raise AccountMismatch(problem)
+        if self.account_id not in accounts:
+            # Unset, or a reconnect to another login (Gateway restarted with other
+            # credentials): the account is the login's, never the one seen before.
+            self.account_id = self.settings.ib_account or accounts[0]
+        if self.settings.ib_readonly:
+            await self._load_orders_read_only()
         try:
             server_now = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), 5)
             self.clock_offset = (server_now - datetime.now(UTC)).total_seconds()
@@ -279,6 +317,20 @@ class IBSession:
                     await result
             except Exception:
                 log.exception("on-connect hook failed")
+
+    async def _load_orders_read_only(self) -> None:
+        """ib_insync loads no orders on a read-only connection; the public API still lists
+        every working order (reqAllOpenOrders) and today's completed ones, so the orders
+        page keeps showing them (read-only places and cancels nothing)."""
+        timeout = self.settings.ib_request_timeout
+        for name, request in (
+            ("open orders", self.ib.reqAllOpenOrdersAsync),
+            ("completed orders", lambda: self.ib.reqCompletedOrdersAsync(False)),
+        ):
+            try:
+                await asyncio.wait_for(request(), timeout)
+            except Exception as exc:
+                log.warning("read-only: %s unavailable (%s)", name, exc)
 
     def _on_disconnect(self) -> None:
         # Failed connect attempts also end here; _run reports those with their reason.

@@ -495,14 +495,21 @@ class OrderService:
             warnings.append(problem + ("" if req.force else "; placing it needs force"))
         if bid is None or ask is None:
             warnings.append("no bid/ask available to check the limit price against")
-        try:
-            state = await self.md.call(
-                lambda: self.ib.whatIfOrderAsync(contract, self._ib_order(req))
+        state: Any = None
+        if self.settings.ib_readonly:
+            # A what-if is an order message: a read-only API session must not send it.
+            warnings.append(
+                "read-only (IB_READONLY): no what-if sent; margin and commission unknown"
             )
-        except RequestError as exc:
-            raise ServiceError(
-                422, "preview_rejected", f"IBKR rejected the what-if: {exc.message}"
-            ) from None
+        else:
+            try:
+                state = await self.md.call(
+                    lambda: self.ib.whatIfOrderAsync(contract, self._ib_order(req))
+                )
+            except RequestError as exc:
+                raise ServiceError(
+                    422, "preview_rejected", f"IBKR rejected the what-if: {exc.message}"
+                ) from None
         acc = account_from_values(account_id, self.ib.accountValues())
 
         def f(value: Any) -> float | None:
@@ -518,9 +525,9 @@ class OrderService:
             request=req,
             account_id=account_id,
             is_paper=is_paper(account_id),
-            commission=f(state.commission),
-            min_commission=f(state.minCommission),
-            max_commission=f(state.maxCommission),
+            commission=f(getattr(state, "commission", None)),
+            min_commission=f(getattr(state, "minCommission", None)),
+            max_commission=f(getattr(state, "maxCommission", None)),
             init_margin_change=init_change,
             maint_margin_change=f(getattr(state, "maintMarginChange", None)),
             equity_with_loan_change=f(getattr(state, "equityWithLoanChange", None)),

@@ -3,7 +3,7 @@
 from typing import Literal
 
 from pydantic import Field
-from wheeldesk.settings import BaseServiceSettings
+from wheeldesk.settings import DEFAULT_INTERNAL_TOKEN, BaseServiceSettings, ConfigError
 
 
 class BridgeSettings(BaseServiceSettings):
@@ -74,3 +74,19 @@ class BridgeSettings(BaseServiceSettings):
         default=False,
         description="IB_PORT points at tws-sim: stock data is labelled simulated (demo).",
     )
+
+    def check_secrets(self) -> None:
+        """Demo mode is for tws-sim: with the public default token a real IB Gateway would be
+        one DNS-rebinding page away from an order, and demo mode never trades live."""
+        super().check_secrets()
+        if not self.demo_mode:
+            return
+        if self.allow_live_orders:
+            raise ConfigError("ALLOW_LIVE_ORDERS=true needs DEMO_MODE=false")
+        token = self.internal_api_token.get_secret_value()
+        if not self.ib_simulated and token == DEFAULT_INTERNAL_TOKEN:
+            raise ConfigError(
+                f"IB_PORT {self.ib_host}:{self.ib_port} is not tws-sim (IB_SIMULATED=false) and"
+                " INTERNAL_API_TOKEN is the public demo default: set INTERNAL_API_TOKEN"
+                " (openssl rand -hex 32) or DEMO_MODE=false"
+            )
