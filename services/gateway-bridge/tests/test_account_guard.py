@@ -116,3 +116,37 @@ def test_read_only_sends_no_what_if_and_still_lists_working_orders(
     finally:
         reader.stop()
         trader.stop()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"IB_PORT": "4001"},
+            "configuration error: IB_PORT 127.0.0.1:4001 is not tws-sim (IB_SIMULATED=false) and"
+            " INTERNAL_API_TOKEN is the public demo default: set INTERNAL_API_TOKEN"
+            " (openssl rand -hex 32) or DEMO_MODE=false",
+        ),
+        (
+            {"IB_SIMULATED": "true", "ALLOW_LIVE_ORDERS": "true"},
+            "configuration error: ALLOW_LIVE_ORDERS=true needs DEMO_MODE=false",
+        ),
+    ],
+)
+def test_demo_mode_is_for_the_simulator(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    """`make run` against a real IB Gateway with the README's public token is refused."""
+    from gateway_bridge.settings import BridgeSettings
+    from wheeldesk.settings import ConfigError, load_settings
+
+    monkeypatch.setenv("DEMO_MODE", "true")
+    monkeypatch.delenv("INTERNAL_API_TOKEN", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings(BridgeSettings, exit_on_error=False)
+    assert str(err.value) == message
+    monkeypatch.setenv("INTERNAL_API_TOKEN", "a-changed-token-0123456789abcdef")
+    monkeypatch.delenv("ALLOW_LIVE_ORDERS", raising=False)
+    assert load_settings(BridgeSettings, exit_on_error=False).demo_mode
