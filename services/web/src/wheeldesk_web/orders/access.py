@@ -10,15 +10,12 @@
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from wheeldesk_web.orders.models import Order
 
 TRADE_PERMISSION = "orders.trade"
-_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 def can_trade(user) -> bool:  # type: ignore[no-untyped-def]
@@ -58,10 +55,3 @@ def own_draft(client_order_id: str, user) -> Order:  # type: ignore[no-untyped-d
     if order is None:
         raise Http404("no such order")
     return order
-
-
-def strict_id(raw: str | None) -> int | None:
-    """An id typed in a query: ASCII digits only (`¹` or `٣` are no id, never 3)."""
-    if raw is None or not _ID.fullmatch(raw):
-        return None
-    return int(raw)

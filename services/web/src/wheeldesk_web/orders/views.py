@@ -20,13 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from wheeldesk.clients import ServiceCallError
 
 from wheeldesk_web.core import clients
+from wheeldesk_web.core.ids import strict_id
 from wheeldesk_web.orders import services
 from wheeldesk_web.orders.access import (
     can_trade,
     own_draft,
     require_staff,
     require_trader,
-    strict_id,
     viewable_order,
 )
 from wheeldesk_web.orders.checks import blocked

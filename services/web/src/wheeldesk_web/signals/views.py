@@ -3,12 +3,13 @@ import csv
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from wheeldesk_web.core.ids import strict_id
 from wheeldesk_web.signals.models import ScanRun, Signal
 from wheeldesk_web.signals.query import COLUMNS, SignalQuery
 from wheeldesk_web.signals.services import (
@@ -23,9 +24,13 @@ PAGE_SIZE = 100
 
 def _scan_for(request: HttpRequest) -> ScanRun | None:
     raw = request.GET.get("scan", "")
-    if raw.isdigit():
+    if raw:
+        # ASCII digits only: `¹` or `٣` are no scan id (str.isdigit took them: a 500, or 3).
+        pk = strict_id(raw)
+        if pk is None:
+            raise Http404("no such scan")
         return get_object_or_404(
-            ScanRun.objects.filter(Q(user=request.user) | Q(user__isnull=True)), pk=int(raw)
+            ScanRun.objects.filter(Q(user=request.user) | Q(user__isnull=True)), pk=pk
         )
     return latest_scan(request.user)
 
@@ -152,7 +157,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def set_status(request: HttpRequest, pk: int) -> HttpResponse:
-    signal = get_object_or_404(Signal, pk=pk)
+    # Only one's own signals (or a shared, scheduled scan's): another user's is 404.
+    signal = get_object_or_404(
+        Signal.objects.filter(Q(scan__user=request.user) | Q(scan__user__isnull=True)), pk=pk
+    )
     status = request.POST.get("status", "")
     if status not in dict(Signal.STATUSES):
         messages.error(request, f"Unknown status “{status[:20]}”.")

@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 
 
@@ -17,3 +18,7 @@ class Command(BaseCommand):
         user.is_staff = True
         user.is_superuser = True
         user.save()
+        # The trader role (orders.trade) explicitly, not only through superuser.
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="orders", codename="trade")
+        )
