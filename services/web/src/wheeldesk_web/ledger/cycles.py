@@ -262,11 +262,10 @@ class _Builder:
         c = self.current
         assert c is not None
         short_calls = any(q < 0 and k[0] == "C" for k, q in self.options.items())
-        if short_calls and c.shares < 100 * sum(
+        # calls sold on more shares than the ledger holds: shares held before its history
+        c.calls_without_shares = short_calls and c.shares < 100 * sum(
             (-q for k, q in self.options.items() if q < 0 and k[0] == "C"), ZERO
-        ):
-            # calls sold on more shares than the ledger holds: shares held before its history
-            c.calls_without_shares = True
+        )
         if c.shares > 0 or (short_calls and c.shares == 0):
             c.state = "covered_call" if short_calls else "shares"
         else:

@@ -70,6 +70,26 @@ class Execution(models.Model):
     def __str__(self) -> str:
         return f"{self.time:%Y-%m-%d} {self.side} {self.quantity} {self.contract}"
 
+    def problem(self) -> str:
+        """Why this stored row cannot be trusted (values outside sane bounds, e.g. stored
+        before the checks existed), or "" when it is fine."""
+        from wheeldesk_web.ledger.validation import MAX_PRICE, MAX_QUANTITY, MULTIPLIERS
+
+        if self.multiplier not in MULTIPLIERS:
+            return f"multiplier {self.multiplier}"
+        for name, value, hi in (
+            ("quantity", self.quantity, MAX_QUANTITY),
+            ("price", self.price, MAX_PRICE),
+            ("strike", self.strike, MAX_PRICE),
+        ):
+            if value is not None and (not value.is_finite() or not 0 <= abs(value) < hi):
+                return f"{name} {value}"
+        if not 1990 <= self.time.year <= 2100:
+            return f"time {self.time:%Y-%m-%d}"
+        if len(self.symbol) > 21:
+            return "symbol too long"
+        return ""
+
     @property
     def source_list(self) -> list[str]:
         return [s for s in (self.sources or self.source).split(",") if s]
@@ -107,6 +127,21 @@ class ExecutionAlias(models.Model):
 
     def __str__(self) -> str:
         return self.alias
+
+
+class PositionSnapshot(models.Model):
+    """The account's positions as IBKR last reported them at a sync: what the ledger's open
+    quantities are reconciled against."""
+
+    taken = models.DateTimeField()
+    account_id = models.CharField(max_length=32, blank=True)
+    positions = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-taken"]
+
+    def __str__(self) -> str:
+        return f"positions {self.taken:%Y-%m-%d %H:%M}"
 
 
 class Adjustment(models.Model):

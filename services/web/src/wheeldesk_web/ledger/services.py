@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models import QuerySet
+from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.orders import Fill
 
 from wheeldesk_web.core.clock import broker_today
@@ -19,9 +24,10 @@ from wheeldesk_web.ledger.cycles import (
     dec,
     monthly_premium,
 )
-from wheeldesk_web.ledger.models import Adjustment, Execution, WheelCycle
+from wheeldesk_web.ledger.models import Adjustment, Execution, PositionSnapshot, WheelCycle
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=models.Model)
 
 
 def _fill_fields(fill: Fill, source: str) -> dict:
@@ -85,19 +91,57 @@ def record_fills(
     return created
 
 
-def events_for(symbols: Iterable[str] | None = None) -> list[LedgerEvent]:
+READ_ERRORS = (InvalidOperation, ValueError, TypeError, OverflowError, ArithmeticError)
+
+
+def readable(qs: QuerySet[M]) -> tuple[list[M], list[int]]:
+    """The rows of `qs` that can be read, and the ids of those that cannot (a value stored
+    before the sanity checks existed makes Django's decimal conversion raise): a page shows
+    the bad rows as invalid instead of failing for everyone."""
+    try:
+        return list(qs), []
+    except READ_ERRORS:
+        pass
+    good: list[M] = []
+    bad: list[int] = []
+    for pk in qs.values_list("pk", flat=True):
+        try:
+            good.append(qs.model.objects.get(pk=pk))
+        except READ_ERRORS:
+            bad.append(pk)
+    return good, bad
+
+
+def valid_executions(
+    symbols: Iterable[str] | None = None,
+) -> tuple[list[Execution], list[tuple[int, str]]]:
+    """Executions the ledger can count, and (id, why) of the stored rows it cannot."""
     execs = Execution.objects.all()
+    if symbols is not None:
+        execs = execs.filter(symbol__in=list(symbols))
+    rows, unreadable = readable(execs)
+    invalid = [(pk, "unreadable value") for pk in unreadable]
+    good = []
+    for e in rows:
+        why = e.problem()
+        if why:
+            invalid.append((e.pk, why))
+        else:
+            good.append(e)
+    return good, invalid
+
+
+def events_for(symbols: Iterable[str] | None = None) -> list[LedgerEvent]:
     adjs = Adjustment.objects.all()
     if symbols is not None:
         symbols = list(symbols)
-        execs = execs.filter(symbol__in=symbols)
         adjs = adjs.filter(symbol__in=symbols)
-    # IB's order for equal times: by time, then by insertion (id) — kept by a stable sort.
+    execs, _invalid = valid_executions(symbols)
     # Equal times: option legs before stock legs (IB's order for a settlement), then by id,
     # so the cycles do not depend on the order the sources were imported in.
     rows = sorted(execs, key=lambda e: (e.time, e.sec_type != "OPT", e.exec_id))
     events = [e.to_event() for e in rows]
-    events += [a.to_event() for a in adjs.order_by("time", "id")]
+    events += [a.to_event() for a in readable(adjs.order_by("time", "id"))[0]]
     return events
 
 
@@ -163,16 +207,22 @@ def premium_collected_this_month(today: date | None = None) -> Decimal:
     """Net option premium (credits − buy-backs, before fees) traded this calendar month."""
     today = today or broker_today()
     start = datetime(today.year, today.month, 1, tzinfo=EASTERN)
-    events = [
-        e.to_event()
-        for e in Execution.objects.filter(sec_type="OPT", time__gte=start - timedelta(days=1))
-    ]
+    rows, _bad = readable(
+        Execution.objects.filter(sec_type="OPT", time__gte=start - timedelta(days=1))
+    )
+    events = [e.to_event() for e in rows if not e.problem()]
     return monthly_premium(events).get(today.strftime("%Y-%m"), Decimal(0))
 
 
-def cycles_in_progress() -> list[WheelCycle]:
-    """Open wheel cycles, newest first (state label, premium so far, adjusted basis)."""
-    return list(WheelCycle.objects.exclude(state="closed").order_by("symbol", "-start"))
+def cycles_in_progress(today: date | None = None) -> list[WheelCycle]:
+    """Open wheel cycles, newest first (state label, premium so far, adjusted basis), each
+    with `days_now`, its days as of today on the broker's clock (the stored `days` froze at
+    the last rebuild). Rows that cannot be read are left out (the ledger page lists them)."""
+    rows, _bad = readable(WheelCycle.objects.exclude(state="closed").order_by("symbol", "-start"))
+    day = today or broker_today()
+    for row in rows:
+        row.days_now = row.days_on(day)  # type: ignore[attr-defined]
+    return rows
 
 
 def summary_version() -> str:
@@ -180,17 +230,20 @@ def summary_version() -> str:
     an adjustment made, cycles rebuilt (rebuilt rows get new ids). The card is cached under
     it, so a dashboard pays one small query instead of building the card (~0.7 ms a page).
     Anything the card comes to read from must be covered here."""
-    tables = {m: m._meta.db_table for m in (Execution, Adjustment, WheelCycle)}
+    tables = {m: m._meta.db_table for m in (Execution, Adjustment, WheelCycle, PositionSnapshot)}
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT MAX(id) FROM {tables[Execution]}),"
             f" (SELECT MAX(created) FROM {tables[Execution]}),"
             f" (SELECT MAX(created) FROM {tables[Adjustment]}),"
             f" (SELECT MAX(id) FROM {tables[WheelCycle]}),"
-            f" (SELECT COUNT(*) FROM {tables[WheelCycle]})"
+            f" (SELECT COUNT(*) FROM {tables[WheelCycle]}),"
+            f" (SELECT MAX(id) FROM {tables[PositionSnapshot]})"
         )
         row = cursor.fetchone()
-    return ":".join(str(v) for v in (datetime.now(EASTERN).date(), *row))
+    # Executions merged in place (a late commission, a correction) rebuild their cycles,
+    # which get new ids; a sync's positions get a new snapshot id.
+    return ":".join(str(v) for v in (broker_today(), *row))
 
 
 def import_flex(data: bytes) -> tuple[int, int]:
@@ -201,3 +254,137 @@ def import_flex(data: bytes) -> tuple[int, int]:
     fills = [r.fill for r in records]
     aliases = {r.fill.exec_id: r.aliases for r in records}
     return len(fills), record_fills(fills, "flex", aliases=aliases)
+
+
+# --- ledger ↔ broker reconciliation ---------------------------------------------------------
+
+ContractKey = tuple[str, str, date | None, Decimal | None, str]
+
+
+def contract_key(
+    symbol: str,
+    sec_type: str,
+    expiry: date | None = None,
+    strike: object = None,
+    right: str | None = None,
+) -> ContractKey:
+    if sec_type != "OPT":
+        return (symbol.upper(), "STK", None, None, "")
+    return (symbol.upper(), "OPT", expiry, dec(strike).normalize(), right or "")
+
+
+def describe_contract(key: ContractKey) -> str:
+    symbol, sec_type, expiry, strike, right = key
+    if sec_type != "OPT":
+        return symbol
+    return f"{symbol} {expiry:%Y-%m-%d} {format(strike, 'f')}{right}"
+
+
+def ledger_open_quantities() -> dict[ContractKey, Decimal]:
+    """Shares / contracts the ledger holds open per contract (short options negative)."""
+    qty: dict[ContractKey, Decimal] = defaultdict(Decimal)
+    for e in events_for(None):
+        if e.kind == "dividend":
+            continue
+        key = contract_key(e.symbol, e.sec_type, e.expiry, e.strike, e.right)
+        qty[key] += e.quantity if e.side == "BOT" else -e.quantity
+    return {k: v for k, v in qty.items() if v}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One contract where the ledger and the account disagree."""
+
+    key: ContractKey
+    ledger: Decimal
+    account: Decimal
+
+    @property
+    def contract(self) -> str:
+        return describe_contract(self.key)
+
+    @property
+    def symbol(self) -> str:
+        return self.key[0]
+
+    @property
+    def message(self) -> str:
+        unit = "" if self.key[1] == "STK" else " ×"
+        return (
+            f"ledger: {self.ledger.normalize():f}{unit} {self.contract} · "
+            f"account: {self.account.normalize():f} — import history or add an adjustment"
+        )
+
+
+def _snapshot_quantities(snapshot: PositionSnapshot) -> dict[ContractKey, Decimal]:
+    out: dict[ContractKey, Decimal] = defaultdict(Decimal)
+    for p in snapshot.positions:
+        expiry = date.fromisoformat(p["expiry"]) if p.get("expiry") else None
+        key = contract_key(p["symbol"], p["sec_type"], expiry, p.get("strike"), p.get("right"))
+        out[key] += dec(p["quantity"])
+    return {k: v for k, v in out.items() if v}
+
+
+def ledger_differences() -> list[Difference]:
+    """The ledger's open quantities against the account's positions at the last sync, one row
+    per contract that differs (empty before any sync). For the ledger page and the dashboard."""
+    snapshot = PositionSnapshot.objects.first()
+    if snapshot is None:
+        return []
+    ledger = ledger_open_quantities()
+    account = _snapshot_quantities(snapshot)
+    return [
+        Difference(k, ledger.get(k, Decimal(0)), account.get(k, Decimal(0)))
+        for k in sorted(set(ledger) | set(account), key=describe_contract)
+        if ledger.get(k, Decimal(0)) != account.get(k, Decimal(0))
+    ]
+
+
+def sync_positions(positions: list[Position], taken: datetime) -> list[Adjustment]:
+    """Record the account's positions (what `ledger_differences` compares with); at the first
+    sync, give what the ledger has no opening for an opening lot at IB's average cost, marked
+    `from_broker` and editable. Returns the lots created. Call after the executions are
+    backfilled, so fills already made are not taken for pre-history."""
+    first = not PositionSnapshot.objects.exists()
+    with transaction.atomic():
+        PositionSnapshot.objects.all().delete()
+        PositionSnapshot.objects.create(
+            taken=taken,
+            account_id=positions[0].account_id if positions else "",
+            positions=[p.model_dump(mode="json") for p in positions],
+        )
+        if not first:
+            return []
+        ledger = ledger_open_quantities()
+        lots: list[Adjustment] = []
+        for p in positions:
+            key = contract_key(p.symbol, p.sec_type, p.expiry, p.strike, p.right)
+            missing = dec(p.quantity) - ledger.get(key, Decimal(0))
+            long_stock = p.sec_type == "STK" and missing > 0
+            short_option = p.sec_type == "OPT" and missing < 0
+            if not (long_stock or short_option) or p.avg_cost is None:
+                continue
+            price = dec(round(p.avg_price, 4))
+            if not 0 <= price < Decimal("1e7") or abs(missing) > Decimal("1e7"):
+                continue
+            # Held before the open cycle of the ticker (a call sold on these shares), or now.
+            open_cycle = next((c for c in cycles_for(key[0]) if not c.closed), None)
+            when = min(taken, open_cycle.start) if open_cycle else taken
+            lots.append(
+                Adjustment.objects.create(
+                    kind="lot" if long_stock else "option",
+                    symbol=key[0],
+                    time=when - timedelta(seconds=1),
+                    quantity=abs(missing),
+                    price=price,
+                    right=key[4],
+                    strike=key[3],
+                    expiry=key[2],
+                    from_broker=True,
+                    note="Opening lot from IBKR's average cost at the first sync (edit if you "
+                    "know the real cost).",
+                )
+            )
+        if lots:
+            rebuild({lot.symbol for lot in lots})
+    return lots

@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from wheeldesk_web.core.clock import broker_now, broker_today
 from wheeldesk_web.ledger import services
 from wheeldesk_web.ledger.charts import premium_bars
 from wheeldesk_web.ledger.cycles import build_cycles, monthly_premium, summarise
 from wheeldesk_web.ledger.flex import MAX_BYTES, FlexError
-from wheeldesk_web.ledger.models import Adjustment, WheelCycle
+from wheeldesk_web.ledger.models import Adjustment, Execution, WheelCycle
 
 
 class FlexUploadForm(forms.Form):
@@ -27,8 +28,22 @@ class FlexUploadForm(forms.Form):
 class AdjustmentForm(forms.ModelForm):
     class Meta:
         model = Adjustment
-        fields = ["kind", "symbol", "time", "quantity", "price", "amount", "note"]
-        widgets = {"time": forms.DateTimeInput(attrs={"type": "datetime-local"})}
+        fields = [
+            "kind",
+            "symbol",
+            "time",
+            "quantity",
+            "price",
+            "amount",
+            "right",
+            "strike",
+            "expiry",
+            "note",
+        ]
+        widgets = {
+            "time": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "expiry": forms.DateInput(attrs={"type": "date"}),
+        }
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
@@ -37,9 +52,15 @@ class AdjustmentForm(forms.ModelForm):
 
     def clean_symbol(self) -> str:
         symbol = self.cleaned_data["symbol"].strip().upper()
-        if not symbol.replace(".", "").isalpha():
+        if not symbol.replace(".", "").isalpha() or len(symbol) > 21:
             raise forms.ValidationError("Letters only, e.g. KO or BRK.B.")
         return symbol
+
+    def clean_time(self):  # type: ignore[no-untyped-def]
+        when = self.cleaned_data["time"]
+        if when is not None and not 1990 <= when.year <= 2100:
+            raise forms.ValidationError("A date between 1990 and 2100.")
+        return when
 
     def clean(self):  # type: ignore[no-untyped-def]
         data = super().clean()
@@ -50,12 +71,27 @@ class AdjustmentForm(forms.ModelForm):
             self.add_error("price", "A lot needs its cost per share.")
         if kind == "dividend" and (not data.get("amount") or data["amount"] <= 0):
             self.add_error("amount", "A dividend needs the cash amount received.")
+        if kind == "option":
+            if not data.get("quantity") or data["quantity"] <= 0:
+                self.add_error("quantity", "How many contracts are short.")
+            if data.get("price") is None or data["price"] < 0:
+                self.add_error("price", "The premium per share received when sold.")
+            if data.get("right") not in ("P", "C"):
+                self.add_error("right", "Put or call.")
+            if not data.get("strike") or data["strike"] <= 0:
+                self.add_error("strike", "The option's strike.")
+            if not data.get("expiry"):
+                self.add_error("expiry", "The option's expiry.")
+        for name in ("quantity", "price", "amount", "strike"):
+            value = data.get(name)
+            if value is not None and abs(value) >= Decimal("1e7"):
+                self.add_error(name, "That is not a sane value (below 10,000,000).")
         return data
 
 
 def cycles(request: HttpRequest) -> HttpResponse:
     qs = WheelCycle.objects.all()
-    symbol = request.GET.get("symbol", "").strip().upper()
+    symbol = request.GET.get("symbol", "").strip().upper()[:21]
     state = request.GET.get("state", "")
     if symbol:
         qs = qs.filter(symbol=symbol)
@@ -63,14 +99,29 @@ def cycles(request: HttpRequest) -> HttpResponse:
         qs = qs.exclude(state="closed")
     elif state == "closed":
         qs = qs.filter(state="closed")
+    rows, bad_cycles = services.readable(qs)
+    today = broker_today()
+    for row in rows:
+        row.days_now = row.days_on(today)  # type: ignore[attr-defined]
     events = services.events_for([symbol] if symbol else None)
     summary = summarise(build_cycles(events))
     months = monthly_premium(events)
+    _good, invalid = services.valid_executions([symbol] if symbol else None)
+    conflicts = services.readable(
+        Execution.objects.filter(conflict_with__isnull=False).select_related("conflict_with")
+    )[0]
+    initial = {"time": timezone.localtime()}
+    if symbol:
+        initial["symbol"] = symbol
     return render(
         request,
         "ledger/cycles.html",
         {
-            "cycles": qs,
+            "cycles": rows,
+            "bad_cycles": bad_cycles,
+            "invalid_executions": invalid,
+            "conflicts": conflicts,
+            "differences": services.ledger_differences(),
             "summary": summary,
             "symbol": symbol,
             "state": state,
@@ -79,13 +130,14 @@ def cycles(request: HttpRequest) -> HttpResponse:
             "months": months,
             "this_month": services.premium_collected_this_month(),
             "flex_form": FlexUploadForm(),
-            "adj_form": AdjustmentForm(initial={"time": timezone.localtime()}),
+            "adj_form": AdjustmentForm(initial=initial),
         },
     )
 
 
 def cycle(request: HttpRequest, key: str) -> HttpResponse:
-    row = WheelCycle.objects.filter(key=key).first()
+    rows, _bad = services.readable(WheelCycle.objects.filter(key=key[:120]))
+    row = rows[0] if rows else None
     if row is None:
         raise Http404("no such cycle")
     match = next((c for c in services.cycles_for(row.symbol) if c.key == key), None)
@@ -96,7 +148,11 @@ def cycle(request: HttpRequest, key: str) -> HttpResponse:
         if e.sec_type == "OPT":
             running += e.cash
         timeline.append({"e": e, "cash": e.cash, "running": running})
-    return render(request, "ledger/cycle.html", {"row": row, "c": match, "timeline": timeline})
+    return render(
+        request,
+        "ledger/cycle.html",
+        {"row": row, "c": match, "timeline": timeline, "days": row.days_on(broker_today())},
+    )
 
 
 @require_POST
@@ -109,6 +165,7 @@ def sync(request: HttpRequest) -> HttpResponse:
     try:
         with clients.bridge(timeout=20) as bridge:
             added = services.backfill(bridge)
+            services.sync_positions(bridge.positions(), broker_now())
     except ServiceCallError as exc:
         messages.error(request, f"Could not fetch executions: {exc.message}")
         return redirect("ledger:cycles")
