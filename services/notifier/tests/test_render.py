@@ -33,6 +33,17 @@ def test_signal_digest_numbers_tiers_and_links():
     assert "[A] CSP KO 60P exp 19 Dec 2026 (23 DTE)" in out.text
 
 
+def test_signal_digest_labels_and_a_close_without_apy():
+    ctx = copy.deepcopy(SAMPLES["signal_digest"])
+    ctx["signals"][0] |= {"kind": "CLOSE", "apy": None}  # a buy-back has no APY
+    out = render("signal_digest", ctx, web_url=WEB)
+    assert "APY (simple)" in out.html and "P(OTM)" in out.html and "POP" not in out.html
+    assert "APY (simple) — · P(OTM) 84%" in out.text
+    # the footnote says what a covered call's APY is measured on: the cost basis
+    assert "for a covered call (CC) the shares' cost basis" in out.html
+    assert "share price (CC)" not in out.html
+
+
 def test_daily_summary_money_and_sign():
     out = render("daily_summary", SAMPLES["daily_summary"], web_url=WEB)
     assert out.subject == "Wheeldesk daily summary 26 Nov 2026: net liq $104,250.37"

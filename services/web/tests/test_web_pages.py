@@ -198,10 +198,10 @@ def test_signals_sort_by_apy_filter_by_tier_and_show_why_not(client_in, scan) ->
     assert "free cash flow is negative" in body and 'data-symbol="RIVN"' in body
     assert "PEP: APY 22.5% at 0.20 delta" in body
     bad = client_in.get("/signals/?apy_min=lots")
-    assert bad.status_code == 400 and "APY % min: enter a number" in bad.content.decode()
+    assert bad.status_code == 400 and "APY % (simple) min: enter a number" in bad.content.decode()
     for junk in ("dte_min=1e999", "dte_max=-inf", "apy_min=nan"):
         bad = client_in.get(f"/signals/?{junk}")
-        label = {"dte": "DTE", "apy": "APY %"}[junk.split("_")[0]]
+        label = {"dte": "DTE", "apy": "APY % (simple)"}[junk.split("_")[0]]
         bound = junk.split("_")[1].split("=")[0]
         assert bad.status_code == 400, junk
         assert f"{label} {bound}: enter a number" in bad.content.decode(), junk
@@ -326,3 +326,125 @@ def test_chain_with_an_expiry_not_listed_says_which_one_it_shows(client_in, user
     exact = client_in.get("/stocks/KO/chain/table/", {"expiry": listed.isoformat()})
     assert 'id="chain-notice"' not in exact.content.decode()
     assert 'id="chain-notice"' not in client_in.get("/stocks/KO/chain/table/").content.decode()
+
+
+def test_iv_filter_takes_percent_like_the_column(client_in, user) -> None:
+    """The IV % column shows 35.0%: typing 30 in its filter means 30 %, not 3,000 %."""
+    run = ScanRun.objects.create(user=user, symbols=["KO", "PEP"])
+    result = ScanResult(
+        scan_id="s-iv",
+        criteria=Criteria(),
+        symbols=["KO", "PEP"],
+        signals=[make_signal("KO", 14.0, "B", iv=0.35), make_signal("PEP", 12.0, "B", iv=0.28)],
+        rejections=[],
+    )
+    store_result(run, result, 1.0)
+    body = client_in.get("/signals/").content.decode()
+    assert "35.0%" in body and "28.0%" in body
+    body = client_in.get("/signals/?iv_min=30").content.decode()
+    assert 'data-symbol="KO" data-tier' in body and 'data-symbol="PEP" data-tier' not in body
+    body = client_in.get("/signals/?iv_max=30").content.decode()
+    assert 'data-symbol="PEP" data-tier' in body and 'data-symbol="KO" data-tier' not in body
+
+
+def _stored(user, signal: SignalSchema) -> Signal:  # type: ignore[no-untyped-def]
+    run = ScanRun.objects.create(user=user, symbols=[signal.symbol])
+    result = ScanResult(
+        scan_id=f"s-{signal.kind}", criteria=Criteria(), symbols=[signal.symbol],
+        signals=[signal], rejections=[],
+    )  # fmt: skip
+    store_result(run, result, 1.0)
+    return Signal.objects.get(scan=run)
+
+
+def test_close_signal_page_shows_a_buy_back_not_a_sale(client_in, user) -> None:
+    # Buy back the 50 put sold at 1.20 for the ask 0.50, 20 DTE:
+    # captured (1.20 - 0.50) / 1.20 = 58.3 %; still to earn 0.50 / 20 = 0.025 a share a day.
+    close = make_signal(
+        "KO", 0.0, "B", kind="CLOSE", premium_basis="ask", premium=0.50, yield_pct=None,
+        breakeven=None, contract=OptionContract(
+            symbol="KO", expiry=SIM_START.date() + timedelta(days=20), strike=50.0, right="P"
+        ), bid=0.45, ask=0.50, net_credit=-0.50, captured_pct=58.3, premium_received=1.20,
+        cost_to_close=0.50, close_basis="ask", remaining_per_day=0.025, score=58.33, dte=20,
+        reasons=["58% of the premium captured (target 50%)"],
+    )  # fmt: skip
+    close.apy = None  # a buy-back has no APY
+    signal = _stored(user, close)
+    body = client_in.get(f"/signals/{signal.pk}/").content.decode()
+    assert "Cost to close (ask)" in body and "$0.50 a share · $50.00 a contract" in body
+    assert 'id="captured">58.3%' in body
+    assert "$0.0250 a share a day ($2.50 a contract a day)" in body
+    assert "Yield / APY" not in body and 'id="payoff-chart"' not in body
+    assert "max profit" not in body and "Buy to close" in body
+    assert "P(OTM) if held (short put: N(d2))" in body
+    table = client_in.get("/signals/").content.decode()
+    assert "cost to close (ask) $0.50" in table and "58% captured" in table
+
+
+def test_roll_signal_page_shows_the_position_after_the_roll(client_in, user) -> None:
+    # Sold the 50 put at 1.20, buy back at 1.80 (ask), sell the 49 put 30 days later at 2.50:
+    # net credit 0.70; position breakeven 49 - (1.20 + 0.70) = 47.10; APY 17.38 % simple on
+    # the net credit over the 30 days added.
+    old = OptionContract(
+        symbol="KO", expiry=SIM_START.date() + timedelta(days=5), strike=50.0, right="P"
+    )
+    roll = make_signal(
+        "KO", 17.38, "B", kind="ROLL", premium=2.50, yield_pct=1.4286, apy_compounded=18.84,
+        breakeven=47.10, prob_profit=70.0, pop=60.0, net_credit=0.70, roll_from=old,
+        premium_received=1.20, cost_to_close=1.80, close_basis="ask", added_days=30,
+        captured_pct=-50.0, underlying_price=49.0, dte=35, contract=OptionContract(
+            symbol="KO", expiry=SIM_START.date() + timedelta(days=35), strike=49.0, right="P"
+        ),
+    )  # fmt: skip
+    signal = _stored(user, roll)
+    body = client_in.get(f"/signals/{signal.pk}/").content.decode()
+    assert f"buy back KO {old.expiry.isoformat()} 50P at $1.80 (ask)" in body
+    assert 'id="net-credit">$0.70 a share · $70.00 a contract' in body
+    assert "1.43% / 17.4% simple · 18.8% compounded (over the days added)" in body
+    assert 'id="breakeven">$47.10' in body
+    # the payoff is the position's: credits 49 - 47.10 = 1.90 a share, breakeven 47.10
+    assert 'id="payoff-breakeven-value">47.10' in body
+    assert "credits received (first sale + roll's net credit) $1.90/share" in body
+
+
+def test_sale_pages_name_p_otm_and_p_profit_and_the_basis(client_in, user) -> None:
+    put = _stored(user, make_signal("KO", 29.2, "B", prob_profit=85.0, apy_compounded=33.45))
+    body = client_in.get(f"/signals/{put.pk}/").content.decode()
+    assert "P(OTM) (short put: N(d2))" in body and 'id="p-otm">80.0%' in body
+    assert 'id="p-profit">85.0%' in body
+    assert "29.2% simple · 33.5% compounded" in body
+    call = make_signal(
+        "PEP", 20.0, "B", kind="CC", cost_basis=48.80, cost_basis_source="ledger",
+        ib_avg_cost=50.0, contract=OptionContract(
+            symbol="PEP", expiry=SIM_START.date() + timedelta(days=30), strike=49.5, right="C"
+        ),
+        skipped=["ROE unknown: no fundamentals from IB (tick 258 not subscribed or not "
+                 "answered) — rule skipped"],
+    )  # fmt: skip
+    body = client_in.get(f"/signals/{_stored(user, call).pk}/").content.decode()
+    assert "P(OTM) (short call: N(−d2))" in body and "N(d2))" not in body
+    assert "$48.80 (ledger, premiums deducted) · IB average cost $50.00" in body
+    assert "ROE unknown: no fundamentals from IB (tick 258 not subscribed or not answered)" in body
+
+
+def test_scan_request_carries_the_ledger_basis_of_shares_held(user) -> None:
+    from decimal import Decimal
+
+    from django.utils import timezone
+    from wheeldesk_web.ledger.models import WheelCycle
+    from wheeldesk_web.signals.services import ledger_cost_basis
+
+    def cycle(key: str, symbol: str, shares: int, basis: str | None, **kw) -> None:  # type: ignore[no-untyped-def]
+        zero = Decimal(0)
+        WheelCycle.objects.create(
+            key=key, symbol=symbol, start=timezone.now(), state=kw.pop("state", "shares"),
+            state_label="Holding shares", premium=zero, put_premium=zero, call_premium=zero,
+            dividends=zero, fees=zero, shares=Decimal(shares), shares_acquired=Decimal(shares),
+            capital=zero, adjusted_cost_basis=None if basis is None else Decimal(basis), **kw,
+        )  # fmt: skip
+
+    cycle("ko-1", "KO", 100, "48.80")
+    cycle("ko-2", "KO", 100, "47.10")  # two lots: (48.80 + 47.10) / 2 = 47.95
+    cycle("pep-1", "PEP", 100, None, basis_unknown=True)  # the ledger cannot vouch: left out
+    cycle("t-1", "T", 100, "20.00", state="closed")  # closed: not held
+    assert ledger_cost_basis() == {"KO": 47.95}

@@ -102,7 +102,7 @@ def _matches(saved: SavedScan, s, symbols: set[str] | None) -> bool:  # type: ig
         return False
     if symbols is not None and s.symbol not in symbols:
         return False
-    if saved.min_apy is not None and s.apy < saved.min_apy:
+    if saved.min_apy is not None and s.apy is not None and s.apy < saved.min_apy:
         return False
     if saved.min_pop is not None and s.pop < saved.min_pop:
         return False
@@ -126,7 +126,7 @@ def digest_context(name: str, signals: list, as_of: datetime | None) -> dict[str
             "expiry": s.expiry.isoformat(),
             "dte": s.dte,
             "premium": float(s.premium),
-            "apy": float(s.apy),
+            "apy": None if s.apy is None else float(s.apy),  # a CLOSE has no APY
             "pop": float(s.pop),
         }
         for s in signals

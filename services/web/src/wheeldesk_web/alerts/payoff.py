@@ -4,6 +4,11 @@ Short put (CSP): (premium − max(K − S, 0)) × 100, breakeven K − premium.
 Covered call: (S − basis + premium − max(S − K, 0)) × 100, basis = cost basis when
 assigned else today's price; breakeven basis − premium. The curve is drawn as an
 inline SVG so it needs no script and reads the same on a phone.
+
+A ROLL is drawn as the position it leaves: the new option with every credit received on
+the position (the first sale plus the roll's net credit), so its breakeven is the
+position's (the screener's `breakeven`), not the new sale's alone. A CLOSE has no payoff:
+buying back leaves nothing at risk, and the page shows its cost instead.
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ class Payoff:
     spot: float
     basis: float | None = None
     multiplier: int = 100
+    kind: str = "CSP"
+
+    @property
+    def is_roll(self) -> bool:
+        return self.kind == "ROLL"
 
     @property
     def covered(self) -> bool:
@@ -45,13 +55,23 @@ class Payoff:
 
 
 def payoff_for_signal(signal) -> Payoff:  # type: ignore[no-untyped-def]
+    """The payoff of what the signal leaves open (a CLOSE leaves nothing: not drawn)."""
+    kind = getattr(signal, "kind", "CSP")
+    basis = float(signal.cost_basis) if getattr(signal, "cost_basis", None) else None
+    premium = float(signal.premium)
+    breakeven = getattr(signal, "breakeven", None)
+    if kind == "ROLL" and breakeven is not None:
+        # every credit on the position: strike (put) or basis (call) minus its breakeven
+        base = float(signal.strike) if signal.right == "P" else (basis or signal.underlying_price)
+        premium = float(base) - float(breakeven)
     return Payoff(
         right=signal.right,
         strike=float(signal.strike),
-        premium=float(signal.premium),
+        premium=premium,
         spot=float(signal.underlying_price),
-        basis=float(signal.cost_basis) if getattr(signal, "cost_basis", None) else None,
+        basis=basis,
         multiplier=int(getattr(signal, "multiplier", 100) or 100),
+        kind=kind,
     )
 
 

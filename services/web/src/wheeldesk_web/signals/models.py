@@ -81,14 +81,22 @@ class Signal(models.Model):
     multiplier = models.PositiveIntegerField(default=100)
     conid = models.BigIntegerField(null=True, blank=True)
     # the screener's numbers, verbatim
-    premium_basis = models.CharField(max_length=3, default="bid")
-    premium = models.FloatField(help_text="Per share, USD.")
+    premium_basis = models.CharField(
+        max_length=3, default="bid", help_text="bid/mid for a sale, ask/mid for a CLOSE."
+    )
+    premium = models.FloatField(help_text="Per share, USD (CLOSE: the cost to close).")
     collateral = models.FloatField()
-    yield_pct = models.FloatField()
-    apy = models.FloatField(db_index=True)
-    pop = models.FloatField(help_text="Probability OTM at expiry, %.")
+    yield_pct = models.FloatField(null=True, blank=True, help_text="%; none for a CLOSE.")
+    apy = models.FloatField(
+        null=True, blank=True, db_index=True, help_text="Simple annualised, %; none for CLOSE."
+    )
+    apy_compounded = models.FloatField(null=True, blank=True, help_text="%.")
+    pop = models.FloatField(help_text="P(OTM): probability OTM at expiry, %.")
+    prob_profit = models.FloatField(
+        null=True, blank=True, help_text="P(profit): S_T beyond the breakeven, %."
+    )
     abs_delta = models.FloatField(null=True, blank=True)
-    breakeven = models.FloatField()
+    breakeven = models.FloatField(null=True, blank=True)
     expected_move = models.FloatField()
     distance_pct = models.FloatField()
     distance_em = models.FloatField(null=True, blank=True)
@@ -103,6 +111,22 @@ class Signal(models.Model):
     if_called_return = models.FloatField(null=True, blank=True)
     net_credit = models.FloatField(null=True, blank=True)
     cost_basis = models.FloatField(null=True, blank=True)
+    cost_basis_source = models.CharField(
+        max_length=12, blank=True, help_text="ledger (premium-adjusted) or ib_avg_cost."
+    )
+    ib_avg_cost = models.FloatField(null=True, blank=True)
+    # ROLL / CLOSE
+    captured_pct = models.FloatField(null=True, blank=True)
+    premium_received = models.FloatField(null=True, blank=True)
+    cost_to_close = models.FloatField(null=True, blank=True)
+    close_basis = models.CharField(max_length=3, blank=True)
+    remaining_per_day = models.FloatField(null=True, blank=True)
+    added_days = models.IntegerField(null=True, blank=True)
+    roll_from = models.JSONField(null=True, blank=True, help_text="ROLL: the option bought back.")
+    skipped = models.JSONField(
+        default=list, blank=True, help_text="Missing inputs and the rules skipped for them."
+    )
+    pricing_model = models.CharField(max_length=10, blank=True)
     bid = models.FloatField(null=True, blank=True)
     ask = models.FloatField(null=True, blank=True)
     fundamentals = models.JSONField(default=dict, blank=True)
@@ -123,3 +147,15 @@ class Signal(models.Model):
     @property
     def contract_key(self) -> str:
         return f"{self.symbol} {self.expiry.isoformat()} {self.strike:g}{self.right}"
+
+    @property
+    def roll_from_key(self) -> str:
+        c = self.roll_from or {}
+        if not c:
+            return ""
+        return f"{c.get('symbol', self.symbol)} {c.get('expiry')} {float(c.get('strike', 0)):g}{c.get('right', '')}"
+
+    @property
+    def is_sale(self) -> bool:
+        """CSP, CC and ROLL sell an option; a CLOSE only buys one back."""
+        return self.kind != "CLOSE"

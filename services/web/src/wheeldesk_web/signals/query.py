@@ -15,8 +15,9 @@ from wheeldesk_web.signals.models import Signal
 COLUMNS: dict[str, tuple[str, str, bool]] = {
     "symbol": ("Symbol", "symbol", False),
     "tier": ("Tier", "tier", False),
-    "apy": ("APY %", "apy", True),
-    "pop": ("POP %", "pop", True),
+    "apy": ("APY % (simple)", "apy", True),
+    "pop": ("P(OTM) %", "pop", True),
+    "prob_profit": ("P(profit) %", "prob_profit", True),
     "kind": ("Kind", "kind", False),
     "expiry": ("Expiry", "expiry", False),
     "strike": ("Strike", "strike", True),
@@ -31,6 +32,9 @@ COLUMNS: dict[str, tuple[str, str, bool]] = {
     "score": ("Score", "score", True),
     "status": ("Status", "status", False),
 }
+# Columns stored as a fraction but shown (and filtered) in percent: typing 30 in the IV %
+# filter means 30 %, like the "35.0%" the column shows, so the bound is divided by this.
+STORED_SCALE = {"iv": 100.0}
 CHOICE_FILTERS = {"kind": "kind", "tier": "tier", "status": "status"}
 NUMERIC = [k for k, (_, _, numeric) in COLUMNS.items() if numeric]
 DEFAULT_SORT = "-score"
@@ -80,10 +84,13 @@ class SignalQuery:
             qs = qs.filter(symbol__startswith=self.filters["symbol"])
         for key in NUMERIC:
             model_field = COLUMNS[key][1]
+            scale = STORED_SCALE.get(key, 1.0)
             if f"{key}_min" in self.filters:
-                qs = qs.filter(**{f"{model_field}__gte": float(self.filters[f"{key}_min"])})
+                low = float(self.filters[f"{key}_min"]) / scale
+                qs = qs.filter(**{f"{model_field}__gte": low})
             if f"{key}_max" in self.filters:
-                qs = qs.filter(**{f"{model_field}__lte": float(self.filters[f"{key}_max"])})
+                high = float(self.filters[f"{key}_max"]) / scale
+                qs = qs.filter(**{f"{model_field}__lte": high})
         desc = self.sort.startswith("-")
         model_field = COLUMNS[self.sort.lstrip("-")][1]
         order = f"-{model_field}" if desc else model_field

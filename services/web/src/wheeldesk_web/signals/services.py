@@ -95,6 +95,28 @@ def with_held(run: ScanRun, positions: list[Position]) -> list[str]:
     return list(run.symbols)
 
 
+def ledger_cost_basis() -> dict[str, float]:
+    """The wheel ledger's premium-adjusted basis per share of the shares held, by symbol.
+
+    From the open cycles holding shares whose basis the ledger knows (share-weighted when a
+    symbol has several); a symbol the ledger cannot vouch for is left out, and the screener
+    then falls back to IB's average cost and labels it so.
+    """
+    from wheeldesk_web.ledger.models import WheelCycle
+
+    totals: dict[str, tuple[float, float]] = {}
+    rows = WheelCycle.objects.exclude(state="closed").filter(
+        shares__gt=0, adjusted_cost_basis__isnull=False, basis_unknown=False
+    )
+    for c in rows.only("symbol", "shares", "adjusted_cost_basis"):
+        shares, basis = float(c.shares), float(c.adjusted_cost_basis)
+        if basis <= 0:
+            continue
+        held, cost = totals.get(c.symbol.upper(), (0.0, 0.0))
+        totals[c.symbol.upper()] = (held + shares, cost + shares * basis)
+    return {sym: round(cost / held, 4) for sym, (held, cost) in totals.items() if held > 0}
+
+
 def _progress(run: ScanRun, text: str) -> None:
     run.progress = text
     ScanRun.objects.filter(pk=run.pk).update(progress=text)
@@ -129,6 +151,7 @@ def _scan(run: ScanRun) -> ScanResult:
     except ServiceCallError as exc:
         raise ScanError(f"IBKR disconnected: {exc.message}") from exc
     symbols = with_held(run, positions)
+    basis = ledger_cost_basis()
     merged: ScanResult | None = None
     with clients.screener(timeout=180.0) as screener:
         for i in range(0, len(symbols), BATCH):
@@ -139,6 +162,7 @@ def _scan(run: ScanRun) -> ScanResult:
                 criteria=criteria,
                 positions=positions,
                 buying_power=account.buying_power,
+                cost_basis={k: v for k, v in basis.items() if k in batch},
             )
             try:
                 result = screener.scan(request)
@@ -190,6 +214,19 @@ def signal_row(scan: ScanRun, s: SignalSchema) -> Signal:
         if_called_return=s.if_called_return,
         net_credit=s.net_credit,
         cost_basis=s.cost_basis,
+        cost_basis_source=s.cost_basis_source or "",
+        ib_avg_cost=s.ib_avg_cost,
+        apy_compounded=s.apy_compounded,
+        prob_profit=s.prob_profit,
+        captured_pct=s.captured_pct,
+        premium_received=s.premium_received,
+        cost_to_close=s.cost_to_close,
+        close_basis=s.close_basis or "",
+        remaining_per_day=s.remaining_per_day,
+        added_days=s.added_days,
+        roll_from=s.roll_from.model_dump(mode="json") if s.roll_from else None,
+        skipped=list(s.skipped),
+        pricing_model=s.pricing_model or "",
         bid=s.bid,
         ask=s.ask,
         fundamentals=s.fundamentals.model_dump(mode="json"),
