@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -73,6 +74,10 @@ class Engine:
         self.account.seed_positions()
         self._perm = itertools.count(1_000_000_000 + self.config.seed * 1000)
         self._exec = itertools.count(1)
+        # IB never reuses an execution id. Order/perm ids restart with the process (same
+        # seed, same numbers), so the id's first part is drawn afresh at every start: a
+        # restart against an existing ledger never repeats an id of the account's history.
+        self._exec_prefix = secrets.token_hex(4)
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -192,7 +197,7 @@ class Engine:
     ) -> Execution:
         n = next(self._exec)
         ex = Execution(
-            exec_id=f"0000e{self.config.seed:03x}.{perm_id & 0xFFFFFFFF:08x}.{n:02x}.01",
+            exec_id=f"{self._exec_prefix}.{perm_id & 0xFFFFFFFF:08x}.{n:02x}.01",
             order_id=order_id,
             perm_id=perm_id,
             client_id=client_id,
