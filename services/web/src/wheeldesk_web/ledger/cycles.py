@@ -294,7 +294,17 @@ class _Builder:
                 and self.pending_close.price == 0
                 and (e.kind == "assignment" or self._delivery("P", e))
             )
-            if is_assignment_leg:
+            # ...and a call closed at 0 followed the same day by shares delivered at its strike
+            # is a call-away of shares held before the history.
+            is_call_away_leg = (
+                e.sec_type == "STK"
+                and e.side == "SLD"
+                and same_day
+                and self.pending_close.price == 0
+                and self.pending_close.right == "C"
+                and (e.kind in ("assignment", "exercise") or self._delivery("C", e))
+            )
+            if is_assignment_leg or is_call_away_leg:
                 self.pending_close = None
             elif not is_roll:
                 self._close(self.pending_close, _closing_outcome(self.pending_close))
@@ -383,8 +393,10 @@ class _Builder:
                 # the last disposal names the outcome: two lots, one called away and the
                 # other sold at market, closes "sold".
                 self._close(e, "called_away" if self.last_stock_sale_called else "sold")
-            elif c.assigned:
-                pass  # the put's assignment leg came first; the stock leg follows
+            elif c.assigned or (
+                e.sec_type == "OPT" and e.right == "C" and e.kind in ("assignment", "exercise")
+            ):
+                pass  # the option's assignment leg came first; the stock leg follows
             elif e.kind == "trade" and e.sec_type == "OPT" and e.side == "BOT":
                 self.pending_close = e  # flat after a buy-back: a roll if a sale follows today
             else:
