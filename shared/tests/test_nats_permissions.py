@@ -4,14 +4,23 @@ server itself refuses the rest (a stolen web password cannot fake a fill or queu
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import nats
 import pytest
 from nats.errors import NoServersError
 from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, StorageType
 from wheeldesk import natsconn, subjects
-from wheeldesk.testing.procs import Proc, nats_proc, nats_user_env
+from wheeldesk.testing.procs import (
+    ROOT,
+    Proc,
+    free_port,
+    nats_proc,
+    nats_server_binary,
+    nats_user_env,
+)
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +235,56 @@ def test_credentials_travel_separately_from_the_url() -> None:
     assert url == "nats://web:p%40ss%3Aw%2Frd@nats:4222"
     assert natsconn.split_credentials(url) == ("nats://nats:4222", "web", "p@ss:w/rd")
     assert natsconn.split_credentials("nats://nats:4222") == ("nats://nats:4222", None, None)
+
+
+def test_the_deploy_config_is_the_rendered_one_and_reads_passwords_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    """deploy/nats/nats-server.conf is `natsconn.deploy_config()` (regenerate it with
+    `python -m wheeldesk.natsconn`), and nats-server started on it lets each service in with
+    the password from its NATS_PASSWORD_<SERVICE> variable, and nobody without one."""
+    committed = (ROOT / "deploy" / "nats" / "nats-server.conf").read_text()
+    assert committed == natsconn.deploy_config()
+    config = tmp_path / "nats.conf"
+    config.write_text(committed.replace('"/data"', json.dumps(str(tmp_path / "js"))))
+    passwords = {user: natsconn.generate_password() for user in natsconn.PERMISSIONS}
+    port, monitor = free_port(), free_port()
+    server = Proc(
+        "nats-deploy",
+        [
+            nats_server_binary(),
+            "-c",
+            str(config),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-m",
+            str(monitor),
+        ],
+        env={natsconn.password_variable(u): p for u, p in passwords.items()},
+        port=port,
+    ).start()
+    try:
+
+        async def login(user: str | None, password: str | None) -> str:
+            try:
+                nc = await nats.connect(
+                    f"nats://127.0.0.1:{port}",
+                    user=user,
+                    password=password,
+                    allow_reconnect=False,
+                    max_reconnect_attempts=0,
+                    connect_timeout=2,
+                )
+            except Exception as exc:
+                return str(exc)
+            await nc.close()
+            return "ok"
+
+        for user, password in passwords.items():
+            assert asyncio.run(login(user, password)) == "ok", user
+        assert "authorization" in asyncio.run(login(None, None)).lower()
+        assert "authorization" in asyncio.run(login("web", passwords["notifier"])).lower()
+    finally:
+        server.stop()

@@ -251,13 +251,15 @@ def server_config(
     listen: str | None = None,
     store_dir: str | None = None,
     admin: bool = False,
+    monitor: str | None = None,
 ) -> str:
     """A nats-server configuration with one user per service and its `PERMISSIONS`.
 
     `passwords` maps user -> password; a value starting with `$` is left to nats-server to read
     from its environment (compose: `$NATS_PASSWORD_WEB`). `admin=True` adds `ADMIN_USER` with
     every permission (the test harness's publisher of faults). No user means no entry: an
-    unauthenticated client is refused. No monitoring port is configured.
+    unauthenticated client is refused. Monitoring only where `monitor` says (compose: the
+    container's own loopback, for its healthcheck), never on the network.
     """
 
     def quoted(value: str) -> str:
@@ -269,6 +271,8 @@ def server_config(
     lines.append(
         "jetstream {" + (f" store_dir: {json.dumps(store_dir)} " if store_dir else "") + "}"
     )
+    if monitor:
+        lines.append(f"http: {json.dumps(monitor)}")
     lines.append("authorization {")
     lines.append("  users = [")
     for user, perms in PERMISSIONS.items():
@@ -291,3 +295,24 @@ def credentials_url(url: str, user: str, password: str) -> str:
     parts = urlsplit(url)
     netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc.rsplit('@', 1)[-1]}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def password_variable(user: str) -> str:
+    """The environment variable holding `user`'s password in compose: NATS_PASSWORD_<USER>."""
+    return "NATS_PASSWORD_" + user.upper().replace("-", "_")
+
+
+def deploy_config() -> str:
+    """`deploy/nats/nats-server.conf`: every password read by nats-server from its environment
+    (`$NATS_PASSWORD_WEB`, …), JetStream in /data, monitoring on the container's loopback only.
+    Regenerate with `python -m wheeldesk.natsconn > deploy/nats/nats-server.conf`."""
+    return server_config(
+        {user: "$" + password_variable(user) for user in PERMISSIONS},
+        listen="0.0.0.0:4222",
+        store_dir="/data",
+        monitor="127.0.0.1:8222",
+    )
+
+
+if __name__ == "__main__":
+    print(deploy_config(), end="")
