@@ -7,7 +7,7 @@ PY := .venv/bin/python
 WEB := services/web
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install uv deps frontend browser run test lint format bench clean
+.PHONY: help install uv deps frontend browser faketime test-dates run test lint format bench clean
 
 help:
 	@echo "make run    - install what is missing and start Wheeldesk (demo) at http://127.0.0.1:8000"
@@ -38,8 +38,19 @@ browser:
 run: install
 	@$(PY) scripts/run.py
 
-test: install browser
+faketime:
+	@if ! command -v faketime >/dev/null 2>&1; then \
+		echo "installing Debian faketime for the moved-date check"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null) \
+		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null); fi
+
+# The tws-sim, screener and ledger suites with the machine's date moved (scripts/check_dates.py).
+test-dates: install faketime
+	@$(PY) scripts/check_dates.py
+
+test: install browser faketime
 	@$(PY) -m ruff check .
+	@$(PY) scripts/check_dates.py
 	@$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lint: deps

@@ -1,0 +1,93 @@
+"""Run the calendar-sensitive suites with the machine's date moved (Debian's faketime).
+
+The suite once went red by itself on a Saturday: tests picked contracts and expected
+settlements from the wall-clock date. Every test now pins its moments (tws-sim's start, the
+broker clock); this check proves it by running the tws-sim, screener and ledger suites at
+dates chosen to stress the calendar. `make test` runs it before the main suite.
+
+    python scripts/check_dates.py            # every date
+    python scripts/check_dates.py --list     # what runs, and why those dates
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# UTC moments (faketime's clock), each with what makes it hard.
+DATES: dict[str, str] = {
+    "2026-12-05 17:00:00": "a Saturday: the market is shut, the date the suite first went red",
+    "2027-01-14 20:30:00": "15:30 New York the day before the January 2027 monthly expiry",
+    "2028-01-01 03:30:00": "New Year's Eve 22:30 in New York while UTC is already in 2028",
+}
+
+SUITES = [
+    # tws-sim's fault-injection and connection tests do not depend on the date and take most
+    # of its time; everything that builds chains, expiries, history or settles is here.
+    "services/tws-sim/tests/test_clock.py",
+    "services/tws-sim/tests/test_contracts.py",
+    "services/tws-sim/tests/test_marketdata.py",
+    "services/tws-sim/tests/test_orders.py",
+    "services/tws-sim/tests/test_spreads.py",
+    "services/tws-sim/tests/test_wsh.py",
+    "services/screener/tests",
+    "services/web/tests/test_ledger_cycles.py",
+    "services/web/tests/test_ledger_flex.py",
+    "services/web/tests/test_ledger_pages.py",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--list", action="store_true", help="print the dates and suites")
+    args = parser.parse_args(argv)
+    suites = [s for s in SUITES if (ROOT / s).exists()]
+    if args.list:
+        for moment, why in DATES.items():
+            print(f"{moment} UTC  {why}")
+        print("suites:", " ".join(suites))
+        return 0
+    faketime = shutil.which("faketime")
+    if faketime is None:
+        print("check_dates: faketime is not installed (Debian package 'faketime')", file=sys.stderr)
+        return 2
+    failed = []
+    for moment, why in DATES.items():
+        t0 = time.monotonic()
+        print(f"== tests at {moment} UTC ({why})", flush=True)
+        env = {**os.environ, "FAKETIME_NO_CACHE": "1"}
+        rc = subprocess.call(
+            [
+                faketime,
+                "-f",
+                f"@{moment}",
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--no-header",
+                *suites,
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        print(f"== {moment}: {'ok' if rc == 0 else 'FAILED'} in {time.monotonic() - t0:.0f} s")
+        if rc != 0:
+            failed.append(moment)
+    if failed:
+        print(f"check_dates: the suites fail when the machine's date is {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
