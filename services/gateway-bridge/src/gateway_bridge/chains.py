@@ -298,11 +298,28 @@ class Chains:
 
         groups = await asyncio.gather(*(select(e, r) for e in expiries for r in rights))
         contracts = [c for group in groups for c in group]
+        settings = self.md.settings
+        if len(contracts) > settings.chain_max_contracts:
+            # An unfiltered chain (every strike of every expiry) took 16 s and every line.
+            raise ServiceError(
+                422,
+                "chain_too_large",
+                f"dte_max: {len(contracts)} option quotes in {len(expiries)} expiries, at most"
+                f" {settings.chain_max_contracts}: narrow dte_min/dte_max, or give strikes or"
+                " delta_min/delta_max",
+                field="dte_max",
+            )
         self.quotes_requested += len(contracts)
         metrics.OPTION_QUOTES_REQUESTED.inc(len(contracts))
         owner = f"chain:{symbol}"
+        share = asyncio.Semaphore(settings.chain_lines_max)
+
+        async def quoted(contract: Contract) -> Ticker:
+            async with share:  # one chain never holds more than CHAIN_LINES_MAX lines
+                return await self.option_ticker(contract, owner)
+
         results = await asyncio.gather(
-            *(self.option_ticker(c, owner) for c in contracts),
+            *(quoted(c) for c in contracts),
             return_exceptions=True,
         )
         options: list[OptionQuote] = []

@@ -49,6 +49,19 @@ class BridgeSettings(BaseServiceSettings):
     stream_lines_max: int = Field(
         default=80, ge=0, description="Lines streaming may hold; the rest stay for snapshots."
     )
+    chain_max_contracts: int = Field(
+        default=300,
+        ge=1,
+        description=(
+            "Option quotes one chain request may ask IB for; more is a 422 chain_too_large"
+            " (narrow the DTE window, give strikes or a delta band)."
+        ),
+    )
+    chain_lines_max: int = Field(
+        default=40,
+        ge=1,
+        description="Market data lines one chain request holds at once (others keep the rest).",
+    )
     quote_cache_seconds: float = Field(
         default=1.0, ge=0, description="Snapshot quotes are reused this long (coalescing)."
     )
