@@ -288,3 +288,18 @@ def test_the_deploy_config_is_the_rendered_one_and_reads_passwords_from_the_envi
         assert "authorization" in asyncio.run(login("web", passwords["notifier"])).lower()
     finally:
         server.stop()
+
+
+def test_docs_security_lists_each_users_subjects() -> None:
+    """docs/security.md's table says what `PERMISSIONS` grants (the $JS API abbreviated)."""
+    text = (ROOT / "docs" / "security.md").read_text()
+    rows = {
+        line.split("`")[1]: line
+        for line in text.splitlines()
+        if line.startswith("| `") and line.count("|") == 4
+    }
+    for user, perms in natsconn.PERMISSIONS.items():
+        assert user in rows, user
+        for subject in perms["publish"] + perms["subscribe"]:
+            if not subject.startswith("$JS."):
+                assert f"`{subject}`" in rows[user], (user, subject)
