@@ -93,7 +93,7 @@ class Worker:
     def _after_sync(self, bridge, now: datetime) -> None:  # type: ignore[no-untyped-def]
         from wheeldesk.clients import ServiceCallError
 
-        from wheeldesk_web.ledger.services import backfill
+        from wheeldesk_web.ledger.services import backfill, sync_positions
         from wheeldesk_web.orders.models import Order
         from wheeldesk_web.orders.services import refresh
 
@@ -107,6 +107,12 @@ class Worker:
         else:
             if added:
                 log.info("backfilled %d execution(s) the event stream did not carry", added)
+        # The account's positions, for the ledger's reconciliation (and its opening lots at
+        # the first sync); after the backfill, so fills already made are in the ledger.
+        try:
+            sync_positions(bridge.positions(), now)
+        except ServiceCallError as exc:
+            log.info("positions not reconciled with the ledger: %s", exc.message)
         for order in Order.objects.filter(status__in=Order.WORKING):
             refresh(order, bridge)
         emails.queue_order_fills()
