@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date
 
 from tws_sim import messages as m
-from tws_sim import spreads, wsh
+from tws_sim import scanner, spreads, wsh
 from tws_sim.contracts import SimContract
 from tws_sim.engine import Engine
 from tws_sim.lookup import details_extra, resolve
@@ -769,6 +769,9 @@ HANDLERS = {
     16: H.req_open_orders,
     17: H.req_managed_accts,
     20: H.req_historical_data,
+    22: scanner.req_scanner_subscription,
+    23: scanner.cancel_scanner_subscription,
+    24: scanner.req_scanner_parameters,
     25: lambda s, f: None,  # cancelHistoricalData
     49: H.req_current_time,
     58: H.req_global_cancel,
