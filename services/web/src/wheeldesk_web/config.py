@@ -30,6 +30,14 @@ class WebSettings(BaseServiceSettings):
     csrf_trusted_origins: str = Field(default="", description="Comma-separated origins.")
     database_url: str = Field(default="sqlite:///var/wheeldesk.sqlite3")
     data_dir: Path = Path("var")
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Where the worker writes SQLite backups (unset: <DATA_DIR>/backups).",
+    )
+    backup_every_hours: float = Field(
+        default=6.0, ge=0, le=168, description="Hours between online backups; 0 turns them off."
+    )
+    backup_keep: int = Field(default=28, ge=1, le=1000, description="Newest backups kept.")
     secure_cookies: bool = False
 
 

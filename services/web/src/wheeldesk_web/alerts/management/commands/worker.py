@@ -13,6 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from wheeldesk_web.alerts.schedule import parse_every
 from wheeldesk_web.alerts.worker import Worker
+from wheeldesk_web.core import backup
+from wheeldesk_web.core.clock import broker_now
 
 log = logging.getLogger("wheeldesk_web.worker")
 
@@ -48,7 +50,7 @@ class Command(BaseCommand):
             fixed = fixed.replace(tzinfo=UTC)
 
         def clock() -> datetime:
-            return fixed or datetime.now(UTC)
+            return fixed or broker_now()
 
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -60,18 +62,46 @@ class Command(BaseCommand):
             )
             consumer.start()
 
-        recovered = worker.recover()
-        if recovered:
-            log.info("sent %d email(s) left pending by a previous run", recovered)
-        self._backfill(worker)
-        while True:
-            now = clock()
-            did = worker.tick(now)
-            log.info("worker pass at %s: %s", now.isoformat(), ", ".join(did) or "nothing to do")
-            if opts["once"] or stop.wait(opts["tick"]):
-                break
+        heartbeat = backup.heartbeat_path()
+        backup.beat(heartbeat)
+        try:
+            recovered = worker.recover()
+            if recovered:
+                log.info("sent %d email(s) left pending by a previous run", recovered)
+            self._backfill(worker)
+            while True:
+                backup.beat(heartbeat)  # the healthcheck: the loop made a pass just now
+                now = clock()
+                did = worker.tick(now)
+                if self._backup_due(SETTINGS):
+                    self._backup(SETTINGS)  # logs its own line
+                log.info(
+                    "worker pass at %s: %s", now.isoformat(), ", ".join(did) or "nothing to do"
+                )
+                if opts["once"] or stop.wait(opts["tick"]):
+                    break
+        finally:
+            # Stopped: no longer alive (and `restore_backup` may proceed).
+            heartbeat.unlink(missing_ok=True)
         if consumer is not None:
             consumer.join(timeout=5)
+
+    def _backup_due(self, settings) -> bool:  # type: ignore[no-untyped-def]
+        """SQLite and backups on, and the newest backup older than BACKUP_EVERY_HOURS (by the
+        files themselves, so a restarted worker keeps the rhythm)."""
+        if not settings.backup_every_hours or backup.sqlite_database() is None:
+            return False
+        age = backup.newest_age(backup.backup_dir())
+        return age is None or age >= settings.backup_every_hours * 3600 - 1
+
+    def _backup(self, settings) -> None:  # type: ignore[no-untyped-def]
+        db = backup.sqlite_database()
+        try:
+            path = backup.take_backup(db, backup.backup_dir(), keep=settings.backup_keep)  # type: ignore[arg-type]
+        except (backup.BackupError, OSError) as exc:
+            log.error("database backup failed: %s", exc)
+            return
+        log.info("database backed up to %s", path)
 
     def _backfill(self, worker: Worker) -> None:
         from wheeldesk.clients import ServiceCallError
