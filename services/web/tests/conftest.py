@@ -34,6 +34,16 @@ class FakeBridge:
     def __enter__(self):  # type: ignore[no-untyped-def]
         return self
 
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        """Any other bridge call (chains, history…): the bridge does not answer it."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def unavailable(*args: object, **kwargs: object) -> None:
+            raise ServiceCallError("gateway-bridge", None, "unreachable", f"{name}: not faked")
+
+        return unavailable
+
     def __exit__(self, *exc: object) -> None:
         pass
 

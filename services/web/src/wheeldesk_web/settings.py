@@ -1,8 +1,10 @@
 """Django settings, derived from `WebSettings` (the environment) in one place."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from wheeldesk_web.config import SETTINGS as ENV
 
@@ -20,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "wheeldesk_web.core",
     "wheeldesk_web.market",
     "wheeldesk_web.watchlist",
@@ -32,7 +35,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the container healthcheck and the private network's Prometheus, before the Host
+    # check and the HTTPS redirect; /metrics is 404 to anyone else.
+    "wheeldesk_web.core.middleware.InternalProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -42,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After authentication: refuses a locked-out sign-in with the lockout page.
+    "axes.middleware.AxesMiddleware",
     # Innermost and sync-only on purpose: one thread hop per request under ASGI.
     "wheeldesk_web.core.middleware.SyncChainMiddleware",
 ]
@@ -86,11 +95,53 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Django's own mail (password reset) goes through the notifier, the only holder of the key.
-if (BASE_DIR / "core" / "mail.py").exists():
-    EMAIL_BACKEND = "wheeldesk_web.core.mail.NotifierEmailBackend"
-else:  # never Django's SMTP default: a reset request must not turn into a 500
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Django's own mail (password reset) goes through the notifier, the only holder of the key, in
+# every mode: never Django's SMTP default (a reset would be a 500) nor a console/file backend
+# that would silently keep production mail on the server.
+EMAIL_BACKEND = "wheeldesk_web.core.mail.NotifierEmailBackend"
+
+# Brute force. Sign-in: django-axes locks a username from one address after AXES_FAILURE_LIMIT
+# wrong passwords for AXES_COOLOFF_TIME (the page says so; even the right password is refused
+# meanwhile). The address is the socket's own (REMOTE_ADDR): a forged X-Forwarded-For must
+# not give each guess a new address. Behind the TLS proxy every client shares the proxy's
+# address, so the lock is then per username. Password reset: core.views.throttled_reset.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_VERBOSE = False
+# Counters every uvicorn worker process shares (LocMem is per process): files in DATA_DIR.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(ENV.data_dir / "throttle"),
+    },
+}
+
+# Content-Security-Policy: scripts and styles only from our own static files (no inline script
+# or style anywhere in the templates; htmx's own indicator <style> is off, app.css has it).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -117,11 +168,10 @@ SESSION_COOKIE_SECURE = ENV.secure_cookies
 CSRF_COOKIE_SECURE = ENV.secure_cookies
 
 # Production (DEMO_MODE=false) is served over HTTPS by a TLS proxy (Coolify's Traefik, Caddy…)
-# that sets X-Forwarded-Proto; `manage.py check --deploy` is clean with these. The container
-# healthcheck probes plain http://127.0.0.1:8000/healthz, so loopback hosts are always allowed
-# and the health/metrics paths are never redirected.
+# that sets X-Forwarded-Proto; `manage.py check --deploy` is clean with these. ALLOWED_HOSTS is
+# exactly what is configured: the container healthcheck (plain http://127.0.0.1:8000/healthz)
+# and Prometheus are answered by InternalProbeMiddleware before the Host check.
 if not ENV.demo_mode:
-    ALLOWED_HOSTS = [*ALLOWED_HOSTS, *sorted({"127.0.0.1", "localhost"} - set(ALLOWED_HOSTS))]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]

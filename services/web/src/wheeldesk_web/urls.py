@@ -1,8 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from wheeldesk_web.core.views import ThrottledPasswordResetView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Before Django's own: the same URL name, throttled.
+    path(
+        "accounts/password_reset/",
+        ThrottledPasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("stocks/", include("wheeldesk_web.market.urls")),
     path("watchlist/", include("wheeldesk_web.watchlist.urls")),

@@ -150,8 +150,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
-    if signal.status == Signal.NEW:
-        Signal.objects.filter(pk=pk).update(status=Signal.SEEN)
+    # A GET only reads (a prefetch or a crawler must not mark it seen): the status changes by
+    # the user's own POST (set_status).
     return render(request, "signals/detail.html", {"signal": signal})
 
 

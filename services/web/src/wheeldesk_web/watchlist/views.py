@@ -1,10 +1,11 @@
 from django.contrib import messages
 from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from wheeldesk_web.core.ids import strict_id
 from wheeldesk_web.market.models import Stock
 from wheeldesk_web.market.streaming import ensure_streaming, positions_symbols
 from wheeldesk_web.watchlist.forms import AddSymbolForm, ImportForm, NotesForm, WatchlistForm
@@ -44,7 +45,13 @@ def _back(watchlist: Watchlist) -> HttpResponse:
 
 def index(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("list", "")
-    watchlist = _own(request, int(raw)) if raw.isdigit() else default_watchlist(request.user)
+    if raw:
+        pk = strict_id(raw)  # `¹` or `٣` is no id (isdigit took them: a 500, or list 3)
+        if pk is None:
+            raise Http404("no such watchlist")
+        watchlist = _own(request, pk)
+    else:
+        watchlist = default_watchlist(request.user)
     return _page(request, watchlist)
 
 

@@ -44,6 +44,12 @@
   // pressed twice while the server works (adding a ticker asks IBKR, which takes a moment).
   document.addEventListener("submit", function (evt) {
     var form = evt.target;
+    // `data-confirm="question"` asks first (instead of an inline onsubmit: the CSP allows none).
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      evt.preventDefault();
+      return;
+    }
     if (evt.defaultPrevented || form.hasAttribute("hx-post") || form.method.toLowerCase() !== "post") return;
     var button = evt.submitter || form.querySelector("button[type=submit]");
     if (!button) return;
