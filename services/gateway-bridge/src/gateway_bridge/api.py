@@ -23,6 +23,7 @@ from wheeldesk.schemas.market import (
 )
 from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest
 
+from gateway_bridge import scanner
 from gateway_bridge.bridge import Bridge
 from gateway_bridge.limits import QueueTimeout
 
@@ -225,4 +226,5 @@ def router() -> APIRouter:
     async def executions(request: Request, since: date | None = None) -> list[Fill]:
         return await bridge_of(request).orders.executions(since)
 
+    r.include_router(scanner.router())
     return r
