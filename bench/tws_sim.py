@@ -7,6 +7,9 @@ second over a fixed window. Both processes share this machine's cores.
 Options: then 100 AAPL option lines (IB's line limit) streaming bid/ask and greeks.
 Connect: wall time of `IB.connectAsync` (handshake + the full initial sync IB.connect
 does: positions, open/completed orders, account updates, executions), median of 10.
+Latency model: a second tws-sim with `--latency realistic` (IB-like per-request delays):
+one option snapshot, the contract details of one option expiry, and 30 daily-history requests
+at once (IB's soft throttle), each as the client sees it.
 """
 
 from __future__ import annotations
@@ -86,6 +89,37 @@ async def _measure(port: int) -> tuple[float, float, float]:
     )
 
 
+async def _latency(port: int) -> tuple[float, float, float, float]:
+    """(median option snapshot s, option-expiry contract details s, 30 histories s, 1 stock
+    snapshot s) against `--latency realistic`."""
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", port, clientId=1, timeout=30)
+    try:
+        [stock] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
+        t0 = time.perf_counter()
+        await ib.reqTickersAsync(stock)
+        stock_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        details = await ib.reqContractDetailsAsync(Option("KO", "20260717", 0.0, "P", "SMART"))
+        details_s = time.perf_counter() - t0
+        snaps = []
+        for d in details[:10]:
+            t0 = time.perf_counter()
+            await ib.reqTickersAsync(d.contract)
+            snaps.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        await asyncio.gather(
+            *[
+                ib.reqHistoricalDataAsync(stock, "", "1 Y", "1 day", "TRADES", True)
+                for _ in range(30)
+            ]
+        )
+        hist_s = time.perf_counter() - t0
+    finally:
+        ib.disconnect()
+    return statistics.median(snaps), details_s, hist_s, stock_s
+
+
 UNIVERSE = [
     "AAPL", "MSFT", "KO", "PEP", "JNJ", "PG", "JPM", "BAC", "XOM", "CVX", "INTC", "AMD", "F",
     "T", "VZ", "PFE", "WMT", "TGT", "HD", "DIS", "SOFI", "PLTR", "RIVN", "NVDA", "GOOGL",
@@ -100,7 +134,20 @@ def run() -> list[dict]:
         rate, connect_p50, connect_max, opt_rate, greek_rate = asyncio.run(_measure(sim.port))
     finally:
         sim.stop()
+    sim = tws_sim_proc(extra=["--latency", "realistic"]).start()
+    try:
+        snap_s, details_s, hist_s, stock_s = asyncio.run(_latency(sim.port))
+    finally:
+        sim.stop()
     return [
+        {"name": "--latency realistic: option snapshot (reqTickers), median of 10",
+         "value": snap_s * 1000, "unit": "ms", "target": "IB: 1-2 s"},
+        {"name": "--latency realistic: stock snapshot", "value": stock_s * 1000, "unit": "ms",
+         "target": None},
+        {"name": "--latency realistic: contract details of one option expiry",
+         "value": details_s * 1000, "unit": "ms", "target": "IB: hundreds of ms"},
+        {"name": "--latency realistic: 30 daily-history requests at once",
+         "value": hist_s, "unit": "s", "target": "throttled: burst 20, then 4/s"},
         {"name": "ticks/s delivered to one ib_insync client (50 stocks streaming)",
          "value": round(rate), "unit": "ticks/s", "target": ">= 5,000"},
         {"name": "option ticks/s to one client (100 AAPL option lines)",

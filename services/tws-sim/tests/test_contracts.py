@@ -59,8 +59,16 @@ async def test_secdef_params_weekly_and_monthly_to_a_year(tws_sim) -> None:
         assert smart.multiplier == "100" and smart.tradingClass == "MSFT"
         exps = sorted(datetime.strptime(e, "%Y%m%d").date() for e in smart.expirations)
         today = SIM_TODAY
-        assert all(e.weekday() == 4 for e in exps)
-        assert (exps[1] - exps[0]).days == 7  # weeklies
+        # Fridays, except where the Friday is an NYSE holiday: listed the Thursday before
+        # (Juneteenth 06-19 -> 06-18, Independence Day observed 07-03 -> 07-02, the June 2027
+        # monthly on Juneteenth observed 2027-06-18 -> 06-17).
+        assert [e.isoformat() for e in exps if e.weekday() != 4] == [
+            "2026-06-18",
+            "2026-07-02",
+            "2027-06-17",
+        ]
+        assert all(e.weekday() in (3, 4) for e in exps)
+        assert (exps[3] - exps[2]).days == 8  # weeklies (07-02, then Fri 07-10)
         assert 300 <= (exps[-1] - today).days <= 370  # monthlies out to a year
         assert len(exps) >= 15
         strikes = sorted(smart.strikes)

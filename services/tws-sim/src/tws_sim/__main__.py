@@ -40,7 +40,26 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "--start",
         type=_start,
         default=env.tws_sim_start,
-        help="simulated start moment, ISO 8601 (default: the wall clock)",
+        help=(
+            "simulated start moment, ISO 8601, or 'demo' (now on a trading day, else the most"
+            " recent trading day at 10:30 ET); default: the wall clock"
+        ),
+    )
+    ent = p.add_argument_group("entitlements (all granted by default)")
+    ent.add_argument(
+        "--no-live-data", action="store_true", help="live requests get 354; delayed data only"
+    )
+    ent.add_argument(
+        "--no-fundamentals", action="store_true", help="generic tick 258 gets error 10358"
+    )
+    ent.add_argument("--no-greeks", action="store_true", help="no option model computations")
+    ent.add_argument("--no-wsh", action="store_true", help="Wall Street Horizon gets 10276")
+    p.add_argument(
+        "--latency",
+        choices=("off", "realistic"),
+        default="off",
+        help="per-request delays drawn (seeded) around IB's: option snapshots ~1-2 s, contract"
+        " details a few hundred ms, historical data soft-throttled",
     )
     a = p.parse_args(argv)
     return Config(
@@ -56,6 +75,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
         cash=a.cash,
         extra_symbols=max(0, a.extra_symbols),
         start=a.start,
+        live_data=not a.no_live_data,
+        fundamentals=not a.no_fundamentals,
+        greeks=not a.no_greeks,
+        wsh=not a.no_wsh,
+        latency=a.latency,
     )
 
 

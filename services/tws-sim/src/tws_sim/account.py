@@ -189,7 +189,9 @@ class Account:
         p = self.positions.get(c.con_id)
         realized = 0.0
         if p is None or p.qty == 0:
-            self.positions[c.con_id] = Position(c, signed, price * mult + commission / qty)
+            # IB's average cost includes the commission: paid on a long (cost up), deducted
+            # from the proceeds on a short (a 2.46 sale with $1 commission: 245, not 247).
+            self.positions[c.con_id] = Position(c, signed, price * mult + commission / signed)
             return 0.0
         if (p.qty > 0) == (signed > 0):
             total = p.qty + signed

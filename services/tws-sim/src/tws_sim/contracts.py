@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from importlib import resources
@@ -155,18 +156,23 @@ def third_friday(year: int, month: int) -> date:
     return d + timedelta(days=(4 - d.weekday()) % 7)
 
 
-def expiries_from(today: date) -> list[tuple[date, bool]]:
-    """Weekly Fridays for ~2 months plus monthly third Fridays out to a year: (date, monthly)."""
+def expiries_from(
+    today: date, listed: Callable[[date], date] = lambda d: d
+) -> list[tuple[date, bool]]:
+    """Weekly Fridays for ~2 months plus monthly third Fridays out to a year: (date, monthly).
+
+    `listed` moves a Friday that is an exchange holiday to the trading day before it (Good
+    Friday, Juneteenth, Christmas, New Year), as the real listings do."""
     out: dict[date, bool] = {}
     friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
     for w in range(WEEKLY_WEEKS):
         d = friday + timedelta(weeks=w)
-        out[d] = d == third_friday(d.year, d.month)
+        out[listed(d)] = d == third_friday(d.year, d.month)
     y, m = today.year, today.month
     for _ in range(13):
         d = third_friday(y, m)
         if today < d <= today + timedelta(days=366):
-            out[d] = True
+            out[listed(d)] = True
         m += 1
         if m > 12:
             y, m = y + 1, 1
@@ -195,9 +201,11 @@ class Expiry:
         return self.day.strftime("%Y%m%d")
 
 
-def build_chain(stock: StockInfo, today: date) -> list[Expiry]:
+def build_chain(
+    stock: StockInfo, today: date, listed: Callable[[date], date] = lambda d: d
+) -> list[Expiry]:
     chain = []
-    for i, (day, monthly) in enumerate(expiries_from(today)):
+    for i, (day, monthly) in enumerate(expiries_from(today, listed)):
         t = max((day - today).days, 1) / 365.0
         far = t > 0.35
         step = strike_step(stock.price, monthly, far)

@@ -122,6 +122,8 @@ class ControlServer:
             "/control/latency": self.latency,
             "/control/subscription": self.subscription,
             "/control/wsh": self.wsh,
+            "/control/entitlements": self.entitlements,
+            "/control/latency-model": self.latency_model,
             "/control/price": self.price,
             "/control/advance": self.advance,
             "/control/fill-mode": self.fill_mode,
@@ -220,6 +222,14 @@ class ControlServer:
         self.engine.faults.latency_ms = ms
         return {"ms": ms}
 
+    def latency_model(self, body: dict) -> dict:
+        """`{"mode": "realistic"|"off"}`: IB-like per-request delays (see latency.py)."""
+        from tws_sim.latency import MODES, LatencyModel
+
+        mode = _choice(body, "mode", MODES)
+        self.engine.latency = LatencyModel(self.engine.config.seed, mode)
+        return self.engine.latency.describe()
+
     def subscription(self, body: dict) -> dict:
         live = body.get("live")
         if not isinstance(live, bool):
@@ -234,6 +244,26 @@ class ControlServer:
             raise BadRequest("subscribed", "subscribed must be true or false")
         self.engine.faults.wsh_subscribed = subscribed
         return {"subscribed": subscribed}
+
+    def entitlements(self, body: dict) -> dict:
+        """Switch market-data entitlements: any of live, fundamentals, greeks, wsh (booleans).
+
+        New requests see the change (as after a subscription change at IB); the answer holds
+        all four."""
+        known = {
+            "live": "live_subscription",
+            "fundamentals": "fundamentals",
+            "greeks": "greeks",
+            "wsh": "wsh_subscribed",
+        }
+        for key in body:
+            if key not in known:
+                raise BadRequest(key, f"{key} is not an entitlement ({', '.join(known)})")
+            if not isinstance(body[key], bool):
+                raise BadRequest(key, f"{key} must be true or false")
+        for key, value in body.items():
+            setattr(self.engine.faults, known[key], value)
+        return self.engine.entitlements()
 
     def price(self, body: dict) -> dict:
         symbol = body.get("symbol")
@@ -259,6 +289,7 @@ class ControlServer:
         eng = self.engine
         eng.market.clock.advance(seconds)
         settled = eng.settle_expired()
+        eng.check_working()  # orders held over a close fill at the open they reached
         eng.publish_account()
         return {
             "sim_time": eng.market.now().isoformat(),

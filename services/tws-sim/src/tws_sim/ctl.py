@@ -22,6 +22,8 @@ COMMANDS = {
     "latency": ("POST", "/control/latency"),
     "subscription": ("POST", "/control/subscription"),
     "wsh": ("POST", "/control/wsh"),
+    "entitlements": ("POST", "/control/entitlements"),
+    "latency-model": ("POST", "/control/latency-model"),
     "price": ("POST", "/control/price"),
     "advance": ("POST", "/control/advance"),
     "fill-mode": ("POST", "/control/fill-mode"),
@@ -57,6 +59,7 @@ def build_body(cmd: str, args: list[str]) -> dict:
         "price": lambda a: {"symbol": a[0], "price": float(a[1])},
         "advance": lambda a: {"days": float(a[0])},
         "fill-mode": lambda a: {"mode": a[0]},
+        "latency-model": lambda a: {"mode": a[0]},
         "tick-rate": lambda a: {"ms": float(a[0])},
     }
     return simple[cmd](args)

@@ -18,8 +18,9 @@ from tws_sim import messages as m
 from tws_sim.account import Account, commission_for
 from tws_sim.contracts import SimContract
 from tws_sim.counters import RequestCounter
-from tws_sim.market import Market, expiry_moment
-from tws_sim.orders import Execution, SimOrder, fill_price
+from tws_sim.latency import LatencyModel
+from tws_sim.market import Market
+from tws_sim.orders import Execution, SimOrder, fill_lot, fill_price
 
 if TYPE_CHECKING:
     from tws_sim.session import Session
@@ -41,6 +42,11 @@ class Config:
     cash: float = 250_000.0
     extra_symbols: int = 0
     start: datetime | None = None  # simulated start moment; None = the wall clock
+    live_data: bool = True
+    fundamentals: bool = True
+    greeks: bool = True
+    wsh: bool = True
+    latency: str = "off"  # "realistic": per-request delays (latency.py)
 
 
 @dataclass
@@ -48,8 +54,11 @@ class Faults:
     latency_ms: float = 0.0
     fill_mode: str = "cross"
     reject_next: tuple[int, str] | None = None
-    live_subscription: bool = True
+    # Entitlements (market-data subscriptions of the simulated account):
+    live_subscription: bool = True  # off → 354 on live requests; delayed data (3/4) only
     wsh_subscribed: bool = True  # Wall Street Horizon (earnings dates); off → 10276
+    fundamentals: bool = True  # Reuters fundamentals; off → generic tick 258 gets 10358
+    greeks: bool = True  # option model computations; off → no option computation ticks
     connectivity_lost: bool = False
     accepting: bool = True
 
@@ -70,6 +79,11 @@ class Engine:
         self.market = Market(
             self.config.seed, self.config.speed, self.config.extra_symbols, start=self.config.start
         )
+        self.latency = LatencyModel(self.config.seed, self.config.latency)
+        self.faults.live_subscription = self.config.live_data
+        self.faults.fundamentals = self.config.fundamentals
+        self.faults.greeks = self.config.greeks
+        self.faults.wsh_subscribed = self.config.wsh
         self.account = Account(self.market, cash=self.config.cash)
         self.account.seed_positions()
         self._perm = itertools.count(1_000_000_000 + self.config.seed * 1000)
@@ -83,6 +97,10 @@ class Engine:
 
     def ready_sessions(self) -> list[Session]:
         return [s for s in self.sessions if s.ready]
+
+    def lines_in_use(self) -> int:
+        """Market-data lines held by the account: IB counts them across all client ids."""
+        return sum(len(s.lines) + s.pending_snapshots for s in self.sessions if not s.closed)
 
     def client_in_use(self, client_id: int) -> bool:
         return any(s.ready and s.client_id == client_id for s in self.sessions)
@@ -135,12 +153,24 @@ class Engine:
                 s.send(st)
 
     def try_fill(self, o: SimOrder) -> bool:
+        """Fill (part of) a working order if it is marketable now; True when something filled.
+
+        Outside regular hours nothing fills: the order rests (PreSubmitted) until the open.
+        An order larger than the size shown at the touch fills that size per tick."""
         if o.done or o.status not in ("PreSubmitted", "Submitted"):
             return False
+        if not self.market.is_open():
+            return False
+        if o.status == "PreSubmitted":  # held outside regular hours: released at the open
+            o.status = "Submitted"
+            self.notify_order(o)
         price = fill_price(self.market, o, self.faults.fill_mode)
         if price is None:
             return False
-        self.fill(o, round(price, 4))
+        qty = o.remaining
+        if self.faults.fill_mode != "immediate":
+            qty = min(qty, fill_lot(self.market, o))
+        self.fill(o, round(price, 4), qty)
         return True
 
     def check_working(self) -> None:
@@ -148,15 +178,16 @@ class Engine:
             if not o.done:
                 self.try_fill(o)
 
-    def fill(self, o: SimOrder, price: float) -> None:
-        qty = o.remaining
+    def fill(self, o: SimOrder, price: float, qty: float | None = None) -> None:
+        """Book one execution of `qty` (default: all that remains) at `price`."""
+        qty = o.remaining if qty is None else qty
         side = "BOT" if o.action == "BUY" else "SLD"
         comm = commission_for(o.contract, qty, price)
         realized = self.account.apply_fill(o.contract, side, qty, price, comm)
         o.avg_fill_price = (o.avg_fill_price * o.filled + price * qty) / (o.filled + qty)
         o.filled += qty
         o.last_fill_price = price
-        o.status = "Filled"
+        o.status = "Filled" if o.remaining <= 1e-9 else "Submitted"
         ex = self.record_execution(
             o.order_id,
             o.perm_id,
@@ -238,10 +269,7 @@ class Engine:
             c = p.contract
             if not c.is_option:
                 continue
-            day = c.expiry
-            from datetime import datetime as _dt
-
-            if expiry_moment(_dt.strptime(day, "%Y%m%d").date()) > now:
+            if self.market.expiry_at(c.expiry) > now:
                 continue
             s = self.market.spot(c.symbol)
             itm = (s - c.strike) if c.right == "C" else (c.strike - s)
@@ -280,13 +308,13 @@ class Engine:
                 )
                 touched.add(stock.con_id)
         for o in self.orders.values():
-            if not o.done and o.contract.is_option:
-                day = o.contract.expiry
-                from datetime import datetime as _dt
-
-                if expiry_moment(_dt.strptime(day, "%Y%m%d").date()) <= now:
-                    o.status = "Cancelled"
-                    self.notify_order(o)
+            if (
+                not o.done
+                and o.contract.is_option
+                and self.market.expiry_at(o.contract.expiry) <= now
+            ):
+                o.status = "Cancelled"
+                self.notify_order(o)
         if out:
             for ex in out:
                 for s in self.ready_sessions():
@@ -323,6 +351,9 @@ class Engine:
             "executions": [e.describe() for e in self.executions],
             "connections": len(self.ready_sessions()),
             "sim_time": self.market.now().isoformat(),
+            "market": self.market_clock(),
+            "entitlements": self.entitlements(),
+            "latency": self.latency.mode,
             "faults": {
                 "latency_ms": self.faults.latency_ms,
                 "fill_mode": self.faults.fill_mode,
@@ -332,6 +363,31 @@ class Engine:
                 "farm_up": self.market.farm_up,
                 "accepting": self.faults.accepting,
             },
+        }
+
+    def entitlements(self) -> dict:
+        f = self.faults
+        return {
+            "live": f.live_subscription,
+            "fundamentals": f.fundamentals,
+            "greeks": f.greeks,
+            "wsh": f.wsh_subscribed,
+        }
+
+    def market_clock(self) -> dict:
+        """Is the simulated market open, and its time (what a demo header shows)."""
+        mk = self.market
+        now = mk.now()
+        nxt = mk.calendar.next_open(now)
+        hours = mk.calendar.hours(now.astimezone(mk.calendar_tz).date())
+        return {
+            "open": mk.is_open(now),
+            "time": now.astimezone(mk.calendar_tz).isoformat(),
+            "session_today": (
+                {"open": hours[0].isoformat(), "close": hours[1].isoformat()} if hours else None
+            ),
+            "last_close": mk.last_close().isoformat(),
+            "next_open": nxt.isoformat() if nxt else None,
         }
 
     def orders_state(self) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tws_sim import spreads
 from tws_sim.contracts import SimContract, option_contract
-from tws_sim.market import ET, Market
+from tws_sim.market import Market
 from tws_sim.requests import ContractSpec
 
 MAX_MATCHES = 5000
@@ -57,8 +57,8 @@ def resolve(market: Market, spec: ContractSpec) -> list[SimContract]:
 def details_extra(market: Market, c: SimContract) -> dict:
     """The descriptive parts of a ContractDetails reply."""
     stock = market.by_symbol[c.symbol]
-    day = market.now().astimezone(ET).strftime("%Y%m%d")
-    hours = f"{day}:0930-{day}:1600"
+    # IB lists a week from today: CLOSED on weekends and holidays, 1300 on early closes.
+    hours = market.calendar.ib_hours(market.now())
     d = {
         "long_name": stock.name,
         "industry": stock.sector,

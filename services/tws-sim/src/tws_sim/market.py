@@ -7,7 +7,6 @@ widths come from `spreads` (share of the premium, per-symbol liquidity class, ti
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import time
@@ -28,6 +27,7 @@ from tws_sim.contracts import (
     option_contract,
 )
 from tws_sim.pricing import Greeks, bs, skewed_vol
+from tws_sim.xnys import Calendar, demo_start
 
 ET = ZoneInfo("America/New_York")
 RATE = 0.045
@@ -56,8 +56,11 @@ class SimClock:
         self.start_mono = time.monotonic()
 
 
-def parse_start(text: str) -> datetime:
-    """`--start` / TWS_SIM_START: ISO 8601; a moment without an offset is New York time."""
+def parse_start(text: str, now: datetime | None = None) -> datetime:
+    """`--start` / TWS_SIM_START: ISO 8601 (a moment without an offset is New York time), or
+    `demo`: now on a trading day, else the most recent trading day at 10:30 ET."""
+    if text.strip().lower() == "demo":
+        return demo_start(now or datetime.now(UTC))
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -68,6 +71,7 @@ def parse_start(text: str) -> datetime:
 
 
 def expiry_moment(day: date) -> datetime:
+    """16:00 ET of `day`; `Market.expiry_moment` knows the 13:00 early closes."""
     return datetime(day.year, day.month, day.day, 16, 0, tzinfo=ET)
 
 
@@ -121,11 +125,6 @@ class StockQuote:
     close: float
 
 
-@functools.lru_cache(maxsize=4096)
-def _expiry_at(expiry: str) -> datetime:
-    return expiry_moment(datetime.strptime(expiry, "%Y%m%d").date())
-
-
 def _stable_u(*parts: object) -> float:
     """A uniform(0,1) number fixed by its key (seeded; independent of call order)."""
     h = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
@@ -148,14 +147,20 @@ class Market:
         self.by_symbol = {s.symbol: s for s in self.stocks}
         today = self.clock.now().astimezone(ET).date()
         self.start_day = today
+        # History reaches three years back; the clock may run two years on (--speed).
+        self.calendar = Calendar(today - timedelta(days=3 * 365 + 10), today + timedelta(days=800))
         self.chains: dict[str, list[Expiry]] = {
-            s.symbol: build_chain(s, today) for s in self.stocks
+            s.symbol: build_chain(s, today, self.calendar.listed_expiry) for s in self.stocks
         }
         self.state: dict[str, StockState] = {
             s.symbol: StockState(s, s.price, s.price, s.price, s.price, s.price, 0)
             for s in self.stocks
         }
         self.last_step = self.clock.now()
+        # The trading day whose open/high/low the stock states hold.
+        self.session_day: date | None = today if self.calendar.is_session(today) else None
+        self._expiry_at: dict[str, datetime] = {}
+        self.calendar_tz = ET
         self.farm_up = True
         self._hist: dict[tuple[str, str], list[tuple]] = {}
         self._static_cache: dict[int, tuple[float, float, float, bool]] = {}
@@ -165,9 +170,38 @@ class Market:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def is_open(self, moment: datetime | None = None) -> bool:
+        """Regular trading hours of XNYS (09:30–16:00 ET, 13:00 on early closes)."""
+        return self.calendar.is_open(moment or self.clock.now())
+
+    def last_close(self) -> datetime:
+        """The most recent regular-session close (frozen data is as of this moment)."""
+        return self.calendar.last_close(self.clock.now())
+
+    def expiry_moment(self, day: date) -> datetime:
+        """When an expiry on `day` stops trading: that session's close (13:00 on early closes)."""
+        return self.calendar.session_close(day)
+
+    def _roll_session(self, day: date) -> None:
+        """A new trading day: the last price is the close, the day opens where it is."""
+        self.session_day = day
+        for st in self.state.values():
+            st.close = st.price
+            st.open = st.high = st.low = st.price
+            st.volume = 0
+
     def step(self) -> None:
-        """Move every price by a random-walk step for the simulated time elapsed."""
+        """Move every price by a random-walk step for the simulated time elapsed.
+
+        Prices move only in regular hours (the step that crosses an open carries the overnight
+        gap); outside them stocks keep their last price, the session's last trade."""
         now = self.clock.now()
+        if not self.calendar.is_open(now):
+            self.last_step = now
+            return
+        day = now.astimezone(ET).date()
+        if day != self.session_day:
+            self._roll_session(day)
         dt = max((now - self.last_step).total_seconds(), 0.0) / YEAR_SECONDS
         self.last_step = now
         # A floor of one simulated second per step keeps ticks visibly alive at --speed 1.
@@ -219,10 +253,18 @@ class Market:
     def expiries(self, symbol: str) -> list[Expiry]:
         """Listed (unexpired) expiries of a symbol at the current simulated time."""
         now = self.clock.now()
-        return [e for e in self.chains[symbol] if expiry_moment(e.day) > now]
+        return [e for e in self.chains[symbol] if self.expiry_moment(e.day) > now]
 
-    def years_to(self, expiry: str) -> float:
-        return max((_expiry_at(expiry) - self.clock.now()).total_seconds(), 0.0) / YEAR_SECONDS
+    def expiry_at(self, expiry: str) -> datetime:
+        got = self._expiry_at.get(expiry)
+        if got is None:
+            got = self.expiry_moment(datetime.strptime(expiry, "%Y%m%d").date())
+            self._expiry_at[expiry] = got
+        return got
+
+    def years_to(self, expiry: str, at: datetime | None = None) -> float:
+        now = at or self.clock.now()
+        return max((self.expiry_at(expiry) - now).total_seconds(), 0.0) / YEAR_SECONDS
 
     def option_by_con_id(self, con_id: int) -> SimContract | None:
         dec = decode_option_con_id(con_id)
@@ -246,10 +288,13 @@ class Market:
     def dividend_yield(self, symbol: str) -> float:
         return self.by_symbol[symbol].dividend_yield_pct / 100.0
 
-    def option_quote(self, c: SimContract, under: float | None = None) -> OptionQuote:
+    def option_quote(
+        self, c: SimContract, under: float | None = None, at: datetime | None = None
+    ) -> OptionQuote:
+        """The quote now, or as of moment `at` (frozen data: as of the last close)."""
         stock = self.by_symbol[c.symbol]
         s = self.spot(c.symbol) if under is None else under
-        t = self.years_to(c.expiry)
+        t = self.years_to(c.expiry, at)
         q = self.dividend_yield(c.symbol)
         iv = skewed_vol(stock.volatility, s, c.strike, t)
         g = bs(c.right, s, c.strike, t, self.rate, q, iv)
@@ -308,13 +353,10 @@ class Market:
         stock = self.by_symbol[symbol]
         idx = stock.idx
         rng = np.random.default_rng([self.seed, idx, len(what)])
-        end = self.start_day + timedelta(days=400)
-        day = self.start_day - timedelta(days=3 * 365)
-        days = []
-        while day < end:
-            if day.weekday() < 5:
-                days.append(day)
-            day += timedelta(days=1)
+        # Trading days only: no bars on weekends or NYSE holidays (about 250 a year).
+        days = self.calendar.sessions_between(
+            self.start_day - timedelta(days=3 * 365), self.start_day + timedelta(days=399)
+        )
         n = len(days)
         start_pos = sum(1 for d in days if d < self.start_day)
         if what in ("OPTION_IMPLIED_VOLATILITY", "HISTORICAL_VOLATILITY"):

@@ -125,6 +125,23 @@ def touch_price(market: Market, c: SimContract, action: str) -> tuple[float, flo
     return q.bid, q.ask
 
 
+# Up to this much always fills whole at once (the wheel's usual 1-10 contracts, 1000 shares);
+# beyond it, one tick fills at most the size shown at the touch.
+WHOLE_FILL_OPTION = 10
+WHOLE_FILL_STOCK = 1000
+
+
+def fill_lot(market: Market, o: SimOrder) -> float:
+    """How much of `o` one tick can fill: the displayed size at the touch, at least the
+    whole-fill size, so a large order fills in pieces over a few ticks as on a real book."""
+    buy = o.action == "BUY"
+    if o.contract.is_option:
+        q = market.option_quote(o.contract)
+        return float(max(q.ask_size if buy else q.bid_size, WHOLE_FILL_OPTION))
+    s = market.stock_quote(o.contract.symbol)
+    return float(max(s.ask_size if buy else s.bid_size, WHOLE_FILL_STOCK))
+
+
 def fill_price(market: Market, o: SimOrder, mode: str) -> float | None:
     """The price this working order fills at now, or None if it keeps working."""
     if mode == "never":

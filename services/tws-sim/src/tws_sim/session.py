@@ -30,6 +30,16 @@ from tws_sim.ticks import Line, quote_ticks
 
 log = logging.getLogger("tws_sim.session")
 WRITE_BUFFER_LIMIT = 4 << 20
+PACING_STRIKE_SECONDS = 3
+# Requests `--latency realistic` delays (message id -> kind in latency.DELAYS); snapshots
+# are delayed in req_mkt_data, streaming lines answer at once.
+DELAYED_KINDS = {
+    "9": "contract_details",
+    "78": "secdef_params",
+    "20": "historical",
+    "87": "small",
+    "91": "small",
+}
 
 
 @dataclass(eq=False)
@@ -53,6 +63,8 @@ class Session:
         self._tokens = float(self.engine.config.pacing)
         self._last_refill = time.monotonic()
         self._violations = 0
+        self._streak_start = 0.0
+        self._last_violation = -10.0
         self._outq: collections.deque[tuple[float, bytes]] = collections.deque()
         self._out_event = asyncio.Event()
         self._writer_task: asyncio.Task | None = None
@@ -119,6 +131,16 @@ class Session:
                 fields = await self._read_message()
                 self.engine.counter.request(fields)
                 if not self._paced(fields):
+                    if self._sustained_violation():
+                        log.warning(
+                            "client %s disconnected: sustained pacing violation", self.client_id
+                        )
+                        await asyncio.sleep(0.05)  # let the last error 100 go out first
+                        break
+                    continue
+                delay = self._latency_for(fields)
+                if delay > 0:
+                    asyncio.get_running_loop().call_later(delay, self._dispatch_later, fields)
                     continue
                 self.dispatch(fields)
         except (asyncio.IncompleteReadError, ConnectionError, ProtocolError) as exc:
@@ -182,6 +204,33 @@ class Session:
         if self.engine.faults.connectivity_lost:
             self.error(-1, 1100, "Connectivity between IB and Trader Workstation has been lost.")
 
+    def _latency_for(self, fields: list[str]) -> float:
+        """`--latency realistic`: how long IB would take to answer this request."""
+        model = self.engine.latency
+        if not model.on:
+            return 0.0
+        kind = DELAYED_KINDS.get(fields[0])
+        if kind == "contract_details":
+            # A request for a whole chain (option, no strike) takes longer than one contract.
+            spec, _ = parse_contract(fields, 3)
+            if spec.sec_type == "OPT" and not spec.con_id and not spec.strike:
+                kind = "option_chain"
+        return model.delay(kind) if kind else 0.0
+
+    def _dispatch_later(self, fields: list[str]) -> None:
+        if not self.closed:
+            self.dispatch(fields)
+
+    def _sustained_violation(self) -> bool:
+        """IB closes a connection that keeps exceeding the message rate: here, violations
+        going on for PACING_STRIKE_SECONDS with no quiet second between them (one burst is
+        only refused, message by message, with error 100)."""
+        now = time.monotonic()
+        if now - self._last_violation > 1.0:
+            self._streak_start = now
+        self._last_violation = now
+        return now - self._streak_start >= PACING_STRIKE_SECONDS
+
     def _paced(self, fields: list[str]) -> bool:
         """IB's 50 messages/second as a token bucket: the excess gets error 100, unprocessed.
 
@@ -235,6 +284,17 @@ class Session:
 
     def req_managed_accts(self, f: list[str]) -> None:
         self.send(m.managed_accounts(self.engine.account.account_id))
+
+    def effective_type(self, requested: int | None = None) -> int:
+        """The data type a line gets now, as IB decides it: live whenever live data is
+        entitled and the market is open; outside regular hours frozen (2, or 4 when delayed)
+        only if the client asked for frozen; delayed (3/4) only without live entitlement."""
+        t = self.data_type if requested is None else requested
+        live = self.engine.faults.live_subscription
+        frozen = t in (2, 4) and not self.engine.market.is_open()
+        if live:
+            return 2 if frozen else 1
+        return 4 if frozen else 3
 
     def req_market_data_type(self, f: list[str]) -> None:
         t = int(f[2])
@@ -454,23 +514,45 @@ class Session:
                 f"Error processing request.-'bW' : cause - Duplicate ticker id = {req_id}",
             )
             return
-        if len(self.lines) + self.pending_snapshots >= self.engine.config.max_lines:
+        if self.engine.lines_in_use() >= self.engine.config.max_lines:
             self.error(req_id, 101, "Max number of tickers has been reached")
             return
-        if not self.engine.faults.live_subscription and self.data_type in (1, 2):
+        faults = self.engine.faults
+        if not faults.live_subscription and self.data_type in (1, 2):
             self.error(
                 req_id,
                 354,
                 "Requested market data is not subscribed. Delayed market data is available.",
             )
             return
-        line = Line(req_id, found[0], generic, snapshot, self.data_type)
+        if "258" in generic and not faults.fundamentals and not found[0].is_option:
+            # IB answers the missing Reuters fundamentals entitlement and streams the rest.
+            self.error(req_id, 10358, "Fundamentals data is not allowed.")
+        line = Line(
+            req_id,
+            found[0],
+            generic,
+            snapshot,
+            self.effective_type(),
+            greeks=faults.greeks,
+            fundamentals=faults.fundamentals,
+            requested_type=self.data_type,
+        )
+        if found[0].is_option and not faults.greeks and not snapshot:
+            # (not on a snapshot: ib_insync would end the snapshot request on this code)
+            self.error(
+                req_id,
+                10090,
+                "Part of requested market data is not subscribed. Subscription-independent "
+                "ticks are still active.Option model computations are not subscribed.",
+            )
         self.engine.counter.market_data(snapshot, generic)
         if snapshot:
-            latency = self.engine.config.snapshot_latency_ms
-            if latency > 0:
+            kind = "option_snapshot" if line.contract.is_option else "stock_snapshot"
+            delay = self.engine.config.snapshot_latency_ms / 1000 or self.engine.latency.delay(kind)
+            if delay > 0:
                 self.pending_snapshots += 1
-                asyncio.get_running_loop().call_later(latency / 1000, self._snapshot_done, line)
+                asyncio.get_running_loop().call_later(delay, self._snapshot_done, line)
             else:
                 self._send_snapshot(line)
             return
@@ -502,6 +584,12 @@ class Session:
 
     def stream(self) -> None:
         """Called by the tick loop: changed quotes for every streaming line of this client."""
+        for line in self.lines.values():
+            now_type = self.effective_type(line.requested_type)
+            if now_type != line.data_type:  # frozen at the close, live again at the open
+                line.data_type = now_type
+                self.send(m.market_data_type(line.req_id, now_type))
+                self.send_quote(line, full=True)
         moving = [line for line in self.lines.values() if line.data_type not in (2, 4)]
         if self.congested():
             self.engine.counter.streamed(skipped=len(moving))
@@ -659,6 +747,9 @@ class Session:
         o = self._new_order(req, c)
         eng.orders[o.perm_id] = o
         eng.notify_order(o)
+        if not eng.market.is_open():
+            # Outside regular hours IB holds the order (PreSubmitted) until the open.
+            return
         o.status = "Submitted"
         eng.notify_order(o)
         eng.try_fill(o)

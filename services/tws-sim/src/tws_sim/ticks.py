@@ -16,30 +16,52 @@ class Line:
     contract: SimContract
     generic: set[str]
     snapshot: bool
-    data_type: int
+    data_type: int  # what the line gets: 1 live, 2 frozen, 3 delayed, 4 delayed frozen
     sent_static: bool = False
     last: tuple = ()
+    greeks: bool = True  # option model computations entitled
+    fundamentals: bool = True  # generic tick 258 entitled
+    requested_type: int = 1  # what the client asked for (reqMarketDataType)
+
+
+# IB's "no price" in a tick: bid/ask outside regular hours on a live line.
+NO_PRICE = -1.0
 
 
 def quote_ticks(market: Market, line: Line, full: bool = False) -> list[bytes]:
-    """Ticks for one line: everything when `full`, otherwise what changed."""
+    """Ticks for one line: everything when `full`, otherwise what changed.
+
+    Outside regular hours a live or delayed line has no bid/ask (price -1, size 0) while
+    last and close stay; a frozen line (2, 4) shows the last regular session's bid/ask."""
     c = line.contract
     delayed = line.data_type in (3, 4)
+    frozen = line.data_type in (2, 4)
+    closed = not frozen and not market.is_open()
     tt = (lambda t: m.DELAYED.get(t, t)) if delayed else (lambda t: t)
     rid = line.req_id
     out: list[bytes] = []
     if c.is_option:
-        q = market.option_quote(c)
-        key = (q.bid, q.ask, round(q.under, 2))
+        q = market.option_quote(c, at=market.last_close() if frozen else None)
+        bid, ask = (NO_PRICE, NO_PRICE) if closed else (q.bid, q.ask)
+        bid_size, ask_size = (0, 0) if closed else (q.bid_size, q.ask_size)
+        key = (bid, ask, round(q.under, 2))
         if not full and key == line.last:
             return []
         line.last = key
-        out.append(m.tick_price(rid, tt(m.BID), q.bid, q.bid_size))
-        out.append(m.tick_price(rid, tt(m.ASK), q.ask, q.ask_size))
+        out.append(m.tick_price(rid, tt(m.BID), bid, bid_size))
+        out.append(m.tick_price(rid, tt(m.ASK), ask, ask_size))
+        if not line.greeks:  # no model computations without the entitlement
+            if full:
+                out.append(m.tick_price(rid, tt(m.LAST), q.last, 1))
+                out.append(m.tick_size(rid, tt(m.VOLUME), q.volume))
+                out.append(m.tick_price(rid, tt(m.CLOSE), q.last, 0))
+            return out
         g = q.model
         ot = (lambda t: m.DELAYED_OPTION[t]) if delayed else (lambda t: t)
         vega_iv = g.vega * 100 if g.vega > 1e-9 else None
-        for tick, price in ((m.BID_OPTION, q.bid), (m.ASK_OPTION, q.ask)):
+        for tick, price in ((m.BID_OPTION, bid), (m.ASK_OPTION, ask)):
+            if closed:  # no bid/ask, so no implied volatility from them
+                continue
             iv = q.iv + (price - g.price) / vega_iv if vega_iv else q.iv
             out.append(
                 m.tick_option(
@@ -96,12 +118,14 @@ def quote_ticks(market: Market, line: Line, full: bool = False) -> list[bytes]:
                 out.append(m.tick_generic(rid, m.IMPLIED_VOL, round(q.iv, 6)))
     else:
         q = market.stock_quote(c.symbol)
-        key = (q.bid, q.ask, q.last)
+        bid, ask = (NO_PRICE, NO_PRICE) if closed else (q.bid, q.ask)
+        bid_size, ask_size = (0, 0) if closed else (q.bid_size, q.ask_size)
+        key = (bid, ask, q.last)
         if not full and key == line.last:
             return []
         line.last = key
-        out.append(m.tick_price(rid, tt(m.BID), q.bid, q.bid_size))
-        out.append(m.tick_price(rid, tt(m.ASK), q.ask, q.ask_size))
+        out.append(m.tick_price(rid, tt(m.BID), bid, bid_size))
+        out.append(m.tick_price(rid, tt(m.ASK), ask, ask_size))
         out.append(m.tick_price(rid, tt(m.LAST), q.last, q.last_size))
         out.append(m.tick_size(rid, tt(m.VOLUME), q.volume))
         if full:
@@ -132,7 +156,7 @@ def stock_generic_ticks(market: Market, line: Line) -> list[bytes]:
         out.append(m.tick_generic(rid, m.HIST_VOL, round(info.volatility * 0.92, 6)))
     if "106" in g:
         out.append(m.tick_generic(rid, m.IMPLIED_VOL, round(market.atm_iv(sym), 6)))
-    if "258" in g:
+    if "258" in g and line.fundamentals:
         out.append(m.tick_string(rid, m.FUNDAMENTAL_RATIOS, fundamental_ratios(market, sym)))
     if "456" in g:
         px = market.spot(sym)
