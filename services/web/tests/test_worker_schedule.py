@@ -290,15 +290,22 @@ def test_short_option_near_expiry_and_itm_is_emailed_once(saved_scan):
 
 
 def test_order_filled_is_emailed_once(saved_scan):
+    """The fill email says what happened to the cycle, worked by hand: SELL 1 KO 60P filled
+    at 1.12 → premium received 1.12 x 1 x 100 = $112.00; the ledger's cycle is a short put
+    open with that premium (the ledger books the $1.05 commission apart, as fees), next step
+    "let it run"."""
     from decimal import Decimal
 
+    from wheeldesk.schemas.orders import Fill
     from wheeldesk_web.alerts import emails
+    from wheeldesk_web.ledger.services import record_fills
     from wheeldesk_web.orders.models import Order
 
-    Order.objects.create(
+    render = pytest.importorskip("notifier.render")
+    order = Order.objects.create(
         user=saved_scan.user,
         symbol="KO",
-        expiry=date(2026, 12, 18),
+        expiry=date(2026, 7, 17),
         strike=Decimal("60"),
         right="P",
         action="SELL",
@@ -311,9 +318,40 @@ def test_order_filled_is_emailed_once(saved_scan):
         account_id="DU7654321",
         is_paper=True,
     )
+    record_fills(
+        [
+            Fill(
+                exec_id="0000e001.00000001.01.01",
+                time=SIM_START,
+                symbol="KO",
+                sec_type="OPT",
+                expiry=date(2026, 7, 17),
+                strike=60.0,
+                right="P",
+                multiplier=100,
+                side="SLD",
+                quantity=1,
+                price=1.12,
+                commission=1.05,
+            )
+        ],
+        "nats",
+    )
     [n] = emails.queue_order_fills()
-    assert n.request["subject"] == "Filled: SELL 1 KO 2026-12-18 60P @ 1.12"
-    assert "paper" in n.request["text"] and n.request["idempotency_key"] == n.key
+    request = EmailRequest.model_validate(n.request)
+    assert request.template == "order_filled" and request.idempotency_key == n.key
+    assert request.context["premium"] == 112.0
+    cycle = request.context["cycle"]
+    assert cycle["state"] == "Short put open" and cycle["symbol"] == "KO"
+    assert cycle["next_step"].startswith("let it run")
+    out = render.render(request.template, request.context, web_url="https://desk.example")
+    assert out.subject == "Filled: SELL 1 KO 2026-07-17 60P @ $1.12"
+    assert "Premium received: $112.00" in out.text and "(paper)" in out.text
+    assert "KO wheel cycle: Short put open" in out.text
+    assert cycle["premium"] == 112.0 and cycle["basis"] is None  # no shares yet
+    assert "Premium so far: $112.00" in out.text
+    assert f"https://desk.example/orders/{order.client_order_id}/" in out.text
+    assert f"https://desk.example{cycle['path']}" in out.html
     assert emails.queue_order_fills() == []
 
 

@@ -63,6 +63,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "filled_at": "2026-11-26T10:31:07-05:00",  # optional
         "account_id": "DU1234567",
         "paper": True,  # optional, default true
+        "premium": 62.0,  # optional: + received (a sale), - paid, USD for the whole fill
+        "order_path": "c0ffee/",  # optional: the order's page under /orders/
+        "cycle": {  # optional: the wheel cycle the fill belongs to, as the ledger has it
+            "symbol": "KO",
+            "state": "Short put open",
+            "premium": 62.0,
+            "basis": None,  # USD a share once shares are held, else None
+            "next_step": "let it run; roll or close if it goes in the money near expiry",
+            "path": "/ledger/cycles/KO-2026-11-26/",
+        },
     },
     "connection_lost": {"since": "2026-11-26T10:02:00-05:00", "minutes": 12},
     "connection_restored": {

@@ -27,7 +27,6 @@ from wheeldesk_web.alerts.models import (
     SavedScan,
     WorkerState,
 )
-from wheeldesk_web.config import SETTINGS
 
 log = logging.getLogger(__name__)
 CRASH_HOOK = "WHEELDESK_WORKER_CRASH_AFTER_SEND"  # fault injection for the restart test
@@ -97,8 +96,16 @@ def flush(notifier: SyncNotifierClient) -> int:
     return sent
 
 
-def _matches(saved: SavedScan, s, symbols: set[str] | None) -> bool:  # type: ignore[no-untyped-def]
-    if s.tier != "A" or s.kind not in saved.kind_list():
+TIER_RANK = {"A": 0, "B": 1, "C": 2}
+
+
+def within_tier(tier: str, threshold: str) -> bool:
+    """The user's "Tiers to email": A (A only), B (A and B), C (every tier)."""
+    return TIER_RANK.get(tier, 99) <= TIER_RANK.get(threshold, 0)
+
+
+def _matches(saved: SavedScan, s, symbols: set[str] | None, threshold: str = "A") -> bool:  # type: ignore[no-untyped-def]
+    if not within_tier(s.tier, threshold) or s.kind not in saved.kind_list():
         return False
     if symbols is not None and s.symbol not in symbols:
         return False
@@ -137,7 +144,7 @@ def digest_context(name: str, signals: list, as_of: datetime | None) -> dict[str
     return context
 
 
-def _digest(saved: SavedScan, signals: list, to: str) -> EmailRequest:  # type: ignore[type-arg]
+def _digest(name: str, signals: list, to: str) -> EmailRequest:  # type: ignore[type-arg]
     """The designed email (HTML + text) from the notifier's template, not text built here.
 
     "Prices as of" is the oldest quote behind the rows (the scan's end when none is stored):
@@ -145,55 +152,97 @@ def _digest(saved: SavedScan, signals: list, to: str) -> EmailRequest:  # type: 
     """
     stamps = [s.quote_ts for s in signals if s.quote_ts is not None]
     as_of = min(stamps) if stamps else signals[0].scan.finished if signals else None
-    context = digest_context(saved.name, signals, as_of)
+    context = digest_context(name, signals, as_of)
     return EmailRequest(to=[to], template="signal_digest", context=context)
 
 
-def queue_signal_digests() -> list[Notification]:
-    """One digest per saved scan with new tier-A signals from the latest finished scan."""
-    from wheeldesk_web.signals.models import ScanRun, Signal
+def _latest_scan_for(user):  # type: ignore[no-untyped-def]
+    """The newest finished scan the user may see: their own, or one the schedule ran."""
+    from django.db.models import Q
 
-    latest = ScanRun.objects.filter(status=ScanRun.DONE).order_by("-started", "-id").first()
-    if latest is None:
-        return []
-    candidates = list(
-        Signal.objects.filter(scan=latest, tier="A").select_related("scan").order_by("-score", "id")
+    from wheeldesk_web.signals.models import ScanRun
+
+    return (
+        ScanRun.objects.filter(Q(user=user) | Q(user__isnull=True), status=ScanRun.DONE)
+        .order_by("-started", "-id")
+        .first()
     )
-    out: list[Notification] = []
-    for saved in SavedScan.objects.filter(email=True).select_related("user", "watchlist"):
-        to = _recipient(saved.user)
-        if not to:
-            log.warning("saved scan %s: user %s has no email address", saved.pk, saved.user)
-            continue
-        symbols = set(saved.watchlist.symbols()) if saved.watchlist else None
-        emailed = set(
-            EmailedSignal.objects.filter(user=saved.user).values_list("signal_key", flat=True)
+
+
+def _queue_digest(user, name: str, fresh: list, keys: list[str], to: str, saved=None):  # type: ignore[no-untyped-def]
+    """One digest of signals never emailed to this user, recorded with the email itself."""
+    digest = hashlib.sha256("|".join([str(user.pk), *sorted(keys)]).encode())
+    key = f"digest:{digest.hexdigest()[:40]}"
+    with transaction.atomic():
+        n = _queue(key, "signal_digest", user, _digest(name, fresh, to))
+        if n is None:
+            return None
+        EmailedSignal.objects.bulk_create(
+            [
+                EmailedSignal(user=user, signal_key=k, signal=s, saved_scan=saved, notification=n)
+                for k, s in zip(keys, fresh, strict=True)
+            ],
+            ignore_conflicts=True,
         )
-        fresh, keys = [], []
-        for s in candidates:
-            k = signal_key(s)
-            if k in emailed or k in keys or not _matches(saved, s, symbols):
-                continue
-            fresh.append(s)
-            keys.append(k)
-        if not fresh:
+    return n
+
+
+def _fresh(candidates: list, emailed: set[str], keep) -> tuple[list, list[str]]:  # type: ignore[no-untyped-def]
+    fresh, keys = [], []
+    for s in candidates:
+        k = signal_key(s)
+        if k in emailed or k in keys or not keep(s):
             continue
-        digest = hashlib.sha256("|".join([str(saved.user.pk), *sorted(keys)]).encode())
-        key = f"digest:{digest.hexdigest()[:40]}"
-        with transaction.atomic():
-            n = _queue(key, "signal_digest", saved.user, _digest(saved, fresh, to))
-            if n is None:
-                continue
-            EmailedSignal.objects.bulk_create(
-                [
-                    EmailedSignal(
-                        user=saved.user, signal_key=k, signal=s, saved_scan=saved, notification=n
-                    )
-                    for k, s in zip(keys, fresh, strict=True)
-                ],
-                ignore_conflicts=True,
+        fresh.append(s)
+        keys.append(k)
+    return fresh, keys
+
+
+NEW_SIGNALS = "New signals"
+
+
+def queue_signal_digests() -> list[Notification]:
+    """Digests of signals not emailed before, from each user's latest finished scan.
+
+    A saved scan with email on gets its own digest of the signals matching it; then a user
+    with Settings' "Email new signals" on gets one digest ("New signals") of the rest, both
+    at the tiers chosen in "Tiers to email" (A; A and B; every tier). A signal (same kind
+    and contract) is emailed to a user once, whichever digest carried it.
+    """
+    from wheeldesk_web.preferences.models import UserConfig
+    from wheeldesk_web.signals.models import Signal
+
+    out: list[Notification] = []
+    users = {s.user for s in SavedScan.objects.filter(email=True).select_related("user")}
+    users |= {c.user for c in UserConfig.objects.filter(notify_email=True).select_related("user")}
+    for user in sorted(users, key=lambda u: u.pk):
+        if not user.is_active:
+            continue
+        to = _recipient(user)
+        if not to:
+            log.warning("user %s wants signal emails but has no email address", user)
+            continue
+        latest = _latest_scan_for(user)
+        if latest is None:
+            continue
+        config = _config(user)
+        threshold = config.notify_min_tier
+        candidates = list(
+            Signal.objects.filter(scan=latest).select_related("scan").order_by("-score", "id")
+        )
+        emailed = set(EmailedSignal.objects.filter(user=user).values_list("signal_key", flat=True))
+        for saved in SavedScan.objects.filter(user=user, email=True).select_related("watchlist"):
+            symbols = set(saved.watchlist.symbols()) if saved.watchlist else None
+            fresh, keys = _fresh(
+                candidates, emailed, lambda s, v=saved, w=symbols, t=threshold: _matches(v, s, w, t)
             )
-        out.append(n)
+            if fresh and (n := _queue_digest(user, saved.name, fresh, keys, to, saved)):
+                out.append(n)
+                emailed |= set(keys)
+        if config.notify_email:
+            fresh, keys = _fresh(candidates, emailed, lambda s, t=threshold: within_tier(s.tier, t))
+            if fresh and (n := _queue_digest(user, NEW_SIGNALS, fresh, keys, to)):
+                out.append(n)
     return out
 
 
@@ -202,7 +251,59 @@ def _users_wanting(flag: str):  # type: ignore[no-untyped-def]
     return [u for u in users if getattr(_prefs(u), flag) and _recipient(u)]
 
 
+NEXT_STEP = {
+    "short_put": "let it run; roll or close if it goes in the money near expiry",
+    "shares": "shares assigned — sell a covered call?",
+    "covered_call": "let it run; if the shares are called away the cycle closes with its gain",
+    "closed": "cycle closed — sell a new put?",
+}
+
+
+def cycle_context(symbol: str) -> dict[str, Any] | None:
+    """The symbol's newest wheel cycle as the ledger has it, for a fill email."""
+    from django.urls import reverse
+
+    from wheeldesk_web.ledger.models import WheelCycle
+
+    cycle = WheelCycle.objects.filter(symbol=symbol).order_by("-start", "-id").first()
+    if cycle is None:
+        return None
+    basis = cycle.adjusted_cost_basis
+    return {
+        "symbol": cycle.symbol,
+        "state": cycle.state_label,
+        "premium": float(cycle.premium),
+        "basis": None if basis is None or cycle.basis_unknown else float(basis),
+        "next_step": NEXT_STEP.get(cycle.state, ""),
+        "path": reverse("ledger:cycle", args=[cycle.key]),
+    }
+
+
+def fill_context(order) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The notifier's `order_filled` context: the fill, its premium, and its wheel cycle."""
+    price = float(order.avg_fill_price) if order.avg_fill_price is not None else 0.0
+    context: dict[str, Any] = {
+        "action": order.action,
+        "quantity": order.quantity,
+        "description": order.contract,
+        "avg_price": price,
+        "account_id": order.account_id or "?",
+        "paper": order.is_paper,
+        "order_path": f"{order.client_order_id}/",
+    }
+    if order.commission is not None:
+        context["commission"] = float(order.commission)
+    if order.sec_type == "OPT" and order.avg_fill_price is not None:
+        sign = 1 if order.action == "SELL" else -1
+        context["premium"] = round(sign * price * float(order.filled or order.quantity) * 100, 2)
+    cycle = cycle_context(order.symbol)
+    if cycle is not None:
+        context["cycle"] = cycle
+    return context
+
+
 def queue_order_fills(since: datetime | None = None) -> list[Notification]:
+    """One email per filled order: the fill, the premium, and where its wheel cycle stands."""
     from wheeldesk_web.orders.models import Order
 
     since = since or timezone.now() - timedelta(days=2)
@@ -211,14 +312,9 @@ def queue_order_fills(since: datetime | None = None) -> list[Notification]:
         user = order.user
         if user is None or not _config(user).notify_fills or not _recipient(user):
             continue
-        price = f"{order.avg_fill_price:.2f}" if order.avg_fill_price is not None else "?"
-        subject = f"Filled: {order.action} {order.quantity} {order.contract} @ {price}"
-        text = (
-            f"{subject}\nCommission: {order.commission or 0:.2f}\n"
-            f"Account {order.account_id} ({'paper' if order.is_paper else 'LIVE'})\n"
-            f"{SETTINGS.web_public_url.rstrip('/')}/orders/{order.client_order_id}/\n"
+        req = EmailRequest(
+            to=[_recipient(user)], template="order_filled", context=fill_context(order)
         )
-        req = EmailRequest(to=[_recipient(user)], subject=subject, text=text)
         n = _queue(f"order-filled:{order.client_order_id}", "order_filled", user, req)
         if n:
             out.append(n)

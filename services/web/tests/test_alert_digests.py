@@ -1,0 +1,133 @@
+"""Settings' "Email new signals" and "Tiers to email": one digest per scan, new signals only.
+
+A trader turned on "Email new signals" (every tier) and got nothing: the worker only read
+saved scans, and only tier A. These pin what the settings promise.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from wheeldesk.schemas.email import EmailRequest
+from wheeldesk.testing.moments import SIM_START
+from wheeldesk_web.alerts import emails
+from wheeldesk_web.alerts.models import EmailedSignal, SavedScan
+from wheeldesk_web.preferences.models import UserConfig
+from wheeldesk_web.signals.models import ScanRun, Signal
+
+pytestmark = pytest.mark.django_db
+EXPIRY = SIM_START.date() + timedelta(days=30)
+
+
+def scan(user, rows: list[tuple[str, str, float, str]]) -> ScanRun:  # type: ignore[no-untyped-def]
+    """A finished scan of `user` with (kind, symbol, strike, tier) signals."""
+    run = ScanRun.objects.create(user=user, status=ScanRun.DONE, trigger="schedule", symbols=[])
+    for i, (kind, symbol, strike, tier) in enumerate(rows):
+        Signal.objects.create(
+            scan=run,
+            kind=kind,
+            symbol=symbol,
+            expiry=EXPIRY,
+            strike=strike,
+            right="P" if kind == "CSP" else "C",
+            premium=1.0,
+            collateral=strike * 100,
+            yield_pct=1.5,
+            apy=20.0,
+            pop=80.0,
+            abs_delta=0.2,
+            breakeven=strike - 1,
+            expected_move=3.0,
+            distance_pct=5.0,
+            dte=30,
+            underlying_price=strike * 1.05,
+            score=90.0 - 10 * i,
+            tier=tier,
+        )
+    return run
+
+
+def rows_of(n) -> list[tuple[str, str, float]]:  # type: ignore[no-untyped-def]
+    request = EmailRequest.model_validate(n.request)
+    return [(r["kind"], r["symbol"], r["strike"]) for r in request.context["signals"]]
+
+
+@pytest.fixture
+def trader():  # type: ignore[no-untyped-def]
+    user = get_user_model().objects.create_user("t", "t@example.com", "pw-123456-xyz")
+    config = UserConfig.for_user(user)
+    config.notify_email, config.notify_min_tier = True, "B"  # "A and B"
+    config.save()
+    return user
+
+
+TODAY = [
+    ("CSP", "KO", 60.0, "A"),
+    ("CSP", "PEP", 140.0, "B"),
+    ("CC", "MSFT", 450.0, "C"),
+]
+
+
+def test_email_new_signals_sends_one_digest_at_the_chosen_tiers(trader) -> None:
+    scan(trader, TODAY)
+    [n] = emails.queue_signal_digests()
+    request = EmailRequest.model_validate(n.request)
+    assert request.to == ["t@example.com"] and request.template == "signal_digest"
+    assert request.context["scan_name"] == "New signals"
+    assert rows_of(n) == [("CSP", "KO", 60.0), ("CSP", "PEP", 140.0)]  # tier C left out
+    # The same scan again, or a new scan finding the same contracts: nothing new to send.
+    assert emails.queue_signal_digests() == []
+    scan(trader, TODAY)
+    assert emails.queue_signal_digests() == []
+    # A later scan with one new B signal: a digest of that one only.
+    scan(trader, [*TODAY, ("CSP", "JNJ", 150.0, "B")])
+    [later] = emails.queue_signal_digests()
+    assert rows_of(later) == [("CSP", "JNJ", 150.0)]
+    assert EmailedSignal.objects.filter(user=trader).count() == 3
+
+
+@pytest.mark.parametrize(
+    ("tier", "expected"),
+    [("A", ["KO"]), ("B", ["KO", "PEP"]), ("C", ["KO", "PEP", "MSFT"])],
+)
+def test_tiers_to_email(trader, tier: str, expected: list[str]) -> None:
+    UserConfig.objects.filter(user=trader).update(notify_min_tier=tier)
+    scan(trader, TODAY)
+    [n] = emails.queue_signal_digests()
+    assert [symbol for _, symbol, _ in rows_of(n)] == expected
+
+
+def test_nothing_is_emailed_with_the_setting_off(trader) -> None:
+    UserConfig.objects.filter(user=trader).update(notify_email=False)
+    scan(trader, TODAY)
+    assert emails.queue_signal_digests() == []
+
+
+def test_another_users_scan_is_not_emailed_to_me(trader) -> None:
+    other = get_user_model().objects.create_user("o", "o@example.com", "pw-123456-xyz")
+    scan(other, TODAY)
+    assert emails.queue_signal_digests() == []
+
+
+def test_a_saved_scan_and_new_signals_never_email_a_signal_twice(trader) -> None:
+    SavedScan.objects.create(user=trader, name="Dividend puts", kinds="CSP", min_apy=15)
+    scan(trader, TODAY)
+    # The saved scan's digest takes both puts; tier C's MSFT call is below "A and B": no
+    # second digest with nothing new in it.
+    [saved] = emails.queue_signal_digests()
+    assert EmailRequest.model_validate(saved.request).context["scan_name"] == "Dividend puts"
+    assert rows_of(saved) == [("CSP", "KO", 60.0), ("CSP", "PEP", 140.0)]
+
+
+def test_saved_scan_takes_its_kinds_and_the_rest_goes_to_new_signals(trader) -> None:
+    UserConfig.objects.filter(user=trader).update(notify_min_tier="C")
+    SavedScan.objects.create(user=trader, name="Dividend puts", kinds="CSP", min_apy=15)
+    scan(trader, TODAY)
+    saved, general = emails.queue_signal_digests()
+    assert EmailRequest.model_validate(saved.request).context["scan_name"] == "Dividend puts"
+    assert rows_of(saved) == [("CSP", "KO", 60.0), ("CSP", "PEP", 140.0)]
+    assert EmailRequest.model_validate(general.request).context["scan_name"] == "New signals"
+    assert rows_of(general) == [("CC", "MSFT", 450.0)]
+    assert emails.queue_signal_digests() == []
