@@ -45,6 +45,15 @@ from wheeldesk.schemas.market import (
     Subscriptions,
 )
 from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest, OrderStatus
+from wheeldesk.schemas.scanner import (
+    MarketScanRequest,
+    MarketScanResult,
+    MarketScanRow,
+    ScanCode,
+    ScanFilter,
+    ScanLocation,
+    ScannerParameters,
+)
 from wheeldesk.schemas.screener import (
     Criteria,
     PriceRequest,
@@ -70,6 +79,21 @@ STATUS = ConnectionStatus(connected=True, state="connected", account_id="DU1", s
 ACCOUNT = Account(account_id="DU1", is_paper=True, net_liquidation=250_000.0, ts=TS)
 POSITION = Position(account_id="DU1", symbol="KO", sec_type="STK", quantity=200, avg_cost=60.0)
 STOCK = StockInfo(symbol="KO", name="Coca-Cola", quote=QUOTE)
+SCANNER_PARAMETERS = ScannerParameters(
+    instruments=["STK"],
+    locations=[ScanLocation(code="STK.US.MAJOR", name="Listed/NASDAQ", instruments=["STK"])],
+    scan_codes=[ScanCode(code="HIGH_OPT_IMP_VOLAT", name="Highest Option Implied Vol")],
+    filters=[ScanFilter(code="priceAbove", name="Price above", group="PRICE")],
+    trading_day=date(2026, 6, 17),
+)
+MARKET_SCAN = MarketScanRequest(scan_code="HIGH_OPT_IMP_VOLAT", filters={"priceAbove": 20})
+MARKET_SCAN_RESULT = MarketScanResult(
+    scan_code="HIGH_OPT_IMP_VOLAT",
+    location="STK.US.MAJOR",
+    filters={"priceAbove": 20},
+    rows=[MarketScanRow(rank=0, symbol="KO", conid=265002, price=60.1, market_cap=2.7e11)],
+    as_of=TS,
+)
 HISTORY = History(
     symbol="KO", bars=[Bar(date=date(2026, 11, 25), open=60, high=61, low=59.5, close=60.5)]
 )
@@ -340,6 +364,20 @@ ENDPOINTS: list[tuple[str, str, Callable[[Any], Any], Any, tuple[Any, ...]]] = [
         lambda c: c.subscribe(["KO", "PEP"]),
         SUBSCRIPTIONS,
         ("POST", "/v1/subscriptions", [], {"symbols": ["KO", "PEP"]}),
+    ),
+    (
+        "bridge.scanner_parameters",
+        "bridge",
+        lambda c: c.scanner_parameters(),
+        SCANNER_PARAMETERS,
+        ("GET", "/v1/scanner/parameters", [], None),
+    ),
+    (
+        "bridge.run_scanner",
+        "bridge",
+        lambda c: c.run_scanner(MARKET_SCAN),
+        MARKET_SCAN_RESULT,
+        ("POST", "/v1/scanner/run", [], MARKET_SCAN.model_dump(mode="json")),
     ),
     (
         "screener.scan",

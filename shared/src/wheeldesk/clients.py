@@ -32,6 +32,7 @@ from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest, EmailStatus
 from wheeldesk.schemas.market import Chain, History, Quote, StockInfo, Subscriptions
 from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest
+from wheeldesk.schemas.scanner import MarketScanRequest, MarketScanResult, ScannerParameters
 from wheeldesk.schemas.screener import (
     PriceRequest,
     PriceResponse,
@@ -304,6 +305,14 @@ class _Bridge:
         body = {"symbols": symbols}
         return _Request("POST", "/v1/subscriptions", Subscriptions.model_validate, body=body)
 
+    @staticmethod
+    def scanner_parameters() -> _Request[ScannerParameters]:
+        return _Request("GET", "/v1/scanner/parameters", ScannerParameters.model_validate)
+
+    @staticmethod
+    def run_scanner(request: MarketScanRequest) -> _Request[MarketScanResult]:
+        return _Request("POST", "/v1/scanner/run", MarketScanResult.model_validate, body=request)
+
 
 class BridgeClient(_AsyncBase):
     service = "gateway-bridge"
@@ -366,6 +375,13 @@ class BridgeClient(_AsyncBase):
         """Replace the set of streamed symbols (`ibkr.quote.<SYMBOL>`)."""
         return await self._send(_Bridge.subscribe(symbols))
 
+    async def scanner_parameters(self) -> ScannerParameters:
+        return await self._send(_Bridge.scanner_parameters())
+
+    async def run_scanner(self, request: MarketScanRequest) -> MarketScanResult:
+        """One IB market scan (a scanner subscription), ranked rows with their details."""
+        return await self._send(_Bridge.run_scanner(request))
+
 
 class SyncBridgeClient(_SyncBase):
     service = "gateway-bridge"
@@ -427,6 +443,13 @@ class SyncBridgeClient(_SyncBase):
     def subscribe(self, symbols: list[str]) -> Subscriptions:
         """Replace the set of streamed symbols (`ibkr.quote.<SYMBOL>`)."""
         return self._send(_Bridge.subscribe(symbols))
+
+    def scanner_parameters(self) -> ScannerParameters:
+        return self._send(_Bridge.scanner_parameters())
+
+    def run_scanner(self, request: MarketScanRequest) -> MarketScanResult:
+        """One IB market scan (a scanner subscription), ranked rows with their details."""
+        return self._send(_Bridge.run_scanner(request))
 
 
 def _scan_answer(body: Any) -> ScanResult | ScanJob:

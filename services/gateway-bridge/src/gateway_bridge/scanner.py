@@ -21,13 +21,13 @@ from ib_insync import ScanDataList, ScannerSubscription, TagValue
 from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.scanner import (
     MAX_SUBSCRIPTIONS,
+    MarketScanRequest,
+    MarketScanResult,
+    MarketScanRow,
     ScanCode,
     ScanFilter,
     ScanLocation,
     ScannerParameters,
-    ScanRequest,
-    ScanResult,
-    ScanRow,
 )
 
 from gateway_bridge import metrics
@@ -129,7 +129,7 @@ class Scanner:
                 self._params = parse_parameters(xml, today)
             return self._params
 
-    def check(self, req: ScanRequest, params: ScannerParameters) -> None:
+    def check(self, req: MarketScanRequest, params: ScannerParameters) -> None:
         """Refuse what IB did not list, naming the field, before spending an IB request."""
         if req.instrument not in params.instruments:
             raise ServiceError(
@@ -154,7 +154,7 @@ class Scanner:
                     field=f"filters.{code}",
                 )  # fmt: skip
 
-    async def run(self, req: ScanRequest) -> ScanResult:
+    async def run(self, req: MarketScanRequest) -> MarketScanResult:
         params = await self.parameters()
         self.check(req, params)
         sub = ScannerSubscription(
@@ -166,7 +166,7 @@ class Scanner:
         tags = [TagValue(k, f"{v:g}") for k, v in req.filters.items()]
         async with self.slots:
             rows = await self._subscribe(sub, tags)
-        result = ScanResult(
+        result = MarketScanResult(
             scan_code=req.scan_code,
             location=req.location,
             filters=req.filters,
@@ -214,10 +214,10 @@ class Scanner:
                 self.ib.cancelScannerSubscription(data)
 
     @staticmethod
-    def _row(d: Any) -> ScanRow:
+    def _row(d: Any) -> MarketScanRow:
         cd = d.contractDetails
         c = cd.contract
-        return ScanRow(
+        return MarketScanRow(
             rank=d.rank,
             symbol=c.symbol,
             conid=c.conId,
@@ -232,12 +232,12 @@ class Scanner:
             legs=d.legsStr or "",
         )
 
-    async def _add_details(self, rows: list[ScanRow]) -> None:
+    async def _add_details(self, rows: list[MarketScanRow]) -> None:
         """Name, sector, price, market cap, earnings: the bridge's stock info, which the wheel
         screen asks for next anyway (cached). A symbol IB cannot describe keeps its blanks."""
         gate = asyncio.Semaphore(DETAILS_CONCURRENCY)
 
-        async def one(row: ScanRow) -> None:
+        async def one(row: MarketScanRow) -> None:
             async with gate:
                 try:
                     info = await self.md.stock(row.symbol)
@@ -270,8 +270,8 @@ def router() -> APIRouter:
         request.app.state.bridge.session.require_ready()
         return await scanner_of(request).parameters()
 
-    @r.post("/run", response_model=ScanResult)
-    async def run(request: Request, body: ScanRequest) -> ScanResult:
+    @r.post("/run", response_model=MarketScanResult)
+    async def run(request: Request, body: MarketScanRequest) -> MarketScanResult:
         request.app.state.bridge.session.require_ready()
         return await scanner_of(request).run(body)
 

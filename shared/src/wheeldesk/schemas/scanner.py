@@ -46,7 +46,7 @@ class ScannerParameters(BaseModel):
     trading_day: date = Field(description="IB's trading day the parameters were fetched on.")
 
 
-class ScanRequest(StrictModel):
+class MarketScanRequest(StrictModel):
     scan_code: str = Field(min_length=1, max_length=64)
     instrument: str = Field("STK", min_length=1, max_length=32)
     location: str = Field("STK.US.MAJOR", min_length=1, max_length=64)
@@ -61,7 +61,7 @@ class ScanRequest(StrictModel):
     )
 
 
-class ScanRow(BaseModel):
+class MarketScanRow(BaseModel):
     rank: int = Field(description="IB's rank, 0 = best.")
     symbol: str
     conid: int
@@ -81,10 +81,10 @@ class ScanRow(BaseModel):
     next_earnings: date | None = None
 
 
-class ScanResult(BaseModel):
+class MarketScanResult(BaseModel):
     scan_code: str
     location: str
     filters: dict[str, float]
-    rows: list[ScanRow]
+    rows: list[MarketScanRow]
     as_of: datetime = Field(description="IB's clock when the scan answered.")
     simulated: bool = False
