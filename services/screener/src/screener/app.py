@@ -39,7 +39,7 @@ from wheeldesk.schemas.screener import (
 )
 from wheeldesk.settings import load_settings
 
-from screener import pricing
+from screener import american, pricing
 from screener.scan import BridgeUnavailable, run_scan, unavailable_error
 from screener.settings import ScreenerSettings
 
@@ -147,9 +147,19 @@ def price_batch(request: PriceRequest) -> PriceResponse:
     given_iv = np.array([np.nan if i.iv is None else i.iv for i in items])
     opt_price = np.array([np.nan if i.price is None else i.price for i in items])
     solved, flag = pricing.implied_vol(opt_price, is_call, spot, strike, t, r, q)
+    am = np.array([i.american for i in items], dtype=bool)
+    if am.any():  # American: IV, price and delta from Bjerksund–Stensland 2002
+        am_iv, am_flag = american.implied_vol(
+            opt_price[am], is_call[am], spot[am], strike[am], t[am], r[am], q[am]
+        )
+        solved[am], flag[am] = am_iv, am_flag
     has_price = ~np.isnan(opt_price)
     iv = np.where(has_price, solved, given_iv)
     g = pricing.greeks(is_call, spot, strike, t, r, q, iv)
+    if am.any():
+        args = (is_call[am], spot[am], strike[am], t[am], r[am], q[am], iv[am])
+        g.price[am] = american.price(*args)
+        g.delta[am] = american.delta(*args)
     pop = pricing.prob_otm(is_call, spot, strike, t, r, q, iv) * 100.0
     names = pricing.flag_names(flag)
 

@@ -432,37 +432,5 @@ def _implied_vol(
     return iv.reshape(shape), flag.reshape(shape)
 
 
-@dataclass(frozen=True)
-class ModelNumbers:
-    """IV and delta for a batch of quotes, and which model produced them."""
-
-    iv: np.ndarray
-    iv_solved: np.ndarray  # True where IB supplied no IV and it was solved from the price
-    delta: np.ndarray
-    american: np.ndarray  # True where the American model was used
-
-
-def model_numbers(
-    option_price: ArrayLike,
-    is_call: ArrayLike,
-    spot: ArrayLike,
-    strike: ArrayLike,
-    t: ArrayLike,
-    r: float,
-    q: float,
-    ib_iv: np.ndarray,
-) -> ModelNumbers:
-    """IB's IV where it has one, else solved from the price; the model delta at that IV."""
-    option_price, is_call, spot, strike, t, ib_iv = _arrays(
-        option_price, is_call, spot, strike, t, ib_iv
-    )
-    is_call = is_call.astype(bool)
-    solved, _flag = implied_vol(option_price, is_call, spot, strike, t, r, q)
-    iv_solved = np.isnan(ib_iv)
-    iv = np.where(iv_solved, solved, ib_iv)
-    g = greeks(is_call, spot, strike, t, r, q, iv)
-    return ModelNumbers(iv, iv_solved, g.delta, np.zeros(iv.shape, dtype=bool))
-
-
 def flag_names(flag: np.ndarray) -> list[str | None]:
     return [IV_FLAG_NAMES.get(int(f), "unknown") for f in np.asarray(flag).ravel()]

@@ -12,6 +12,7 @@ daily OPTION_IMPLIED_VOLATILITY history) with the year before it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -21,7 +22,7 @@ from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.market import OptionQuote
 from wheeldesk.schemas.screener import Criteria, Rejection, Signal, SignalKind, SymbolData
 
-from screener import filters, pricing, wheel
+from screener import american, filters, pricing, wheel
 
 
 def _f(value: float | None) -> float:
@@ -92,6 +93,8 @@ class Evaluated:
     basis: Basis | None = None
     iv_percentile: float | None = None
     failures: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
+    needs_american: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    refine: Callable[[np.ndarray], None] = lambda mask: None
 
 
 def iv_now(history: list[float]) -> float | None:
@@ -106,11 +109,14 @@ def evaluate(
     ctx: Context,
     *,
     basis: Basis | None = None,
+    screen: bool = True,
 ) -> Evaluated:
     """Every wheel number for each quote, and the first option rule each one fails.
 
     `kind` is what selling the contract would be: CSP for a put, CC for a call (a roll's
-    new option is evaluated as the sale it is).
+    new option is evaluated as the sale it is). `screen` False (a held option, roll
+    candidates): every contract that needs the American model gets it at once; in a screen
+    `best` refines only the contracts it is about to return (`Evaluated.refine`).
     """
     c = ctx.criteria
     n = len(quotes)
@@ -135,10 +141,13 @@ def evaluate(
         ib_iv = np.array([_f(q.iv) for q in quotes])
         ib_iv = np.where(ib_iv > 0, ib_iv, np.nan)
         ref_price = np.where(np.isfinite(mid), mid, last)
-        m = pricing.model_numbers(ref_price, is_call, spot, strike, t, ctx.rate, q_div, ib_iv)
-        iv, iv_model = m.iv, m.iv_solved
+        solved, _flag = pricing.implied_vol(ref_price, is_call, spot, strike, t, ctx.rate, q_div)
+        iv_model = np.isnan(ib_iv)
+        iv = np.where(iv_model, solved, ib_iv)
         ib_delta = np.array([_f(q.delta) for q in quotes])
-        delta = np.where(np.isfinite(ib_delta), ib_delta, m.delta)
+        delta = np.where(np.isfinite(ib_delta), ib_delta, pricing.greeks(
+            is_call, spot, strike, t, ctx.rate, q_div, iv
+        ).delta)  # fmt: skip
         pop = pricing.prob_otm(is_call, spot, strike, t, ctx.rate, q_div, iv) * 100.0
         below_basis = np.zeros(n, dtype=bool)
         if kind == "CC":
@@ -194,7 +203,7 @@ def evaluate(
         apy_compounded=apy_c,
         iv=iv,
         iv_model=iv_model,
-        american=m.american,
+        american=np.zeros(n, dtype=bool),
         dte_days=days,
         yield_frac=yield_frac,
         expected_move=move,
@@ -205,6 +214,38 @@ def evaluate(
         iv_percentile=pct,
     )
     ev.failures = filters.first_failures(cols, c, buying_power=ctx.buying_power)
+    # American exercise where the European numbers mislead: early exercise can pay, and the
+    # contract is in the money or its IV is solved from its price; only numbers we computed
+    # (IB's own IV and delta come from IB's American model).
+    ev.needs_american = american.needs_american(
+        is_call, spot, strike, ctx.rate, q_div, iv_model
+    ) & (iv_model | ~np.isfinite(ib_delta))
+
+    signed = {"delta": delta}
+
+    def refine(mask: np.ndarray) -> None:
+        """American IV (where solved), delta and everything they feed, for `mask` only."""
+        mask = mask & ev.needs_american & ~ev.american
+        if not mask.any():
+            return
+        with np.errstate(invalid="ignore", divide="ignore"):
+            new_iv, model_delta = american.refine(
+                mask, ref_price, is_call, spot, strike, t, ctx.rate, q_div, ev.iv, iv_model,
+                signed["delta"],
+            )  # fmt: skip
+            delta = signed["delta"] = np.where(np.isfinite(ib_delta), ib_delta, model_delta)
+            ev.pop = pricing.prob_otm(is_call, spot, strike, t, ctx.rate, q_div, new_iv) * 100.0
+            ev.prob_profit = pricing.prob_above(spot, breakeven, t, ctx.rate, q_div, new_iv) * 100.0
+            ev.expected_move = wheel.expected_move(spot, new_iv, days)
+            ev.score = wheel.score(apy, ev.pop, spread, oi, fpoints)
+        ev.iv = cols.iv = new_iv
+        cols.abs_delta = np.abs(delta)
+        ev.american = ev.american | mask
+        ev.failures = filters.first_failures(cols, c, buying_power=ctx.buying_power)
+
+    ev.refine = refine
+    if not screen:
+        refine(np.ones(n, dtype=bool))
     return ev
 
 
@@ -335,9 +376,24 @@ def best(
     c: Criteria,
     skipped: list[str] | None = None,
 ) -> list[Signal]:
-    """The passing contracts, highest score first, at most `max_signals_per_symbol`."""
-    ok = np.flatnonzero(ev.failures < 0)
-    order = ok[np.argsort(-ev.score[ok], kind="stable")]
+    """The passing contracts, highest score first, at most `max_signals_per_symbol`.
+
+    The ones about to be returned get the American model where they need it (in the money
+    or IV solved, early exercise possible); that can move their score or make one fail a
+    rule (an American IV is lower, its |delta| higher), so the pick repeats until the top
+    is stable. Rejections keep the European numbers: out of the money the two differ by a
+    fraction of a vol point, and an in-the-money contract above the delta band stays above
+    it (early exercise only pushes |delta| towards 1).
+    """
+    limit = c.max_signals_per_symbol
+    for _ in range(limit + 2):
+        ok = np.flatnonzero(ev.failures < 0)
+        order = ok[np.argsort(-ev.score[ok], kind="stable")]
+        top = np.zeros(len(ev.quotes), dtype=bool)
+        top[order[:limit]] = True
+        if not (top & ev.needs_american & ~ev.american).any():
+            break
+        ev.refine(top)
     return [
         to_signal(kind, data, ev, int(i), c, skipped) for i in order[: c.max_signals_per_symbol]
     ]
@@ -425,7 +481,7 @@ def close_signal(
     """
     received = abs(p.avg_price)
     captured = wheel.captured_pct(received, cost)
-    ev = evaluate("CC" if p.right == "C" else "CSP", data, [held], ctx)
+    ev = evaluate("CC" if p.right == "C" else "CSP", data, [held], ctx, screen=False)
     days = int(ev.cols.dte[0])
     per_day = wheel.remaining_per_day(cost, days)
     lots = abs(int(p.quantity))
@@ -556,7 +612,7 @@ def manage_short(
     why = f"{days} DTE (roll at {c.roll_dte})" if days <= c.roll_dte else "in the money near expiry"
     kind: SignalKind = "CC" if p.right == "C" else "CSP"
     call_basis = basis if p.right == "C" else None
-    ev = evaluate(kind, data, later, ctx, basis=call_basis) if later else None
+    ev = evaluate(kind, data, later, ctx, basis=call_basis, screen=False) if later else None
     best_i = None
     if ev is not None:
         net = wheel.roll_net_credit(ev.cols.premium, cost)

@@ -340,7 +340,12 @@ class PriceRequest(StrictModel):
 
 
 class PriceResult(BaseModel):
-    """Black–Scholes–Merton numbers for one item, in IB's units."""
+    """Model numbers for one item, in IB's units.
+
+    Black–Scholes–Merton (European); with `american` the IV, price and delta are
+    Bjerksund–Stensland 2002's (American) and gamma, theta, vega, rho stay Black–Scholes's at
+    that IV (close for the small early-exercise premium of most contracts).
+    """
 
     iv: float | None = Field(description="Implied (or given) volatility, a fraction.")
     iv_flag: str | None = Field(
