@@ -135,3 +135,25 @@ def test_settings_refuse_resend_without_a_key():
     assert result.stderr.strip() == (
         "configuration error: RESEND_API_KEY is required when EMAIL_BACKEND=resend"
     )
+
+
+def test_settings_outside_demo_mode_need_a_chosen_backend():
+    """No silent console default in production: mail would be kept on disk, never sent."""
+    strong = {
+        "DEMO_MODE": "false",
+        "INTERNAL_API_TOKEN": "t" * 40,
+        "NATS_USER": "notifier",
+        "NATS_PASSWORD": "p" * 40,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "notifier"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", **strong},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "configuration error: EMAIL_BACKEND must be set when DEMO_MODE=false: resend to send"
+        " mail, or console to keep it in EMAIL_OUTBOX_DIR"
+    )

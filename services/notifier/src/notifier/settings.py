@@ -5,16 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from wheeldesk.settings import BaseServiceSettings, ConfigError
 
 
 class NotifierSettings(BaseServiceSettings):
     notifier_host: str = "127.0.0.1"
     notifier_port: int = Field(default=8003, ge=1, le=65535)
-    email_backend: Literal["console", "resend"] = Field(
-        default="console",
-        description="console: write each email to EMAIL_OUTBOX_DIR (demo); resend: send it.",
+    email_backend: Literal["console", "resend"] | None = Field(
+        default=None,
+        description=(
+            "console: write each email to EMAIL_OUTBOX_DIR; resend: send it. Unset: console in"
+            " demo mode; outside demo mode it must be chosen (no mail silently kept on disk)."
+        ),
     )
     email_from: str = "Wheeldesk <wheeldesk@example.com>"
     email_outbox_dir: Path = Path("var/outbox")
@@ -44,8 +47,19 @@ class NotifierSettings(BaseServiceSettings):
         default=10.0, ge=0, description="Seconds to finish in-flight emails on shutdown."
     )
 
+    @model_validator(mode="after")
+    def _demo_default_backend(self) -> NotifierSettings:
+        if self.email_backend is None and self.demo_mode:
+            self.email_backend = "console"
+        return self
+
     def check_secrets(self) -> None:
         super().check_secrets()
+        if self.email_backend is None:
+            raise ConfigError(
+                "EMAIL_BACKEND must be set when DEMO_MODE=false: resend to send mail,"
+                " or console to keep it in EMAIL_OUTBOX_DIR"
+            )
         if self.email_backend == "resend" and not self.resend_api_key.get_secret_value():
             raise ConfigError("RESEND_API_KEY is required when EMAIL_BACKEND=resend")
 
