@@ -63,6 +63,9 @@ class InternalProbeMiddleware:
         path = request.path_info
         if path not in ("/healthz", "/readyz", "/metrics"):
             return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            # Probes read; anything else takes the normal path (Host, CSRF, login).
+            return self.get_response(request)
         internal = _internal(request)
         if path == "/metrics":
             if not internal:
