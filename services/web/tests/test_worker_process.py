@@ -95,7 +95,7 @@ def test_killed_mid_run_and_rerun_on_the_same_signal_send_one_email(worker_env, 
     # the notifier's designed signal_digest (HTML + text), rendered from the web's context
     assert email["subject"] == "Wheeldesk: 1 new signal in Income puts"
     assert "[A] CSP KO 60P exp 18 Jan 2030 (30 DTE)" in email["text"]
-    assert "premium $1.10 · APY 22.3% · POP 82%" in email["text"]
+    assert "premium $1.10 · APY (simple) 22.3% · P(OTM) 82%" in email["text"]
     html = email["html"]
     assert re.search(
         r'href="https://wheeldesk\.example\.test/signals/\d+/"[^>]*>CSP KO 60P</a>', html

@@ -73,10 +73,12 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     signals = query.apply(Signal.objects.filter(scan=scan)) if scan else Signal.objects.none()
     fields = [
         "kind", "symbol", "expiry", "strike", "right", "tier", "score", "premium_basis",
-        "premium", "collateral", "yield_pct", "apy", "pop", "abs_delta", "dte", "breakeven",
-        "expected_move", "distance_pct", "spread_pct", "open_interest", "volume", "iv", "iv_rank",
-        "iv_percentile", "underlying_price", "bid", "ask", "market_data_type", "quote_ts",
-        "status",
+        "premium", "collateral", "yield_pct", "apy", "apy_compounded", "pop", "prob_profit",
+        "abs_delta", "dte", "breakeven", "expected_move", "distance_pct", "spread_pct",
+        "open_interest", "volume", "iv", "iv_rank", "iv_percentile", "underlying_price", "bid",
+        "ask", "net_credit", "captured_pct", "premium_received", "cost_to_close", "close_basis",
+        "remaining_per_day", "added_days", "cost_basis", "cost_basis_source", "ib_avg_cost",
+        "pricing_model", "market_data_type", "quote_ts", "status",
     ]  # fmt: skip
 
     class Echo:
@@ -91,10 +93,11 @@ def export_csv(request: HttpRequest) -> HttpResponse:
 
     def rows():  # type: ignore[no-untyped-def]
         writer = csv.writer(Echo())
-        yield writer.writerow([*fields, "reasons"])
+        yield writer.writerow([*fields, "reasons", "skipped"])
         for s in signals.iterator(chunk_size=500):
             yield writer.writerow(
-                [safe(getattr(s, f)) for f in fields] + [safe(" | ".join(s.reasons))]
+                [safe(getattr(s, f)) for f in fields]
+                + [safe(" | ".join(s.reasons)), safe(" | ".join(s.skipped))]
             )
 
     name = f"wheeldesk-signals-scan-{scan.pk if scan else 'none'}.csv"
