@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "wheeldesk_web.orders",
     "wheeldesk_web.ledger",
     "wheeldesk_web.alerts",
+    "wheeldesk_web.discover",
 ]
 
 MIDDLEWARE = [

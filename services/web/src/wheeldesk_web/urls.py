@@ -20,5 +20,6 @@ urlpatterns = [
     path("orders/", include("wheeldesk_web.orders.urls")),
     path("ledger/", include("wheeldesk_web.ledger.urls")),
     path("alerts/", include("wheeldesk_web.alerts.urls")),
+    path("discover/", include("wheeldesk_web.discover.urls")),
     path("", include("wheeldesk_web.core.urls")),
 ]

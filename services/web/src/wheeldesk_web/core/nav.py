@@ -12,6 +12,7 @@ NAV: list[tuple[str, str]] = [
     ("Dashboard", "dashboard"),
     ("Signals", "signals:list"),
     ("Watchlist", "watchlist:index"),
+    ("Discover", "discover:index"),
     ("Stocks", "market:stocks"),
     ("Orders", "orders:list"),
     ("Ledger", "ledger:cycles"),

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DiscoverConfig(AppConfig):
+    name = "wheeldesk_web.discover"
+    label = "discover"
