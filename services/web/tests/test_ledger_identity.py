@@ -338,3 +338,48 @@ def test_every_flex_time_format_reads_the_same_moment(raw, expected):
     row = flex_row("put", exec_id_column=True).replace("20260302;100005", raw)
     [fill] = parse_flex(flex_report([]).replace(b"<Trades>", b"<Trades>" + row.encode()))
     assert fill.time == expected
+
+
+def test_batches_small_enough_to_split_the_history_change_nothing(monkeypatch):
+    # Stored in batches of 3 (each its own write transaction): matches across batch edges
+    # still found, the same textbook ledger.
+    from wheeldesk_web.ledger import services
+
+    monkeypatch.setattr(services, "BATCH", 3)
+    SOURCES["live"](LIVE_PART)
+    SOURCES["flex-no-id"](KEYS)
+    SOURCES["backfill"](BACKFILL_PART)
+    assert numbers() == TEXTBOOK
+
+
+def test_an_upload_over_20_mb_is_refused_while_it_streams(client, django_user_model):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    user = django_user_model.objects.create_user("big", password="pw-long-enough-1")
+    client.force_login(user)
+    big = flex_report(KEYS) + b" " * (21 * 1024 * 1024)
+    r = client.post(
+        "/ledger/import/", {"file": SimpleUploadedFile("t.xml", big, "text/xml")}, follow=True
+    )
+    assert r.status_code == 200
+    assert "larger than 20 MB; nothing was stored" in r.content.decode()
+    assert Execution.objects.count() == 0
+    # an ordinary upload still goes through (CSRF still checked by the view)
+    r = client.post(
+        "/ledger/import/",
+        {"file": SimpleUploadedFile("t.xml", flex_report(KEYS), "text/xml")},
+        follow=True,
+    )
+    assert "Imported 8 new trade(s) of 8" in r.content.decode()
+    assert numbers() == TEXTBOOK
+
+
+def test_the_import_still_checks_csrf(django_user_model):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    user = django_user_model.objects.create_user("csrf", password="pw-long-enough-1")
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(user)
+    r = strict.post("/ledger/import/", {"file": SimpleUploadedFile("t.xml", flex_report(KEYS))})
+    assert r.status_code == 403 and Execution.objects.count() == 0

@@ -25,6 +25,8 @@ codes), so importing any overlapping mix of sources in any order gives the same 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -213,17 +215,66 @@ def _compatible(new: dict[str, Any], old: Execution) -> tuple[int, float] | None
     return None
 
 
-def _by_alias(ids: tuple[str, ...]) -> Execution | None:
-    hit = ExecutionAlias.objects.filter(alias__in=ids).select_related("execution").first()
-    if hit is not None:
-        return hit.execution
-    return Execution.objects.filter(exec_id__in=ids, conflict_with__isnull=True).first()
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
-def _add_aliases(ex: Execution, ids: tuple[str, ...]) -> None:
-    for alias in ids:
-        if alias:
-            ExecutionAlias.objects.get_or_create(alias=alias[:120], defaults={"execution": ex})
+class Index:
+    """What a batch of incoming fills can match, loaded in a few queries (one per 500 ids or
+    tickers) instead of several per fill: a 60,000-trade Flex file stays minutes, not hours.
+    Rows created or changed while the batch is recorded are kept in it."""
+
+    def __init__(self, incoming: list[Incoming]) -> None:
+        self.by_pk: dict[int, Execution] = {}
+        self.alias: dict[str, Execution] = {}
+        self.rows: dict[str, list[Execution]] = defaultdict(list)
+        self.new_aliases: list[ExecutionAlias] = []
+        if not incoming:
+            return
+        ids = sorted({i for inc in incoming for i in inc.ids if i})
+        symbols = sorted({inc.fields["symbol"] for inc in incoming})
+        times = [inc.fields["time"] for inc in incoming]
+        lo, hi = min(times) - timedelta(days=1), max(times) + timedelta(days=1)
+        for chunk in _chunks(symbols):
+            for e in Execution.objects.filter(symbol__in=chunk, time__gte=lo, time__lte=hi):
+                self._keep(e)
+        for chunk in _chunks(ids):
+            for a in ExecutionAlias.objects.filter(alias__in=chunk).select_related("execution"):
+                self.alias[a.alias] = self._keep(a.execution)
+            for e in Execution.objects.filter(exec_id__in=chunk, conflict_with__isnull=True):
+                self.alias.setdefault(e.exec_id, self._keep(e))
+
+    def _keep(self, e: Execution) -> Execution:
+        kept = self.by_pk.get(e.pk)
+        if kept is None:
+            kept = self.by_pk[e.pk] = e
+            self.rows[e.symbol].append(e)
+        return kept
+
+    def add(self, e: Execution) -> None:
+        self._keep(e)
+
+    def known(self, ids: tuple[str, ...]) -> Execution | None:
+        return next((self.alias[i] for i in ids if i in self.alias), None)
+
+    def add_aliases(self, ex: Execution, ids: tuple[str, ...]) -> None:
+        for alias in ids:
+            alias = alias[:120]
+            if alias and alias not in self.alias:
+                self.alias[alias] = ex
+                self.new_aliases.append(ExecutionAlias(alias=alias, execution=ex))
+
+    def flush(self) -> None:
+        ExecutionAlias.objects.bulk_create(self.new_aliases, ignore_conflicts=True)
+        self.new_aliases = []
+
+    def near(self, symbol: str, when: datetime) -> list[Execution]:
+        lo, hi = when - timedelta(days=1), when + timedelta(days=1)
+        return sorted(
+            (e for e in self.rows.get(symbol, []) if lo <= e.time <= hi),
+            key=lambda e: (e.time, e.pk),
+        )
 
 
 @dataclass
@@ -234,37 +285,38 @@ class Outcome:
     conflict: bool = False
 
 
-def record(inc: Incoming) -> Outcome:
+def record(inc: Incoming, index: Index | None = None) -> Outcome:
     """Store one fill from one source under its one identity (see the module docstring)."""
+    index = index if index is not None else Index([inc])
     new = inc.fields
     # 1. an id already seen
-    known = _by_alias(inc.ids)
+    known = index.known(inc.ids)
     if known is not None:
         if same_fill(new, {k: getattr(known, k) for k in MERGED_FIELDS}):
-            return _absorb(known, inc)
+            return _absorb(known, inc, index)
         # The same id for another fill: kept apart and flagged (never merged or dropped).
         for other in Execution.objects.filter(conflict_with=known, conflict_id=inc.exec_id):
+            other = index.by_pk.get(other.pk, other)
             if same_fill(new, {k: getattr(other, k) for k in MERGED_FIELDS}):
-                return _absorb(other, inc, aliases=False)
+                return _absorb(other, inc, index, aliases=False)
         n = Execution.objects.filter(conflict_with=known).count() + 1
-        ex = Execution(exec_id=f"{inc.exec_id}~conflict{n}"[:80], conflict_with=known)
-        ex.conflict_id = inc.exec_id
+        ex = Execution(conflict_with=known, conflict_id=inc.exec_id)
         merge(ex, {inc.source: to_raw(new, inc.exec_id)})
         ex.exec_id = f"{inc.exec_id}~conflict{n}"[:80]
         ex.save()
+        index.add(ex)
         return Outcome(ex, created=True, changed=True, conflict=True)
     # 2. a correction of a fill already stored under an earlier revision
     parts = correction_parts(inc.ib_id)
+    nearby = index.near(new["symbol"], new["time"])
     if parts is not None:
         base, rev = parts
-        for old in Execution.objects.filter(
-            ib_exec_id__startswith=base + ".", conflict_with__isnull=True
-        ):
+        for old in nearby:
             old_parts = correction_parts(old.ib_exec_id)
-            if old_parts is None or old_parts[0] != base:
+            if old.conflict_with_id or old_parts is None or old_parts[0] != base:
                 continue
             if rev < old_parts[1]:  # an older revision arriving late: known, superseded
-                _add_aliases(old, inc.ids)
+                index.add_aliases(old, inc.ids)
                 return Outcome(old)
             raws = {
                 s: r
@@ -274,22 +326,14 @@ def record(inc: Incoming) -> Outcome:
             raws[inc.source] = to_raw(new, inc.exec_id)
             merge(old, raws)
             old.save()
-            _add_aliases(old, inc.ids)
+            index.add_aliases(old, inc.ids)
             return Outcome(old, changed=True)
     # 3. the same fill told by another source
-    day = new["time"]
-    candidates = Execution.objects.filter(
-        symbol=new["symbol"],
-        side=new["side"],
-        sec_type=new["sec_type"],
-        conflict_with__isnull=True,
-        time__gte=day - timedelta(days=1),
-        time__lte=day + timedelta(days=1),
-    ).order_by("time", "id")
     best: tuple[tuple[int, float], int, Execution] | None = None
-    for old in candidates:
-        raws = raws_of(old)
-        if any(FAMILY.get(s, s) == inc.family for s in raws):
+    for old in nearby:
+        if old.conflict_with_id or old.side != new["side"] or old.sec_type != new["sec_type"]:
+            continue
+        if any(FAMILY.get(s, s) == inc.family for s in raws_of(old)):
             continue  # one version per source family: it is another fill
         if inc.ib_id and old.ib_exec_id:
             continue  # two different IB ids are two fills
@@ -297,15 +341,16 @@ def record(inc: Incoming) -> Outcome:
         if score is not None and (best is None or (score, old.pk) < (best[0], best[1])):
             best = (score, old.pk, old)
     if best is not None:
-        return _absorb(best[2], inc)
+        return _absorb(best[2], inc, index)
     ex = Execution()
     merge(ex, {inc.source: to_raw(new, inc.exec_id)})
     ex.save()
-    _add_aliases(ex, inc.ids)
+    index.add(ex)
+    index.add_aliases(ex, inc.ids)
     return Outcome(ex, created=True, changed=True)
 
 
-def _absorb(ex: Execution, inc: Incoming, *, aliases: bool = True) -> Outcome:
+def _absorb(ex: Execution, inc: Incoming, index: Index, *, aliases: bool = True) -> Outcome:
     """Add (or refresh) one source's version of a stored execution."""
     raws = raws_of(ex)
     raw = to_raw(inc.fields, inc.exec_id)
@@ -321,5 +366,5 @@ def _absorb(ex: Execution, inc: Incoming, *, aliases: bool = True) -> Outcome:
     if changed or before != raw:
         ex.save()
     if aliases:
-        _add_aliases(ex, inc.ids)
+        index.add_aliases(ex, inc.ids)
     return Outcome(ex, changed=changed)

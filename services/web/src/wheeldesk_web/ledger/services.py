@@ -54,6 +54,9 @@ def _fill_fields(fill: Fill, source: str) -> dict:
     }
 
 
+BATCH = 500  # fills per write transaction: other users' writes wait at most one batch
+
+
 def record_fills(
     fills: Iterable[Fill],
     source: str,
@@ -64,30 +67,42 @@ def record_fills(
     """Store fills under one identity per execution, whatever the source (see
     `ledger.identity`); return how many executions are new to the ledger.
 
-    A fill failing the sanity checks (`ledger.validation`) raises `InvalidFill` and nothing
-    of the batch is stored: a poisoned value must never reach the pages."""
-    from wheeldesk_web.ledger.identity import Incoming, record
+    Every fill is checked first (`ledger.validation`): one outside the sane bounds raises
+    `InvalidFill` and nothing is stored. Then they are stored in batches of `BATCH`, each its
+    own short write transaction (SQLite has one writer: a 60,000-trade import must not lock
+    every other user out for a minute), and the touched tickers' cycles are rebuilt one
+    ticker per transaction. An import stopped half-way is completed by importing again: the
+    fills already stored are recognised."""
+    from wheeldesk_web.ledger.identity import Incoming, Index, record
     from wheeldesk_web.ledger.validation import check_fill
 
+    fills = list(fills)
+    for n, fill in enumerate(fills, start=1):
+        check_fill(fill, n)
+    incoming = [
+        Incoming(
+            source=source,
+            exec_id=fill.exec_id,
+            aliases=(aliases or {}).get(fill.exec_id, ()),
+            fields=_fill_fields(fill, source),
+        )
+        for fill in fills
+    ]
     created = 0
     symbols: set[str] = set()
-    with transaction.atomic():
-        for n, fill in enumerate(fills, start=1):
-            check_fill(fill, n)
-            fields = _fill_fields(fill, source)
-            outcome = record(
-                Incoming(
-                    source=source,
-                    exec_id=fill.exec_id,
-                    aliases=(aliases or {}).get(fill.exec_id, ()),
-                    fields=fields,
-                )
-            )
-            created += outcome.created
-            if outcome.changed:
-                symbols.add(outcome.execution.symbol)
-        if rebuild_cycles and symbols:
-            rebuild(symbols)
+    for i in range(0, len(incoming), BATCH):
+        batch = incoming[i : i + BATCH]
+        with transaction.atomic():
+            index = Index(batch)
+            for inc in batch:
+                outcome = record(inc, index)
+                created += outcome.created
+                if outcome.changed:
+                    symbols.add(outcome.execution.symbol)
+            index.flush()
+    if rebuild_cycles and symbols:
+        for symbol in sorted(symbols):
+            rebuild([symbol])
     return created
 
 
