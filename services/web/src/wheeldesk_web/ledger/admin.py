@@ -21,15 +21,50 @@ class ExecutionAdmin(admin.ModelAdmin):
         "exec_id",
     )
     list_filter = ("kind", "source", "sec_type", "side", "right")
+    readonly_fields = ("raws", "sources", "conflict_with", "conflict_id", "ib_exec_id")
     search_fields = ("symbol", "exec_id", "client_order_id")
     date_hierarchy = "time"
 
 
 @admin.register(Adjustment)
 class AdjustmentAdmin(admin.ModelAdmin):
-    list_display = ("time", "kind", "symbol", "quantity", "price", "amount", "note", "user")
-    list_filter = ("kind",)
+    """Opening lots taken from IBKR's average cost (`from_broker`) are edited here; every
+    change rebuilds the ticker's cycles so the pages show it at once."""
+
+    list_display = (
+        "time",
+        "kind",
+        "symbol",
+        "quantity",
+        "price",
+        "amount",
+        "from_broker",
+        "note",
+        "user",
+    )
+    list_filter = ("kind", "from_broker")
     search_fields = ("symbol", "note")
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        from wheeldesk_web.ledger.services import rebuild
+
+        old = Adjustment.objects.filter(pk=obj.pk).values_list("symbol", flat=True).first()
+        super().save_model(request, obj, form, change)
+        rebuild({obj.symbol, *([old] if old else [])})
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        from wheeldesk_web.ledger.services import rebuild
+
+        symbol = obj.symbol
+        super().delete_model(request, obj)
+        rebuild([symbol])
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        from wheeldesk_web.ledger.services import rebuild
+
+        symbols = set(queryset.values_list("symbol", flat=True))
+        super().delete_queryset(request, queryset)
+        rebuild(symbols)
 
 
 @admin.register(WheelCycle)
