@@ -538,14 +538,6 @@ class Session:
             fundamentals=faults.fundamentals,
             requested_type=self.data_type,
         )
-        if found[0].is_option and not faults.greeks and not snapshot:
-            # (not on a snapshot: ib_insync would end the snapshot request on this code)
-            self.error(
-                req_id,
-                10090,
-                "Part of requested market data is not subscribed. Subscription-independent "
-                "ticks are still active.Option model computations are not subscribed.",
-            )
         self.engine.counter.market_data(snapshot, generic)
         if snapshot:
             kind = "option_snapshot" if line.contract.is_option else "stock_snapshot"
