@@ -115,6 +115,11 @@ PROD_SECRETS = {
     # Outside demo mode every service logs in to NATS as its own user (docs/security.md).
     "NATS_USER": "web",
     "NATS_PASSWORD": "Zq4Jd8Wm2Xr6Tb0Hn5Lc9Vf3Ks7Pg1Ya4Ue8Io2",
+    # Compose: one password per NATS user, read by nats (its config) and by that service.
+    "NATS_PASSWORD_GATEWAY_BRIDGE": "9f3c1a7e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a",
+    "NATS_PASSWORD_SCREENER": "2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d",
+    "NATS_PASSWORD_NOTIFIER": "7e9a1c3e5b7d9f2a4c6e8b0d1f3a5c7e9b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a",
+    "NATS_PASSWORD_WEB": "c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a3c5e7",
 }
 
 
@@ -198,6 +203,16 @@ def stages(dockerfile: Path) -> dict[str, list[tuple[str, str]]]:
     return result
 
 
+def run_flags(rest: str) -> tuple[list[str], str]:
+    """A RUN's BuildKit flags (`--mount=type=cache,...`) and the shell command after them."""
+    flags: list[str] = []
+    while rest.startswith("--"):
+        flag, _, rest = rest.partition(" ")
+        flags.append(flag)
+        rest = rest.lstrip()
+    return flags, rest
+
+
 def replay_build_stage(service: Service, dest: Path, stage: str = "build") -> list[str]:
     """Lay out `dest` exactly as the image's `build` stage sees its WORKDIR (its COPYs from the
     context).
@@ -208,7 +223,7 @@ def replay_build_stage(service: Service, dest: Path, stage: str = "build") -> li
     run_commands: list[str] = []
     for keyword, rest in stages(service.dockerfile)[stage]:
         if keyword == "RUN":
-            run_commands.append(rest)
+            run_commands.append(run_flags(rest)[1])
         if keyword != "COPY" or rest.startswith("--from"):
             continue
         *sources, target = shlex.split(rest)

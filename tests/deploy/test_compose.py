@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 from deploy_helpers import (
@@ -54,7 +55,10 @@ def test_compose_validator_rejects_a_broken_file(tmp_path) -> None:  # type: ign
     assert "natz" in result.stderr
 
 
-@pytest.mark.parametrize("secret", ["INTERNAL_API_TOKEN", "DJANGO_SECRET_KEY"])
+@pytest.mark.parametrize(
+    "secret",
+    ["INTERNAL_API_TOKEN", "DJANGO_SECRET_KEY", "NATS_PASSWORD_WEB", "NATS_PASSWORD_NOTIFIER"],
+)
 def test_required_secrets_refuse_to_start_without_a_value(secret: str) -> None:
     env = {k: v for k, v in PROD_SECRETS.items() if k != secret}
     result = run_compose("config", "--quiet", env=env)
@@ -78,11 +82,14 @@ def test_production_defaults(compose_all: dict) -> None:
     assert services["web"]["environment"]["DJANGO_DEBUG"] == "false"
 
 
-def test_only_web_is_published(compose_all: dict) -> None:
+def test_only_web_and_the_gateways_vnc_are_published_on_loopback(compose_all: dict) -> None:
     published = {name for name, svc in compose_all["services"].items() if svc.get("ports")}
-    assert published == {"web"}
+    assert published == {"web", "ib-gateway"}
     (port,) = compose_all["services"]["web"]["ports"]
     assert port["target"] == 8000 and port["host_ip"] == "127.0.0.1"
+    # VNC only: the IB API ports (4003/4004) stay on the private network.
+    (vnc,) = compose_all["services"]["ib-gateway"]["ports"]
+    assert (vnc["target"], vnc["host_ip"], vnc["published"]) == (5900, "127.0.0.1", "5900")
 
 
 def test_one_private_network(compose_all: dict) -> None:
@@ -105,12 +112,27 @@ def test_sqlite_volume_shared_by_web_and_worker_only(compose_all: dict) -> None:
         assert env["DATA_DIR"] == "/data"
 
 
-def test_nats_runs_jetstream_on_a_volume(compose_all: dict) -> None:
+def test_nats_runs_jetstream_on_a_volume_with_one_user_per_service(compose_all: dict) -> None:
     nats = compose_all["services"]["nats"]
     assert nats["image"].startswith("nats:")
-    assert "-js" in nats["command"]
-    store = nats["command"][nats["command"].index("-sd") + 1]
-    assert {(v["source"], v["target"]) for v in nats["volumes"]} == {("nats-data", store)}
+    assert nats["command"] == ["-c", "/etc/nats/nats-server.conf"]
+    mounts = {v["target"]: v for v in nats["volumes"]}
+    conf = mounts["/etc/nats/nats-server.conf"]
+    assert conf["read_only"] and conf["source"] == str(
+        ROOT / "deploy" / "nats" / "nats-server.conf"
+    )
+    text = Path(conf["source"]).read_text()
+    store = re.search(r'store_dir: "([^"]+)"', text).group(1)  # type: ignore[union-attr]
+    assert mounts[store]["source"] == "nats-data"
+    # Every service logs in as its own user with the password nats has for that user.
+    users = {"gateway-bridge": "GATEWAY_BRIDGE", "screener": "SCREENER", "notifier": "NOTIFIER"}
+    users |= {"web": "WEB", "worker": "WEB"}
+    for name, var in users.items():
+        env = compose_all["services"][name]["environment"]
+        assert env["NATS_USER"] == (name if name != "worker" else "web"), name
+        assert f"password: $NATS_PASSWORD_{var}" in text, var
+        assert env["NATS_PASSWORD"] == nats["environment"][f"NATS_PASSWORD_{var}"]
+        assert env["NATS_PASSWORD"] == PROD_SECRETS[f"NATS_PASSWORD_{var}"]
 
 
 def test_profiles_add_the_simulator_or_ib_gateway_as_ibkr(compose_all: dict) -> None:
@@ -129,7 +151,6 @@ def test_profiles_add_the_simulator_or_ib_gateway_as_ibkr(compose_all: dict) -> 
     env = gateway["environment"]
     for name in (
         "TWS_USERID",
-        "TWS_PASSWORD",
         "TRADING_MODE",
         "READ_ONLY_API",
         "TWOFA_TIMEOUT_ACTION",
@@ -137,6 +158,41 @@ def test_profiles_add_the_simulator_or_ib_gateway_as_ibkr(compose_all: dict) -> 
     ):
         assert name in env, name
     assert env["TRADING_MODE"] == "paper"
+
+
+def test_ib_gateway_keeps_its_settings_and_reads_the_password_from_a_secret(
+    compose_all: dict,
+) -> None:
+    gateway = compose_all["services"]["ib-gateway"]
+    env = gateway["environment"]
+    tag = gateway["image"].rsplit(":", 1)[1]
+    assert re.fullmatch(r"\d+\.\d+\.\d+\w*", tag), f"not an exact Gateway version: {tag}"
+    # IBC's --tws_settings_path: the variable and the volume both, or nothing is kept.
+    (volume,) = gateway["volumes"]
+    assert volume["source"] == "ib-gateway-settings"
+    assert env["TWS_SETTINGS_PATH"] == volume["target"]
+    # The password is a Docker secret made from TWS_PASSWORD, never an environment variable.
+    assert "TWS_PASSWORD" not in env
+    assert env["TWS_PASSWORD_FILE"] == "/run/secrets/tws_password"
+    assert [s["source"] for s in gateway["secrets"]] == ["tws_password"]
+    assert compose_all["secrets"]["tws_password"]["environment"] == "TWS_PASSWORD"
+    assert env["TWOFA_TIMEOUT_ACTION"] == "restart" and env["RELOGIN_AFTER_TWOFA_TIMEOUT"] == "yes"
+    assert env["BYPASS_WARNING"] == "yes"  # the explicit, documented choice (docs/deploy.md)
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    for name in ("BYPASS_WARNING", "TWS_SETTINGS_PATH", "TWS_PASSWORD_FILE", "VNC_SERVER_PASSWORD"):
+        assert name in docs, f"docs/deploy.md does not explain {name}"
+
+
+def test_no_moving_image_tags() -> None:
+    """Exact versions only: `:latest`/`:stable` (or a bare major) would change under a restart."""
+    for path in [COMPOSE_FILE, *sorted((ROOT / "deploy" / "coolify").glob("*.y*ml"))]:
+        for line in path.read_text().splitlines():
+            code = line.split("#", 1)[0]
+            assert not re.search(r":-?(latest|stable)\b", code), f"{path}: {line.strip()}"
+    model = compose_model("demo", "ib-gateway")
+    for name, svc in model["services"].items():
+        image = svc["image"]
+        assert re.search(r":v?\d+\.\d+\.\d+", image), f"{name}: {image}"
 
 
 def test_healthchecks_and_start_order(compose_all: dict) -> None:
