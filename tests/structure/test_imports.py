@@ -23,6 +23,7 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 # Outside the bridge's package, the only code allowed to import ib_insync, and why.
 IB_INSYNC_ALLOWED = {
     "services/gateway-bridge/src/gateway_bridge/": "the product's one IB client",
+    "services/gateway-bridge/tests/": "the bridge's tests: a second IB client competing with it",
     "services/tws-sim/tests/": "drives the simulator with the real IB client, as the bridge would",
     "bench/tws_sim.py": "benchmarks tws-sim with the real IB client",
 }
