@@ -221,7 +221,7 @@ def main() -> int:
     manage = [PY, str(ROOT / "services/web/manage.py")]
     for step in (
         ["migrate", "--noinput", "-v", "0"],
-        ["ensure_demo_user", DEMO_USER, DEMO_PASSWORD],
+        ["ensure_demo_user", DEMO_USER, DEMO_PASSWORD, "--routine"],
     ):
         result = subprocess.run([*manage, *step], env=env, cwd=ROOT)
         if result.returncode != 0:

@@ -131,3 +131,44 @@ def test_saved_scan_takes_its_kinds_and_the_rest_goes_to_new_signals(trader) -> 
     assert EmailRequest.model_validate(general.request).context["scan_name"] == "New signals"
     assert rows_of(general) == [("CC", "MSFT", 450.0)]
     assert emails.queue_signal_digests() == []
+
+
+def test_settings_and_alerts_show_the_same_schedule(trader, client) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    UserConfig.objects.filter(user=trader).update(scan_enabled=True, scan_times="09:45,15:30")
+    client.force_login(trader)
+    want = [
+        "Scheduled scans at 09:45 and 15:30 New York time on market days.",
+        "New signals (tiers A and B) are emailed once each, one digest per scan.",
+    ]
+    for url in (reverse("alerts:index"), reverse("preferences:settings")):
+        page = client.get(url).content.decode()
+        assert all(sentence in page for sentence in want), url
+        assert "every 15 minutes" not in page
+    UserConfig.objects.filter(user=trader).update(scan_enabled=False, notify_email=False)
+    page = client.get(reverse("alerts:index")).content.decode()
+    assert "Scheduled scans are off: scans run when you start them." in page
+    assert "Email new signals is off; saved scans with email on send tiers A and B." in page
+
+
+def test_reset_to_defaults_keeps_the_email_address(trader, client) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    UserConfig.objects.filter(user=trader).update(notify_address="me@example.com", min_apy=40)
+    client.force_login(trader)
+    assert client.post(reverse("preferences:reset")).status_code == 302
+    config = UserConfig.objects.get(user=trader)
+    assert config.notify_address == "me@example.com"
+    assert config.min_apy == UserConfig._meta.get_field("min_apy").default
+
+
+def test_the_demo_user_gets_the_morning_routine_only_when_asked() -> None:
+    from django.core.management import call_command
+
+    call_command("ensure_demo_user", "plain", "pw-123456-xyz")
+    assert not UserConfig.for_user(get_user_model().objects.get(username="plain")).scan_enabled
+    call_command("ensure_demo_user", "demo", "pw-123456-xyz", "--routine")
+    config = UserConfig.for_user(get_user_model().objects.get(username="demo"))
+    assert config.scan_enabled and config.notify_email and config.notify_min_tier == "B"
+    assert config.scan_time_list()[0] == "09:45" and len(config.scan_time_list()) == 7

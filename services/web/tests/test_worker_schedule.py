@@ -15,6 +15,7 @@ from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest
 from wheeldesk.testing.moments import SIM_START
 from wheeldesk_web.alerts.models import EmailedSignal, Notification, SavedScan
+from wheeldesk_web.alerts.schedule import EASTERN as NY
 from wheeldesk_web.alerts.schedule import market_open, parse_every
 from wheeldesk_web.alerts.worker import Worker
 from wheeldesk_web.signals.models import ScanRun, Signal
@@ -404,3 +405,56 @@ def test_an_execution_missed_on_the_bus_is_backfilled_once_after_a_sync(saved_sc
     assert stored == {sold.exec_id: ("trade", "nats"), expired.exec_id: ("expiration", "bridge")}
     [cycle] = WheelCycle.objects.filter(symbol="AAPL")
     assert (cycle.state, cycle.outcome, cycle.premium) == ("closed", "expired", 240)
+
+
+def test_settings_schedule_drives_the_scans():
+    """Settings' "Scheduled scans" at 09:45 and 15:30 New York: each time scans once on a
+    market day (a restarted worker does not scan again), nothing on a Saturday, and the
+    interval scan stays off unless asked for (`--scan-every`)."""
+    from wheeldesk_web.preferences.models import UserConfig
+
+    user = get_user_model().objects.create_user("s", "s@example.com", "pw-123456-xyz")
+    UserConfig.objects.filter(pk=UserConfig.for_user(user).pk).update(
+        scan_enabled=True, scan_times="15:30,09:45"
+    )
+    scanned: list[str] = []
+
+    def worker() -> Worker:
+        return Worker(
+            scan_every=None,
+            scan=lambda: pytest.fail("no interval scan when --scan-every is off"),  # type: ignore[arg-type]
+            scan_user=lambda name: scanned.append(name) or True,
+            sync=lambda: True,
+            bridge_factory=QuietBridge,
+            notifier_factory=RecordingNotifier,
+        )
+
+    def at(day: int, hh: int, mm: int) -> datetime:
+        return datetime(2026, 11 if day > 1 else 12, day, hh, mm, tzinfo=NY)
+
+    w = worker()
+    assert "scheduled scan s" not in w.tick(at(30, 9, 40))  # Monday, before the first time
+    assert "scheduled scan s" in w.tick(at(30, 9, 46))
+    assert "scheduled scan s" not in w.tick(at(30, 10, 0))
+    assert "scheduled scan s" not in worker().tick(at(30, 10, 5))  # restarted: done already
+    assert "scheduled scan s" in w.tick(at(30, 15, 31))
+    assert "scheduled scan s" not in w.tick(at(30, 15, 45))
+    assert "scheduled scan s" in w.tick(at(1, 9, 50))  # Tuesday's 09:45
+    assert worker().tick(SATURDAY) == []  # market closed: no scan
+    assert scanned == ["s", "s", "s"]
+
+
+def test_a_worker_back_after_missed_times_scans_once():
+    """Down from 09:00 until 15:40 on a market day: one scan for the latest missed time
+    (15:30), not one per time missed."""
+    from wheeldesk_web.alerts.worker import scheduled_due
+
+    times = ["09:45", "12:00", "15:30"]
+    assert scheduled_due(times, datetime(2026, 11, 30, 15, 40, tzinfo=NY), []) == (
+        "2026-11-30 15:30"
+    )
+    assert (
+        scheduled_due(times, datetime(2026, 11, 30, 15, 40, tzinfo=NY), ["2026-11-30 15:30"])
+        is None
+    )
+    assert scheduled_due(times, datetime(2026, 11, 30, 9, 0, tzinfo=NY), []) is None

@@ -45,3 +45,26 @@ def parse_every(raw: str) -> timedelta:
         raise ValueError(f"interval {raw!r}: use a number with s, m or h (e.g. 15m)")
     n, unit = int(match.group(1)), match.group(2) or "s"
     return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours"}[unit]: n})
+
+
+TIER_WORDS = {"A": "tier A", "B": "tiers A and B", "C": "every tier"}
+
+
+def _times(times: list[str]) -> str:
+    return times[0] if len(times) == 1 else ", ".join(times[:-1]) + " and " + times[-1]
+
+
+def schedule_summary(config) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """What the worker will do for this user, in the words both Settings and Alerts show:
+    one schedule, read from the same row the worker reads."""
+    times = config.scan_time_list()
+    if config.scan_enabled and times:
+        scans = f"Scheduled scans at {_times(times)} New York time on market days."
+    else:
+        scans = "Scheduled scans are off: scans run when you start them."
+    tiers = TIER_WORDS.get(config.notify_min_tier, config.notify_min_tier)
+    if config.notify_email:
+        mail = f"New signals ({tiers}) are emailed once each, one digest per scan."
+    else:
+        mail = f"Email new signals is off; saved scans with email on send {tiers}."
+    return {"scans": scans, "emails": mail}

@@ -9,6 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from wheeldesk_web.alerts.models import AlertPreferences, Notification, SavedScan
+from wheeldesk_web.alerts.schedule import schedule_summary
+from wheeldesk_web.preferences.models import UserConfig
 
 
 class _Styled:
@@ -108,6 +110,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "form": form,
             "pform": pform,
             "recent": Notification.objects.filter(user=request.user)[:20],
+            "schedule": schedule_summary(UserConfig.for_user(request.user)),
         },
     )
 

@@ -1,4 +1,6 @@
-"""The worker's schedule: scan every 15 min and sync every 5 min while the market is open.
+"""The worker's schedule: sync every 5 min while the market is open, and scan on each user's
+schedule from Settings ("Scheduled scans" at their New York times on market days); an
+interval scan of the first user's watchlist (`--scan-every`) is there for soaks and demos.
 
 `Worker.tick(now)` is one pass with an injected clock, so tests decide what time it
 is; the management command calls it in a loop. Emails pending from a previous run
@@ -17,15 +19,16 @@ from django.core.management.base import CommandError
 
 from wheeldesk_web.alerts import emails
 from wheeldesk_web.alerts.models import WorkerState
+from wheeldesk_web.alerts.schedule import EASTERN as NY
 from wheeldesk_web.alerts.schedule import market_open
 
 log = logging.getLogger(__name__)
 
 
-def run_command(name: str) -> bool:
+def run_command(name: str, *args: str) -> bool:
     """Run one of the web's management commands (`scan`, `sync_ibkr`); False if it failed."""
     try:
-        call_command(name)
+        call_command(name, *args)
     except (CommandError, SystemExit) as exc:
         log.warning("%s failed: %s", name, exc)
         return False
@@ -35,12 +38,28 @@ def run_command(name: str) -> bool:
     return True
 
 
+def scheduled_due(times: list[str], now: datetime, done: list[str]) -> str | None:
+    """The latest of today's scan times (HH:MM, New York) that has come and is not done.
+
+    A worker that was down at 09:45 scans once when it is back, not once per missed time.
+    """
+    local = now.astimezone(NY)
+    come = [t for t in sorted(times) if local.strftime("%H:%M") >= t]
+    if not come:
+        return None
+    latest = f"{local:%Y-%m-%d} {come[-1]}"
+    return None if latest in done else latest
+
+
 @dataclass
 class Worker:
-    scan_every: timedelta = timedelta(minutes=15)
+    scan_every: timedelta | None = timedelta(minutes=15)
     sync_every: timedelta = timedelta(minutes=5)
     ignore_hours: bool = False
     scan: Callable[[], bool] = field(default=lambda: run_command("scan"))
+    scan_user: Callable[[str], bool] = field(
+        default=lambda username: run_command("scan", "--user", username)
+    )
     sync: Callable[[], bool] = field(default=lambda: run_command("sync_ibkr"))
     bridge_factory: Callable | None = None
     notifier_factory: Callable | None = None
@@ -61,6 +80,26 @@ class Worker:
         jobs[name] = now.isoformat()
         WorkerState.put("jobs", jobs)
 
+    def _scheduled(self, now: datetime) -> list[str]:
+        """Users whose Settings schedule a scan now; each time runs once a day (kept in
+        WorkerState, so a restart does not scan twice)."""
+        from wheeldesk_web.preferences.models import UserConfig
+
+        state = WorkerState.get("scheduled")
+        due = []
+        for config in UserConfig.objects.filter(
+            scan_enabled=True, user__is_active=True
+        ).select_related("user"):
+            name = config.user.get_username()
+            latest = scheduled_due(config.scan_time_list(), now, state.get(name, []))
+            if latest is None:
+                continue
+            state[name] = [d for d in state.get(name, []) if d[:10] == latest[:10]] + [latest]
+            due.append(name)
+        if due:
+            WorkerState.put("scheduled", state)
+        return due
+
     def recover(self) -> int:
         """Send what a killed worker had decided to send (same keys: no duplicates)."""
         _, notifier = self._clients()
@@ -79,12 +118,17 @@ class Worker:
             if self.sync():
                 done.append("sync")
             self._after_sync(bridge, now)
-        if self._due("scan", self.scan_every, now):
+        if self.scan_every is not None and self._due("scan", self.scan_every, now):
             self._mark("scan", now)
             if self.scan():
                 done.append("scan")
-            if emails.queue_signal_digests():
-                done.append("digest")
+        for username in self._scheduled(now):
+            if self.scan_user(username):
+                done.append(f"scheduled scan {username}")
+        # Every pass, not only after its own scans: a scan a user ran from the page is
+        # emailed too. Only signals never emailed go out, so this is cheap and once-only.
+        if emails.queue_signal_digests():
+            done.append("digest")
         sent = emails.flush(notifier)
         if sent:
             done.append(f"emailed {sent}")

@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from wheeldesk_web.alerts.schedule import schedule_summary
 from wheeldesk_web.preferences.forms import UserConfigForm
 from wheeldesk_web.preferences.models import UserConfig
 
@@ -16,13 +17,26 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Settings saved. The next scan uses them.")
             return redirect("preferences:settings")
         messages.error(request, "Settings not saved: fix the fields marked below.")
-        return render(request, "preferences/settings.html", {"form": form}, status=400)
-    return render(request, "preferences/settings.html", {"form": UserConfigForm(instance=config)})
+        return render(
+            request,
+            "preferences/settings.html",
+            {"form": form, "schedule": schedule_summary(config)},
+            status=400,
+        )
+    return render(
+        request,
+        "preferences/settings.html",
+        {"form": UserConfigForm(instance=config), "schedule": schedule_summary(config)},
+    )
 
 
 @require_POST
 def reset_defaults(request: HttpRequest) -> HttpResponse:
+    # The criteria go back to the screener's defaults; where mail goes is not a criterion.
+    address = UserConfig.for_user(request.user).notify_address
     UserConfig.objects.filter(user=request.user).delete()
-    UserConfig.for_user(request.user)
-    messages.success(request, "Settings reset to the screener's defaults.")
+    UserConfig.objects.filter(pk=UserConfig.for_user(request.user).pk).update(
+        notify_address=address
+    )
+    messages.success(request, "Settings reset to the screener's defaults (email address kept).")
     return redirect("preferences:settings")

@@ -1,5 +1,6 @@
-"""`manage.py worker`: scan every 15 min, sync every 5 min while the US options market is open,
-persist executions and order events from NATS, and send the alerts users asked for."""
+"""`manage.py worker`: sync every 5 min while the US options market is open, scan on each user's
+schedule (Settings), persist executions and order events from NATS, and send the alerts users
+asked for. `--scan-every 15m` adds an interval scan of the first user's watchlist."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ class Command(BaseCommand):
     help = "Run the scan/sync schedule, the NATS consumers and the email alerts."
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
-        parser.add_argument("--scan-every", default="15m")
+        parser.add_argument(
+            "--scan-every",
+            default="off",
+            help="Also scan the first user's watchlist this often (e.g. 15m); default off: "
+            "scans follow each user's schedule in Settings.",
+        )
         parser.add_argument("--sync-every", default="5m")
         parser.add_argument("--tick", type=float, default=15.0, help="Seconds between passes.")
         parser.add_argument("--ignore-hours", action="store_true", help="Act even when closed.")
@@ -39,7 +45,9 @@ class Command(BaseCommand):
         setup_logging("web-worker", SETTINGS.log_level, SETTINGS.log_format)
         try:
             worker = Worker(
-                scan_every=parse_every(opts["scan_every"]),
+                scan_every=None
+                if opts["scan_every"].strip().lower() == "off"
+                else parse_every(opts["scan_every"]),
                 sync_every=parse_every(opts["sync_every"]),
                 ignore_hours=opts["ignore_hours"],
             )
