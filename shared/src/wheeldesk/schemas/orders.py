@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictInt, field_validator, model_validator
 
 from wheeldesk.schemas.common import Event, Right, SecType, StrictModel, utcnow
 
@@ -35,7 +35,8 @@ class OrderRequest(StrictModel):
     strike: float | None = Field(default=None, gt=0)
     right: Right | None = None
     action: Literal["BUY", "SELL"]
-    quantity: int = Field(gt=0)
+    # Strict: JSON `true` (or "5", 5.0) is no quantity; lax ints read `true` as 1 contract.
+    quantity: StrictInt = Field(gt=0)
     order_type: Literal["LMT", "MKT"] = "LMT"
     limit_price: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=4)
     tif: Literal["DAY", "GTC"] = "DAY"
