@@ -197,8 +197,7 @@ class Market:
         gap); outside them stocks keep their last price, the session's last trade."""
         now = self.clock.now()
         if not self.calendar.is_open(now):
-            self.last_step = now
-            return
+            return  # last_step stays at the last move: the open's first step is the gap
         day = now.astimezone(ET).date()
         if day != self.session_day:
             self._roll_session(day)

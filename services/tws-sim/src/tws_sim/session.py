@@ -538,6 +538,13 @@ class Session:
             fundamentals=faults.fundamentals,
             requested_type=self.data_type,
         )
+        if not faults.live_subscription:
+            # IB's warning on every line it serves delayed (ib_insync logs it as a warning).
+            self.error(
+                req_id,
+                10167,
+                "Requested market data is not subscribed. Displaying delayed market data.",
+            )
         self.engine.counter.market_data(snapshot, generic)
         if snapshot:
             kind = "option_snapshot" if line.contract.is_option else "stock_snapshot"
