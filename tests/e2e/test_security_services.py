@@ -23,7 +23,14 @@ import pytest
 from wheeldesk import subjects
 from wheeldesk.settings import DEFAULT_INTERNAL_TOKEN
 from wheeldesk.testing.e2e import wait_until
-from wheeldesk.testing.procs import ROOT, TEST_TOKEN, free_port, nats_user_env, service_proc
+from wheeldesk.testing.procs import (
+    ROOT,
+    TEST_TOKEN,
+    free_port,
+    nats_user_env,
+    service_proc,
+    tws_sim_proc,
+)
 from wheeldesk.testing.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -184,16 +191,17 @@ def test_weak_secrets_exit_2_with_one_line(module: str, env: dict[str, str], lin
 
 
 def test_a_spoofed_account_stops_the_bridge(fault_stack: Stack) -> None:
-    """IB_ACCOUNT=DU… that the IB login does not manage would make the bridge report a paper
-    account and its live-order guard pass: the bridge exits 2 with one line instead."""
-    stack = fault_stack
+    """IB_ACCOUNT=DU… on a live login made the bridge report a paper account and its
+    live-order guard pass (IB itself rejected the orders). tws-sim logged in as a live
+    account (U1234567) stands for that login: the bridge exits 2 with one line instead."""
+    live = tws_sim_proc(extra=["--account", "U1234567"]).start()
     bridge = service_proc(
         "gateway-bridge",
         {
-            **nats_user_env(stack.nats, "gateway-bridge"),
-            "IB_PORT": str(stack.tws.port),
+            **nats_user_env(fault_stack.nats, "gateway-bridge"),
+            "IB_PORT": str(live.port),
             "IB_CLIENT_ID": "977",
-            "IB_ACCOUNT": "DU0000001",
+            "IB_ACCOUNT": "DU7654321",
         },
     )
     bridge.start(wait=False)
@@ -202,11 +210,14 @@ def test_a_spoofed_account_stops_the_bridge(fault_stack: Stack) -> None:
         bridge.proc.wait(90)
         assert bridge.proc.returncode == 2, bridge.tail()
         assert bridge.log_text().strip().splitlines()[-1] == (
-            "configuration error: IB_ACCOUNT DU0000001 is not an account of this IB login "
-            "(paper: DU7654321); refusing to run on it"
+            "configuration error: IB_ACCOUNT DU7654321 is not an account of this IB login "
+            "(live: U1234567); refusing to run on it"
         )
+        orders = httpx.get(f"{live.control_url}/state/orders", timeout=10).json()  # type: ignore[attr-defined]
+        assert orders == []
     finally:
         bridge.stop()
+        live.stop()
 
 
 def test_make_run_restarts_a_killed_process_and_stops_cleanly(tmp_path: Path) -> None:

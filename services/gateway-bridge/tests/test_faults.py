@@ -298,7 +298,8 @@ def test_order_retried_after_bridge_restart_is_placed_once(
 def test_live_account_refused(
     tws_sim_factory: Any, service_factory: Any, nats_server: Proc
 ) -> None:
-    sim = tws_sim_factory()
+    # A login whose account is live (U…): the bridge reads the account from IB, not a setting.
+    sim = tws_sim_factory(extra=["--account", "U1234567"])
     bridge = service_factory(
         "gateway-bridge",
         env=bridge_env(sim, nats_server.url, IB_ACCOUNT="U1234567"),  # type: ignore[attr-defined]
@@ -308,16 +309,17 @@ def test_live_account_refused(
     assert r.status_code == 403 and r.json()["code"] == "live_account_refused"
     assert _sim_orders(sim, req.client_order_id) == []
     preview = api(bridge, "POST", "/v1/orders/preview", json=req.model_dump(mode="json"))
-    # tws-sim (like IB) does not know this account: the what-if is refused, as a 422.
-    assert preview.status_code == 422 and preview.json()["code"] == "preview_rejected"
+    assert preview.status_code == 200 and not preview.json()["is_paper"]
+    assert "live account: placing this order will be refused" in preview.json()["warnings"]
     # A read-only bridge places nothing either, paper or not.
+    paper = tws_sim_factory()
     readonly = service_factory(
         "gateway-bridge",
-        env=bridge_env(sim, nats_server.url, IB_READONLY="true"),  # type: ignore[attr-defined]
+        env=bridge_env(paper, nats_server.url, IB_READONLY="true"),  # type: ignore[attr-defined]
     )
     r = api(readonly, "POST", "/v1/orders", json=req.model_dump(mode="json"))
     assert r.status_code == 403 and r.json()["code"] == "read_only"
-    assert _sim_orders(sim, req.client_order_id) == []
+    assert _sim_orders(paper, req.client_order_id) == []
     assert client(readonly).account().account_id == "DU7654321"
 
 
@@ -331,9 +333,17 @@ def test_line_budget_and_pacing(
     sim = tws_sim_factory(
         extra=["--max-lines", "100", "--pacing", "50", "--snapshot-latency-ms", "5000"]
     )
+    # This chain may take every line (CHAIN_LINES_MAX) and 320 quotes (CHAIN_MAX_CONTRACTS): the
+    # budget under test is the bridge's whole one.
     bridge = service_factory(
         "gateway-bridge",
-        env=bridge_env(sim, nats_server.url, MARKET_DATA_LINES="100"),  # type: ignore[attr-defined]
+        env=bridge_env(
+            sim,
+            nats_server.url,  # type: ignore[attr-defined]
+            MARKET_DATA_LINES="100",
+            CHAIN_LINES_MAX="100",
+            CHAIN_MAX_CONTRACTS="400",
+        ),
     )
     c = client(bridge)
     c.subscribe(["AAPL", "MSFT", "KO"])  # streams hold 3 of the 100 lines throughout

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from wheeldesk.settings import load_settings
 
+from tws_sim.account import ACCOUNT_ID
 from tws_sim.engine import Config
 from tws_sim.market import parse_start
 from tws_sim.settings import TwsSimSettings
@@ -30,6 +31,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--pacing", type=int, default=50, help="client messages per second; 0 = off")
     p.add_argument("--tick-ms", type=float, default=250.0, help="market step / stream interval")
     p.add_argument("--cash", type=float, default=250_000.0, help="starting cash (USD)")
+    p.add_argument(
+        "--account",
+        default=ACCOUNT_ID,
+        help="the account id the login manages (DU… paper; U… looks live to the bridge)",
+    )
     p.add_argument(
         "--extra-symbols",
         type=int,
@@ -80,6 +86,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         greeks=not a.no_greeks,
         wsh=not a.no_wsh,
         latency=a.latency,
+        account=a.account,
     )
 
 

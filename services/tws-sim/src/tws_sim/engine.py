@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tws_sim import messages as m
-from tws_sim.account import Account, commission_for
+from tws_sim.account import ACCOUNT_ID, Account, commission_for
 from tws_sim.contracts import SimContract
 from tws_sim.counters import RequestCounter
 from tws_sim.latency import LatencyModel
@@ -47,6 +47,7 @@ class Config:
     greeks: bool = True
     wsh: bool = True
     latency: str = "off"  # "realistic": per-request delays (latency.py)
+    account: str = ACCOUNT_ID  # a live-looking id (U…) lets tests meet the bridge's live guards
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Engine:
         self.faults.fundamentals = self.config.fundamentals
         self.faults.greeks = self.config.greeks
         self.faults.wsh_subscribed = self.config.wsh
-        self.account = Account(self.market, cash=self.config.cash)
+        self.account = Account(self.market, cash=self.config.cash, account_id=self.config.account)
         self.account.seed_positions()
         self._perm = itertools.count(1_000_000_000 + self.config.seed * 1000)
         self._exec = itertools.count(1)
