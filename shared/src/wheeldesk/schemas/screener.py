@@ -124,7 +124,11 @@ class SymbolData(BaseModel):
     quote: Quote
     fundamentals: Fundamentals = Fundamentals()
     chains: list[Chain] = Field(default_factory=list)
-    iv_history: list[float] = Field(default_factory=list, description="A year of daily IV.")
+    iv_history: list[float] = Field(
+        default_factory=list,
+        description="A year of daily IV, fractions (0.25 = 25 %), oldest first, the last "
+        "point today's.",
+    )
 
 
 class ScanRequest(StrictModel):
@@ -191,7 +195,7 @@ class Signal(BaseModel):
         description="P(profit): probability the position ends beyond its breakeven at expiry "
         "(S_T > breakeven for a short put or a covered call), %. Null for CLOSE.",
     )
-    abs_delta: float | None
+    abs_delta: float | None = Field(description="|delta|, 0–1 (per share, per 1 USD).")
     breakeven: float | None = Field(
         description="USD per share. ROLL: the whole position's after the roll (strike - every "
         "credit received, or cost basis - credits for a covered call). Null for CLOSE."
@@ -200,16 +204,16 @@ class Signal(BaseModel):
     distance_pct: float = Field(description="Strike's distance out of the money, % of price.")
     distance_em: float | None = Field(description="The same distance in expected moves.")
     spread_pct: float | None = Field(description="(ask - bid) / mid, %.")
-    open_interest: float | None
-    volume: float | None
+    open_interest: float | None = Field(description="Contracts.")
+    volume: float | None = Field(description="Contracts traded today.")
     iv: float | None = Field(description="Implied volatility, a fraction (0.25 = 25 %).")
     iv_rank: float | None = Field(description="0–100.")
     iv_percentile: float | None = Field(
         default=None,
         description="0–100: share of the past year's days (today excluded) with IV below today's.",
     )
-    dte: int
-    underlying_price: float
+    dte: int = Field(description="Whole calendar days to expiry (New York date).")
+    underlying_price: float = Field(description="USD.")
     if_called_return: float | None = Field(default=None, description="CC: %, on cost basis.")
     net_credit: float | None = Field(
         default=None,
@@ -315,11 +319,15 @@ class ScanEvent(Event):
 
 class PriceRequestItem(StrictModel):
     right: Right
-    spot: float = Field(gt=0)
-    strike: float = Field(gt=0)
-    dte: float = Field(gt=0, description="Days to expiry (calendar).")
-    price: float | None = Field(default=None, ge=0, description="Option price, to solve IV.")
-    iv: float | None = Field(default=None, gt=0, description="Volatility, if known.")
+    spot: float = Field(gt=0, description="Underlying price, USD.")
+    strike: float = Field(gt=0, description="USD.")
+    dte: float = Field(gt=0, description="Days to expiry (calendar; t = dte / 365).")
+    price: float | None = Field(
+        default=None, ge=0, description="Option price, USD per share, to solve IV."
+    )
+    iv: float | None = Field(
+        default=None, gt=0, description="Volatility if known, a fraction (0.25 = 25 %)."
+    )
     rate: float = Field(default=0.04, description="Risk-free rate, continuous, a fraction.")
     dividend_yield: float = Field(
         default=0.0,
@@ -353,13 +361,13 @@ class PriceResult(BaseModel):
         description="Why iv is null: below_intrinsic, above_upper_bound, bad_input, "
         "no_price_or_iv, not_converged.",
     )
-    price: float | None = Field(description="Model price per share at `iv`.")
-    delta: float | None
-    gamma: float | None
-    theta: float | None = Field(description="Per calendar day.")
-    vega: float | None = Field(description="Per 1 point (1%) of volatility.")
+    price: float | None = Field(description="Model price, USD per share, at `iv`.")
+    delta: float | None = Field(description="Per 1 USD of the underlying, per share.")
+    gamma: float | None = Field(description="Change of delta per 1 USD of the underlying.")
+    theta: float | None = Field(description="USD per share per calendar day.")
+    vega: float | None = Field(description="USD per share per 1 point (1 %) of volatility.")
     pop: float | None = Field(description="P(OTM): probability OTM at expiry, %.")
-    rho: float | None = Field(default=None, description="Per 1 point (1%) of rate.")
+    rho: float | None = Field(default=None, description="USD per share per 1 point (1 %) of rate.")
 
 
 class PriceResponse(BaseModel):
