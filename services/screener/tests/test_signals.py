@@ -259,3 +259,27 @@ def test_etfs_are_not_judged_on_company_fundamentals() -> None:
     assert filters.fundamental_rejection(450.0, Fundamentals(beta=2.0), c, "QQQ")[0] == "max_beta"
     # and the score counts ROE / FCF as unknown (2.5 each) + beta 1.0 <= 1 (5) = 10
     assert wheel.fundamentals_points(-3.0, -1e9, 1.0, etf=True) == 10.0
+
+
+def test_scan_request_cost_basis_reaches_the_covered_call() -> None:
+    # The web sends the ledger's basis per symbol (any case); the shares' IB average cost
+    # is 50 (assigned at the strike). As worked above: the 49.5 call passes on the ledger's
+    # 48.80 and shows both.
+    import asyncio
+
+    from screener.scan import run_scan
+    from wheeldesk.schemas.market import Chain
+    from wheeldesk.schemas.screener import ScanRequest
+
+    call = _q("KO", 30, 49.5, "C", 0.80, 0.84, iv=0.22, delta=0.28)
+    data = _data("KO", 49.20)
+    data.chains = [Chain(symbol="KO", underlying=data.quote, expirations=[], options=[call])]
+    shares = Position(account_id="DU1", symbol="KO", sec_type="STK", quantity=100, avg_cost=50.0)
+    request = ScanRequest(
+        symbols=["KO"], criteria=Criteria(min_apy=1.0), positions=[shares], data=[data],
+        cost_basis={"ko": 48.80}, now=NOW,
+    )  # fmt: skip
+    result = asyncio.run(run_scan(request, bridge=None, rate=0.0, now=NOW))
+    (cc,) = [s for s in result.signals if s.kind == "CC"]
+    assert cc.cost_basis == 48.80 and cc.cost_basis_source == "ledger" and cc.ib_avg_cost == 50.0
+    assert cc.breakeven == pytest.approx(48.00)

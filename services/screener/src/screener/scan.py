@@ -154,7 +154,7 @@ def _inline_symbol(
     puts = [q for q in quotes if q.contract.right == "P"]
     calls = [q for q in quotes if q.contract.right == "C"]
     held = {i: [q for q in quotes if q.contract.right == p.right] for i, p in enumerate(shorts)}
-    basis = request.cost_basis.get(data.symbol.upper(), request.cost_basis.get(data.symbol))
+    basis = request.cost_basis.get(data.symbol.strip().upper())
     s, r = _run_symbol(data, puts, calls, held, lot, shorts, ctx, basis)
     return s, r, []
 

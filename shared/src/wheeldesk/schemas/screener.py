@@ -149,6 +149,12 @@ class ScanRequest(StrictModel):
         "IB's average cost of the position, labelled as such.",
     )
 
+    @field_validator("cost_basis")
+    @classmethod
+    def _upper_symbols(cls, v: dict[str, float]) -> dict[str, float]:
+        """Symbols as the scan spells them (upper case), so 'ko' finds KO's shares."""
+        return {k.strip().upper(): x for k, x in v.items()}
+
 
 class Signal(BaseModel):
     """One suggestion with every number behind it.
