@@ -4,7 +4,7 @@ Wheeldesk discovers wheel candidates beyond a user's watchlist with IB's own sca
 subscription per idea instead of a chain per symbol). This module answers them the way IB
 Gateway does, message for message as ib_insync's decoder reads them:
 
-- reqScannerParameters (24) → scannerParameters (19): an XML document in IB's
+- reqScannerParameters (24) → scannerParameters (19): an XML document (`scanner_xml.py`) in IB's
   `ScanParameterResponse` shape (InstrumentList, LocationTree, ScanTypeList, FilterList with
   RangeFilter/AbstractField codes) naming what this simulator supports;
 - reqScannerSubscription (22) → scannerData (20) rows (rank, contract, marketName,
@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import math
 import weakref
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -414,77 +413,6 @@ def scanner_data(req_id: int, rows: list[Metrics]) -> bytes:
     return encode(*fields)
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    el = ET.SubElement(parent, tag, attrs)
-    if text is not None:
-        el.text = text
-    return el
-
-
-def parameters_xml() -> str:
-    """The supported instruments, locations, scan codes and filters in IB's XML shape."""
-    root = ET.Element("ScanParameterResponse")
-    il = _sub(root, "InstrumentList", varName="fullInstrumentList")
-    groups = ",".join(dict.fromkeys(f.group for f in FILTERS.values()))
-    for code, name in INSTRUMENTS.items():
-        inst = _sub(il, "Instrument")
-        _sub(inst, "name", name)
-        _sub(inst, "type", code)
-        _sub(inst, "filters", groups)
-    tree = _sub(root, "LocationTree", varName="locationTree")
-    top = _sub(tree, "Location")
-    _sub(top, "displayName", LOCATIONS["STK.US"])
-    _sub(top, "locationCode", "STK.US")
-    _sub(top, "instruments", "STK")
-    _sub(top, "routeExchange", "SMART")
-    _sub(top, "delayedOnly", "false")
-    _sub(top, "access", "true")
-    sub_tree = _sub(top, "LocationTree")
-    for code, name in LOCATIONS.items():
-        if code == "STK.US":
-            continue
-        loc = _sub(sub_tree, "Location")
-        _sub(loc, "displayName", name)
-        _sub(loc, "locationCode", code)
-        _sub(loc, "instruments", "STK")
-        _sub(loc, "routeExchange", "SMART")
-        _sub(loc, "delayedOnly", "false")
-        _sub(loc, "access", "true")
-    types = _sub(root, "ScanTypeList", varName="fullScanTypeList")
-    for n, (code, scan) in enumerate(SCAN_TYPES.items()):
-        st = _sub(types, "ScanType")
-        _sub(st, "displayName", scan.name)
-        _sub(st, "scanCode", code)
-        _sub(st, "instruments", "STK")
-        _sub(st, "absoluteColumns", "false")
-        cols = _sub(st, "Columns", varName="columns")
-        col = _sub(cols, "Column")
-        _sub(col, "colId", str(n + 1))
-        _sub(col, "name", scan.column)
-        _sub(st, "supportsSorting", "true")
-        _sub(st, "respSizeLimit", "2147483647")
-        _sub(st, "snapshotSizeLimit", str(MAX_ROWS))
-        _sub(st, "searchDefault", "false")
-        _sub(st, "access", "unrestricted")
-    flist = _sub(root, "FilterList", varName="filterList")
-    for group in dict.fromkeys(f.group for f in FILTERS.values()):
-        members = [f for f in FILTERS.values() if f.group == group]
-        rf = _sub(flist, "RangeFilter")
-        _sub(rf, "id", group)
-        _sub(rf, "category", members[0].category)
-        _sub(rf, "access", "unrestricted")
-        for f in members:
-            af = _sub(rf, "AbstractField", type="scanner.filter.DoubleField")
-            _sub(af, "code", f.code)
-            _sub(af, "displayName", f.display)
-            _sub(af, "abbrev", f.display)
-            _sub(af, "acceptNegative", "false")
-            _sub(af, "varName", f.code)
-            _sub(af, "skipValidation", "false")
-    body = ET.tostring(root, encoding="unicode")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
-
-
 # --- handlers (registered in session.HANDLERS) -----------------------------------------------
 
 _subs: weakref.WeakKeyDictionary[Session, set[int]] = weakref.WeakKeyDictionary()
@@ -498,6 +426,8 @@ def active_subscriptions(session: Session) -> int:
 
 
 def req_scanner_parameters(session: Session, f: list[str]) -> None:
+    from tws_sim.scanner_xml import parameters_xml  # it reads this module's catalogue
+
     session.send(encode(SCANNER_PARAMETERS, 1, parameters_xml()))
 
 
