@@ -101,3 +101,28 @@ async def test_executions_from_jetstream_become_a_cycle(nats_url):
     # basis = 150 − 240 / 100 = 147.60
     assert cycle.state == "shares" and str(cycle.adjusted_cost_basis) == "147.6000"
     assert await sync_to_async(Execution.objects.count)() == 3
+
+
+async def test_a_poisoned_execution_on_the_bus_is_skipped_not_stored(nats_url):
+    """Issue 17.1: a fake execution with a multiplier of 1e15 (or a NaN price) must never reach
+    the ledger; the consumer skips it (acked: retrying never helps) and goes on."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js, [subjects.STREAM_IBKR])
+    poisoned = [
+        fill("0000e0d5.00000bad.01.01", multiplier=10**15),
+        fill("0000e0d5.00000bad.02.01", symbol="X" * 5000),
+        fill("0000e0d5.00000bad.03.01", time=datetime(1, 1, 2, tzinfo=UTC)),
+    ]
+    good = fill("0000e0d5.0000600d.01.01")
+    for f in [*poisoned, good]:
+        await publish_event(js, subjects.execution(f.exec_id[:40]), ExecutionEvent(fill=f))
+    stop = asyncio.Event()
+    task = asyncio.create_task(consume(nats_url, stop))
+    await wait_for(lambda: Execution.objects.filter(exec_id=good.exec_id).exists())
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    info = await js.consumer_info(subjects.STREAM_IBKR, "web-ledger-executions")
+    await nc.close()
+    assert await sync_to_async(Execution.objects.count)() == 1
+    assert info.num_ack_pending == 0 and info.num_pending == 0  # skipped, not redelivered
