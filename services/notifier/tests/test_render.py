@@ -39,6 +39,7 @@ def test_signal_digest_labels_and_a_close_without_apy():
     out = render("signal_digest", ctx, web_url=WEB)
     assert "APY (simple)" in out.html and "P(OTM)" in out.html and "POP" not in out.html
     assert "APY (simple) — · P(OTM) 84%" in out.text
+    assert "cost to close $" in out.text and "cost to close $" in out.html
     # the footnote says what a covered call's APY is measured on: the cost basis
     assert "for a covered call (CC) the shares' cost basis" in out.html
     assert "share price (CC)" not in out.html
