@@ -44,6 +44,37 @@ def test_account_problem_names_the_login_kind() -> None:
     assert account_problem(None, []) == "IB reported no managed accounts for this login"
 
 
+def test_a_live_login_places_no_order(sim: Proc, nats_server: Proc) -> None:
+    """The account is the one IB's login manages (U… = live): orders are refused, 403, unless
+    ALLOW_LIVE_ORDERS; the preview still answers, saying so."""
+    live = tws_sim_proc(extra=["--account", "U1234567"]).start()
+    bridge = service_proc("gateway-bridge", bridge_env(live, nats_server.url))  # type: ignore[attr-defined]
+    try:
+        bridge.start(timeout=90)
+        assert client(bridge).account().account_id == "U1234567"
+        req = OrderRequest(
+            client_order_id=f"wd-{uuid.uuid4().hex[:16]}",
+            symbol="KO",
+            sec_type="STK",
+            action="BUY",
+            quantity=100,
+            order_type="LMT",
+            limit_price=Decimal("1.00"),
+            force=True,
+        )
+        r = api(bridge, "POST", "/v1/orders", json=req.model_dump(mode="json"))
+        assert r.status_code == 403 and r.json()["code"] == "live_account_refused"
+        preview = api(bridge, "POST", "/v1/orders/preview", json=req.model_dump(mode="json"))
+        assert preview.status_code == 200 and not preview.json()["is_paper"]
+        assert "live account: placing this order will be refused" in preview.json()["warnings"]
+        assert [
+            o for o in ctl(live, "/state/orders") if o.get("order_ref") == req.client_order_id
+        ] == []
+    finally:
+        bridge.stop()
+        live.stop()
+
+
 def test_a_configured_account_the_login_does_not_manage_stops_the_bridge(
     sim: Proc, nats_server: Proc
 ) -> None:

@@ -295,34 +295,6 @@ def test_order_retried_after_bridge_restart_is_placed_once(
     assert r.status_code == 409 and r.json()["code"] == "duplicate_client_order_id"
 
 
-def test_live_account_refused(
-    tws_sim_factory: Any, service_factory: Any, nats_server: Proc
-) -> None:
-    # A login whose account is live (U…): the bridge reads the account from IB, not a setting.
-    sim = tws_sim_factory(extra=["--account", "U1234567"])
-    bridge = service_factory(
-        "gateway-bridge",
-        env=bridge_env(sim, nats_server.url, IB_ACCOUNT="U1234567"),  # type: ignore[attr-defined]
-    )
-    req = _order()
-    r = api(bridge, "POST", "/v1/orders", json=req.model_dump(mode="json"))
-    assert r.status_code == 403 and r.json()["code"] == "live_account_refused"
-    assert _sim_orders(sim, req.client_order_id) == []
-    preview = api(bridge, "POST", "/v1/orders/preview", json=req.model_dump(mode="json"))
-    assert preview.status_code == 200 and not preview.json()["is_paper"]
-    assert "live account: placing this order will be refused" in preview.json()["warnings"]
-    # A read-only bridge places nothing either, paper or not.
-    paper = tws_sim_factory()
-    readonly = service_factory(
-        "gateway-bridge",
-        env=bridge_env(paper, nats_server.url, IB_READONLY="true"),  # type: ignore[attr-defined]
-    )
-    r = api(readonly, "POST", "/v1/orders", json=req.model_dump(mode="json"))
-    assert r.status_code == 403 and r.json()["code"] == "read_only"
-    assert _sim_orders(paper, req.client_order_id) == []
-    assert client(readonly).account().account_id == "DU7654321"
-
-
 def test_line_budget_and_pacing(
     tws_sim_factory: Any, service_factory: Any, nats_server: Proc
 ) -> None:
