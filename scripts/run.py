@@ -3,7 +3,10 @@
 Prints the URL and the demo login once every service answers `/healthz`. A process that dies
 is restarted (with backoff; one that keeps crashing, or refuses its configuration with exit 2,
 is left stopped and the log says so) while the others keep running: a kill -9 of one process
-must not take the other six down. Ctrl-C (or SIGTERM) stops everything and exits 0.
+must not take the other six down. Ctrl-C (or SIGTERM) stops everything and exits 0 (no
+`make: *** Error 130`). honcho, used before, stops every process when one exits and has no
+restart; supervisord or circus would add a daemon and a config format for seven commands, so
+the supervisor is the small loop below.
 
 Secrets of the run: NATS gets a fresh configuration under var/nats/ with one user per service
 and a new random password each (`wheeldesk.natsconn.server_config`), and unless

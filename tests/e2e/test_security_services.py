@@ -118,6 +118,17 @@ def test_nats_refuses_unauthenticated_clients_and_foreign_subjects(fault_stack: 
     assert httpx.get(f"{stack.notifier_url}/readyz", timeout=10).status_code == 200
 
 
+def test_no_nats_password_in_any_log(fault_stack: Stack) -> None:
+    """Credentials travel in NATS_URL or NATS_PASSWORD; the connect log shows the bare URL."""
+    passwords = getattr(fault_stack.nats, "passwords", {})
+    assert len(passwords) == 5  # four services and the test's own user
+    for proc in fault_stack.procs:
+        text = proc.log_text()
+        for user, password in passwords.items():
+            assert password not in text, f"{user}'s NATS password appears in {proc.name}'s log"
+    assert "nats connected" in fault_stack.bridge.log_text()
+
+
 @pytest.mark.parametrize("service", API_SERVICES)
 def test_a_foreign_host_is_refused_on_each_api(fault_stack: Stack, service: str) -> None:
     """DNS rebinding: a page at evil.example whose name now resolves to 127.0.0.1 reaches the
