@@ -230,6 +230,8 @@ class Index:
         self.alias: dict[str, Execution] = {}
         self.rows: dict[str, list[Execution]] = defaultdict(list)
         self.new_aliases: list[ExecutionAlias] = []
+        self.pending: list[Execution] = []  # new rows, inserted together at flush()
+        self._seq: dict[int, int] = {}  # id(obj) → creation order of a pending row
         if not incoming:
             return
         ids = sorted({i for inc in incoming for i in inc.ids if i})
@@ -252,8 +254,20 @@ class Index:
             self.rows[e.symbol].append(e)
         return kept
 
-    def add(self, e: Execution) -> None:
-        self._keep(e)
+    def order(self, e: Execution) -> int:
+        """Creation order (the row id, or after every stored row for a pending one): the
+        tie-break that keeps matching independent of the import order."""
+        return e.pk if e.pk is not None else 10**18 + self._seq[id(e)]
+
+    def create(self, e: Execution) -> None:
+        self._seq[id(e)] = len(self._seq)
+        self.pending.append(e)
+        self.rows[e.symbol].append(e)
+
+    def save(self, e: Execution) -> None:
+        if e.pk is not None:
+            e.save()
+        # a pending row is inserted by flush() as it is then
 
     def known(self, ids: tuple[str, ...]) -> Execution | None:
         return next((self.alias[i] for i in ids if i in self.alias), None)
@@ -266,6 +280,14 @@ class Index:
                 self.new_aliases.append(ExecutionAlias(alias=alias, execution=ex))
 
     def flush(self) -> None:
+        """Insert the pending rows (one statement per 500) and the new aliases."""
+        if self.pending:
+            Execution.objects.bulk_create(self.pending, batch_size=500)
+            for e in self.pending:
+                self.by_pk[e.pk] = e
+            self.pending = []
+        for a in self.new_aliases:
+            a.execution = a.execution  # re-read the now-known id of a row inserted above
         ExecutionAlias.objects.bulk_create(self.new_aliases, ignore_conflicts=True)
         self.new_aliases = []
 
@@ -273,7 +295,7 @@ class Index:
         lo, hi = when - timedelta(days=1), when + timedelta(days=1)
         return sorted(
             (e for e in self.rows.get(symbol, []) if lo <= e.time <= hi),
-            key=lambda e: (e.time, e.pk),
+            key=lambda e: (e.time, self.order(e)),
         )
 
 
@@ -287,7 +309,11 @@ class Outcome:
 
 def record(inc: Incoming, index: Index | None = None) -> Outcome:
     """Store one fill from one source under its one identity (see the module docstring)."""
-    index = index if index is not None else Index([inc])
+    if index is None:  # one fill on its own
+        index = Index([inc])
+        outcome = record(inc, index)
+        index.flush()
+        return outcome
     new = inc.fields
     # 1. an id already seen
     known = index.known(inc.ids)
@@ -295,6 +321,7 @@ def record(inc: Incoming, index: Index | None = None) -> Outcome:
         if same_fill(new, {k: getattr(known, k) for k in MERGED_FIELDS}):
             return _absorb(known, inc, index)
         # The same id for another fill: kept apart and flagged (never merged or dropped).
+        index.flush()  # the clash may be with a row of this batch: give it its id
         for other in Execution.objects.filter(conflict_with=known, conflict_id=inc.exec_id):
             other = index.by_pk.get(other.pk, other)
             if same_fill(new, {k: getattr(other, k) for k in MERGED_FIELDS}):
@@ -304,7 +331,7 @@ def record(inc: Incoming, index: Index | None = None) -> Outcome:
         merge(ex, {inc.source: to_raw(new, inc.exec_id)})
         ex.exec_id = f"{inc.exec_id}~conflict{n}"[:80]
         ex.save()
-        index.add(ex)
+        index._keep(ex)
         return Outcome(ex, created=True, changed=True, conflict=True)
     # 2. a correction of a fill already stored under an earlier revision
     parts = correction_parts(inc.ib_id)
@@ -325,7 +352,7 @@ def record(inc: Incoming, index: Index | None = None) -> Outcome:
             }
             raws[inc.source] = to_raw(new, inc.exec_id)
             merge(old, raws)
-            old.save()
+            index.save(old)
             index.add_aliases(old, inc.ids)
             return Outcome(old, changed=True)
     # 3. the same fill told by another source
@@ -338,14 +365,13 @@ def record(inc: Incoming, index: Index | None = None) -> Outcome:
         if inc.ib_id and old.ib_exec_id:
             continue  # two different IB ids are two fills
         score = _compatible(new, old)
-        if score is not None and (best is None or (score, old.pk) < (best[0], best[1])):
-            best = (score, old.pk, old)
+        if score is not None and (best is None or (score, index.order(old)) < (best[0], best[1])):
+            best = (score, index.order(old), old)
     if best is not None:
         return _absorb(best[2], inc, index)
     ex = Execution()
     merge(ex, {inc.source: to_raw(new, inc.exec_id)})
-    ex.save()
-    index.add(ex)
+    index.create(ex)
     index.add_aliases(ex, inc.ids)
     return Outcome(ex, created=True, changed=True)
 
@@ -364,7 +390,7 @@ def _absorb(ex: Execution, inc: Incoming, index: Index, *, aliases: bool = True)
     merge(ex, raws)
     changed = old_cols != {k: getattr(ex, k) for k in (*MERGED_FIELDS, "exec_id", "sources")}
     if changed or before != raw:
-        ex.save()
+        index.save(ex)
     if aliases:
         index.add_aliases(ex, inc.ids)
     return Outcome(ex, changed=changed)
