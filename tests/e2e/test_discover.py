@@ -53,7 +53,8 @@ def test_ready_idea_to_watchlist_and_wheel_screen(page: Page, discover_stack: St
         "rs => rs.map(r => r.querySelectorAll('td')[2].innerText)"
     )]  # fmt: skip
     assert all(20 * 0.99 < p < 200 * 1.01 for p in prices), prices
-    expect(first.locator("td").nth(3)).to_have_text(re.compile(r"^\$[\d.]+[MBT]$"))
+    expect(first.locator("td").nth(3)).to_have_text(re.compile(r"^\d+\.\d%$"))  # IV
+    expect(first.locator("td").nth(4)).to_have_text(re.compile(r"^\$[\d.]+[MBT]$"))
 
     picked = symbols[:2]
     for s in picked:

@@ -73,6 +73,7 @@ def test_run_returns_ranked_rows_inside_the_filters(bridge: Proc) -> None:
         assert 20 * 0.99 < row["price"] < 200 * 1.01, row
         assert row["market_cap"] > 10e9 * 0.99, row
         assert row["next_earnings"] is not None
+        assert 0.05 < row["implied_volatility"] < 3, row
     # without details: IB's rows only, the same ranking
     lean = api(bridge, "POST", "/v1/scanner/run", json={**body, "details": False}).json()
     assert [x["symbol"] for x in lean["rows"]] == [x["symbol"] for x in rows]

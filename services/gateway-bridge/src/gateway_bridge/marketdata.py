@@ -348,6 +348,7 @@ class MarketData:
             conid=details.contract.conId or None,
             quote=quote,
             fundamentals=fundamentals,
+            implied_volatility=num(ticker.impliedVolatility),
             simulated=self.settings.ib_simulated,
         )
 

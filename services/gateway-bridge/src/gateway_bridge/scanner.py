@@ -248,6 +248,7 @@ class Scanner:
             row.sector = info.sector
             row.price = info.quote.price
             row.market_cap = info.fundamentals.market_cap
+            row.implied_volatility = info.implied_volatility
             row.next_earnings = info.fundamentals.next_earnings
 
         await asyncio.gather(*(one(r) for r in rows))

@@ -74,6 +74,10 @@ class StockInfo(BaseModel):
     conid: int | None = None
     quote: Quote
     fundamentals: Fundamentals = Fundamentals()
+    implied_volatility: float | None = Field(
+        default=None,
+        description="30-day implied volatility of the stock (IB tick 106), a fraction.",
+    )
     simulated: bool = Field(default=False, description="True when the data came from tws-sim.")
 
 

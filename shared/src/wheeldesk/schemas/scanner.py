@@ -78,6 +78,9 @@ class MarketScanRow(BaseModel):
     sector: str | None = None
     price: float | None = None
     market_cap: float | None = Field(None, description="Market capitalisation, USD.")
+    implied_volatility: float | None = Field(
+        None, description="The stock's 30-day implied volatility (IB tick 106), a fraction."
+    )
     next_earnings: date | None = None
 
 

@@ -163,6 +163,7 @@ def row_views(result: MarketScanResult) -> list[dict[str, Any]]:
             "sector": r.sector or "—",
             "price": f"{r.price:,.2f}" if r.price is not None else "—",
             "market_cap": _money(r.market_cap),
+            "iv": f"{100 * r.implied_volatility:.1f}%" if r.implied_volatility else "—",
             "earnings": r.next_earnings.isoformat() if r.next_earnings else "—",
             "distance": r.distance,
         }
