@@ -195,3 +195,10 @@ def test_a_held_put_at_its_exercise_value_has_delta_one_not_a_model_iv() -> None
         "IV unknown: the option's price is at its exercise value (no time value left, delta 1);"
         " the stock's implied volatility 30.0% used for the probabilities"
     ]
+    # without a year of IV history there is nothing to stand in: P(OTM) is unknown (null),
+    # never NaN in the JSON, never a made-up number
+    bare = data.model_copy(update={"iv_history": []})
+    (sig,), _ = signals.manage_short(position, [held], bare, ctx)
+    assert sig.pop is None and sig.iv is None and sig.abs_delta == 1.0
+    assert "P(OTM) unknown (no IV); |delta| 1.00" in sig.reasons
+    assert '"pop":null' in sig.model_dump_json()

@@ -337,7 +337,7 @@ def to_signal(
         yield_pct=_r(float(ev.yield_frac[i]) * 100.0, 4),
         apy=_r(apy, 2),
         apy_compounded=_r(float(ev.apy_compounded[i]), 2),
-        pop=round(pop, 2),
+        pop=_r(pop, 2),
         prob_profit=_r(p_profit, 2),
         abs_delta=_opt(round(float(cols.abs_delta[i]), 4)),
         breakeven=_r(float(ev.breakeven[i]), 4),
@@ -515,7 +515,9 @@ def close_signal(
         f"{cost * mult * lots:,.2f} USD: {captured_text}",
         f"holding to expiry would earn the remaining {cost:.2f} over {max(days, 1)} days: "
         f"{per_day:.4f} a share ({per_day * mult:.2f} USD a contract) a day",
-        f"P(OTM) {float(ev.pop[0]):.0f}% if held to expiry; |delta| {ev.cols.abs_delta[0]:.2f}",
+        f"P(OTM) {float(ev.pop[0]):.0f}% if held to expiry; |delta| {ev.cols.abs_delta[0]:.2f}"
+        if math.isfinite(float(ev.pop[0]))
+        else f"P(OTM) unknown (no IV); |delta| {ev.cols.abs_delta[0]:.2f}",
     ]
     points = float(np.clip(captured if captured is not None else 0.0, 0.0, 100.0))
     rank = ev.cols.iv_rank[0]
@@ -531,7 +533,7 @@ def close_signal(
         yield_pct=None,
         apy=None,
         apy_compounded=None,
-        pop=round(float(ev.pop[0]), 2),
+        pop=_r(float(ev.pop[0]), 2),
         prob_profit=None,
         abs_delta=_opt(round(float(ev.cols.abs_delta[0]), 4)),
         breakeven=None,
@@ -694,7 +696,7 @@ def manage_short(
     sig.reasons[1] = (
         f"position after the roll: {received:.2f} received + {credit:.2f} net = "
         f"{received + credit:.2f} a share in credits; breakeven {sig.breakeven:.2f}, "
-        f"P(profit) {sig.prob_profit or 0:.0f}%, P(OTM) {sig.pop:.0f}%; "
+        f"P(profit) {sig.prob_profit or 0:.0f}%, P(OTM) {sig.pop or 0:.0f}%; "
         f"|delta| {sig.abs_delta or 0:.2f}"
     )
     sig.reasons = [r for r in sig.reasons if not r.startswith("if called:")]

@@ -192,9 +192,10 @@ class Signal(BaseModel):
     apy_compounded: float | None = Field(
         default=None, description="Compounded: ((1 + yield)^(365 / days) - 1) x 100, %."
     )
-    pop: float = Field(
+    pop: float | None = Field(
         description="P(OTM): probability the option expires out of the money, % (risk-neutral, "
-        "short put N(d2), short call N(-d2)). Not the probability of profit."
+        "short put N(d2), short call N(-d2)). Not the probability of profit. Null when no IV "
+        "can be had (a held option at its exercise value on a stock without IV history)."
     )
     prob_profit: float | None = Field(
         default=None,

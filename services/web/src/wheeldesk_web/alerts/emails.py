@@ -111,7 +111,7 @@ def _matches(saved: SavedScan, s, symbols: set[str] | None, threshold: str = "A"
         return False
     if saved.min_apy is not None and s.apy is not None and s.apy < saved.min_apy:
         return False
-    if saved.min_pop is not None and s.pop < saved.min_pop:
+    if saved.min_pop is not None and (s.pop is None or s.pop < saved.min_pop):
         return False
     if saved.max_delta is not None and (s.abs_delta or 0) > saved.max_delta:
         return False
@@ -134,7 +134,7 @@ def digest_context(name: str, signals: list, as_of: datetime | None) -> dict[str
             "dte": s.dte,
             "premium": float(s.premium),
             "apy": None if s.apy is None else float(s.apy),  # a CLOSE has no APY
-            "pop": float(s.pop),
+            "pop": None if s.pop is None else float(s.pop),
         }
         for s in signals
     ]

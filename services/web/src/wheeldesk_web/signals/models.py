@@ -91,7 +91,9 @@ class Signal(models.Model):
         null=True, blank=True, db_index=True, help_text="Simple annualised, %; none for CLOSE."
     )
     apy_compounded = models.FloatField(null=True, blank=True, help_text="%.")
-    pop = models.FloatField(help_text="P(OTM): probability OTM at expiry, %.")
+    pop = models.FloatField(
+        null=True, blank=True, help_text="P(OTM): probability OTM at expiry, %."
+    )
     prob_profit = models.FloatField(
         null=True, blank=True, help_text="P(profit): S_T beyond the breakeven, %."
     )
