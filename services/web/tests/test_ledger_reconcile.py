@@ -246,3 +246,24 @@ def test_a_poisoned_stored_row_is_shown_invalid_and_pages_stay_200(user_client):
     page = r.content.decode()
     assert 'id="ledger-invalid"' in page and "multiplier 1000000000000000" in page
     assert "cycle #" in page
+
+
+def test_adjustment_form_refuses_absurd_numbers(user_client):
+    # Issue 17.1 for forms: a lot of 1e15 shares or a year-1 date is a field error, not a row.
+    r = user_client.post(
+        "/ledger/adjust/",
+        {
+            "kind": "lot",
+            "symbol": "KO",
+            "time": "0001-01-01T10:00",
+            "quantity": "1000000000000",
+            "price": "60",
+            "amount": "0",
+            "note": "typo",
+        },
+        follow=True,
+    )
+    page = r.content.decode()
+    assert r.status_code == 200 and "Adjustment not saved" in page
+    assert "quantity" in page and "time" in page
+    assert Adjustment.objects.count() == 0 and WheelCycle.objects.count() == 0
