@@ -201,4 +201,8 @@ def test_a_held_put_at_its_exercise_value_has_delta_one_not_a_model_iv() -> None
     (sig,), _ = signals.manage_short(position, [held], bare, ctx)
     assert sig.pop is None and sig.iv is None and sig.abs_delta == 1.0
     assert "P(OTM) unknown (no IV); |delta| 1.00" in sig.reasons
-    assert '"pop":null' in sig.model_dump_json()
+    assert '"pop":null' in sig.model_dump_json() and sig.expected_move is None
+    # what the web receives parses back (no NaN turned into a null a required field refuses)
+    from wheeldesk.schemas.screener import Signal
+
+    assert Signal.model_validate_json(sig.model_dump_json()).pop is None

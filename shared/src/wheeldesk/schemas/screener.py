@@ -207,7 +207,9 @@ class Signal(BaseModel):
         description="USD per share. ROLL: the whole position's after the roll (strike - every "
         "credit received, or cost basis - credits for a covered call). Null for CLOSE."
     )
-    expected_move: float = Field(description="One standard deviation to expiry, USD.")
+    expected_move: float | None = Field(
+        description="One standard deviation to expiry, USD (null without an IV)."
+    )
     distance_pct: float = Field(description="Strike's distance out of the money, % of price.")
     distance_em: float | None = Field(description="The same distance in expected moves.")
     spread_pct: float | None = Field(description="(ask - bid) / mid, %.")

@@ -99,7 +99,7 @@ class Signal(models.Model):
     )
     abs_delta = models.FloatField(null=True, blank=True)
     breakeven = models.FloatField(null=True, blank=True)
-    expected_move = models.FloatField()
+    expected_move = models.FloatField(null=True, blank=True)
     distance_pct = models.FloatField()
     distance_em = models.FloatField(null=True, blank=True)
     spread_pct = models.FloatField(null=True, blank=True)
