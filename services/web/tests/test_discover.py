@@ -178,3 +178,34 @@ def test_bridge_down_is_a_banner_not_a_traceback(client, trader, monkeypatch) ->
     r = client.post("/discover/run/", {"idea": "iv-over-hist"})
     assert r.status_code == 502
     assert "The scan did not run: IBKR is not reachable right now." in r.content.decode()
+
+
+def test_scheduled_discoveries_record_new_names_once_a_trading_day(client, trader, live) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+    from wheeldesk.testing.moments import SIM_START
+    from wheeldesk_web.alerts.worker import Worker
+
+    SavedDiscovery.objects.create(
+        user=trader, name="Big caps", scan_code="MOST_ACTIVE", rows=5,
+        filters={"marketCapAbove1e6": 100000}, on_schedule=True,
+    )  # fmt: skip
+    SavedDiscovery.objects.create(user=trader, name="Off", scan_code="MOST_ACTIVE", rows=3)
+    call_command("discover", "--no-screen")
+    saved = SavedDiscovery.objects.get(name="Big caps")
+    assert len(saved.last_symbols) == 5 and saved.last_run is not None
+    assert SavedDiscovery.objects.get(name="Off").last_run is None  # not on the schedule
+    assert not ScanRun.objects.exists()
+
+    # the worker: once a trading day, the wheel screen on new names (none new here: same ranks)
+    calls: list[int] = []
+
+    def discover() -> int:
+        calls.append(1)
+        return len(services.run_scheduled(screen=True))
+
+    # the bridge is the real one; sync is not under test here
+    worker = Worker(scan_every=None, sync=lambda: False, discover=discover, ignore_hours=True)
+    assert "discovered 1" in worker.tick(SIM_START)
+    later = worker.tick(SIM_START.replace(hour=11))  # the same trading day
+    assert not [d for d in later if d.startswith("discovered")] and calls == [1]
+    assert not ScanRun.objects.exists()  # the same five names: nothing new to screen

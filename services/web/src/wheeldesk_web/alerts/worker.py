@@ -38,6 +38,20 @@ def run_command(name: str, *args: str) -> bool:
     return True
 
 
+DISCOVER_EVERY = timedelta(hours=20)
+
+
+def _saved_discoveries() -> int:
+    """The saved discoveries on the schedule (discover app): how many ran (0 if it failed)."""
+    from wheeldesk_web.discover.services import run_scheduled
+
+    try:
+        return len(run_scheduled())
+    except Exception:
+        log.exception("saved discoveries crashed")
+        return 0
+
+
 def scheduled_due(times: list[str], now: datetime, done: list[str]) -> str | None:
     """The latest of today's scan times (HH:MM, New York) that has come and is not done.
 
@@ -61,6 +75,7 @@ class Worker:
         default=lambda username: run_command("scan", "--user", username)
     )
     sync: Callable[[], bool] = field(default=lambda: run_command("sync_ibkr"))
+    discover: Callable[[], int] = field(default=lambda: _saved_discoveries())
     bridge_factory: Callable | None = None
     notifier_factory: Callable | None = None
 
@@ -125,6 +140,9 @@ class Worker:
         for username in self._scheduled(now):
             if self.scan_user(username):
                 done.append(f"scheduled scan {username}")
+        if self._due("discover", DISCOVER_EVERY, now) and (n := self.discover()):
+            self._mark("discover", now)  # saved discoveries: once a trading day
+            done.append(f"discovered {n}")
         # Every pass, not only after its own scans: a scan a user ran from the page is
         # emailed too. Only signals never emailed go out, so this is cheap and once-only.
         if emails.queue_signal_digests():

@@ -86,3 +86,7 @@ class SaveForm(forms.Form):
     name = forms.CharField(
         label="Save as", max_length=80, widget=forms.TextInput({**INPUT, "placeholder": "Name"})
     )
+    on_schedule = forms.BooleanField(
+        label="Run it once a trading day (new names get the wheel screen and the email digest)",
+        required=False,
+    )

@@ -17,6 +17,11 @@ class SavedDiscovery(models.Model):
     location = models.CharField(max_length=64, default="STK.US.MAJOR")
     filters = models.JSONField(default=dict, blank=True)
     rows = models.PositiveSmallIntegerField(default=20)
+    on_schedule = models.BooleanField(
+        default=False,
+        help_text="The worker runs it once a trading day; new names get the wheel screen, "
+        "whose new signals reach the email digest.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     last_run = models.DateTimeField(null=True, blank=True)
     last_symbols = models.JSONField(default=list, blank=True)

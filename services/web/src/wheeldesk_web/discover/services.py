@@ -8,6 +8,7 @@ scan's).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +19,11 @@ from wheeldesk.schemas.scanner import MarketScanRequest, MarketScanResult, Scann
 from wheeldesk_web.core import clients
 from wheeldesk_web.discover.models import NAME_MAX, SavedDiscovery
 from wheeldesk_web.signals.models import ScanRun
-from wheeldesk_web.signals.services import create_scan, start_in_background
+from wheeldesk_web.signals.services import create_scan, execute_scan, start_in_background
 from wheeldesk_web.watchlist.models import Watchlist
 from wheeldesk_web.watchlist.services import WatchlistError, add_symbol, normalise_symbol
 
+log = logging.getLogger(__name__)
 SESSION_KEY = "discover_result"
 MAX_SYMBOLS = 50  # IB's rows per scan: more never come from one discovery
 
@@ -223,7 +225,9 @@ def screen(user: Any, symbols: list[str]) -> ScanRun:
     return run_
 
 
-def save(user: Any, name: str, request: MarketScanRequest) -> SavedDiscovery:
+def save(
+    user: Any, name: str, request: MarketScanRequest, on_schedule: bool = False
+) -> SavedDiscovery:
     name = name.strip()
     if not name:
         raise DiscoverError("Give the discovery a name.", "name")
@@ -237,6 +241,7 @@ def save(user: Any, name: str, request: MarketScanRequest) -> SavedDiscovery:
             "location": request.location,
             "filters": request.filters,
             "rows": request.rows,
+            "on_schedule": on_schedule,
         },
     )
     return saved
@@ -259,3 +264,26 @@ def record_run(saved: SavedDiscovery, result: MarketScanResult) -> list[str]:
     saved.last_run = timezone.now()
     saved.save(update_fields=["last_symbols", "last_run"])
     return new
+
+
+def run_scheduled(screen: bool = True) -> list[tuple[SavedDiscovery, list[str]]]:
+    """Every saved discovery on the schedule (active users): one IB scan each, and the wheel
+    screen on its names when new ones came up since the last run (a `schedule` scan, so the
+    worker's digest emails its new signals: "new candidates"). A failure skips that one."""
+    out: list[tuple[SavedDiscovery, list[str]]] = []
+    due = SavedDiscovery.objects.filter(on_schedule=True, user__is_active=True)
+    for saved in due.select_related("user"):
+        try:
+            result = run(saved_request(saved).model_copy(update={"details": False}))
+        except (DiscoverError, ValueError) as exc:
+            log.warning("saved discovery %s (%s) did not run: %s", saved.pk, saved.name, exc)
+            continue
+        new = record_run(saved, result)
+        out.append((saved, new))
+        if new and screen:
+            scan = create_scan(
+                saved.user, trigger="schedule", symbols=[r.symbol for r in result.rows]
+            )
+            if scan.progress.startswith("Queued"):
+                execute_scan(scan)
+    return out

@@ -10,5 +10,6 @@ urlpatterns = [
     path("screen/", views.screen, name="screen"),
     path("save/", views.save, name="save"),
     path("saved/<int:pk>/run/", views.run_saved, name="run_saved"),
+    path("saved/<int:pk>/schedule/", views.schedule_saved, name="schedule_saved"),
     path("saved/<int:pk>/delete/", views.delete_saved, name="delete_saved"),
 ]

@@ -147,7 +147,12 @@ def save(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, status=400, save_form=form)
     try:
-        saved = services.save(request.user, form.cleaned_data["name"], last.request)
+        saved = services.save(
+            request.user,
+            form.cleaned_data["name"],
+            last.request,
+            on_schedule=form.cleaned_data["on_schedule"],
+        )
     except services.DiscoverError as exc:
         form.add_error("name", str(exc))
         return _page(request, status=400, save_form=form)
@@ -177,4 +182,14 @@ def delete_saved(request: HttpRequest, pk: int) -> HttpResponse:
     saved = get_object_or_404(SavedDiscovery, pk=pk, user=request.user)
     saved.delete()
     messages.info(request, f"Deleted “{saved.name}”.")
+    return redirect("discover:index")
+
+
+@require_POST
+def schedule_saved(request: HttpRequest, pk: int) -> HttpResponse:
+    saved = get_object_or_404(SavedDiscovery, pk=pk, user=request.user)
+    saved.on_schedule = request.POST.get("on") == "1"
+    saved.save(update_fields=["on_schedule"])
+    state = "runs once a trading day" if saved.on_schedule else "runs only when you ask"
+    messages.info(request, f"“{saved.name}” {state}.")
     return redirect("discover:index")
