@@ -220,7 +220,7 @@ def run() -> list[dict[str, Any]]:
     am_rel, am_abs, am_itm = _american_vs_quantlib(w)
     return [
         {
-            "name": "1M contracts: IV + greeks + POP + filters + APY + score + ranking "
+            "name": "1M contracts: IV + greeks + P(OTM) + filters + APY + score + ranking "
             "+ American model for the signals that need it",
             "value": best * 1000.0,
             "unit": "ms",
