@@ -447,7 +447,7 @@ QUERY_PAGES = [
     ("/signals/?sort=" + quote(SCRIPT), 200, None),
     ("/signals/?sort=" + quote(SQL), 200, None),
     ("/signals/?tier=Z&kind=" + quote(SCRIPT), 200, None),
-    ("/signals/?apy_min=abc", 400, "APY % min: enter a number"),
+    ("/signals/?apy_min=abc", 400, "APY % (simple) min: enter a number"),
     ("/signals/?apy_min=nan&pop_max=-inf&dte_min=1e999", 400, "DTE min: enter a number"),
     ("/signals/export.csv?dte_min=1e999", 200, None),
     ("/signals/?page=-1", 200, None),
@@ -465,7 +465,13 @@ QUERY_PAGES = [
     ("/orders/?page=-1", 200, None),
     ("/ledger/?page=-5&sort=" + quote(SCRIPT), 200, None),
     ("/watchlist/?list=999999999999999999999", 404, None),
-    ("/watchlist/?list=-1", 200, None),
+    ("/watchlist/?list=-1", 404, None),  # not 1-18 ASCII digits: no list (nor `¹`, `٣`)
+    ("/watchlist/?list=%C2%B9", 404, None),
+    ("/watchlist/?list=%D9%A3", 404, None),
+    ("/signals/?scan=%C2%B9", 404, None),
+    ("/signals/?scan=%D9%A3", 404, None),
+    ("/orders/new/?signal=%C2%B9", 404, None),
+    ("/orders/new/?signal=%D9%A3", 404, None),
     ("/orders/new/?signal=" + quote(SQL), 404, None),
     ("/ledger/cycles/" + quote(SQL, safe="") + "/", 404, None),
 ]

@@ -124,7 +124,8 @@ def test_signal_to_filled_order_history_dashboard_and_ledger(page, wheel_stack):
     assert page.get_attribute("#trading-mode", "data-mode") == "paper"
     assert "DU7654321" in page.inner_text("#trading-mode")
     page.click("[data-set-limit]")  # take the bid
-    page.click("#update-preview")
+    with page.expect_navigation():  # the update is previewed again: a new page
+        page.click("#update-preview")
     page.wait_for_selector("#confirm-order")
     contract = page.inner_text("h1").split("×", 1)[1].strip()
     page.click("#confirm-order")

@@ -383,3 +383,24 @@ def test_not_connected_at_confirm_marks_not_sent_and_a_retry_places_it_once(user
     )
     confirm(user_client, coid)
     assert WebOrder.objects.get(client_order_id=coid).status == "unknown"
+
+
+def test_a_late_answer_never_moves_an_order_back(user_client, bridge):
+    """The place call's answer arriving after the stream's "filled" keeps it filled, priced."""
+    from wheeldesk_web.orders.services import apply_bridge_order
+
+    coid = draft(user_client)
+    confirm(user_client, coid)  # the fake answers "submitted"
+    stale = bridge.placed[coid].model_copy(deep=True)
+    bridge.fill(coid, 1.12)
+    order = WebOrder.objects.get(client_order_id=coid)
+    apply_bridge_order(order, bridge.placed[coid])  # the event: filled at 1.12
+    apply_bridge_order(order, stale)  # then the late "submitted", no price
+    order.refresh_from_db()
+    assert (order.status, order.filled, order.avg_fill_price) == ("filled", 1, Decimal("1.12"))
+    assert order.commission == Decimal("1.05") and len(order.fills) == 1
+    assert list(order.history.values_list("status", flat=True)) == [
+        "sending",
+        "submitted",
+        "filled",
+    ]

@@ -407,27 +407,56 @@ def _set_status(order: Order, status: str, message: str = "") -> None:
     _history(order, status, message)
 
 
+# How far along an order is: an answer that is behind what is stored (the place call's answer
+# arriving after the stream's "filled", a poll racing an event) never moves it back.
+_PROGRESS = {
+    "pending": 1,
+    "submitted": 2,
+    "partially_filled": 3,
+    "filled": 4,
+    "cancelled": 4,
+    "rejected": 4,
+}
+
+
 def apply_bridge_order(order: Order, b: BridgeOrder) -> bool:
-    """Copy the bridge's view of an order onto ours; True when the status changed."""
+    """Merge the bridge's view of an order into ours; True when the status changed.
+
+    Several writers carry the bridge's view (the confirm's answer, the worker's order-event
+    consumer and its sync pass), in any order: in one write transaction, against the row as
+    stored, the status only moves forward, the filled quantity never shrinks, and a price,
+    commission or fill already known is not replaced by a view that lacks it.
+    """
     from wheeldesk_web.ledger.services import record_fills
 
-    previous = (order.status, order.filled)
-    order.ib_order_id = b.order_id
-    order.perm_id = b.perm_id
-    order.status = str(b.status.value)
-    order.filled = dec(b.filled)
-    order.avg_fill_price = dec(b.avg_fill_price) if b.avg_fill_price else None
-    fills_commission = sum((dec(f.commission) for f in b.fills if f.commission), Decimal(0))
-    commission = dec(b.commission) if b.commission is not None else fills_commission or None
-    order.commission = abs(commission) if commission is not None else None
-    order.fills = [f.model_dump(mode="json") for f in b.fills]
-    if b.message:
-        order.message = b.message
-    order.save()
-    changed = previous != (order.status, order.filled)
-    if changed:
-        _history(order, order.status, b.message or "")
-        audit(order, "status", f"{previous[0]} → {order.status}", filled=str(order.filled))
+    with transaction.atomic():
+        if order.pk:
+            order.refresh_from_db()
+        previous = (order.status, order.filled)
+        incoming = str(b.status.value)
+        here = _PROGRESS.get(order.status, 0)
+        ahead = _PROGRESS.get(incoming, 0)
+        behind = ahead < here or (here == 4 and incoming != order.status)
+        order.ib_order_id = b.order_id
+        order.perm_id = b.perm_id or order.perm_id
+        if not behind:
+            order.status = incoming
+        order.filled = max(dec(b.filled), dec(order.filled))
+        if b.avg_fill_price:
+            order.avg_fill_price = dec(b.avg_fill_price)
+        fills_commission = sum((dec(f.commission) for f in b.fills if f.commission), Decimal(0))
+        commission = dec(b.commission) if b.commission is not None else fills_commission or None
+        if commission is not None:
+            order.commission = abs(commission)
+        if len(b.fills) >= len(order.fills or []):
+            order.fills = [f.model_dump(mode="json") for f in b.fills]
+        if b.message and not behind:
+            order.message = b.message
+        order.save()
+        changed = previous != (order.status, order.filled)
+        if changed:
+            _history(order, order.status, b.message or "")
+            audit(order, "status", f"{previous[0]} → {order.status}", filled=str(order.filled))
     if b.fills:
         record_fills(b.fills, "bridge")
     return changed
