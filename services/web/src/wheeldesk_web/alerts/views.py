@@ -36,7 +36,7 @@ class SavedScanForm(_Styled, forms.ModelForm):
         labels = {
             "kinds": "Signal kinds",
             "min_apy": "Minimum APY (%)",
-            "min_pop": "Minimum probability OTM (%)",
+            "min_pop": "Minimum P(OTM), probability of expiring out of the money (%)",
             "max_delta": "Maximum |delta|",
             "max_dte": "Maximum days to expiry",
             "email": "Email new tier-A signals",
