@@ -201,6 +201,28 @@ def test_weak_secrets_exit_2_with_one_line(module: str, env: dict[str, str], lin
     assert result.stderr.strip().splitlines() == [line]
 
 
+def test_a_one_character_django_secret_key_exits_2() -> None:
+    cwd = Path(tempfile.mkdtemp(prefix="wd-weak-"))
+    result = _run_service(
+        "wheeldesk_web",
+        {
+            "DEMO_MODE": "false",
+            "INTERNAL_API_TOKEN": STRONG,
+            "DJANGO_SECRET_KEY": "x",
+            "NATS_USER": "web",
+            "NATS_PASSWORD": "n" * 40,
+            "ALLOWED_HOSTS": "wheeldesk.example.com",
+            "DATA_DIR": str(cwd / "data"),
+        },
+        cwd,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: DJANGO_SECRET_KEY is 1 characters; use at least 32 when"
+        " DEMO_MODE=false (openssl rand -hex 32)"
+    ]
+
+
 def test_a_spoofed_account_stops_the_bridge(fault_stack: Stack) -> None:
     """IB_ACCOUNT=DU… on a live login made the bridge report a paper account and its
     live-order guard pass (IB itself rejected the orders). tws-sim logged in as a live
