@@ -240,7 +240,9 @@ def test_a_poisoned_stored_row_is_shown_invalid_and_pages_stay_200(user_client):
         cur.execute(f"UPDATE {table} SET multiplier = 1000000000000000 WHERE id = %s", [ex.pk])
         wc = WheelCycle._meta.db_table
         cur.execute(f"UPDATE {wc} SET premium = 1e30")
-    assert user_client.get("/dashboard/").status_code == 200
+    dash = user_client.get("/dashboard/")
+    assert dash.status_code == 200
+    assert "2 invalid stored ledger row(s), not counted" in dash.content.decode()
     r = user_client.get("/ledger/")
     assert r.status_code == 200
     page = r.content.decode()

@@ -240,6 +240,13 @@ def cycles_in_progress(today: date | None = None) -> list[WheelCycle]:
     return rows
 
 
+def invalid_rows() -> int:
+    """How many stored executions/cycles the pages cannot count (listed on the ledger page)."""
+    _rows, bad_cycles = readable(WheelCycle.objects.all())
+    _good, bad_execs = valid_executions()
+    return len(bad_cycles) + len(bad_execs)
+
+
 def summary_version() -> str:
     """A key that changes whenever the dashboard's wheel card may: a new day, a fill stored,
     an adjustment made, cycles rebuilt (rebuilt rows get new ids). The card is cached under

@@ -6,6 +6,7 @@ from django import template
 
 from wheeldesk_web.ledger.services import (
     cycles_in_progress,
+    invalid_rows,
     ledger_differences,
     premium_collected_this_month,
 )
@@ -19,4 +20,5 @@ def ledger_summary() -> dict:
         "premium": premium_collected_this_month(),
         "cycles": cycles_in_progress(),
         "differences": ledger_differences(),
+        "invalid": invalid_rows(),
     }
