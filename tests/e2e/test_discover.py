@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 from wheeldesk.testing.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +32,19 @@ def login(page: Page, stack: Stack) -> None:
     page.fill("input[name=password]", stack.password)
     page.click("button[type=submit]")
     expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+
+
+def shoot(page: Page, name: str) -> None:
+    """Desktop and phone screenshots; at phone width the page must not scroll sideways."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, height in ((1440, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(150)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}x{height}.png"), full_page=True)
+        if width == 390:
+            scrolls = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+            assert not scrolls, f"{name} scrolls sideways at 390 px"
+    page.set_viewport_size({"width": 1440, "height": 900})
 
 
 def test_ready_idea_to_watchlist_and_wheel_screen(page: Page, discover_stack: Stack) -> None:
@@ -55,6 +70,8 @@ def test_ready_idea_to_watchlist_and_wheel_screen(page: Page, discover_stack: St
     assert all(20 * 0.99 < p < 200 * 1.01 for p in prices), prices
     expect(first.locator("td").nth(3)).to_have_text(re.compile(r"^\d+\.\d%$"))  # IV
     expect(first.locator("td").nth(4)).to_have_text(re.compile(r"^\$[\d.]+[MBT]$"))
+
+    shoot(page, "discover")
 
     picked = symbols[:2]
     for s in picked:
