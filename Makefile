@@ -7,7 +7,7 @@ PY := .venv/bin/python
 WEB := services/web
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install uv deps frontend browser faketime test-dates run test lint format bench clean
+.PHONY: help install uv deps frontend browser faketime postgres test-dates run test lint format bench clean
 
 help:
 	@echo "make run    - install what is missing and start Wheeldesk (demo) at http://127.0.0.1:8000"
@@ -38,6 +38,14 @@ browser:
 run: install
 	@$(PY) scripts/run.py
 
+# Debian's PostgreSQL server for tests/deploy/test_postgres.py (wheeldesk.testing.postgres runs
+# initdb + pg_ctl itself, in a temporary directory, as `nobody` when root).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing Debian postgresql for the PostgreSQL tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null); fi
+
 faketime:
 	@if ! command -v faketime >/dev/null 2>&1; then \
 		echo "installing Debian faketime for the moved-date check"; \
@@ -48,7 +56,7 @@ faketime:
 test-dates: install faketime
 	@$(PY) scripts/check_dates.py
 
-test: install browser faketime
+test: install browser faketime postgres
 	@$(PY) -m ruff check .
 	@$(PY) scripts/check_dates.py
 	@$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc

@@ -83,7 +83,8 @@ def model(name: str, env: dict[str, str] | None = None) -> dict:
 
 
 def variables(path: Path) -> set[str]:
-    code = "\n".join(l for l in path.read_text().splitlines() if not l.lstrip().startswith("#"))
+    lines = path.read_text().splitlines()
+    code = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
     return set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", code))
 
 

@@ -107,6 +107,19 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
+def postgres_server():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server for the session (testing/postgres.py; `make postgres` installs
+    it). `postgres_server.create_database(name)` gives a fresh database's DATABASE_URL."""
+    from wheeldesk.testing.postgres import PostgresServer, available
+
+    if not available():
+        pytest.skip("PostgreSQL is not installed: `make postgres`")
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def stack():  # type: ignore[no-untyped-def]
     """Every Wheeldesk process on free ports (see `wheeldesk.testing.stack.Stack`)."""
     from wheeldesk.testing.stack import Stack

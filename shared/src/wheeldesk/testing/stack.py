@@ -123,6 +123,7 @@ class Stack:
         worker_args: list[str] | None = None,
         notifier_env: dict[str, str] | None = None,
         bridge_env: dict[str, str] | None = None,
+        web_env: dict[str, str] | None = None,
     ) -> Stack:
         """Start everything; `tws_args` go to tws-sim (e.g. `--speed`), `worker_args` to the
         worker command (e.g. a short `--scan-every` for a soak), `notifier_env` over the
@@ -176,7 +177,10 @@ class Stack:
                 proc.log_path = workdir / f"{proc.name}.log"
                 proc.start(wait=False)
                 started.append(proc)
-            web = service_proc("web", {**env, **nats_user_env(nats, "web")}, port=ports["web"])
+            # `web_env` over the web's and worker's (e.g. DATABASE_URL of a PostgreSQL server).
+            web = service_proc(
+                "web", {**env, **nats_user_env(nats, "web"), **(web_env or {})}, port=ports["web"]
+            )
             web.log_dir = workdir
             web.log_path = workdir / "web.log"
             for step in (
