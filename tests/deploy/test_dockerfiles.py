@@ -219,3 +219,18 @@ def test_web_entrypoint_is_an_executable_posix_script() -> None:
     ).stdout
     assert staged.startswith("100755"), f"{entrypoint} must be committed executable: {staged!r}"
     assert subprocess.run(["sh", "-n", str(ROOT / entrypoint)]).returncode == 0
+
+
+def test_web_image_owns_its_data_and_backup_volumes() -> None:
+    """Docker copies an image directory's owner into a fresh named volume: /data and /backups
+    must exist in the image and belong to the app user, or the worker cannot write backups."""
+    web = next(s for s in SERVICES if s.name == "web")
+    runtime = stages(web.dockerfile)["runtime"]
+    runs = " ".join(rest for keyword, rest in runtime if keyword == "RUN")
+    assert re.search(r"mkdir -p [^&]*/backups", runs) and re.search(
+        r"chown wheeldesk:wheeldesk [^&]*/backups", runs
+    )
+    volumes = [json.loads(rest) for keyword, rest in runtime if keyword == "VOLUME"]
+    assert volumes == [["/data", "/backups"]]
+    env = " ".join(rest for keyword, rest in runtime if keyword == "ENV")
+    assert "BACKUP_DIR=/backups" in env and "DATA_DIR=/data" in env
