@@ -269,3 +269,31 @@ def test_adjustment_form_refuses_absurd_numbers(user_client):
     assert r.status_code == 200 and "Adjustment not saved" in page
     assert "quantity" in page and "time" in page
     assert Adjustment.objects.count() == 0 and WheelCycle.objects.count() == 0
+
+
+def test_an_opening_lot_steps_aside_when_the_history_arrives():
+    # First sync: 100 KO held, no history → opening lot at IB's 60.00.
+    ko = Position(account_id=ACCOUNT, symbol="KO", sec_type="STK", quantity=100, avg_cost=60.0)
+    [lot] = sync_positions([ko], SYNC)
+    # Then Flex brings the real purchase (100 @ 55 in May): the lot would double the shares
+    # (ledger 200 vs account 100), so it is removed; the cycle's basis is the real 55.00.
+    flex = (
+        b"<FlexQueryResponse><FlexStatements><FlexStatement><Trades>"
+        b'<Trade accountId="DU1234567" assetCategory="STK" symbol="KO" dateTime="20260504;100000"'
+        b' quantity="100" tradePrice="55" buySell="BUY" ibExecID="0000e001.00000041.01.01"/>'
+        b"</Trades></FlexStatement></FlexStatements></FlexQueryResponse>"
+    )
+    assert import_flex(flex) == (1, 1)
+    assert not Adjustment.objects.filter(pk=lot.pk).exists()
+    assert ledger_differences() == []
+    c = WheelCycle.objects.get(symbol="KO")
+    assert (c.shares, c.assignment_price) == (D(100), D("55"))
+    # a lot entered by hand is never removed
+    Adjustment.objects.create(
+        kind="lot", symbol="KO", time=SYNC, quantity=100, price=50, note="mine"
+    )
+    import_flex(flex)
+    assert Adjustment.objects.filter(note="mine").exists()
+    assert [d.message for d in ledger_differences()] == [
+        "ledger: 200 KO · account: 100 — import history or add an adjustment"
+    ]

@@ -275,7 +275,9 @@ def import_flex(data: bytes) -> tuple[int, int]:
     records = parse_flex_records(data)
     fills = [r.fill for r in records]
     aliases = {r.fill.exec_id: r.aliases for r in records}
-    return len(fills), record_fills(fills, "flex", aliases=aliases)
+    added = record_fills(fills, "flex", aliases=aliases)
+    retire_redundant_lots()
+    return len(fills), added
 
 
 # --- ledger ↔ broker reconciliation ---------------------------------------------------------
@@ -376,6 +378,7 @@ def sync_positions(positions: list[Position], taken: datetime) -> list[Adjustmen
             positions=[p.model_dump(mode="json") for p in positions],
         )
         if not first:
+            retire_redundant_lots()
             return []
         ledger = ledger_open_quantities()
         lots: list[Adjustment] = []
@@ -410,3 +413,38 @@ def sync_positions(positions: list[Position], taken: datetime) -> list[Adjustmen
         if lots:
             rebuild({lot.symbol for lot in lots})
     return lots
+
+
+def _lot_key(a: Adjustment) -> tuple[ContractKey, Decimal]:
+    """The contract an opening lot stands for, and its signed quantity."""
+    if a.kind == "option":
+        return contract_key(a.symbol, "OPT", a.expiry, a.strike, a.right), -a.quantity
+    return contract_key(a.symbol, "STK"), a.quantity
+
+
+def retire_redundant_lots() -> list[Adjustment]:
+    """Remove the opening lots taken from IB's average cost once the ledger's own history
+    explains the position without them (older history imported from Flex after the first
+    sync): a stand-in must not double the shares it stood in for. Lots entered by hand are
+    never touched. Returns the lots removed."""
+    snapshot = PositionSnapshot.objects.first()
+    lots = list(Adjustment.objects.filter(from_broker=True))
+    if snapshot is None or not lots:
+        return []
+    account = _snapshot_quantities(snapshot)
+    ledger = ledger_open_quantities()
+    retired = []
+    for lot in lots:
+        key, signed = _lot_key(lot)
+        without = ledger.get(key, Decimal(0)) - signed
+        held = account.get(key, Decimal(0))
+        explained = without >= held if signed > 0 else without <= held
+        if explained:
+            ledger[key] = without
+            retired.append(lot)
+    if retired:
+        symbols = {lot.symbol for lot in retired}
+        Adjustment.objects.filter(pk__in=[lot.pk for lot in retired]).delete()
+        rebuild(symbols)
+        log.info("opening lots no longer needed (history imported): %s", sorted(symbols))
+    return retired
