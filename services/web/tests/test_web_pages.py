@@ -430,14 +430,13 @@ def test_sale_pages_name_p_otm_and_p_profit_and_the_basis(client_in, user) -> No
 def test_scan_request_carries_the_ledger_basis_of_shares_held(user) -> None:
     from decimal import Decimal
 
-    from django.utils import timezone
     from wheeldesk_web.ledger.models import WheelCycle
     from wheeldesk_web.signals.services import ledger_cost_basis
 
     def cycle(key: str, symbol: str, shares: int, basis: str | None, **kw) -> None:  # type: ignore[no-untyped-def]
         zero = Decimal(0)
         WheelCycle.objects.create(
-            key=key, symbol=symbol, start=timezone.now(), state=kw.pop("state", "shares"),
+            key=key, symbol=symbol, start=SIM_START, state=kw.pop("state", "shares"),
             state_label="Holding shares", premium=zero, put_premium=zero, call_premium=zero,
             dividends=zero, fees=zero, shares=Decimal(shares), shares_acquired=Decimal(shares),
             capital=zero, adjusted_cost_basis=None if basis is None else Decimal(basis), **kw,
