@@ -33,6 +33,7 @@ SUITES = [
     # of its time; everything that builds chains, expiries, history or settles is here.
     "services/tws-sim/tests/test_clock.py",
     "services/tws-sim/tests/test_contracts.py",
+    "services/tws-sim/tests/test_market_hours.py",
     "services/tws-sim/tests/test_marketdata.py",
     "services/tws-sim/tests/test_orders.py",
     "services/tws-sim/tests/test_spreads.py",
