@@ -251,6 +251,16 @@ def main() -> int:
                 str(ports["tws_control"]),
                 "--seed",
                 "7",
+                # The demo lives in the real market: a weekend or holiday start shows the most
+                # recent session at 10:30 ET (open), and answers take IB's time (issue 18).
+                # TWS_SIM_START / TWS_SIM_LATENCY=off override.
+                *(
+                    []
+                    if env.get("TWS_SIM_START") or dotenv_values(ROOT / ".env").get("TWS_SIM_START")
+                    else ["--start", "demo"]
+                ),
+                "--latency",
+                os.environ.get("TWS_SIM_LATENCY", "realistic"),
             ],
             env,
         ),
