@@ -229,6 +229,11 @@ def test_live_account_refused_unless_allowed() -> None:
 
 
 def test_allow_live_orders_setting_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Production settings: demo mode refuses ALLOW_LIVE_ORDERS (test_account_guard).
+    monkeypatch.setenv("DEMO_MODE", "false")
+    monkeypatch.setenv("INTERNAL_API_TOKEN", "t" * 32)
+    monkeypatch.setenv("NATS_USER", "gateway-bridge")
+    monkeypatch.setenv("NATS_PASSWORD", "n" * 32)
     monkeypatch.setenv("ALLOW_LIVE_ORDERS", "true")
     assert load_settings(BridgeSettings).allow_live_orders is True
     monkeypatch.setenv("ALLOW_LIVE_ORDERS", "maybe")
