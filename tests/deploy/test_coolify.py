@@ -188,7 +188,9 @@ def test_per_service_resources_share_secrets_through_shared_variables() -> None:
 def test_nats_config_is_the_rendered_one(name: str) -> None:
     resolved = model(name)
     content = resolved["configs"]["nats_conf"]["content"].replace("$$", "$")  # compose's escape
-    assert content == (ROOT / "deploy" / "nats" / "nats-server.conf").read_text()
+    assert content == (ROOT / "deploy" / "nats" / "nats-server.conf").read_text(), (
+        f"{name}: run `python deploy/coolify/sync_nats_conf.py`"
+    )
     (mount,) = resolved["services"]["nats"]["configs"]
     assert mount["target"] == "/etc/nats/nats-server.conf"
     assert resolved["services"]["nats"]["command"] == ["-c", "/etc/nats/nats-server.conf"]
