@@ -10,7 +10,7 @@ ledger, the account's sent orders) are everyone's; nothing else of Alice's may s
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,6 +22,7 @@ from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import reverse
 from wheeldesk.clients import ServiceCallError
+from wheeldesk.testing.moments import SIM_START
 from wheeldesk.testing.urlconf import all_urls
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +85,7 @@ def world(monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr("wheeldesk_web.core.clients.bridge", lambda timeout=8.0: DownBridge())
     monkeypatch.setattr("wheeldesk_web.signals.views.start_in_background", lambda *a, **k: None)
     alice = trader("alice")
-    expiry = date.today() + timedelta(days=30)
+    expiry = SIM_START.date() + timedelta(days=30)
     Order.objects.create(
         client_order_id="KO",
         user=alice,

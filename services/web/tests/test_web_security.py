@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from django.core.cache import caches
 from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import reverse
+from wheeldesk.testing.moments import SIM_START
 from wheeldesk.testing.urlconf import all_urls
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +128,9 @@ def test_metrics_only_on_the_internal_network(client) -> None:
     assert private.get("/metrics", HTTP_AUTHORIZATION=bearer).status_code == 200
     assert private.get("/healthz").json()["status"] == "ok"
     # through the public proxy, or from a public address: 404, token or not
-    relayed = client.get("/metrics", HTTP_AUTHORIZATION=bearer, HTTP_X_FORWARDED_FOR="93.184.216.34")
+    relayed = client.get(
+        "/metrics", HTTP_AUTHORIZATION=bearer, HTTP_X_FORWARDED_FOR="93.184.216.34"
+    )
     assert relayed.status_code == 404
     public = Client(REMOTE_ADDR="93.184.216.34")
     assert public.get("/metrics", HTTP_AUTHORIZATION=bearer).status_code == 404
@@ -206,7 +209,7 @@ def test_no_get_changes_a_row(client, alice, bridge, monkeypatch) -> None:  # ty
 
     monkeypatch.setattr("wheeldesk_web.signals.views.start_in_background", lambda *a, **k: None)
     client.force_login(alice)
-    expiry = date.today() + timedelta(days=30)
+    expiry = SIM_START.date() + timedelta(days=30)
     Order.objects.create(
         client_order_id="KO",
         user=alice,
