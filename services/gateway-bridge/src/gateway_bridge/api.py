@@ -120,9 +120,7 @@ def router() -> APIRouter:
     async def status(request: Request) -> ConnectionStatus:
         session = bridge_of(request).session
         await session.refresh_clock(max_age=5.0)
-        if not session.status.connected:
-            return session.status
-        return session.status.model_copy(update={"server_time": session.now()})
+        return session.current_status()
 
     @r.get("/account", response_model=Account, tags=["account"])
     async def account(request: Request) -> Account:

@@ -20,6 +20,7 @@ from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.connection import ConnectionState, ConnectionStatus
 
+from gateway_bridge.markethours import MarketHours, MarketState
 from gateway_bridge.settings import BridgeSettings
 from gateway_bridge.tasks import background
 
@@ -121,13 +122,35 @@ def fallback_type(current: DataType) -> DataType:
     return DataType.DELAYED
 
 
+def entitled_type(configured: DataType) -> DataType:
+    """LIVE or DELAYED: what the subscription gives in regular hours (frozen is not a choice
+    of the user's but of the clock: IB sends it outside regular hours)."""
+    return DataType.LIVE if configured in (DataType.LIVE, DataType.FROZEN) else DataType.DELAYED
+
+
+def requested_type(entitled: DataType) -> DataType:
+    """What the bridge asks IB for: the frozen variant (2, or 4 with delayed-only data).
+    IB answers it live (delayed) in regular hours and with the last session's quote outside
+    them, where a type-1 line would show no bid/ask at all."""
+    return DataType.FROZEN if entitled == DataType.LIVE else DataType.DELAYED_FROZEN
+
+
+def effective_type(entitled: DataType, market_open: bool | None) -> DataType:
+    """The type IB's quotes have now: frozen (delayed-frozen) when the market is closed."""
+    if market_open is False:
+        return requested_type(entitled)
+    return entitled
+
+
 class IBSession:
     def __init__(self, settings: BridgeSettings, ib: IB | None = None) -> None:
         self.settings = settings
         self.ib = ib or IB()
         self.ib.RaiseRequestErrors = True
         quiet_answered_errors()
-        self.data_type = DataType(settings.ib_market_data_type)
+        self.entitled = entitled_type(DataType(settings.ib_market_data_type))
+        self.hours = MarketHours()
+        self._calendar_loading = False
         self.account_id: str | None = settings.ib_account
         self.status = ConnectionStatus(
             connected=False, state="disconnected", reason="not connected yet"
@@ -206,12 +229,50 @@ class IBSession:
             server_version=self.ib.client.serverVersion() if connected else None,
             market_data_type=self.data_type,
             since=datetime.now(UTC),
+            simulated=self.settings.ib_simulated,
         )
         log.info("ibkr connection %s%s", state, f" ({reason})" if reason else "")
         for listener in self._listeners:
             result = listener(self.status)
             if asyncio.iscoroutine(result):
                 background(result)
+
+    @property
+    def data_type(self) -> DataType:
+        """The data type IB sends now (the fallback for a line that has not announced one)."""
+        state = self.market_state()
+        return effective_type(self.entitled, None if state is None else state.open)
+
+    def market_state(self) -> MarketState | None:
+        """Regular hours at IB's clock; None until the calendar is loaded."""
+        return self.hours.state(self.now())
+
+    def current_status(self) -> ConnectionStatus:
+        """The status as of now: IB's clock, the market's state and the data type with it."""
+        if not self.status.connected:
+            return self.status.model_copy(update={"simulated": self.settings.ib_simulated})
+        state = self.market_state()
+        return self.status.model_copy(
+            update={
+                "server_time": self.now(),
+                "market_data_type": self.data_type,
+                "simulated": self.settings.ib_simulated,
+                "market_open": None if state is None else state.open,
+                "last_close": None if state is None else state.last_close,
+                "next_open": None if state is None else state.next_open,
+            }
+        )
+
+    async def _load_calendar(self) -> None:
+        if self._calendar_loading:
+            return
+        self._calendar_loading = True
+        try:
+            await asyncio.to_thread(self.hours.load, self.now())
+        except Exception:
+            log.exception("NYSE calendar unavailable: market open/closed is unknown")
+        finally:
+            self._calendar_loading = False
 
     def now(self) -> datetime:
         """IB's clock (tws-sim's may run ahead of ours; DTE must follow the server)."""
@@ -228,6 +289,8 @@ class IBSession:
             self.clock_offset = (server_now - datetime.now(UTC)).total_seconds()
         except Exception:
             log.debug("clock refresh failed", exc_info=True)
+        if not self.hours.covers(self.now()):
+            background(self._load_calendar())
 
     def today(self) -> date:
         return self.now().astimezone(EASTERN).date()
@@ -307,7 +370,9 @@ class IBSession:
             self._clock_read = asyncio.get_running_loop().time()
         except Exception:
             self.clock_offset = 0.0
-        self.ib.reqMarketDataType(self.data_type.ib_code)
+        if not self.hours.covers(self.now()):
+            background(self._load_calendar())  # seconds of pandas: never hold up the connect
+        self.ib.reqMarketDataType(requested_type(self.entitled).ib_code)
         self.connects += 1
         self._set("connected", connected=True)
         for hook in self._on_connected:
@@ -340,14 +405,13 @@ class IBSession:
 
     def use_delayed(self) -> bool:
         """Fall back to delayed data; True when the type changed (callers re-request)."""
-        new = fallback_type(self.data_type)
-        if new == self.data_type:
+        if self.entitled == DataType.DELAYED:
             return False
-        log.warning("no market data subscription: falling back to %s data", new.value)
-        self.data_type = new
+        log.warning("no live market data subscription: falling back to delayed data")
+        self.entitled = DataType.DELAYED
         if self.ib.isConnected():
-            self.ib.reqMarketDataType(new.ib_code)
-        self.status = self.status.model_copy(update={"market_data_type": new})
+            self.ib.reqMarketDataType(requested_type(self.entitled).ib_code)
+        self.status = self.status.model_copy(update={"market_data_type": self.data_type})
         return True
 
     def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:

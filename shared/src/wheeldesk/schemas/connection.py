@@ -35,6 +35,23 @@ class ConnectionStatus(BaseModel):
             " see wheeldesk.markettime.BrokerClock. None while disconnected."
         ),
     )
+    simulated: bool = Field(
+        default=False,
+        description="IB_SIMULATED: the data comes from tws-sim, never a real market (demo).",
+    )
+    market_open: bool | None = Field(
+        default=None,
+        description=(
+            "US regular trading hours (NYSE calendar) at server_time; outside them quotes are"
+            " frozen (the last session's) or absent. None: unknown (disconnected)."
+        ),
+    )
+    last_close: datetime | None = Field(
+        default=None, description="The most recent regular-session close (UTC)."
+    )
+    next_open: datetime | None = Field(
+        default=None, description="The next regular-session open (UTC)."
+    )
 
 
 class ConnectionEvent(Event, ConnectionStatus):
