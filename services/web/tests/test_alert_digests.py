@@ -172,3 +172,36 @@ def test_the_demo_user_gets_the_morning_routine_only_when_asked() -> None:
     config = UserConfig.for_user(get_user_model().objects.get(username="demo"))
     assert config.scan_enabled and config.notify_email and config.notify_min_tier == "B"
     assert config.scan_time_list()[0] == "09:45" and len(config.scan_time_list()) == 7
+
+
+def test_a_poisoned_cycle_row_breaks_neither_the_fill_email_nor_the_scan() -> None:
+    """A cycle stored before the sanity checks (a basis of 1e30) cannot be read back by
+    Django: the fill email goes without its cycle and the scan without the ledger's basis,
+    instead of failing for everyone."""
+    from django.db import connection
+    from wheeldesk.schemas.orders import Fill
+    from wheeldesk_web.ledger.models import WheelCycle
+    from wheeldesk_web.ledger.services import record_fills
+    from wheeldesk_web.signals.services import ledger_cost_basis
+
+    record_fills(
+        [
+            Fill(
+                exec_id="0000e001.00000002.01.01",
+                time=SIM_START,
+                symbol="KO",
+                sec_type="STK",
+                side="BOT",
+                quantity=100,
+                price=60.0,
+                commission=1.0,
+            )
+        ],
+        "nats",
+    )
+    # 100 KO bought at 60.00: the ledger's basis is 60.00 a share (commission booked as fees).
+    assert emails.cycle_context("KO") is not None and ledger_cost_basis() == {"KO": 60.0}
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {WheelCycle._meta.db_table} SET adjusted_cost_basis = 1e30")
+    assert emails.cycle_context("KO") is None
+    assert ledger_cost_basis() == {}

@@ -156,6 +156,13 @@ class WebDB:
     def cycles(self) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM ledger_wheelcycle")
 
+    def opening_lots(self) -> list[dict[str, Any]]:
+        """Opening lots the worker took from the account at the first sync (held before the
+        ledger's history: tws-sim's starting KO shares and AAPL put)."""
+        return self.rows(
+            "SELECT kind, symbol, quantity, price FROM ledger_adjustment WHERE from_broker = 1"
+        )
+
     def notifications(self) -> list[dict[str, Any]]:
         return self.rows("SELECT key, kind, status, error FROM alerts_notification")
 
@@ -495,7 +502,15 @@ def compare_ledger(
         out.append(f"cash: tws-sim moved {moved} vs ledger flows {flows.quantize(CENT)}")
 
     # Premium per symbol: the cycles' net premium equals the option cash tws-sim booked.
+    # Opening lots (positions held before the run, at IB's average cost) count as the
+    # cycles' opening: a short option's premium, shares already held.
     premium: dict[str, Decimal] = defaultdict(Decimal)
+    lot_shares: dict[str, Decimal] = defaultdict(Decimal)
+    for lot in web.opening_lots():
+        if lot["kind"] == "option":
+            premium[lot["symbol"]] += Decimal(str(lot["quantity"])) * _money(lot["price"]) * 100
+        else:
+            lot_shares[lot["symbol"]] += Decimal(str(lot["quantity"]))
     for e in sim_execs.values():
         if e["sec_type"] == "OPT":
             premium[e["symbol"]] += _cash(e["side"], e["shares"], e["price"], 100)
@@ -513,10 +528,12 @@ def compare_ledger(
             )
     # Shares: open cycles hold what tws-sim's executions delivered (pre-existing lots aside).
     delivered = {k[0]: v for k, v in held.items() if k[1] == "STK"}
-    for symbol in sorted(delivered.keys() | shares_open.keys()):
-        if delivered.get(symbol, 0) != shares_open.get(symbol, 0):
+    for symbol in sorted(delivered.keys() | shares_open.keys() | lot_shares.keys()):
+        expected = delivered.get(symbol, 0) + lot_shares.get(symbol, 0)
+        if expected != shares_open.get(symbol, 0):
             out.append(
-                f"shares {symbol}: tws-sim {delivered.get(symbol, 0):+} vs open cycles "
+                f"shares {symbol}: tws-sim {delivered.get(symbol, 0):+} (+ opening lots "
+                f"{lot_shares.get(symbol, 0):+}) vs open cycles "
                 f"{shares_open.get(symbol, 0):+}"
             )
     # Cycle state: what a symbol's open cycle says it holds is what the account holds.

@@ -264,8 +264,11 @@ def cycle_context(symbol: str) -> dict[str, Any] | None:
     from django.urls import reverse
 
     from wheeldesk_web.ledger.models import WheelCycle
+    from wheeldesk_web.ledger.services import readable
 
-    cycle = WheelCycle.objects.filter(symbol=symbol).order_by("-start", "-id").first()
+    # A cycle row the ledger cannot read leaves the email without its cycle, not unsent.
+    rows, _ = readable(WheelCycle.objects.filter(symbol=symbol).order_by("-start", "-id")[:1])
+    cycle = rows[0] if rows else None
     if cycle is None:
         return None
     basis = cycle.adjusted_cost_basis

@@ -13,6 +13,7 @@ be found when the symbol happens to be on the watchlist.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from datetime import timedelta
@@ -103,14 +104,16 @@ def ledger_cost_basis() -> dict[str, float]:
     then falls back to IB's average cost and labels it so.
     """
     from wheeldesk_web.ledger.models import WheelCycle
+    from wheeldesk_web.ledger.services import readable
 
     totals: dict[str, tuple[float, float]] = {}
     rows = WheelCycle.objects.exclude(state="closed").filter(
         shares__gt=0, adjusted_cost_basis__isnull=False, basis_unknown=False
     )
-    for c in rows.only("symbol", "shares", "adjusted_cost_basis"):
+    # A row the ledger cannot read (stored before the sanity checks) is left out, not a 500.
+    for c in readable(rows.only("symbol", "shares", "adjusted_cost_basis"))[0]:
         shares, basis = float(c.shares), float(c.adjusted_cost_basis)
-        if basis <= 0:
+        if not math.isfinite(shares * basis) or basis <= 0:
             continue
         held, cost = totals.get(c.symbol.upper(), (0.0, 0.0))
         totals[c.symbol.upper()] = (held + shares, cost + shares * basis)
