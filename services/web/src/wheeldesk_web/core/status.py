@@ -10,10 +10,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
+from wheeldesk.clients import ServiceCallError
+from wheeldesk.markettime import BROKER_CLOCK, NY
 
 from wheeldesk_web.config import SETTINGS
+from wheeldesk_web.core.clients import kept_bridge
 
 TTL_SECONDS = 3.0
 _lock = threading.Lock()
@@ -92,6 +96,103 @@ def _probe_all() -> dict[str, ServiceState]:
 
 def forget() -> None:
     """Drop the cache (after a call to a service failed, the next page re-checks)."""
-    global _cache
+    global _cache, _market
     with _lock:
         _cache = None
+    with _market_lock:
+        _market = None
+
+
+# ---- the market as the bridge sees it (the header's "SIMULATED · market time …") ---------
+
+MARKET_TTL_SECONDS = 5.0
+_market_lock = threading.Lock()
+_market: tuple[float, MarketView | None] | None = None
+_last_known: MarketView | None = None
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """The bridge's status, reduced to what the header and the data-type badges say.
+
+    `simulated`: the data is tws-sim's (every badge says SIMULATED, never LIVE). `open`: US
+    regular hours at IB's clock (None: unknown); closed means quotes are the last session's
+    (frozen) and orders rest until `next_open`.
+    """
+
+    simulated: bool
+    open: bool | None
+    time: datetime | None  # IB's clock when asked (UTC), run on with the wall clock
+    last_close: datetime | None
+    next_open: datetime | None
+    data_type: str | None
+    asked: float = 0.0  # time.monotonic() of the answer
+
+    def now(self) -> datetime | None:
+        if self.time is None:
+            return None
+        return self.time + timedelta(seconds=time.monotonic() - self.asked)
+
+    @property
+    def time_label(self) -> str:
+        """IB's clock in New York, as a trader reads it: 'Fri 10:30 ET'."""
+        return et_label(self.now())
+
+    @property
+    def last_close_label(self) -> str:
+        return et_label(self.last_close)
+
+    @property
+    def next_open_label(self) -> str:
+        return et_label(self.next_open)
+
+
+def et_label(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(NY).strftime("%a %H:%M ET")
+
+
+def market_view(*, fresh: bool = False) -> MarketView | None:
+    """The bridge's market state, asked at most every MARKET_TTL_SECONDS; None when unknown."""
+    global _market, _last_known
+    with _market_lock:
+        cached = _market
+    if not fresh and cached is not None and time.monotonic() - cached[0] < MARKET_TTL_SECONDS:
+        return cached[1]
+    view: MarketView | None = None
+    try:
+        st = kept_bridge(timeout=1.5).status()
+    except ServiceCallError:
+        st = None
+    if st is not None and st.connected:
+        BROKER_CLOCK.follow(st.server_time)
+        view = MarketView(
+            simulated=st.simulated,
+            open=st.market_open,
+            time=st.server_time,
+            last_close=st.last_close,
+            next_open=st.next_open,
+            data_type=st.market_data_type.value if st.market_data_type else None,
+            asked=time.monotonic(),
+        )
+    with _market_lock:
+        _market = (time.monotonic(), view)
+        if view is not None:
+            _last_known = view
+    return view
+
+
+def data_is_simulated() -> bool:
+    """Whether the last answer the bridge gave said its data is tws-sim's (never asks: the
+    SSE hub renders badges inside its event loop)."""
+    known = _last_known
+    return bool(known and known.simulated)
+
+
+def data_type_label(data_type: str | None) -> str:
+    """The badge text: IB's data type, or SIMULATED for tws-sim's data (never 'live')."""
+    dt = data_type or "unknown"
+    if not data_is_simulated():
+        return dt
+    return "simulated" if dt in ("live", "unknown") else f"simulated {dt}"

@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from wheeldesk_web.core.ids import strict_id
+from wheeldesk_web.core.status import data_type_label, market_view
 from wheeldesk_web.signals.models import ScanRun, Signal
 from wheeldesk_web.signals.query import COLUMNS, SignalQuery
 from wheeldesk_web.signals.services import (
@@ -96,10 +97,18 @@ def export_csv(request: HttpRequest) -> HttpResponse:
         yield writer.writerow([*fields, "reasons", "skipped"])
         for s in signals.iterator(chunk_size=500):
             yield writer.writerow(
-                [safe(getattr(s, f)) for f in fields]
+                [
+                    safe(
+                        data_type_label(s.market_data_type)
+                        if f == "market_data_type" and s.market_data_type
+                        else getattr(s, f)
+                    )
+                    for f in fields
+                ]
                 + [safe(" | ".join(s.reasons)), safe(" | ".join(s.skipped))]
             )
 
+    market_view()  # the bridge says whether the data is simulated: the column says so
     name = f"wheeldesk-signals-scan-{scan.pk if scan else 'none'}.csv"
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{name}"'

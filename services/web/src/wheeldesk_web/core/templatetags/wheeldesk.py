@@ -8,6 +8,8 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from wheeldesk_web.core.status import data_is_simulated, data_type_label
+
 register = template.Library()
 
 
@@ -70,6 +72,41 @@ def iso(value: datetime | None) -> str:
 def price(value: Any, ts: datetime | None, data_type: str | None, places: int = 2) -> dict:
     """A price with its data type badge and a ticking age (rendered again by SSE updates)."""
     return {"value": _num(value), "ts": ts, "data_type": (data_type or "unknown"), "places": places}
+
+
+@register.filter
+def dt_label(data_type: str | None) -> str:
+    """A data-type badge's text: 'live', 'frozen', 'delayed'… or SIMULATED on tws-sim's data."""
+    return data_type_label(data_type)
+
+
+@register.filter
+def dt_class(data_type: str | None) -> str:
+    """The badge's colour class: IB's type, purple for simulated data."""
+    if data_is_simulated():
+        return "dt-simulated bg-purple-100 text-purple-800"
+    return f"dt-{data_type or 'unknown'}"
+
+
+@register.simple_tag
+def scan_quotes_note(scan: Any) -> str:
+    """What the scan's quotes were, for its header: frozen (market closed), delayed, simulated.
+
+    A scan on a closed market ran on the last session's (frozen) quotes: a premium or yield in
+    it is not a price the market offers now, so the header says so."""
+    if scan is None:
+        return ""
+    types = set(
+        scan.signals.exclude(market_data_type="").values_list("market_data_type", flat=True)
+    )
+    parts: list[str] = []
+    if types & {"frozen", "delayed-frozen"}:
+        parts.append("market closed: frozen quotes from the last session")
+    if types & {"delayed", "delayed-frozen"}:
+        parts.append("delayed quotes (no live data subscription)")
+    if types and data_is_simulated():
+        parts.append("simulated data")
+    return " · ".join(parts)
 
 
 @register.filter
