@@ -29,6 +29,7 @@ OPTION_RULES = (
     "min_apy",
     "max_collateral",
     "buying_power",
+    "cash_capacity",
     "earnings",
 )
 RULE_INDEX = {name: i for i, name in enumerate(OPTION_RULES)}
@@ -225,9 +226,18 @@ class OptionColumns:
 
 
 def first_failures(
-    cols: OptionColumns, c: Criteria, *, buying_power: float | None = None
+    cols: OptionColumns,
+    c: Criteria,
+    *,
+    buying_power: float | None = None,
+    cash_capacity: float | None = None,
 ) -> np.ndarray:
-    """Index into OPTION_RULES of the first failing rule per contract, -1 when none fails."""
+    """Index into OPTION_RULES of the first failing rule per contract, -1 when none fails.
+
+    `cash_capacity` is the cash left to secure puts (cash - collateral of the puts already
+    short or working): margin buying power can exceed it many times over, and a
+    cash-secured put must be secured by cash.
+    """
     n = cols.dte.shape[0]
     nan_false = np.zeros(n, dtype=bool)
 
@@ -257,6 +267,9 @@ def first_failures(
             cols.needs_cash & (cols.collateral > buying_power)
             if buying_power is not None
             else nan_false,
+            cols.needs_cash & (cols.collateral > cash_capacity)
+            if cash_capacity is not None
+            else nan_false,
             cols.spans_earnings if c.earnings == "exclude" else nan_false,
         ]
     matrix = np.stack(fails)  # rules x contracts
@@ -277,7 +290,12 @@ def _fmt(value: float, spec: str = ".2f") -> str:
 
 
 def describe(
-    rule: str, i: int, cols: OptionColumns, c: Criteria, buying_power: float | None
+    rule: str,
+    i: int,
+    cols: OptionColumns,
+    c: Criteria,
+    buying_power: float | None,
+    cash_capacity: float | None = None,
 ) -> str:
     """One line a user can act on: the number, the limit, and which side it fell."""
     missing = {
@@ -316,6 +334,11 @@ def describe(
         return (
             f"collateral {cols.collateral[i]:,.0f} USD exceeds buying power "
             f"{buying_power or 0:,.0f}"
+        )
+    if rule == "cash_capacity":
+        return (
+            f"collateral {cols.collateral[i]:,.0f} USD exceeds the cash-secured capacity "
+            f"{cash_capacity or 0:,.0f} (cash less the puts already short or working)"
         )
     if rule == "earnings":
         return earnings_message(cols.next_earnings)

@@ -3,7 +3,9 @@
 Per symbol the bridge is asked for: the stock (quote + fundamentals), a year of daily IV
 (for IV rank / percentile), the put chain inside the criteria's DTE window and delta band
 (only when the fundamentals pass: no IB lines are spent on a stock that cannot produce a
-put), the call chain when at least 100 shares are held, and for each short option held its
+put), the call chain when at least 100 shares are held and not all covered by short calls
+(covered calls are proposed only for the uncovered lots, no put already short is proposed
+again), and for each short option held its
 own quote plus later expiries to roll to. Symbols run concurrently, bounded by
 `SCREENER_BRIDGE_CONCURRENCY`, so the bridge's pacing is never flooded by one scan.
 """
@@ -75,12 +77,42 @@ def _run_symbol(
         rule, message = fail
         rejected.append(Rejection(symbol=data.symbol, rule=rule, message=f"CSP: {message}"))
     else:
-        s, r = signals.screen("CSP", data, put_quotes, ctx)
-        out += s
-        rejected += r
+        fresh, already = signals.not_already_short(put_quotes, shorts)
+        for q in already:
+            rejected.append(
+                Rejection(
+                    symbol=data.symbol,
+                    rule="already_short",
+                    message=f"CSP: {q.contract.key} is already short in the account "
+                    "(managed by close/roll, not sold again)",
+                    contract=q.contract.key,
+                )
+            )
+        if fresh or not already:
+            s, r = signals.screen("CSP", data, fresh, ctx)
+            out += s
+            rejected += r
     basis = signals.Basis.of(ledger_basis, lot.avg_cost if lot is not None else None)
-    if lot is not None:
+    free = signals.uncovered_lots(lot, shorts)
+    if lot is not None and free == 0:
+        calls = sum(abs(int(p.quantity)) for p in shorts if p.right == "C")
+        rejected.append(
+            Rejection(
+                symbol=data.symbol,
+                rule="covered",
+                message=f"CC: all {lot.quantity:g} shares are covered by the {calls} short "
+                f"call{'s' if calls != 1 else ''} held: no new covered call",
+            )
+        )
+    elif lot is not None:
         s, r = signals.screen("CC", data, call_quotes, ctx, basis=basis)
+        for sig in s:
+            sig.quantity = free
+            sig.reasons.insert(
+                1,
+                f"for {free} contract{'s' if free != 1 else ''}: {lot.quantity:g} shares, "
+                f"{int(lot.quantity) // wheel.CONTRACT_SIZE - free} lot(s) already covered by short calls",
+            )
         out += s
         rejected += r
     for i, p in enumerate(shorts):
@@ -121,12 +153,20 @@ async def _gather_symbol(
             return []
         return ch.options
 
-    band = {"dte_min": c.dte_min, "dte_max": c.dte_max}
-    band |= {"delta_min": c.delta_min, "delta_max": c.delta_max}
+    def band(k: str) -> dict[str, float]:
+        own = c.for_kind(k)
+        return {
+            "dte_min": own.dte_min,
+            "dte_max": own.dte_max,
+            "delta_min": own.delta_min,
+            "delta_max": own.delta_max,
+        }
+
     puts: list[OptionQuote] = []
     if filters.fundamental_rejection(stock.quote.price, stock.fundamentals, c, symbol) is None:
-        puts = await chain(right="P", **band)
-    calls = await chain(right="C", **band) if lot is not None else []
+        puts = await chain(right="P", **band("CSP"))
+    # no IB lines spent on calls the shares cannot cover
+    calls = await chain(right="C", **band("CC")) if signals.uncovered_lots(lot, shorts) else []
     held: dict[int, list[OptionQuote]] = {}
     for i, p in enumerate(shorts):
         assert p.expiry is not None
@@ -162,7 +202,11 @@ def _inline_symbol(
 def _context(request: ScanRequest, now: datetime, rate: float) -> signals.Context:
     """DTE and "today" are the broker's (IB's clock, via the bridge) unless the scan pins `now`."""
     return signals.Context(
-        criteria=request.criteria, now=now, rate=rate, buying_power=request.buying_power
+        criteria=request.criteria,
+        now=now,
+        rate=rate,
+        buying_power=request.buying_power,
+        cash_capacity=request.cash_capacity,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -41,6 +41,7 @@ class Context:
     now: datetime
     rate: float
     buying_power: float | None = None
+    cash_capacity: float | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,9 @@ def evaluate(
         basis=basis if kind == "CC" else None,
         iv_percentile=pct,
     )
-    ev.failures = filters.first_failures(cols, c, buying_power=ctx.buying_power)
+    ev.failures = filters.first_failures(
+        cols, c, buying_power=ctx.buying_power, cash_capacity=ctx.cash_capacity
+    )
     # American exercise where the European numbers mislead: early exercise can pay, and the
     # contract is in the money or its IV is solved from its price; only numbers we computed
     # (IB's own IV and delta come from IB's American model).
@@ -249,7 +252,9 @@ def evaluate(
         ev.iv = cols.iv = new_iv
         cols.abs_delta = np.abs(delta)
         ev.american = ev.american | mask
-        ev.failures = filters.first_failures(cols, c, buying_power=ctx.buying_power)
+        ev.failures = filters.first_failures(
+            cols, c, buying_power=ctx.buying_power, cash_capacity=ctx.cash_capacity
+        )
 
     ev.refine = refine
     if not screen:
@@ -371,7 +376,12 @@ def to_signal(
 
 
 def rejections_of(
-    data: SymbolData, ev: Evaluated, c: Criteria, buying_power: float | None, kind: str
+    data: SymbolData,
+    ev: Evaluated,
+    c: Criteria,
+    buying_power: float | None,
+    kind: str,
+    cash_capacity: float | None = None,
 ) -> list[Rejection]:
     out = []
     for i in np.flatnonzero(ev.failures >= 0):
@@ -380,7 +390,8 @@ def rejections_of(
             Rejection(
                 symbol=data.symbol,
                 rule=rule,
-                message=f"{kind}: " + filters.describe(rule, int(i), ev.cols, c, buying_power),
+                message=f"{kind}: "
+                + filters.describe(rule, int(i), ev.cols, c, buying_power, cash_capacity),
                 contract=ev.quotes[int(i)].contract.key,
             )
         )
@@ -425,7 +436,12 @@ def screen(
     *,
     basis: Basis | None = None,
 ) -> tuple[list[Signal], list[Rejection]]:
-    """CSP (puts) or CC (calls) for one symbol: the best signals and every rejected contract."""
+    """CSP (puts) or CC (calls) for one symbol: the best signals and every rejected contract.
+
+    A covered call is screened on its own DTE window, delta band and minimum APY when the
+    criteria set them (`Criteria.for_kind`).
+    """
+    ctx = replace(ctx, criteria=ctx.criteria.for_kind(kind))
     right = "C" if kind == "CC" else "P"
     quotes = [q for q in quotes if q.contract.right == right]
     if not quotes:
@@ -439,7 +455,7 @@ def screen(
     ev = evaluate(kind, data, quotes, ctx, basis=basis)
     skipped = filters.skipped_fundamentals(data.symbol, data.fundamentals, ctx.criteria)
     return best(kind, data, ev, ctx.criteria, skipped), rejections_of(
-        data, ev, ctx.criteria, ctx.buying_power, kind
+        data, ev, ctx.criteria, ctx.buying_power, kind, ctx.cash_capacity
     )
 
 
@@ -461,6 +477,30 @@ def short_options(positions: list[Position]) -> list[Position]:
         for p in positions
         if p.sec_type == "OPT" and p.quantity < 0 and p.expiry is not None and p.strike and p.right
     ]
+
+
+def uncovered_lots(lot: Position | None, shorts: list[Position]) -> int:
+    """Covered calls the shares can still carry: shares // 100 - short calls held.
+
+    200 shares with 2 calls short are fully covered (0): a third call would be naked. `shorts`
+    are the symbol's short options (puts are ignored: they cover nothing).
+    """
+    if lot is None:
+        return 0
+    calls = sum(abs(int(p.quantity)) for p in shorts if p.right == "C")
+    return max(int(lot.quantity) // wheel.CONTRACT_SIZE - calls, 0)
+
+
+def not_already_short(
+    quotes: list[OptionQuote], shorts: list[Position]
+) -> tuple[list[OptionQuote], list[OptionQuote]]:
+    """(quotes not held short, quotes of contracts already short): selling more of a contract
+    already short is not a new trade — the held one is managed by CLOSE/ROLL instead."""
+    fresh: list[OptionQuote] = []
+    held: list[OptionQuote] = []
+    for q in quotes:
+        (held if any(matches(q, p) for p in shorts) else fresh).append(q)
+    return fresh, held
 
 
 def matches(q: OptionQuote, p: Position) -> bool:
@@ -502,7 +542,7 @@ def close_signal(
     ev = evaluate("CC" if p.right == "C" else "CSP", data, [held], ctx, screen=False)
     days = int(ev.cols.dte[0])
     per_day = wheel.remaining_per_day(cost, days)
-    lots = abs(int(p.quantity))
+    lots = max(abs(int(p.quantity)), 1)
     mult = held.contract.multiplier or 100
     captured_text = (
         f"{captured:.1f}% of the {received:.2f} premium received captured"
@@ -530,6 +570,7 @@ def close_signal(
         premium_basis=close_basis,
         premium=round(cost, 4),
         collateral=round(float(ev.cols.collateral[0]), 2),
+        quantity=lots,
         yield_pct=None,
         apy=None,
         apy_compounded=None,
@@ -686,6 +727,7 @@ def manage_short(
     sig.close_basis = close_basis
     sig.added_days = int(added[best_i])
     sig.roll_from = held.contract
+    sig.quantity = max(abs(int(p.quantity)), 1)
     if p.right == "C" and sig.breakeven is not None:
         sig.if_called_return = round((sig.contract.strike - sig.breakeven) / base * 100.0, 4)
     sig.reasons[0] = (

@@ -90,6 +90,22 @@ class Criteria(StrictModel):
     max_signals_per_symbol: int = Field(
         default=3, ge=1, le=50, description="Best signals kept per symbol and kind."
     )
+    # covered calls: their own band, window and yield (empty = the same as the puts')
+    cc_dte_min: int | None = Field(
+        default=None, ge=0, le=730, description="Covered calls: minimum days to expiry."
+    )
+    cc_dte_max: int | None = Field(
+        default=None, ge=0, le=730, description="Covered calls: maximum days to expiry."
+    )
+    cc_delta_min: float | None = Field(
+        default=None, ge=0, le=1, description="Covered calls: minimum |delta| (0–1)."
+    )
+    cc_delta_max: float | None = Field(
+        default=None, ge=0, le=1, description="Covered calls: maximum |delta| (0–1)."
+    )
+    cc_min_apy: float | None = Field(
+        default=None, ge=0, description="Covered calls: minimum annualised yield (APY), %."
+    )
 
     # Field validators (not one model validator) so a 422 names the field at fault.
     @field_validator("dte_max")
@@ -107,6 +123,52 @@ class Criteria(StrictModel):
         if low is not None and low > v:
             raise ValueError("delta_min must be <= delta_max")
         return v
+
+    @field_validator("cc_dte_max")
+    @classmethod
+    def _cc_dte_window(cls, v: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("cc_dte_min")
+        if v is not None and low is not None and low > v:
+            raise ValueError("the covered calls' minimum DTE must be at most their maximum")
+        return v
+
+    @field_validator("cc_delta_max")
+    @classmethod
+    def _cc_delta_band(cls, v: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("cc_delta_min")
+        if v is not None and low is not None and low > v:
+            raise ValueError("the covered calls' minimum |delta| must be at most their maximum")
+        return v
+
+    def for_kind(self, kind: str) -> Criteria:
+        """The rules a sale of `kind` is screened on: a covered call takes its own DTE window,
+        delta band and minimum APY where set (a trader sells calls nearer the money and
+        shorter than puts); everything else, and every other kind, is shared."""
+        if kind != "CC":
+            return self
+        own = {
+            "dte_min": self.cc_dte_min,
+            "dte_max": self.cc_dte_max,
+            "delta_min": self.cc_delta_min,
+            "delta_max": self.cc_delta_max,
+            "min_apy": self.cc_min_apy,
+        }
+        changes = {k: v for k, v in own.items() if v is not None}
+        if not changes:
+            return self
+        merged = self.model_dump() | changes
+        # a one-sided override can cross the shared other end: widen it to stay a window
+        if merged["dte_min"] > merged["dte_max"]:
+            if "dte_min" in changes:
+                merged["dte_max"] = merged["dte_min"]
+            else:
+                merged["dte_min"] = merged["dte_max"]
+        if merged["delta_min"] > merged["delta_max"]:
+            if "delta_min" in changes:
+                merged["delta_max"] = merged["delta_min"]
+            else:
+                merged["delta_min"] = merged["delta_max"]
+        return Criteria(**merged)
 
     @field_validator("max_price")
     @classmethod
@@ -136,6 +198,12 @@ class ScanRequest(StrictModel):
     criteria: Criteria = Criteria()
     positions: list[Position] = Field(default_factory=list)
     buying_power: float | None = Field(default=None, description="Buying power, USD.")
+    cash_capacity: float | None = Field(
+        default=None,
+        description="Cash-secured capacity, USD: cash - collateral of the short puts held - "
+        "collateral of working sell-put orders. A put whose collateral (strike x 100) exceeds "
+        "it is rejected ('cash_capacity'): a cash-secured put needs cash, not margin.",
+    )
     data: list[SymbolData] | None = None
     now: datetime | None = Field(
         default=None,
@@ -179,6 +247,13 @@ class Signal(BaseModel):
         "buy-back (CLOSE: the cost to close)."
     )
     collateral: float = Field(description="USD per contract held as cover.")
+    quantity: int = Field(
+        default=1,
+        ge=1,
+        description="Contracts the signal is for. CC: the uncovered lots (shares // 100 - "
+        "short calls held); CSP: 1, its collateral within the cash-secured capacity; "
+        "ROLL/CLOSE: the short contracts held.",
+    )
     yield_pct: float | None = Field(
         default=None,
         description="Premium / collateral per share, %. ROLL: net credit / collateral. "
