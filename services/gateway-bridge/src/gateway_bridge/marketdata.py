@@ -17,18 +17,20 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from ib_insync import Contract, RequestError, Stock, Ticker
 from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.common import DataType
-from wheeldesk.schemas.market import Bar, Fundamentals, History, Quote, StockInfo
+from wheeldesk.schemas.market import Bar, History, Quote, StockInfo
 
 from gateway_bridge import metrics
 from gateway_bridge.connection import NO_SUBSCRIPTION_CODES, IBSession
 from gateway_bridge.earnings import Earnings
 from gateway_bridge.events import EventPublisher
+from gateway_bridge.fundamentals import DailyFundamentals, fundamentals_from_ticker
+from gateway_bridge.ibvalues import num
 from gateway_bridge.limits import LineBudget, RateLimiter
 from gateway_bridge.settings import BridgeSettings
 from gateway_bridge.tasks import background
@@ -37,19 +39,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UNSET_TYPE = 0  # marks a ticker whose data type IB has not announced yet
-
-
-def num(x: Any) -> float | None:
-    """IB's 'no value' is nan or -1 (no bid/ask); both become None."""
-    if x is None:
-        return None
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(f) or f == -1.0:
-        return None
-    return f
 
 
 class TTLCache:
@@ -127,58 +116,6 @@ def quote_from_ticker(symbol: str, ticker: Ticker, fallback: DataType) -> Quote:
     )
 
 
-def _ratio(ratios: Any, *names: str) -> float | None:
-    for name in names:
-        value = num(getattr(ratios, name, None))
-        if value is not None:
-            return value
-    return None
-
-
-def _ib_date(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and len(value) >= 8:
-        try:
-            return datetime.strptime(value[:8], "%Y%m%d").date()
-        except ValueError:
-            return None
-    return None
-
-
-def fundamentals_from_ticker(ticker: Ticker) -> Fundamentals:
-    """IB tick 258 (fundamental ratios; MKTCAP in USD millions) and tick 456 (dividends).
-
-    Real IB puts no earnings date in tick 258 (the NEXTEARNINGS names are read in case a feed
-    does); `MarketData._stock` fills it from Wall Street Horizon (`earnings.py`).
-    """
-    r = ticker.fundamentalRatios
-    f = Fundamentals()
-    if r is not None:
-        mktcap = _ratio(r, "MKTCAP")
-        fcf = _ratio(r, "TTMFCF", "FCF", "FREECASHFLOW")
-        shares = _ratio(r, "SHARESOUT", "QSHARESOUT")
-        fcf_share = _ratio(r, "TTMFCFSHR", "FCFSHR")
-        if fcf is None and fcf_share is not None and shares is not None:
-            fcf = fcf_share * shares  # both in millions → millions
-        f = Fundamentals(
-            beta=_ratio(r, "BETA"),
-            roe=_ratio(r, "TTMROEPCT", "ROEPCT"),
-            fcf_per_share=fcf_share,
-            free_cash_flow=fcf * 1e6 if fcf is not None else None,
-            market_cap=mktcap * 1e6 if mktcap is not None else None,
-            dividend_yield=_ratio(r, "YIELD", "DIVYIELD"),
-            pe_ratio=_ratio(r, "PEEXCLXOR", "APENORM", "PE"),
-            next_earnings=_ib_date(getattr(r, "NEXTEARNINGS", None))
-            or _ib_date(getattr(r, "NEXTEARNINGSDATE", None)),
-        )
-    if ticker.dividends is not None and ticker.dividends.nextDate:
-        f.ex_dividend = ticker.dividends.nextDate
-    return f
-
-
 class MarketData:
     def __init__(
         self,
@@ -197,6 +134,7 @@ class MarketData:
         self.snapshots = TTLCache(settings.quote_cache_seconds)
         self.stocks = TTLCache(max(settings.quote_cache_seconds, 5.0))
         self.histories = TTLCache(900.0)
+        self.fundamentals = DailyFundamentals()  # ticks 258/456 once per IB trading day
         self.earnings = Earnings(settings, session, limiter)
         self.snapshot_requests = 0
         self.wanted: list[str] = []
@@ -317,15 +255,20 @@ class MarketData:
     async def _stock(self, symbol: str) -> StockInfo:
         details = await self.stock_details(symbol)
         contract = await self.stock_contract(symbol)
+        known = self.fundamentals.get(symbol, self.session.today())
+
+        def done(t: Ticker) -> bool:
+            priced = any(num(v) is not None for v in (t.last, t.bid, t.close))
+            if known is not None:
+                return priced and num(t.impliedVolatility) is not None
+            return priced and t.fundamentalRatios is not None
+
         # The earnings date (Wall Street Horizon) is asked alongside the ticks; it never fails.
         ticker, earnings = await asyncio.gather(
             self.stream_until(
                 contract,
-                "106,258,456",
-                lambda t: (
-                    t.fundamentalRatios is not None
-                    and any(num(v) is not None for v in (t.last, t.bid, t.close))
-                ),
+                "106" if known is not None else "106,258,456",
+                done,
                 owner=f"stock:{symbol}",
                 wait=5.0,
             ),
@@ -334,7 +277,12 @@ class MarketData:
         quote = quote_from_ticker(symbol, ticker, self.session.data_type)
         if quote.price is None:
             quote = await self.quote(symbol)
-        fundamentals = fundamentals_from_ticker(ticker)
+        if known is not None:
+            fundamentals = known
+        else:
+            fundamentals = fundamentals_from_ticker(ticker)
+            if ticker.fundamentalRatios is not None:
+                self.fundamentals.put(symbol, fundamentals)
         if earnings.next_date is not None or fundamentals.next_earnings is None:
             fundamentals.next_earnings = earnings.next_date
             fundamentals.next_earnings_note = earnings.note

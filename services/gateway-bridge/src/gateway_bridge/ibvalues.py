@@ -1,0 +1,19 @@
+"""IB's conventions for a missing value, in one place for every module that reads ticks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def num(x: Any) -> float | None:
+    """IB's 'no value' is nan or -1 (no bid/ask); both become None."""
+    if x is None:
+        return None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(f) or f == -1.0:
+        return None
+    return f
