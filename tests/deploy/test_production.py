@@ -64,8 +64,8 @@ def test_production_security_settings(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         "False True True True 31536000 ('HTTP_X_FORWARDED_PROTO', 'https') "
-        "['127.0.0.1', 'localhost', 'wheeldesk.example.com'] ['https://wheeldesk.example.com']"
-    )
+        "['wheeldesk.example.com'] ['https://wheeldesk.example.com']"
+    )  # ALLOWED_HOSTS exactly as configured: the healthcheck is answered before the Host check
 
 
 SERVICE_MODULES = ["gateway_bridge", "screener", "notifier", "wheeldesk_web"]
