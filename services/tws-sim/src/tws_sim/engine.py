@@ -20,7 +20,15 @@ from tws_sim.contracts import SimContract
 from tws_sim.counters import RequestCounter
 from tws_sim.latency import LatencyModel
 from tws_sim.market import Market
-from tws_sim.orders import Execution, SimOrder, fill_lot, fill_price
+from tws_sim.orders import (
+    Execution,
+    SimOrder,
+    combo_fill_prices,
+    combo_net,
+    fill_lot,
+    fill_price,
+    leg_side,
+)
 
 if TYPE_CHECKING:
     from tws_sim.session import Session
@@ -165,6 +173,12 @@ class Engine:
         if o.status == "PreSubmitted":  # held outside regular hours: released at the open
             o.status = "Submitted"
             self.notify_order(o)
+        if o.legs:
+            prices = combo_fill_prices(self.market, o, self.faults.fill_mode)
+            if prices is None:
+                return False
+            self.fill_combo(o, prices)
+            return True
         price = fill_price(self.market, o, self.faults.fill_mode)
         if price is None:
             return False
@@ -211,6 +225,47 @@ class Engine:
             if s.client_id == o.client_id or s.client_id == 0:
                 s.send(m.commission_report(ex.exec_id, ex.commission, ex.realized))
         self.publish_positions({o.contract.con_id})
+
+    def fill_combo(self, o: SimOrder, prices: list[float]) -> None:
+        """Fill a BAG order whole: every leg at once, each its own execution (and commission
+        report) under the combo's order id, as IB reports a combo's fills."""
+        qty = o.remaining
+        execs: list[Execution] = []
+        for (c, ratio, leg_action), px in zip(o.legs, prices, strict=True):
+            side = leg_side(o.action, leg_action)
+            leg_qty = qty * ratio
+            comm = commission_for(c, leg_qty, px)
+            realized = self.account.apply_fill(c, side, leg_qty, px, comm)
+            execs.append(
+                self.record_execution(
+                    o.order_id,
+                    o.perm_id,
+                    o.client_id,
+                    c,
+                    side,
+                    leg_qty,
+                    round(px, 4),
+                    o.order_ref,
+                    comm,
+                    realized if realized else None,
+                    leg_qty,
+                    round(px, 4),
+                )
+            )
+        net = combo_net(o, prices)
+        o.avg_fill_price = (o.avg_fill_price * o.filled + net * qty) / (o.filled + qty)
+        o.filled += qty
+        o.last_fill_price = net
+        o.status = "Filled"
+        owners = [s for s in self.ready_sessions() if s.client_id in (o.client_id, 0)]
+        for s in owners:
+            for ex in execs:
+                s.send_execution(-1, ex)
+        self.notify_order(o)
+        for s in owners:
+            for ex in execs:
+                s.send(m.commission_report(ex.exec_id, ex.commission, ex.realized))
+        self.publish_positions({c.con_id for c, _r, _a in o.legs})
 
     def record_execution(
         self,

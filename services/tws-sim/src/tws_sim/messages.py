@@ -359,6 +359,16 @@ def pnl_single(
     return encode(95, req_id, pos, daily, unrealized, realized, value)
 
 
+def combo_leg_fields(o: dict) -> list[object]:
+    """A BAG order's legs (contract legs, per-leg prices, routing params) as openOrder and
+    completedOrder carry them; three empty lists for a single-contract order."""
+    legs = o.get("combo_legs") or []
+    f: list[object] = [len(legs)]
+    for con_id, ratio, action in legs:
+        f += [con_id, ratio, action, "SMART", 0, 0, "", -1]
+    return [*f, 0, 0]
+
+
 def open_order(o: dict, c: SimContract, state: dict) -> bytes:
     """openOrder (msg 5) as decoder.openOrder reads it at server version 176."""
     f: list[object] = [5, o["order_id"], *c.fields()]
@@ -415,8 +425,10 @@ def open_order(o: dict, c: SimContract, state: dict) -> bytes:
         "",
         None,
     ]
-    # continuousUpdate .. comboLegsDescrip, 3 empty lists, scale, hedge, clearing, dnc, algo
-    f += [0, 0, None, None, None, None, "", 0, 0, 0, None, None, "", "", 0, "", "", 0, 0, ""]
+    # continuousUpdate .. comboLegsDescrip, combo legs, scale, hedge, clearing, dnc, algo
+    f += [0, 0, None, None, None, None, ""]
+    f += combo_leg_fields(o)
+    f += [None, None, "", "", 0, "", "", 0, 0, ""]
     f += [
         0,
         1 if o.get("what_if") else 0,
@@ -455,7 +467,9 @@ def completed_order(o: dict, c: SimContract, status: str, filled: float, when: s
         None, "", 0, "", -1, None, None, None, None, None, None, 0, 0, None, 0, 0, None, 0,
         "", None,
     ]  # fmt: skip
-    f += [0, 0, None, None, "", 0, 0, 0, None, None, "", "", "", "", 0, 0, ""]
+    f += [0, 0, None, None, ""]
+    f += combo_leg_fields(o)
+    f += [None, None, "", "", "", "", 0, 0, ""]
     f += [0, status, 0, 0, 0]
     f += [None, None, None, 0, 0, "", filled, 0, 0, "", 0, 0, None, when, status]
     f += [None, None, None, None, None]

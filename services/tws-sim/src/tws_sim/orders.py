@@ -1,13 +1,22 @@
-"""Orders and executions: the simulator's order book and when a working order fills."""
+"""Orders and executions: the simulator's order book and when a working order fills.
+
+A BAG (combo) order carries its legs: (option contract, ratio, action). Its price is IB's
+net: the sum over legs of ratio x leg price, + for a BUY leg and - for a SELL leg, so buying
+the combo at a negative limit receives a credit (a roll BUY-to-close / SELL-to-open at
+-0.50 takes in 0.50 a share). It fills whole or not at all, every leg at its touch.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tws_sim.account import commission_for
 from tws_sim.contracts import SimContract
 from tws_sim.market import ET, Market
 
+# The conId IB reports for a USD combo (BAG) contract.
+BAG_CON_ID = 28812380
 DONE = ("Filled", "Cancelled", "ApiCancelled", "Inactive", "Rejected")
 
 
@@ -30,6 +39,8 @@ class SimOrder:
     filled: float = 0.0
     avg_fill_price: float = 0.0
     last_fill_price: float = 0.0
+    # A BAG order's legs: (leg contract, ratio, leg action); empty for a single contract.
+    legs: list[tuple[SimContract, int, str]] = field(default_factory=list)
 
     @property
     def remaining(self) -> float:
@@ -53,6 +64,7 @@ class SimOrder:
             "account": self.account,
             "order_ref": self.order_ref,
             "open_close": self.open_close,
+            "combo_legs": [(c.con_id, r, a) for c, r, a in self.legs],
         }
 
     def describe(self) -> dict:
@@ -75,6 +87,7 @@ class SimOrder:
             "status": self.status,
             "filled": self.filled,
             "avg_fill_price": self.avg_fill_price,
+            "legs": [{**c.describe(), "ratio": r, "action": a} for c, r, a in self.legs],
         }
 
 
@@ -131,9 +144,98 @@ WHOLE_FILL_OPTION = 10
 WHOLE_FILL_STOCK = 1000
 
 
+def bag_contract(symbol: str) -> SimContract:
+    """The contract IB echoes for a combo: secType BAG on the legs' underlying."""
+    return SimContract(con_id=BAG_CON_ID, symbol=symbol, sec_type="BAG")
+
+
+def leg_side(combo_action: str, leg_action: str) -> str:
+    """BOT or SLD for one leg: selling the combo reverses every leg."""
+    buy = (leg_action == "BUY") == (combo_action == "BUY")
+    return "BOT" if buy else "SLD"
+
+
+def combo_leg_prices(market: Market, o: SimOrder) -> list[float]:
+    """Each leg's price if the combo traded now: a bought leg at its ask, a sold one at its bid."""
+    prices = []
+    for c, _ratio, leg_action in o.legs:
+        bid, ask = touch_price(market, c, leg_action)
+        prices.append(ask if leg_side(o.action, leg_action) == "BOT" else bid)
+    return prices
+
+
+def combo_net(o: SimOrder, prices: list[float]) -> float:
+    """IB's combo price of `prices` (+ BUY legs, - SELL legs, as the legs are written)."""
+    net = 0.0
+    for (_c, ratio, leg_action), px in zip(o.legs, prices, strict=True):
+        net += ratio * px if leg_action == "BUY" else -ratio * px
+    return round(net, 4)
+
+
+def combo_what_if(account, o: SimOrder) -> dict:  # type: ignore[no-untyped-def]
+    """Margin before/change/after and the summed commission if every leg filled now at its
+    touch: IB's what-if for a combo reports the whole order, not a leg."""
+    import copy
+
+    prices = combo_leg_prices(account.market, o)
+    init0, maint0 = account.margin()
+    ewl0 = account.net_liquidation()
+    saved = account.cash, copy.deepcopy(account.positions), account.realized
+    comm = 0.0
+    try:
+        for (c, ratio, leg_action), px in zip(o.legs, prices, strict=True):
+            qty = o.quantity * ratio
+            leg_comm = commission_for(c, qty, px)
+            comm += leg_comm
+            account.apply_fill(c, leg_side(o.action, leg_action), qty, px, leg_comm)
+        init1, maint1 = account.margin()
+        ewl1 = account.net_liquidation()
+    finally:
+        account.cash, account.positions, account.realized = saved
+    comm = round(comm, 2)
+    return {
+        "init_before": f"{init0:.2f}",
+        "maint_before": f"{maint0:.2f}",
+        "ewl_before": f"{ewl0:.2f}",
+        "init_change": f"{init1 - init0:.2f}",
+        "maint_change": f"{maint1 - maint0:.2f}",
+        "ewl_change": f"{ewl1 - ewl0:.2f}",
+        "init_after": f"{init1:.2f}",
+        "maint_after": f"{maint1:.2f}",
+        "ewl_after": f"{ewl1:.2f}",
+        "commission": comm,
+        "min_commission": comm,
+        "max_commission": comm,
+    }
+
+
+def combo_fill_prices(market: Market, o: SimOrder, mode: str) -> list[float] | None:
+    """The legs' prices if the combo fills now, or None while it keeps working.
+
+    Marketable means the legs' natural net is no worse than the limit: a BUY combo at most
+    its limit, a SELL combo at least it. A market combo always fills."""
+    if mode == "never":
+        return None
+    prices = combo_leg_prices(market, o)
+    if any(px <= 0 for px in prices):
+        return None
+    if o.order_type == "MKT" or mode == "immediate":
+        return prices
+    if o.lmt_price is None:
+        return None
+    net = combo_net(o, prices)
+    if o.action == "BUY" and net <= o.lmt_price + 1e-9:
+        return prices
+    if o.action == "SELL" and net >= o.lmt_price - 1e-9:
+        return prices
+    return None
+
+
 def fill_lot(market: Market, o: SimOrder) -> float:
     """How much of `o` one tick can fill: the displayed size at the touch, at least the
     whole-fill size, so a large order fills in pieces over a few ticks as on a real book."""
+    if o.legs:
+        return o.remaining  # a combo fills all or nothing
     buy = o.action == "BUY"
     if o.contract.is_option:
         q = market.option_quote(o.contract)

@@ -6,7 +6,7 @@ IndexError/ValueError, which the session turns into IB error 320.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 UNSET_DOUBLE = 1.7976931348623157e308
 
@@ -72,6 +72,8 @@ class OrderRequest:
     order_ref: str
     transmit: bool
     what_if: bool
+    # A BAG's legs as (conId, ratio, action), in the order the client sent them.
+    combo_legs: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def parse_place_order(f: list[str]) -> OrderRequest:
@@ -81,8 +83,15 @@ def parse_place_order(f: list[str]) -> OrderRequest:
     action, qty, otype, lmt, aux, tif = f[i : i + 6]
     account, open_close, _origin, order_ref, transmit = f[i + 7 : i + 12]
     i += 19  # .. hidden
+    legs: list[tuple[int, int, str]] = []
     if c.sec_type == "BAG":
-        raise ValueError("combo orders are not simulated")
+        n = int(f[i])
+        i += 1
+        for _ in range(n):  # conId ratio action exchange openClose shortSaleSlot desLoc exempt
+            legs.append((int(num(f[i])), int(num(f[i + 1], 1.0)), f[i + 2].upper()))
+            i += 8
+        i += 1 + int(f[i])  # orderComboLegs: one price each
+        i += 1 + 2 * int(f[i])  # smartComboRoutingParams: tag, value
     i += 32  # sharesAllocation .. deltaNeutralAuxPrice
     if f[i - 2]:  # deltaNeutralOrderType
         i += 8
@@ -118,6 +127,7 @@ def parse_place_order(f: list[str]) -> OrderRequest:
         order_ref=order_ref,
         transmit=transmit != "0",
         what_if=what_if,
+        combo_legs=legs,
     )
 
 
