@@ -50,7 +50,8 @@ def _row(name: str, wall: float, cost: dict, note: str) -> list[dict]:
             "unit": "requests",
             "reference": f"{scanner} scanner, {cost['market_data']['snapshots']} snapshots, "
             f"{cost['market_data']['streams']} lines, "
-            f"{req.get('reqContractDetails', 0)} contract details",
+            f"{req.get('reqContractDetails', 0)} contract details, "
+            f"{cost['market_data'].get('generic_ticks', {}).get('258', 0)} with fundamentals (258)",
         },
     ]
 
@@ -95,8 +96,14 @@ def run() -> list[dict]:
                 for k in set(cost_d["requests"]) | set(cost_s["requests"])
             },
             "market_data": {
-                k: cost_d["market_data"][k] + cost_s["market_data"][k]
-                for k in ("snapshots", "streams")
+                **{
+                    k: cost_d["market_data"][k] + cost_s["market_data"][k]
+                    for k in ("snapshots", "streams")
+                },
+                "generic_ticks": {
+                    "258": cost_d["market_data"]["generic_ticks"].get("258", 0)
+                    + cost_s["market_data"]["generic_ticks"].get("258", 0)
+                },
             },
         }
         rows += _row(
