@@ -72,6 +72,8 @@ class Command(BaseCommand):
 
         heartbeat = backup.heartbeat_path()
         backup.beat(heartbeat)
+        if SETTINGS.backup_every_hours and backup.sqlite_database() is None:
+            log.info("database backups: not SQLite, back it up with pg_dump (docs/deploy.md)")
         try:
             recovered = worker.recover()
             if recovered:
