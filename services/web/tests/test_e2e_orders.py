@@ -64,14 +64,16 @@ def sim_orders(stack, coid: str) -> list[dict]:  # type: ignore[no-untyped-def]
     return [o for o in orders if o.get("order_ref") == coid]
 
 
-def put_contract(stack, symbol: str) -> tuple[str, float, float]:  # type: ignore[no-untyped-def]
-    """The highest OTM put 3-8 weeks out that has a bid: (expiry, strike, bid)."""
+def put_contract(stack, symbol: str, need_bid: bool = True) -> tuple[str, float, float]:  # type: ignore[no-untyped-def]
+    """The highest OTM put 3-8 weeks out that has a bid: (expiry, strike, bid). Without
+    `need_bid` (a page to look at, not an order to fill; the market may be closed after an
+    earlier test moved tws-sim's clock) any listed put will do, at a nominal 1.00."""
     chain = stack.bridge_get(f"/v1/chains/{symbol}?right=P&dte_min=20&dte_max=60")
     spot = chain["underlying"].get("last") or chain["underlying"].get("close")
     quotes = [
         q
         for q in chain["options"]
-        if q.get("bid") and (spot is None or q["contract"]["strike"] < spot)
+        if (q.get("bid") or not need_bid) and (spot is None or q["contract"]["strike"] < spot)
     ]
     assert quotes, f"no put with a bid in {symbol}'s chain"
     q = max(
@@ -81,11 +83,11 @@ def put_contract(stack, symbol: str) -> tuple[str, float, float]:  # type: ignor
             q["contract"]["strike"],
         ),
     )
-    return q["contract"]["expiry"], q["contract"]["strike"], q["bid"]
+    return q["contract"]["expiry"], q["contract"]["strike"], q.get("bid") or 1.0
 
 
-def open_preview(page, stack, symbol: str, action: str = "SELL") -> str:  # type: ignore[no-untyped-def]
-    expiry, strike, bid = put_contract(stack, symbol)
+def open_preview(page, stack, symbol: str, action: str = "SELL", need_bid: bool = True) -> str:  # type: ignore[no-untyped-def]
+    expiry, strike, bid = put_contract(stack, symbol, need_bid)
     page.goto(
         f"{stack.web_url}/orders/new/?symbol={symbol}&expiry={expiry}&strike={strike}&right=P"
         f"&action={action}&quantity=1&limit_price={bid:.2f}"
@@ -285,7 +287,7 @@ def test_order_and_ledger_pages_fit_a_phone(page, wheel_stack):
     login(page, stack)
     artifacts = Path(__file__).resolve().parents[3] / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    coid = open_preview(page, stack, "KO")
+    coid = open_preview(page, stack, "KO", need_bid=False)
     for width, height in ((1440, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
         for name, path in (
