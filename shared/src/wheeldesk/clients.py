@@ -31,7 +31,14 @@ from wheeldesk.schemas.account import Account, Position
 from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest, EmailStatus
 from wheeldesk.schemas.market import Chain, History, Quote, StockInfo, Subscriptions
-from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest
+from wheeldesk.schemas.orders import (
+    ComboOrderRequest,
+    ComboPreview,
+    Fill,
+    Order,
+    OrderPreview,
+    OrderRequest,
+)
 from wheeldesk.schemas.scanner import MarketScanRequest, MarketScanResult, ScannerParameters
 from wheeldesk.schemas.screener import (
     PriceRequest,
@@ -280,6 +287,16 @@ class _Bridge:
         return _Request("POST", "/v1/orders", Order.model_validate, body=request)
 
     @staticmethod
+    def preview_combo(request: ComboOrderRequest) -> _Request[ComboPreview]:
+        return _Request(
+            "POST", "/v1/orders/combo/preview", ComboPreview.model_validate, body=request
+        )
+
+    @staticmethod
+    def place_combo(request: ComboOrderRequest) -> _Request[Order]:
+        return _Request("POST", "/v1/orders/combo", Order.model_validate, body=request)
+
+    @staticmethod
     def orders() -> _Request[list[Order]]:
         return _Request("GET", "/v1/orders", _ORDERS.validate_python)
 
@@ -356,6 +373,12 @@ class BridgeClient(_AsyncBase):
     async def place(self, request: OrderRequest) -> Order:
         return await self._send(_Bridge.place(request))
 
+    async def preview_combo(self, request: ComboOrderRequest) -> ComboPreview:
+        return await self._send(_Bridge.preview_combo(request))
+
+    async def place_combo(self, request: ComboOrderRequest) -> Order:
+        return await self._send(_Bridge.place_combo(request))
+
     async def orders(self) -> list[Order]:
         return await self._send(_Bridge.orders())
 
@@ -424,6 +447,12 @@ class SyncBridgeClient(_SyncBase):
 
     def place(self, request: OrderRequest) -> Order:
         return self._send(_Bridge.place(request))
+
+    def preview_combo(self, request: ComboOrderRequest) -> ComboPreview:
+        return self._send(_Bridge.preview_combo(request))
+
+    def place_combo(self, request: ComboOrderRequest) -> Order:
+        return self._send(_Bridge.place_combo(request))
 
     def orders(self) -> list[Order]:
         return self._send(_Bridge.orders())

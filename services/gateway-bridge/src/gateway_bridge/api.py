@@ -21,7 +21,14 @@ from wheeldesk.schemas.market import (
     SubscriptionRequest,
     Subscriptions,
 )
-from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest
+from wheeldesk.schemas.orders import (
+    ComboOrderRequest,
+    ComboPreview,
+    Fill,
+    Order,
+    OrderPreview,
+    OrderRequest,
+)
 
 from gateway_bridge import scanner
 from gateway_bridge.bridge import Bridge
@@ -203,6 +210,18 @@ def router() -> APIRouter:
     @r.post("/orders", response_model=Order, status_code=201, tags=["orders"])
     async def place(request: Request, body: OrderRequest, response: Response) -> Order:
         order, created = await bridge_of(request).orders.place(body)
+        response.status_code = 201 if created else 200
+        return order
+
+    @r.post("/orders/combo/preview", response_model=ComboPreview, tags=["orders"])
+    async def preview_combo(request: Request, body: ComboOrderRequest) -> ComboPreview:
+        """A roll (or spread) as one combo: IB's what-if and the suggested net limit."""
+        return await bridge_of(request).orders.combos.preview(body)
+
+    @r.post("/orders/combo", response_model=Order, status_code=201, tags=["orders"])
+    async def place_combo(request: Request, body: ComboOrderRequest, response: Response) -> Order:
+        """One BAG order for all legs: idempotent by client_order_id like a single order."""
+        order, created = await bridge_of(request).orders.combos.place(body)
         response.status_code = 201 if created else 200
         return order
 

@@ -35,6 +35,7 @@ from ib_insync import OrderStatus as IBOrderStatus
 from wheeldesk import subjects
 from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.orders import (
+    ComboOrderRequest,
     ExecutionEvent,
     Fill,
     Order,
@@ -45,6 +46,13 @@ from wheeldesk.schemas.orders import (
 )
 
 from gateway_bridge.account import account_from_values, is_paper
+from gateway_bridge.combos import (
+    ComboOrders,
+    combo_fingerprint,
+    combo_request_from_trade,
+    combo_trade_from_fills,
+    suggest_limit,
+)
 from gateway_bridge.connection import IBSession
 from gateway_bridge.events import EventPublisher
 from gateway_bridge.marketdata import MarketData, num
@@ -112,8 +120,10 @@ def off_tick_problem(price: float, increments: list[tuple[float, float]]) -> str
     )
 
 
-def fingerprint(req: OrderRequest) -> tuple[Any, ...]:
+def fingerprint(req: OrderRequest | ComboOrderRequest) -> tuple[Any, ...]:
     """What makes two submissions the same order (force and ids excluded)."""
+    if isinstance(req, ComboOrderRequest):
+        return combo_fingerprint(req)
     opt = req.sec_type == "OPT"
     return (
         req.symbol.upper(),
@@ -228,9 +238,11 @@ def fill_from_ib(fill: IBFill, account_id: str | None = None) -> Fill:
     )
 
 
-def request_from_trade(trade: Trade) -> OrderRequest:
+def request_from_trade(trade: Trade) -> OrderRequest | ComboOrderRequest:
     """Rebuild the request from what IB holds (after a bridge restart)."""
     c, o = trade.contract, trade.order
+    if c.secType == "BAG":
+        return combo_request_from_trade(trade)
     opt = c.secType == "OPT"
     lmt = o.lmtPrice if o.orderType == "LMT" and o.lmtPrice not in (None, UNSET) else None
     return OrderRequest.model_construct(
@@ -249,13 +261,18 @@ def request_from_trade(trade: Trade) -> OrderRequest:
     )
 
 
-def order_from_trade(trade: Trade, original: OrderRequest | None = None) -> Order:
+def order_from_trade(
+    trade: Trade, original: OrderRequest | ComboOrderRequest | None = None
+) -> Order:
     o, s = trade.order, trade.orderStatus
     errors = [e for e in trade.log if e.errorCode and e.errorCode not in (0, 202, 10148)]
     rejected = bool(errors) and s.status in ("Cancelled", "Inactive", "ApiCancelled")
-    fills = [fill_from_ib(f) for f in trade.fills]
+    # A combo's fills are its legs' executions (IB may also report one for the BAG itself:
+    # it is the same trade again, not a position).
+    fills = [fill_from_ib(f) for f in trade.fills if f.contract.secType != "BAG"]
+    combo = trade.contract.secType == "BAG"
     commissions = [f.commission for f in fills if f.commission is not None]
-    filled = float(s.filled or 0) or sum(f.quantity for f in fills)
+    filled = float(s.filled or 0) or (0.0 if combo else sum(f.quantity for f in fills))
     times = [e.time for e in trade.log if isinstance(e.time, datetime)]
     request = original or request_from_trade(trade)
     return Order(
@@ -281,6 +298,8 @@ def order_from_trade(trade: Trade, original: OrderRequest | None = None) -> Orde
 
 def trade_from_fills(fills: list[IBFill]) -> Trade:
     """An order IB no longer lists (done before this connection) rebuilt from its executions."""
+    if len({f.contract.conId for f in fills if f.contract.secType != "BAG"}) > 1:
+        return combo_trade_from_fills(fills)
     first = fills[0]
     ex = first.execution
     qty = sum(float(f.execution.shares) for f in fills)
@@ -346,7 +365,10 @@ class OrderService:
         # marketRuleId -> its price increments; rules never change within a session.
         self._market_rules: dict[int, list[Any]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._requests: dict[str, OrderRequest] = {}
+        self._requests: dict[str, OrderRequest | ComboOrderRequest] = {}
+        # conId -> its marketRuleIds (from contract details): the tick grid of a suggestion.
+        self._rule_ids: dict[int, str] = {}
+        self.combos = ComboOrders(self)
         self._settlements: list[IBFill] = []
         self._settle_handle: asyncio.TimerHandle | None = None
         ib = session.ib
@@ -439,22 +461,30 @@ class OrderService:
         if req.sec_type == "OPT" and req.order_type == "LMT" and req.limit_price is not None:
             await self._check_tick(float(req.limit_price), details[0].marketRuleIds or "")
         c = details[0].contract
+        self._rule_ids[c.conId] = details[0].marketRuleIds or ""
         c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split(" ")[0]
         c.exchange = "SMART"
         return c
 
-    async def _check_tick(self, price: float, rule_ids: str) -> None:
-        """422 for a limit off the contract's tick, before IB answers it with error 110."""
+    async def _increments(self, rule_ids: str) -> list[tuple[float, float]]:
+        """The (lowEdge, increment) pairs of a contract's SMART market rule (cached)."""
         ids = [int(x) for x in rule_ids.split(",") if x.strip().isdigit()]
         if not ids:
-            return
+            return []
         rule_id = ids[0]  # SMART's rule: the first of the valid exchanges
         rules = self._market_rules
         if rule_id not in rules:
             rules[rule_id] = list(
                 await self.md.call(lambda: self.ib.reqMarketRuleAsync(rule_id)) or []
             )
-        problem = off_tick_problem(price, [(r.lowEdge, r.increment) for r in rules[rule_id]])
+        return [(r.lowEdge, r.increment) for r in rules[rule_id]]
+
+    async def _check_tick(self, price: float, rule_ids: str) -> None:
+        """422 for a limit off the contract's tick, before IB answers it with error 110."""
+        increments = await self._increments(rule_ids)
+        if not increments:
+            return
+        problem = off_tick_problem(price, increments)
         if problem:
             raise ServiceError(422, "limit_off_tick", problem, field="limit_price")
 
@@ -495,6 +525,12 @@ class OrderService:
             warnings.append(problem + ("" if req.force else "; placing it needs force"))
         if bid is None or ask is None:
             warnings.append("no bid/ask available to check the limit price against")
+        increments = (
+            await self._increments(self._rule_ids.get(contract.conId, ""))
+            if req.sec_type == "OPT"
+            else [(0.0, 0.01)]
+        )
+        suggested = suggest_limit(bid, ask, req.action, increments or [(0.0, 0.01)])
         state: Any = None
         if self.settings.ib_readonly:
             # A what-if is an order message: a read-only API session must not send it.
@@ -536,6 +572,7 @@ class OrderService:
             bid=bid,
             ask=ask,
             mid=round((bid + ask) / 2, 4) if bid is not None and ask is not None else None,
+            suggested_limit=suggested,
             warnings=warnings,
         )
 
@@ -634,9 +671,10 @@ class OrderService:
     async def executions(self, since: date | None = None) -> list[Fill]:
         self.session.require_ready()
         fills = await self.md.call(lambda: self.ib.reqExecutionsAsync())
-        by_id = {f.execution.execId: f for f in self.ib.fills()}
+        by_id = {f.execution.execId: f for f in self.ib.fills() if f.contract.secType != "BAG"}
         for f in fills or []:
-            by_id.setdefault(f.execution.execId, f)
+            if f.contract.secType != "BAG":
+                by_id.setdefault(f.execution.execId, f)
         out = classify_fills([fill_from_ib(f, self.session.account_id) for f in by_id.values()])
         if since is not None:
             out = [f for f in out if f.time.date() >= since]
@@ -651,6 +689,9 @@ class OrderService:
         orig_comm = wrapper.commissionReport
 
         def exec_details(req_id: int, contract: Contract, execution: Any) -> None:
+            if contract.secType == "BAG":  # a combo's own report: its legs carry the fills
+                orig_exec(req_id, contract, execution)
+                return
             live = req_id not in wrapper._futures
             known = execution.execId in wrapper.fills
             orig_exec(req_id, contract, execution)

@@ -58,10 +58,66 @@ class OrderRequest(StrictModel):
         return self
 
 
-class OrderPreview(BaseModel):
-    """What-if answer from IB, plus the bridge's own checks."""
+class ComboLeg(StrictModel):
+    """One leg of a combo order: an option on the combo's underlying, bought or sold `ratio`
+    times per combo unit."""
 
-    request: OrderRequest
+    expiry: date
+    strike: float = Field(gt=0)
+    right: Right
+    action: Literal["BUY", "SELL"]
+    ratio: StrictInt = Field(default=1, ge=1, le=10)
+
+
+class ComboOrderRequest(StrictModel):
+    """A roll (or any option spread on one underlying) as ONE IB combo (BAG) order: no leg can
+    fill without the other.
+
+    `limit_price` is IB's net price for the combo as the legs are written: the BUY legs' prices
+    minus the SELL legs'. Negative is a credit: a roll written BUY old / SELL new, bought at
+    -0.45, takes in $0.45 a share. A preview without a limit runs at the bridge's suggested
+    one; placing needs one. `client_order_id` makes it idempotent like a single order."""
+
+    client_order_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$")
+    symbol: str = Field(min_length=1, max_length=12)
+    sec_type: Literal["BAG"] = "BAG"
+    legs: list[ComboLeg] = Field(min_length=2, max_length=4)
+    action: Literal["BUY", "SELL"] = "BUY"
+    quantity: StrictInt = Field(gt=0)
+    order_type: Literal["LMT"] = "LMT"
+    limit_price: Decimal | None = Field(default=None, max_digits=12, decimal_places=4)
+    tif: Literal["DAY", "GTC"] = "DAY"
+    force: bool = Field(default=False, description="Bypass the limit-vs-market tolerance check.")
+
+    @field_validator("symbol")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.strip().upper()
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ComboOrderRequest:
+        keys = [(leg.expiry, leg.strike, leg.right) for leg in self.legs]
+        if len(set(keys)) != len(keys):
+            raise ValueError("legs: each leg must be a different contract")
+        return self
+
+
+class LegQuote(BaseModel):
+    """A combo leg as the preview priced it: IB's conId and its bid/ask now."""
+
+    expiry: date
+    strike: float
+    right: Right
+    action: Literal["BUY", "SELL"]
+    ratio: int
+    con_id: int | None = None
+    bid: float | None = None
+    ask: float | None = None
+
+
+class _PreviewFigures(BaseModel):
+    """What a preview says besides its request: IB's what-if, the quote now, the suggestion."""
+
     account_id: str
     is_paper: bool
     commission: float | None = None
@@ -75,7 +131,26 @@ class OrderPreview(BaseModel):
     bid: float | None = None
     ask: float | None = None
     mid: float | None = None
+    # The limit the bridge suggests from the quote now, on the contract's real tick grid: the
+    # mid rounded in the trader's favour (up for a sell, down for a buy), never through the
+    # bid or the ask. The what-if runs at it when the request has no limit.
+    suggested_limit: float | None = None
     warnings: list[str] = Field(default_factory=list)
+
+
+class OrderPreview(_PreviewFigures):
+    """What-if answer from IB, plus the bridge's own checks."""
+
+    request: OrderRequest
+
+
+class ComboPreview(_PreviewFigures):
+    """A combo's what-if (margin and commission of the whole order). bid/ask/mid are the
+    combo's natural market in IB's sign convention: the BUY legs at their bid (ask) minus the
+    SELL legs at their ask (bid)."""
+
+    request: ComboOrderRequest
+    legs: list[LegQuote] = Field(default_factory=list)
 
 
 class Fill(BaseModel):
@@ -105,7 +180,9 @@ class Order(BaseModel):
     perm_id: int | None = None
     client_order_id: str
     account_id: str | None = None
-    request: OrderRequest
+    # A combo (BAG) order carries its legs; its fills are the legs' executions, each under
+    # the combo's order id.
+    request: OrderRequest | ComboOrderRequest
     status: OrderStatus
     ib_status: str | None = None
     filled: float = 0
