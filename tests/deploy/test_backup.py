@@ -24,6 +24,7 @@ from wheeldesk import subjects
 from wheeldesk.natsconn import connect, ensure_streams
 from wheeldesk.schemas.orders import Fill, Order, OrderEvent, OrderRequest, OrderStatus
 from wheeldesk.testing.procs import ROOT, TEST_TOKEN, free_port
+from wheeldesk_web.core.backup import take_backup
 
 MANAGE = ROOT / "services" / "web" / "manage.py"
 ORDERS = 150
@@ -188,15 +189,21 @@ def test_backups_taken_while_the_worker_writes_restore_every_order_and_execution
         assert "stop it (and the web) before restoring" in refused.stderr
 
         asyncio.run(publish_fills(fresh_url(web_env)))
-        taken: list[tuple[int, Path]] = []
+        # `manage.py backup_db` as an operator runs it, while the worker stores the fills...
+        before, _, _ = snapshot(db)
+        result = manage(web_env, "backup_db")
+        path = Path(result.stdout.strip().split("backup written: ")[1].split(" (")[0])
+        taken: list[tuple[int, Path]] = [(len(before), path)]
+        # ...and the same backup, in a tight loop, until the worker has stored every fill (many
+        # snapshots mid-write whatever the machine's speed).
+        deadline = time.monotonic() + 150
         while True:
             before, _, _ = snapshot(db)  # committed before this backup starts
-            result = manage(web_env, "backup_db")
-            path = Path(result.stdout.strip().split("backup written: ")[1].split(" (")[0])
-            taken.append((len(before), path))
+            taken.append((len(before), take_backup(db, backups, keep=1000)))
             if len(before) == ORDERS:
                 break
-            assert len(taken) < 60, "the worker stopped storing fills"
+            assert time.monotonic() < deadline, "the worker stopped storing fills"
+            time.sleep(0.05)
         mid_write = [(n, p) for n, p in taken if 0 < n < ORDERS]
         assert mid_write, "no backup ran while the worker was writing (make ORDERS larger)"
         for committed, path in taken:

@@ -146,10 +146,12 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def backups(directory: Path, prefix: str = PREFIX) -> list[Path]:
-    """The finished backups in `directory`, oldest first (by name: UTC timestamps sort)."""
+    """The finished backups in `directory`, oldest first: by the time they were written, then
+    by name (their UTC timestamps; two in one second get `-1`, `-2`, ... suffixes)."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.glob(f"{prefix}*{SUFFIX}") if p.is_file())
+    found = [p for p in directory.glob(f"{prefix}*{SUFFIX}") if p.is_file()]
+    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
 def rotate(directory: Path, *, keep: int, prefix: str = PREFIX) -> list[Path]:
