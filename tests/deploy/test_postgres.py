@@ -89,8 +89,17 @@ def test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one(
 ) -> None:
     """The same confirm POSTed at the same moment to two web processes sharing one PostgreSQL
     database: one claims the order (its conditional UPDATE), the other sees it taken; IBKR
-    (tws-sim) receives one order and the audit trail shows one send."""
-    from wheeldesk.testing.e2e import confirm_form, login, preview_put_from_web, sim_orders
+    (tws-sim) receives one order and the audit trail shows one send. Then the order and ledger
+    end to end on PostgreSQL: tws-sim fills it, the worker records it, the ledger opens the
+    short-put cycle."""
+    from wheeldesk.testing.e2e import (
+        confirm_form,
+        login,
+        preview_put_from_web,
+        sim_orders,
+        start_worker,
+        wait_until,
+    )
     from wheeldesk.testing.stack import Stack
 
     url = postgres_server.create_database("wd_confirm_race")
@@ -98,8 +107,10 @@ def test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one(
     second = service_proc("web", dict(stack.web.env))
     second.log_dir = stack.workdir
     second.log_path = stack.workdir / "web-2.log"
+    worker = None
     try:
         second.start()
+        stack.control("/control/fill-mode", {"mode": "immediate"})
         first_client = login(stack)
         coid, _ = preview_put_from_web(first_client, stack, "PEP")
         form = confirm_form(first_client, coid)
@@ -139,7 +150,21 @@ def test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one(
             "shell", "-c", "from django.db import connection; print(connection.vendor)"
         )
         assert vendor.stdout.strip().splitlines()[-1] == "postgresql"
+        # The order's fill reaches the ledger through the worker, on PostgreSQL as on SQLite.
+        worker = start_worker(stack, "--ignore-hours", "--tick", "2", "--sync-every", "10s")
+
+        def filled() -> bool:
+            page = first_client.get(f"/orders/{coid}/status/", timeout=60).text
+            return 'data-status="filled"' in page
+
+        wait_until(filled, 120, "the order filled in the web")
+        ledger = second_client.get("/ledger/?symbol=PEP", timeout=60).text
+        row = re.search(r'<tr[^>]*data-symbol="PEP"[^>]*data-state="([a-z_]+)"', ledger)
+        assert row and row.group(1) == "short_put", ledger[:2000]
+        assert len(sim_orders(stack, coid)) == 1  # still one at IBKR
     finally:
+        if worker is not None:
+            worker.stop()
         second.stop()
         stack.stop()
 
