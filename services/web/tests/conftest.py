@@ -30,6 +30,7 @@ class FakeBridge:
         self.refuse: ServiceCallError | None = None
         self.account_id = "DU7654321"
         self.available_funds = 180_000.0
+        self.cash = 200_000.0
 
     def __enter__(self):  # type: ignore[no-untyped-def]
         return self
@@ -67,7 +68,7 @@ class FakeBridge:
             account_id=self.account_id,
             is_paper=True,
             net_liquidation=250_000,
-            cash=200_000,
+            cash=self.cash,
             buying_power=self.available_funds,
             available_funds=self.available_funds,
         )

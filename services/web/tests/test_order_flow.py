@@ -334,13 +334,15 @@ def test_confirm_runs_every_check_again_on_the_account_as_it_is_now(user_client,
     coid = draft(user_client)
     page = user_client.get(reverse("orders:detail", args=[coid])).content.decode()
     assert 'data-check="Collateral" data-level="pass"' in page
-    bridge.available_funds = 4_000.0  # another order took the buying power meanwhile
+    # another order took the cash and the buying power meanwhile
+    bridge.available_funds = bridge.cash = 4_000.0
     page = confirm(user_client, coid, follow=True).content.decode()
     assert "Blocked by pre-trade checks (Collateral" in page
-    assert "Collateral $6,000.00 exceeds buying power $4,000.00." in page
+    assert "Collateral $6,000.00 exceeds" in page
+    assert 'data-check="Collateral" data-level="block"' in page
     assert bridge.place_calls == 0
     # the limits are read at confirm too: a cap lowered after the preview holds
-    bridge.available_funds = 180_000.0
+    bridge.available_funds, bridge.cash = 180_000.0, 200_000.0
     cfg = TradingConfig.load()
     cfg.max_notional = 5_000
     cfg.save()

@@ -55,3 +55,8 @@ def own_draft(client_order_id: str, user) -> Order:  # type: ignore[no-untyped-d
     if order is None:
         raise Http404("no such order")
     return order
+
+
+def may_cancel(order: Order, user) -> bool:  # type: ignore[no-untyped-def]
+    """A trader cancels their own working order; staff any order on the account."""
+    return can_trade(user) and (order.user_id == user.pk or user.is_staff)

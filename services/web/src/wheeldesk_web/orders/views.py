@@ -24,6 +24,7 @@ from wheeldesk_web.core.ids import strict_id
 from wheeldesk_web.orders import services
 from wheeldesk_web.orders.access import (
     can_trade,
+    may_cancel,
     own_draft,
     require_staff,
     require_trader,
@@ -298,7 +299,8 @@ def detail(request: HttpRequest, client_order_id: str) -> HttpResponse:
     order = viewable_order(client_order_id, request.user)
     legs = _legs(order, request.user)
     if not order.is_draft:
-        return render(request, "orders/detail.html", {"order": order, "legs": legs})
+        context = {"order": order, "legs": legs, "may_cancel": may_cancel(order, request.user)}
+        return render(request, "orders/detail.html", context)
     current = order.ticket_digest()
     fresh = bool(order.previewed_at) and order.ticket_hash == current
     what_if_error = next(
@@ -376,7 +378,7 @@ def cancel(request: HttpRequest, client_order_id: str) -> HttpResponse:
     """A trader cancels their own working order; staff may cancel any on the account."""
     require_trader(request.user)
     order = viewable_order(client_order_id, request.user)
-    if order.user_id != request.user.pk and not request.user.is_staff:
+    if not may_cancel(order, request.user):
         raise PermissionDenied("Only the order's creator or staff may cancel it.")
     try:
         with clients.bridge() as bridge:
@@ -392,7 +394,8 @@ def status(request: HttpRequest, client_order_id: str) -> HttpResponse:
     """The status block as stored (htmx re-reads it when the stream says it changed): the
     worker, not a page, brings orders up to date from IBKR."""
     order = viewable_order(client_order_id, request.user)
-    return render(request, "orders/partials/status.html", {"order": order})
+    context = {"order": order, "may_cancel": may_cancel(order, request.user)}
+    return render(request, "orders/partials/status.html", context)
 
 
 @require_http_methods(["GET", "POST"])
