@@ -60,9 +60,7 @@ def held_put(bridge: Proc) -> Any:
 def later_listed(bridge: Proc, held: Any) -> Any:
     """The held strike at the first listed expiry after the held one (from the chain)."""
     dte = (held.expiry - SIM_START.date()).days
-    chain = client(bridge).chain(
-        "AAPL", right="P", dte_min=dte + 1, dte_max=dte + 40, strikes=10
-    )
+    chain = client(bridge).chain("AAPL", right="P", dte_min=dte + 1, dte_max=dte + 40, strikes=10)
     later = sorted(
         (o for o in chain.options if o.contract.strike == held.strike),
         key=lambda o: o.contract.expiry,
@@ -114,7 +112,7 @@ def test_combo_preview_suggests_a_net_limit_inside_the_market(
     s = preview.suggested_limit
     assert s is not None and preview.bid <= s <= preview.ask
     assert abs(s * 100 - round(s * 100)) < 1e-6  # on the combo's penny grid
-    assert s <= preview.mid + 1e-9  # a buyer's suggestion rounds down (more credit)
+    assert s >= preview.mid - 1e-9  # a buyer's suggestion rounds up, toward the ask
     # IB's what-if for the whole combo, run at the suggestion: two legs' commissions.
     assert preview.commission == pytest.approx(2.0)
     assert preview.init_margin_change is not None
@@ -141,9 +139,18 @@ def test_single_order_preview_suggests_a_limit_on_the_contracts_tick(combo_bridg
     assert preview.bid is not None and preview.ask is not None
     s = preview.suggested_limit
     assert s is not None and preview.bid <= s <= preview.ask
-    assert s >= preview.mid - 1e-9  # a seller's suggestion rounds up
+    assert s <= preview.mid + 1e-9  # a seller's suggestion rounds down, toward the bid
     tick = 0.05 if s >= 3 else 0.01  # AAPL: penny program ($0.01 under $3, $0.05 above)
     assert abs(s / tick - round(s / tick)) < 1e-6
+    # Without a limit, IB's what-if runs at the suggestion (never at a placeholder)...
+    bare = req.model_copy(update={"limit_price": None, "client_order_id": coid()})
+    priced = client(combo_bridge).preview(bare)
+    assert priced.suggested_limit is not None and priced.commission == pytest.approx(1.0)
+    assert float(priced.request.limit_price) == priced.suggested_limit
+    assert priced.warnings == []
+    # ...but nothing is placed without one.
+    r = api(combo_bridge, "POST", "/v1/orders", json=bare.model_dump(mode="json"))
+    assert r.status_code == 422 and r.json()["field"] == "limit_price"
 
 
 def test_unlisted_leg_and_off_tick_limit_are_refused_naming_the_field(
@@ -251,14 +258,16 @@ PENNY_THEN_NICKEL = [(0.0, 0.01), (3.0, 0.05)]
 @pytest.mark.parametrize(
     ("bid", "ask", "action", "rules", "expected"),
     [
-        (2.11, 2.16, "SELL", PENNY_THEN_NICKEL, 2.14),  # mid 2.135 rounds up for a seller
-        (2.11, 2.16, "BUY", PENNY_THEN_NICKEL, 2.13),  # and down for a buyer
+        (2.11, 2.16, "SELL", PENNY_THEN_NICKEL, 2.13),  # mid 2.135: a seller rounds down
+        (2.11, 2.16, "BUY", PENNY_THEN_NICKEL, 2.14),  # and a buyer up
         (3.10, 3.30, "SELL", PENNY_THEN_NICKEL, 3.20),  # on the nickel grid above $3
-        (3.10, 3.25, "SELL", PENNY_THEN_NICKEL, 3.20),  # mid 3.175 -> 3.20
-        (3.10, 3.25, "BUY", PENNY_THEN_NICKEL, 3.15),
-        (2.11, 2.12, "SELL", PENNY_THEN_NICKEL, 2.12),  # a one-tick market: never through it
-        (-0.62, -0.41, "BUY", None, -0.52),  # a combo credit: more credit is down
-        (-0.62, -0.41, "SELL", None, -0.51),
+        (3.10, 3.25, "SELL", PENNY_THEN_NICKEL, 3.15),  # mid 3.175 -> 3.15
+        (3.10, 3.25, "BUY", PENNY_THEN_NICKEL, 3.20),
+        (2.11, 2.12, "SELL", PENNY_THEN_NICKEL, 2.11),  # a one-tick market: never through it
+        (2.11, 2.12, "BUY", PENNY_THEN_NICKEL, 2.12),
+        (3.12, 3.13, "SELL", PENNY_THEN_NICKEL, 3.12),  # no nickel inside: the bid (on IB's tick)
+        (-0.62, -0.41, "BUY", None, -0.51),  # a combo credit: buying rounds up (less credit)
+        (-0.62, -0.41, "SELL", None, -0.52),
         (None, 2.0, "SELL", PENNY_THEN_NICKEL, None),
     ],
 )

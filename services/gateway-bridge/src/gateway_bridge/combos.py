@@ -7,8 +7,10 @@ as written; negative is a credit. The bridge keeps the single-order guards for c
 idempotent by `client_order_id` (IB's orderRef), the contract cap counts every leg, a limit
 far outside the legs' natural market needs `force`.
 
-`suggest_limit` is the one place a default limit is computed: the mid of the quote now,
-rounded on the contract's tick grid in the trader's favour and clamped inside bid..ask.
+`suggest_limit` is the one place a default limit is computed: the mid of the quote now, on
+the contract's real tick grid, rounded toward the side the trader trades against (a sell
+toward the bid, a buy toward the ask: it favours the fill, as the web's ticket always did)
+and never through the bid or the ask.
 """
 
 from __future__ import annotations
@@ -56,10 +58,12 @@ def suggest_limit(
     action: str,
     increments: list[tuple[float, float]] | None = None,
 ) -> float | None:
-    """The mid on the tick grid, rounded in the trader's favour (a sell up, a buy down) but
-    never through the market: a sell never above the ask, a buy never below the bid.
+    """The mid on the tick grid, rounded toward the trader's side of the market (a sell down
+    toward the bid, a buy up toward the ask) and never through it: a sell never below the
+    bid, a buy never above the ask.
 
-    Works for combo prices too (they may be negative: a credit)."""
+    Works for combo prices too (they may be negative: a credit; buying the combo rounds up,
+    i.e. toward less credit)."""
     if bid is None or ask is None or ask < bid:
         return None
     if bid <= 0 and ask <= 0 and increments:  # a single contract with no market
@@ -67,13 +71,14 @@ def suggest_limit(
     mid = (bid + ask) / 2
     tick = tick_at(mid, increments or [])
     n = mid / tick
-    steps = math.ceil(n - 1e-9) if action == "SELL" else math.floor(n + 1e-9)
+    steps = math.floor(n + 1e-9) if action == "SELL" else math.ceil(n - 1e-9)
     # Clamp inside the market, on the grid: the highest grid price not above the ask, the
     # lowest not below the bid.
     hi = math.floor(ask / tick + 1e-9)
     lo = math.ceil(bid / tick - 1e-9)
-    if lo <= hi:
-        steps = min(max(steps, lo), hi)
+    if lo > hi:  # no grid price inside the quote: the touch itself (IB quotes on the tick)
+        return round(bid if action == "SELL" else ask, 4)
+    steps = min(max(steps, lo), hi)
     return round(steps * tick, 4)
 
 

@@ -531,6 +531,16 @@ class OrderService:
             else [(0.0, 0.01)]
         )
         suggested = suggest_limit(bid, ask, req.action, increments or [(0.0, 0.01)])
+        if req.order_type == "LMT" and req.limit_price is None:
+            if suggested is None:
+                raise ServiceError(
+                    422,
+                    "no_market",
+                    "no bid/ask to price this order from: give a limit_price",
+                    field="limit_price",
+                )
+            # The what-if runs at the price the user will be offered, never at a placeholder.
+            req = req.model_copy(update={"limit_price": Decimal(str(suggested))})
         state: Any = None
         if self.settings.ib_readonly:
             # A what-if is an order message: a read-only API session must not send it.
@@ -584,6 +594,10 @@ class OrderService:
         check_quantity(req, self.settings.max_contracts_per_order)
         if self.settings.ib_readonly:
             raise ServiceError(403, "read_only", "the bridge is connected read-only (IB_READONLY)")
+        if req.order_type == "LMT" and req.limit_price is None:
+            raise ServiceError(
+                422, "invalid", "limit_price is required for LMT orders", field="limit_price"
+            )
         lock = self._locks.setdefault(req.client_order_id, asyncio.Lock())
         async with lock:
             existing = self.find(req.client_order_id)

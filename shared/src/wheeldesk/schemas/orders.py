@@ -26,7 +26,9 @@ class OrderStatus(StrEnum):
 
 
 class OrderRequest(StrictModel):
-    """One leg. `client_order_id` makes the request idempotent (stored in IB's orderRef)."""
+    """One leg. `client_order_id` makes the request idempotent (stored in IB's orderRef).
+    A LMT order is placed only with a `limit_price`; a preview without one is priced by the
+    bridge (`OrderPreview.suggested_limit`)."""
 
     client_order_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$")
     symbol: str = Field(min_length=1, max_length=12)
@@ -53,8 +55,8 @@ class OrderRequest(StrictModel):
             self.expiry is None or self.strike is None or self.right is None
         ):
             raise ValueError("option orders need expiry, strike and right")
-        if self.order_type == "LMT" and self.limit_price is None:
-            raise ValueError("limit_price is required for LMT orders")
+        # A LMT request without a limit may be previewed (the bridge runs IB's what-if at the
+        # limit it suggests from the quote now, never at a placeholder); placing needs one.
         return self
 
 
@@ -132,7 +134,7 @@ class _PreviewFigures(BaseModel):
     ask: float | None = None
     mid: float | None = None
     # The limit the bridge suggests from the quote now, on the contract's real tick grid: the
-    # mid rounded in the trader's favour (up for a sell, down for a buy), never through the
+    # mid rounded toward the trader's side (down for a sell, up for a buy), never through the
     # bid or the ask. The what-if runs at it when the request has no limit.
     suggested_limit: float | None = None
     warnings: list[str] = Field(default_factory=list)
