@@ -61,6 +61,7 @@ class FakeBridge:
             bid=1.00,
             ask=1.20,
             mid=1.10,
+            suggested_limit=1.10,  # the bridge prices a limit on the contract's real tick
         )
 
     def account(self) -> Account:

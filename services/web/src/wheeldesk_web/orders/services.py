@@ -18,14 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 from wheeldesk.clients import ServiceCallError, SyncBridgeClient
 from wheeldesk.schemas.account import Account, Position
+from wheeldesk.schemas.orders import ComboOrderRequest, OrderPreview
 from wheeldesk.schemas.orders import Order as BridgeOrder
-from wheeldesk.schemas.orders import OrderPreview
 
 from wheeldesk_web.core.clock import broker_today
 from wheeldesk_web.ledger.cycles import dec
 from wheeldesk_web.orders.checks import Check, Limits, Ticket, blocked, run_checks
 from wheeldesk_web.orders.models import Order, OrderAudit, OrderStatusChange, TradingConfig
-from wheeldesk_web.orders.pricing import PLACEHOLDER_LIMIT, suggested_limit
 
 log = logging.getLogger(__name__)
 LOST_AFTER = timedelta(minutes=15)
@@ -93,6 +92,15 @@ def _working_contracts(order: Order, bridge_orders: list[BridgeOrder]) -> list[t
         if b.client_order_id in seen or b.status.is_terminal:
             continue
         r = b.request
+        if isinstance(r, ComboOrderRequest):
+            # A combo at IB (a roll): every leg is a working contract.
+            for leg in r.legs:
+                label = (
+                    f"{r.symbol} combo {leg.action} {leg.expiry} {leg.strike:g}{leg.right} "
+                    f"x{r.quantity} {b.status}"
+                )
+                working.append((r.symbol, leg.right, leg.strike, leg.expiry, label))
+            continue
         label = f"{r.action} {r.quantity} {r.symbol} {r.strike or ''}{r.right or ''} {b.status}"
         working.append((r.symbol, r.right, r.strike, r.expiry, label))
     return working
@@ -132,15 +140,16 @@ def _gather(
     earnings = ex_div = None
     if preview is None:
         try:
-            # A draft without a limit (close/roll) asks the what-if at a nominal price, then
-            # takes the mid as its limit; the user sees and can change it before confirming.
-            preview = bridge.preview(order.to_request(placeholder_limit=PLACEHOLDER_LIMIT))
+            # A draft without a limit (a close) asks the bridge to price it: its what-if runs
+            # at the limit it suggests from the quote now, on the contract's real tick grid;
+            # the user sees and can change it before confirming.
+            preview = bridge.preview(order.to_request())
         except ServiceCallError as exc:
             failure, error = exc, _explain(exc)
     if order.limit_price is None:
         order.limit_price = (
-            suggested_limit(order.action, preview.mid, preview.bid, preview.ask)
-            if preview is not None and preview.mid
+            Decimal(str(preview.suggested_limit))
+            if preview is not None and preview.suggested_limit
             else None
         )
         order.save(update_fields=["limit_price", "updated"])
