@@ -160,7 +160,9 @@ def test_a_second_user_reads_and_changes_nothing_of_the_first(world) -> None:  #
                 else response.content
             )
             body = raw.decode(errors="replace")
-            assert response.status_code < 500, f"{method.upper()} {path}: {response.status_code}"
+            # 503: a page that needs the (here unreachable) bridge says so; never a 500
+            code = response.status_code
+            assert code < 500 or code == 503, f"{method.upper()} {path}: {code}"
             assert MARK not in body, f"{method.upper()} {path} shows Alice's rows: {body[:300]}"
             if name.startswith("orders:") and "/KO/" in path:
                 assert response.status_code in (404, 405), f"{method.upper()} {path} reached it"
