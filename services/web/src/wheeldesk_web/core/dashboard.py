@@ -21,6 +21,8 @@ from wheeldesk_web.core import clients
 from wheeldesk_web.core.clock import broker_today
 from wheeldesk_web.market.services import last_account, store_account
 from wheeldesk_web.market.streaming import ensure_streaming
+from wheeldesk_web.signals import capacity
+from wheeldesk_web.signals.capacity import Capacity
 
 CACHE_KEY = "dashboard:data"
 CACHE_SECONDS = 2
@@ -62,6 +64,7 @@ class DashboardData:
     error: str | None = None
     fetched: datetime | None = None
     stale: bool = False
+    capacity: Capacity | None = None
 
     @property
     def stock_rows(self) -> list[PositionRow]:
@@ -111,7 +114,9 @@ def _fetch() -> DashboardData:
             # Option marks come with the portfolio update; the bridge's data type applies.
             dtype = quote.market_data_type.value if quote else None
             rows.append(PositionRow(p, quote, p.market_price, now, dtype))
-    return DashboardData(account=account, positions=rows, orders=orders, fetched=now)
+    # cash left to secure a new put: the headline for a cash-secured wheel (not margin)
+    cash = capacity.compute(account, positions, capacity.working_sell_puts(orders))
+    return DashboardData(account=account, positions=rows, orders=orders, fetched=now, capacity=cash)
 
 
 def dashboard_data() -> DashboardData:
@@ -161,4 +166,5 @@ def _from_database() -> DashboardData | None:
         return None
     account, positions = stored
     rows = [PositionRow(p, None, p.market_price, account.ts, "frozen") for p in positions]
-    return DashboardData(account=account, positions=rows, fetched=account.ts)
+    cash = capacity.compute(account, positions, capacity.working_sell_puts([]))
+    return DashboardData(account=account, positions=rows, fetched=account.ts, capacity=cash)

@@ -15,6 +15,7 @@ from wheeldesk.schemas.account import Account, Position
 from wheeldesk.schemas.orders import OrderPreview
 
 from wheeldesk_web.ledger.cycles import dec
+from wheeldesk_web.signals.capacity import Capacity
 
 Level = Literal["pass", "warn", "block"]
 ZERO = Decimal(0)
@@ -99,9 +100,36 @@ def check_trading_enabled(limits: Limits) -> Check:
     return Check("Trading switch", "pass", "Trading is enabled.")
 
 
-def check_collateral(t: Ticket, preview: OrderPreview | None, account: Account | None) -> Check:
+def check_collateral(
+    t: Ticket,
+    preview: OrderPreview | None,
+    account: Account | None,
+    capacity: Capacity | None = None,
+) -> Check:
+    """A new short put's collateral against the cash-secured capacity (cash - puts short -
+    sell puts working) when known: a cash-secured put needs cash, not margin buying power.
+    Without the capacity (no cash from IB), buying power is the fallback, named as such."""
     if t.collateral == 0:
         return Check("Collateral", "pass", "No cash collateral needed for this order.")
+    if capacity is not None:
+        free = capacity.available
+        nums = {
+            "collateral": _usd(t.collateral),
+            "cash": _usd(capacity.cash),
+            "securing short puts": _usd(capacity.short_puts),
+            "working sell puts": _usd(capacity.working_puts),
+            "cash-secured capacity": _usd(free),
+        }
+        if t.collateral > free:
+            return Check(
+                "Collateral",
+                "block",
+                f"Collateral {_usd(t.collateral)} exceeds the cash-secured capacity "
+                f"{_usd(free)} (cash less the puts already short or working).",
+                nums,
+            )
+        nums["left after"] = _usd(free - t.collateral)
+        return Check("Collateral", "pass", "Cash-secured capacity covers the put.", nums)
     available = None
     if preview is not None and preview.buying_power_before is not None:
         available = dec(preview.buying_power_before)
@@ -318,10 +346,11 @@ def run_checks(
     earnings: date | None = None,
     ex_dividend: date | None = None,
     today: date,
+    capacity: Capacity | None = None,
 ) -> list[Check]:
     return [
         check_trading_enabled(limits),
-        check_collateral(t, preview, account),
+        check_collateral(t, preview, account, capacity),
         check_covered(t, positions),
         check_limit_vs_mid(t, preview, limits),
         check_caps(t, limits),

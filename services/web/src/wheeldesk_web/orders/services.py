@@ -25,6 +25,8 @@ from wheeldesk_web.core.clock import broker_today
 from wheeldesk_web.ledger.cycles import dec
 from wheeldesk_web.orders.checks import Check, Limits, Ticket, blocked, run_checks
 from wheeldesk_web.orders.models import Order, OrderAudit, OrderStatusChange, TradingConfig
+from wheeldesk_web.signals import capacity
+from wheeldesk_web.signals.services import follow_order
 
 log = logging.getLogger(__name__)
 LOST_AFTER = timedelta(minutes=15)
@@ -180,6 +182,11 @@ def _gather(
         earnings=earnings,
         ex_dividend=ex_div,
         today=broker_today(),
+        capacity=capacity.compute(
+            account,
+            positions,
+            capacity.working_sell_puts(bridge_orders, exclude_client_ids=[order.client_order_id]),
+        ),
     )
     if reuse is not None:
         kept = next((c for c in order.checks if c.get("name") == EVENTS), None)
@@ -466,6 +473,7 @@ def apply_bridge_order(order: Order, b: BridgeOrder) -> bool:
         if changed:
             _history(order, order.status, b.message or "")
             audit(order, "status", f"{previous[0]} → {order.status}", filled=str(order.filled))
+            follow_order(order)  # the signal it came from: ordered → filled / cancelled
     if b.fills:
         record_fills(b.fills, "bridge")
     return changed

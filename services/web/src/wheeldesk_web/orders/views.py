@@ -133,7 +133,7 @@ def _draft_fields(request: HttpRequest, data: QueryDict) -> dict | HttpResponse:
             "strike": Decimal(str(s.strike)),
             "right": s.right,
             "action": action,
-            "quantity": 1,
+            "quantity": s.quantity or 1,  # a CC: the uncovered lots; a CLOSE: the contracts held
             "limit_price": _round(s.premium if action == "SELL" else (s.ask or s.premium)),
             "intent": "close" if s.kind == "CLOSE" else "open",
             "signal_id": s.pk,

@@ -60,6 +60,12 @@ class UserConfig(models.Model):
         max_length=3, default=_default("premium_basis"), choices=[("bid", "bid"), ("mid", "mid")]
     )
     cc_min_strike_vs_basis = models.BooleanField(default=_default("cc_min_strike_vs_basis"))
+    # covered calls' own window, band and yield (empty: the same as the puts')
+    cc_dte_min = models.PositiveIntegerField(null=True, blank=True, default=None)
+    cc_dte_max = models.PositiveIntegerField(null=True, blank=True, default=None)
+    cc_delta_min = models.FloatField(null=True, blank=True, default=None)
+    cc_delta_max = models.FloatField(null=True, blank=True, default=None)
+    cc_min_apy = models.FloatField(null=True, blank=True, default=None)
     # roll / close
     take_profit_pct = models.FloatField(default=_default("take_profit_pct"))
     roll_dte = models.PositiveIntegerField(default=_default("roll_dte"))

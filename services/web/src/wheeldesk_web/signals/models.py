@@ -68,7 +68,15 @@ class Rejection(models.Model):
 
 class Signal(models.Model):
     NEW, SEEN, ORDERED, DISMISSED = "new", "seen", "ordered", "dismissed"
-    STATUSES = [(NEW, "new"), (SEEN, "seen"), (ORDERED, "ordered"), (DISMISSED, "dismissed")]
+    FILLED, CANCELLED = "filled", "cancelled"
+    STATUSES = [
+        (NEW, "new"),
+        (SEEN, "seen"),
+        (ORDERED, "ordered"),
+        (FILLED, "filled"),
+        (CANCELLED, "order cancelled"),
+        (DISMISSED, "dismissed"),
+    ]
 
     scan = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="signals")
     status = models.CharField(max_length=10, choices=STATUSES, default=NEW, db_index=True)
@@ -86,6 +94,10 @@ class Signal(models.Model):
     )
     premium = models.FloatField(help_text="Per share, USD (CLOSE: the cost to close).")
     collateral = models.FloatField()
+    quantity = models.PositiveIntegerField(
+        default=1,
+        help_text="Contracts: CC the uncovered lots, CSP 1, ROLL/CLOSE the contracts held.",
+    )
     yield_pct = models.FloatField(null=True, blank=True, help_text="%; none for a CLOSE.")
     apy = models.FloatField(
         null=True, blank=True, db_index=True, help_text="Simple annualised, %; none for CLOSE."

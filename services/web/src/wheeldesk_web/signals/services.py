@@ -29,6 +29,7 @@ from wheeldesk.schemas.screener import Signal as SignalSchema
 
 from wheeldesk_web.core import clients
 from wheeldesk_web.preferences.models import UserConfig
+from wheeldesk_web.signals import capacity
 from wheeldesk_web.signals.models import Rejection, ScanRun, Signal
 from wheeldesk_web.watchlist.services import default_watchlist
 
@@ -151,8 +152,11 @@ def _scan(run: ScanRun) -> ScanResult:
         with clients.bridge(timeout=10.0) as bridge:
             positions = bridge.positions()
             account = bridge.account()
+            working = capacity.working_sell_puts(bridge.orders())
     except ServiceCallError as exc:
         raise ScanError(f"IBKR disconnected: {exc.message}") from exc
+    # the cash left to secure a new put (puts held and working take theirs first)
+    cash = capacity.compute(account, positions, working)
     symbols = with_held(run, positions)
     basis = ledger_cost_basis()
     merged: ScanResult | None = None
@@ -165,6 +169,7 @@ def _scan(run: ScanRun) -> ScanResult:
                 criteria=criteria,
                 positions=positions,
                 buying_power=account.buying_power,
+                cash_capacity=float(cash.available) if cash is not None else None,
                 cost_basis={k: v for k, v in basis.items() if k in batch},
             )
             try:
@@ -198,6 +203,7 @@ def signal_row(scan: ScanRun, s: SignalSchema) -> Signal:
         premium_basis=s.premium_basis,
         premium=s.premium,
         collateral=s.collateral,
+        quantity=s.quantity,
         yield_pct=s.yield_pct,
         apy=s.apy,
         pop=s.pop,
@@ -299,3 +305,36 @@ def latest_scan(user: Any) -> ScanRun | None:
         .order_by("-started")
         .first()
     )
+
+
+# An order's status -> the status of the signal it came from. A draft (previewed, not sent)
+# leaves the signal as it was; a cancel after a partial fill is a fill (contracts were sold).
+_ORDER_TO_SIGNAL = {
+    "sending": Signal.ORDERED,
+    "unknown": Signal.ORDERED,
+    "pending": Signal.ORDERED,
+    "submitted": Signal.ORDERED,
+    "partially_filled": Signal.ORDERED,
+    "filled": Signal.FILLED,
+    "cancelled": Signal.CANCELLED,
+    "rejected": Signal.CANCELLED,
+    "refused": Signal.CANCELLED,
+}
+
+
+def follow_order(order: Any) -> str | None:
+    """Move the order's signal along with it (ordered -> filled / cancelled); the new status.
+
+    Called where an order's status changes (`orders.services.apply_bridge_order`, the one
+    merge every writer goes through: the confirm's answer, the worker's NATS consumer, its
+    sync pass), so a signal never stays "seen" after its order filled.
+    """
+    if not getattr(order, "signal_id", None):
+        return None
+    status = _ORDER_TO_SIGNAL.get(order.status)
+    if status == Signal.CANCELLED and order.filled and float(order.filled) > 0:
+        status = Signal.FILLED
+    if status is None:
+        return None
+    Signal.objects.filter(pk=order.signal_id).exclude(status=status).update(status=status)
+    return status
