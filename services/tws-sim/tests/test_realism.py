@@ -48,11 +48,12 @@ async def test_entitlement_switches_on_the_command_line(tws_sim_factory) -> None
         # No option model greeks: quotes without computations, and no error (an error code
         # such as 10090 would make a client drop to delayed data for a greeks-only gap).
         put = await _put(ib, "KO")
-        pt = ib.reqMktData(put, "", False, False)
+        pt = ib.reqMktData(put, "101", False, False)
         await wait_for(lambda: pt.bid > 0 and pt.ask > pt.bid, what="option quotes")
         await asyncio.sleep(0.5)
         assert pt.modelGreeks is None and pt.bidGreeks is None and pt.marketDataType == 3
         assert pt.last > 0 and pt.volume > 0
+        assert pt.putOpenInterest > 0  # exchange data, not a greek: still sent
         assert 10090 not in errors.codes()
         # No Wall Street Horizon: 10276.
         with pytest.raises(RequestError) as err:

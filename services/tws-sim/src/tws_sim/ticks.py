@@ -55,6 +55,13 @@ def quote_ticks(market: Market, line: Line, full: bool = False) -> list[bytes]:
                 out.append(m.tick_price(rid, tt(m.LAST), q.last, 1))
                 out.append(m.tick_size(rid, tt(m.VOLUME), q.volume))
                 out.append(m.tick_price(rid, tt(m.CLOSE), q.last, 0))
+                # Option volume and open interest are exchange data, not model greeks: IB
+                # still sends them without the greeks entitlement.
+                call = c.right == "C"
+                if "100" in line.generic:
+                    out.append(m.tick_size(rid, m.CALL_VOLUME if call else m.PUT_VOLUME, q.volume))
+                if "101" in line.generic:
+                    out.append(m.tick_size(rid, m.CALL_OI if call else m.PUT_OI, q.open_interest))
             return out
         g = q.model
         ot = (lambda t: m.DELAYED_OPTION[t]) if delayed else (lambda t: t)
