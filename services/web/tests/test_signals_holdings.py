@@ -274,3 +274,44 @@ def test_covered_calls_have_their_own_criteria_in_settings_and_scans(user_client
     assert r.status_code == 400
     assert "the covered calls&#x27; minimum DTE must be at most their maximum" in r.content.decode()
     assert UserConfig.objects.get(user=user_client.user).cc_dte_max == 21
+
+
+def test_the_signals_table_shows_what_traders_scan_for_and_the_csv_has_every_column(
+    user_client,
+) -> None:
+    # KO 60P, 30 DTE (expiry 2026-07-17), stock 64.00 (6.25 % OTM), bid 1.05 / ask 1.15,
+    # OI 2,345 / volume 120; earnings 2026-07-08 and ex-dividend 2026-06-30 both fall
+    # before the expiry (the scan day is 2026-06-17)
+    s = _signal(user_client.user)
+    s.bid, s.ask, s.open_interest, s.volume, s.distance_pct = 1.05, 1.15, 2345, 120, 6.25
+    s.earnings_before_expiry = True
+    s.fundamentals = {"next_earnings": "2026-07-08", "ex_dividend": "2026-06-30"}
+    s.save()
+    cc = _signal(user_client.user, kind="CC", strike=66.0, quantity=2)  # no events known
+    empty, cc.scan = cc.scan, s.scan  # one scan: the page shows the latest
+    cc.save()
+    empty.delete()
+    body = user_client.get(reverse("signals:list")).content.decode()
+    for label in ("Underlying", "% OTM", "Bid / ask", "OI / vol", "Earnings / ex-div"):
+        assert f">{label}</a>" in body or f">{label} " in body, label
+
+    def cells(sig: Signal) -> dict[str, str]:
+        row = re.search(rf'data-signal="{sig.pk}".*?</tr>', body, re.S)
+        assert row
+        found = re.findall(r'data-cell="(\w+)"[^>]*>(.*?)</td>', row.group(0), re.S)
+        return {k: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", v)).strip() for k, v in found}
+
+    row = cells(s)
+    assert row["underlying"] == "64.00" and row["otm"] == "6.2"  # 6.25 shown to 1 place
+    assert row["bidask"] == "1.05 / 1.15" and row["oivol"] == "2,345 / 120"
+    assert row["events"] == "E 2026-07-08 D 2026-06-30"
+    assert cells(cc)["events"] == "—" and "×2" in body
+    csv_text = b"".join(user_client.get(reverse("signals:export")).streaming_content).decode()
+    header, *lines = csv_text.strip().splitlines()
+    columns = header.split(",")
+    for name in ("underlying_price", "distance_pct", "bid", "ask", "open_interest", "volume",
+                 "earnings_date", "ex_dividend_date", "quantity"):  # fmt: skip
+        assert name in columns, name
+    first = next(line.split(",") for line in lines if line.startswith("CSP,"))
+    assert first[columns.index("earnings_date")] == "2026-07-08"
+    assert first[columns.index("ex_dividend_date")] == "2026-06-30"

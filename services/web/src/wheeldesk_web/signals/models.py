@@ -3,6 +3,8 @@ rejections behind the "why not" list."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django.conf import settings
 from django.db import models
 
@@ -168,6 +170,37 @@ class Signal(models.Model):
         if not c:
             return ""
         return f"{c.get('symbol', self.symbol)} {c.get('expiry')} {float(c.get('strike', 0)):g}{c.get('right', '')}"
+
+    def _fundamental_date(self, key: str) -> date | None:
+        raw = (self.fundamentals or {}).get(key)
+        try:
+            return date.fromisoformat(raw) if raw else None
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def earnings_date(self) -> date | None:
+        """The next earnings date IB reported for the stock when the scan ran."""
+        return self._fundamental_date("next_earnings")
+
+    @property
+    def ex_dividend_date(self) -> date | None:
+        return self._fundamental_date("ex_dividend")
+
+    def _before_expiry(self, day: date | None) -> bool:
+        """From the scan's day (expiry - DTE) to the expiry: inside the option's life."""
+        if day is None:
+            return False
+        return self.expiry - timedelta(days=max(self.dte, 0)) <= day <= self.expiry
+
+    @property
+    def earnings_marker(self) -> bool:
+        return self.earnings_before_expiry or self._before_expiry(self.earnings_date)
+
+    @property
+    def ex_dividend_marker(self) -> bool:
+        """An ex-dividend date before expiry: a short call may be assigned early for it."""
+        return self._before_expiry(self.ex_dividend_date)
 
     @property
     def is_sale(self) -> bool:

@@ -79,7 +79,8 @@ def export_csv(request: HttpRequest) -> HttpResponse:
         "open_interest", "volume", "iv", "iv_rank", "iv_percentile", "underlying_price", "bid",
         "ask", "net_credit", "captured_pct", "premium_received", "cost_to_close", "close_basis",
         "remaining_per_day", "added_days", "cost_basis", "cost_basis_source", "ib_avg_cost",
-        "pricing_model", "market_data_type", "quote_ts", "status",
+        "pricing_model", "market_data_type", "quote_ts", "status", "quantity",
+        "earnings_date", "earnings_before_expiry", "ex_dividend_date", "ex_dividend_marker",
     ]  # fmt: skip
 
     class Echo:
