@@ -1,5 +1,5 @@
 """docs/design.md lists every HTTP route of the bridge, the screener and the notifier, and no
-route that is not there.
+route that is not there; and every NATS subject, stream and bucket `wheeldesk.subjects` spells.
 
 The design page is what a newcomer reads instead of the code; an endpoint added without its
 row, or a row left behind by a removed one, makes it lie. The routes come from the FastAPI apps
@@ -83,3 +83,22 @@ def test_the_page_is_read_the_way_it_is_written() -> None:
         "POST /v1/scans",
     }
     assert normalise("GET", "/v1/orders/{order_id}") == normalise("GET", "/v1/orders/{id}")
+
+
+def test_every_nats_subject_stream_and_bucket_is_on_the_design_page() -> None:
+    """Subjects as the page writes them (`ibkr.order.<order_id>`), streams and buckets by name."""
+    from wheeldesk import subjects
+
+    names = {
+        name: value
+        for name, value in vars(subjects).items()
+        if name.isupper() and isinstance(value, str)
+    }
+    assert "QUOTE_PREFIX" in names and "STREAM_IBKR" in names
+    text = DESIGN.read_text(encoding="utf-8")
+    missing = sorted(
+        f"{name} = {value!r}"
+        for name, value in names.items()
+        if not re.search(rf"`{re.escape(value)}(\.<[^>]+>)?`", text)
+    )
+    assert missing == [], "add these to docs/design.md's NATS section"
