@@ -105,8 +105,11 @@ def scan_for_a_put(stack) -> int:  # type: ignore[no-untyped-def]
     """Run the real scan (screener over the bridge over tws-sim); the best CSP signal's id."""
     result = stack.manage("scan", "--symbols", "KO,PEP,JNJ,PG,WMT", check=False)
     with db(stack) as conn:
+        # Not a symbol tws-sim's starting book holds (200 KO, a short AAPL put: scans add held
+        # symbols): the ledger would fold the sale into that position's cycle.
         row = conn.execute(
-            "SELECT id FROM signals_signal WHERE kind='CSP' ORDER BY score DESC LIMIT 1"
+            "SELECT id FROM signals_signal WHERE kind='CSP' AND symbol NOT IN ('KO', 'AAPL') "
+            "ORDER BY score DESC LIMIT 1"
         ).fetchone()
     assert row, f"the scan produced no CSP signal: {result.stdout} {result.stderr}"
     return row[0]
