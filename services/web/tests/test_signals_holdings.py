@@ -315,3 +315,97 @@ def test_the_signals_table_shows_what_traders_scan_for_and_the_csv_has_every_col
     first = next(line.split(",") for line in lines if line.startswith("CSP,"))
     assert first[columns.index("earnings_date")] == "2026-07-08"
     assert first[columns.index("ex_dividend_date")] == "2026-06-30"
+
+
+# ---- ledger onboarding -------------------------------------------------------------------
+SYNC = SIM_START  # the first sync, at the harness's pinned moment
+
+
+def _book() -> list[Position]:
+    """tws-sim's demo book: 200 KO at 47.10 and a short AAPL 200 put sold at 2.40."""
+    return [
+        Position(account_id="DU1", symbol="KO", sec_type="STK", quantity=200, avg_cost=47.10),
+        Position(
+            account_id="DU1", symbol="AAPL", sec_type="OPT", quantity=-1, avg_cost=240.0,
+            expiry=EXPIRY, strike=200.0, right="P", multiplier=100,
+        ),
+    ]  # fmt: skip
+
+
+def test_first_sync_offers_the_opening_lots_editable_and_seeds_the_watchlist(user_client) -> None:
+    from decimal import Decimal
+
+    from wheeldesk_web.ledger.models import Adjustment, WheelCycle
+    from wheeldesk_web.ledger.services import ledger_differences, sync_positions
+    from wheeldesk_web.watchlist.services import default_watchlist
+
+    sync_positions(_book(), SYNC)
+    body = user_client.get(reverse("ledger:cycles")).content.decode()
+    panel = re.search(r'id="ledger-onboarding".*?</section>', body, re.S)
+    assert panel, body[:1500]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", panel.group(0)))
+    assert "KO shares opening lot" in text
+    assert f"short AAPL {EXPIRY:%Y-%m-%d} 200P opening lot" in text
+    assert 'value="47.1"' in panel.group(0) and 'value="2.4"' in panel.group(0)
+    assert "Held but not on your watchlist: KO, AAPL" in text
+    assert ledger_differences() == []  # open quantities match the account
+    # the KO shares open a cycle holding 200 shares at IB's 47.10
+    ko = WheelCycle.objects.get(symbol="KO")
+    assert (ko.state, ko.shares) == ("shares", 200)
+
+    # correct the KO lot: 200 at 46.50 (a real cost the user knows)
+    lot = Adjustment.objects.get(symbol="KO", kind="lot")
+    r = user_client.post(
+        reverse("ledger:opening_lot", args=[lot.pk]), {"quantity": "200", "price": "46.50"}
+    )
+    assert r.status_code == 302
+    lot.refresh_from_db()
+    assert (lot.price, lot.from_broker) == (Decimal("46.50"), False)
+    assert WheelCycle.objects.get(symbol="KO").adjusted_cost_basis == Decimal("46.5")
+    # a bad number is a message, nothing saved
+    r = user_client.post(
+        reverse("ledger:opening_lot", args=[lot.pk]), {"quantity": "-1", "price": "x"}, follow=True
+    )
+    assert "Opening lot not saved" in r.content.decode()
+    lot.refresh_from_db()
+    assert lot.quantity == 200 and lot.price == Decimal("46.50")
+    # the corrected lot is still listed as the opening lot
+    body = user_client.get(reverse("ledger:cycles")).content.decode()
+    assert f'data-lot="{lot.pk}"' in body and "corrected" in body
+
+    r = user_client.post(reverse("ledger:seed_watchlist"), follow=True)
+    assert "Added KO, AAPL to" in r.content.decode()
+    assert sorted(default_watchlist(user_client.user).symbols()) == ["AAPL", "KO"]
+    # seeded: the offer is gone
+    body = user_client.get(reverse("ledger:cycles")).content.decode()
+    assert "Held but not on your watchlist" not in body
+
+
+def test_a_covered_call_on_opening_shares_is_a_covered_call_with_the_shares(user_client) -> None:
+    from wheeldesk.schemas.orders import Fill
+    from wheeldesk_web.ledger.models import WheelCycle
+    from wheeldesk_web.ledger.services import record_fills, sync_positions
+
+    sync_positions(_book(), SYNC)
+    # a day later: sell 2 KO 50 calls at 0.80 on the 200 shares
+    record_fills(
+        [
+            Fill(
+                exec_id="0000e001.00000091.01.01", account_id="DU1",
+                time=SYNC + timedelta(days=1), symbol="KO", sec_type="OPT", expiry=EXPIRY,
+                strike=50.0, right="C", multiplier=100, side="SLD", quantity=2, price=0.80,
+                order_id=5,
+            )
+        ],
+        "nats",
+    )  # fmt: skip
+    (ko,) = WheelCycle.objects.filter(symbol="KO").exclude(state="closed")
+    assert ko.state == "covered_call" and ko.shares == 200
+    assert ko.state_label == "Covered call open"
+    # premium 2 x 0.80 x 100 = 160; basis 47.10 - 160 / 200 = 46.30
+    from decimal import Decimal
+
+    assert ko.premium == Decimal("160") and ko.adjusted_cost_basis == Decimal("46.3")
+    page = user_client.get(reverse("ledger:cycles")).content.decode()
+    row = re.search(r'<tr data-symbol="KO" data-state="covered_call">.*?</tr>', page, re.S)
+    assert row and "Covered call open" in row.group(0)

@@ -8,5 +8,7 @@ urlpatterns = [
     path("import/", views.import_flex, name="import"),
     path("sync/", views.sync, name="sync"),
     path("adjust/", views.add_adjustment, name="adjust"),
+    path("opening-lots/<int:pk>/", views.edit_opening_lot, name="opening_lot"),
+    path("seed-watchlist/", views.seed_watchlist, name="seed_watchlist"),
     path("cycles/<str:key>/", views.cycle, name="cycle"),
 ]

@@ -91,6 +91,86 @@ class AdjustmentForm(forms.ModelForm):
         return data
 
 
+OPENING_NOTE = "Opening lot"
+
+
+def opening_lots() -> list[Adjustment]:
+    """The lots the first sync opened from the account's positions (IB's average cost), and
+    those the user corrected since: the onboarding panel lists them, each editable."""
+    from django.db.models import Q
+
+    rows = Adjustment.objects.filter(Q(from_broker=True) | Q(note__startswith=OPENING_NOTE))
+    lots = list(rows.filter(kind__in=["lot", "option"]).order_by("symbol", "kind", "pk"))
+    for lot in lots:  # as typed (47.1, 200), not as stored (47.1000, 200.0000)
+        lot.quantity_text = format(lot.quantity.normalize(), "f")  # type: ignore[attr-defined]
+        lot.price_text = format(lot.price.normalize(), "f")  # type: ignore[attr-defined]
+    return lots
+
+
+def held_symbols_to_seed(user) -> list[str]:  # type: ignore[no-untyped-def]
+    """Symbols the account held at the last sync that are not on the user's watchlist yet."""
+    from wheeldesk_web.ledger.models import PositionSnapshot
+    from wheeldesk_web.watchlist.services import default_watchlist
+
+    snapshot = PositionSnapshot.objects.first()
+    if snapshot is None or not user.is_authenticated:
+        return []
+    held: list[str] = []
+    for p in snapshot.positions:
+        symbol = str(p.get("symbol", "")).strip().upper()
+        if symbol and float(p.get("quantity") or 0) != 0 and symbol not in held:
+            held.append(symbol)
+    listed = set(default_watchlist(user).items.values_list("symbol", flat=True))
+    return [s for s in held if s not in listed]
+
+
+class OpeningLotForm(forms.Form):
+    """A correction of an opening lot: the real cost per share (shares) or premium per share
+    (a short option), and the quantity."""
+
+    quantity = forms.DecimalField(min_value=Decimal("0.0001"), max_value=Decimal("9999999"))
+    price = forms.DecimalField(min_value=Decimal(0), max_value=Decimal("9999999"))
+
+
+@require_POST
+def edit_opening_lot(request: HttpRequest, pk: int) -> HttpResponse:
+    lot = next((a for a in opening_lots() if a.pk == pk), None)
+    if lot is None:
+        raise Http404("no such opening lot")
+    form = OpeningLotForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"Opening lot not saved — {field}: {' '.join(errors)}")
+        return redirect(f"{reverse('ledger:cycles')}#ledger-onboarding")
+    lot.quantity, lot.price = form.cleaned_data["quantity"], form.cleaned_data["price"]
+    # corrected by hand: no longer IB's stand-in, so a later history import never removes it
+    lot.from_broker = False
+    lot.note = f"{OPENING_NOTE} from IBKR at the first sync, corrected by hand."
+    lot.user = request.user
+    lot.save()
+    services.rebuild([lot.symbol])
+    messages.success(request, f"Opening lot saved: {lot}.")
+    return redirect(f"{reverse('ledger:cycles')}#ledger-onboarding")
+
+
+@require_POST
+def seed_watchlist(request: HttpRequest) -> HttpResponse:
+    """Put the symbols the account holds on the default watchlist (IB reported them: no
+    lookup needed)."""
+    from wheeldesk_web.watchlist.models import WatchlistItem
+    from wheeldesk_web.watchlist.services import default_watchlist
+
+    symbols = held_symbols_to_seed(request.user)
+    watchlist = default_watchlist(request.user)
+    for symbol in symbols:
+        WatchlistItem.objects.get_or_create(watchlist=watchlist, symbol=symbol[:12])
+    if symbols:
+        messages.success(request, f"Added {', '.join(symbols)} to {watchlist.name}.")
+    else:
+        messages.info(request, "Every symbol held is already on the watchlist.")
+    return redirect(f"{reverse('ledger:cycles')}#ledger-onboarding")
+
+
 def cycles(request: HttpRequest) -> HttpResponse:
     qs = WheelCycle.objects.all()
     symbol = request.GET.get("symbol", "").strip().upper()[:21]
@@ -124,6 +204,8 @@ def cycles(request: HttpRequest) -> HttpResponse:
             "invalid_executions": invalid,
             "conflicts": conflicts,
             "differences": services.ledger_differences(),
+            "opening_lots": opening_lots(),
+            "seed_symbols": held_symbols_to_seed(request.user),
             "summary": summary,
             "symbol": symbol,
             "state": state,
