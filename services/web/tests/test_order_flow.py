@@ -224,7 +224,9 @@ async def test_order_events_wake_the_order_page_over_sse(nats_server) -> None:
         await hub._nc.close()
 
 
-def test_close_draft_takes_mid_and_roll_makes_two_legs(user_client, bridge):
+def test_close_draft_takes_the_bridges_suggested_limit(user_client, bridge):
+    """A close's limit is the one the bridge priced on the contract's tick (its what-if ran at
+    it). A roll is one combo order, over the real chain: tests/e2e/test_roll_combo.py."""
     params = {
         "symbol": "KO",
         "expiry": EXPIRY.isoformat(),
@@ -237,21 +239,8 @@ def test_close_draft_takes_mid_and_roll_makes_two_legs(user_client, bridge):
     page = user_client.get(reverse("orders:detail", args=[coid])).content.decode()
     order = WebOrder.objects.get(client_order_id=coid)
     assert order.action == "BUY" and order.intent == "close"
-    assert order.limit_price == Decimal("1.10")  # the what-if's mid became the limit
+    assert order.limit_price == Decimal("1.10")  # the bridge's suggested_limit
     assert "Debit paid" in page and "−$110.00" in page
-    later = (EXPIRY + timedelta(days=28)).isoformat()
-    r = user_client.post(
-        reverse("orders:roll"), {**params, "new_expiry": later, "new_strike": "57.5"}
-    )
-    first = WebOrder.objects.get(client_order_id=r["Location"].rstrip("/").split("/")[-1])
-    second = WebOrder.objects.exclude(pk=first.pk).get(roll_group=first.client_order_id)
-    assert (first.action, first.intent, second.action, str(second.strike)) == (
-        "BUY",
-        "roll",
-        "SELL",
-        "57.5000",
-    )
-    assert second.expiry.isoformat() == later
 
 
 @pytest.mark.parametrize(

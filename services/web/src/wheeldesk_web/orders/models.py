@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from wheeldesk.schemas.orders import OrderRequest
+from wheeldesk.schemas.orders import ComboLeg, ComboOrderRequest, OrderRequest
 
 MONEY = {"max_digits": 16, "decimal_places": 4}
 
@@ -85,6 +86,10 @@ class Order(models.Model):
     signal_id = models.BigIntegerField(null=True, blank=True, help_text="The signal it came from.")
     intent = models.CharField(max_length=8, choices=INTENTS, default="open")
     roll_group = models.CharField(max_length=64, blank=True, db_index=True)
+    # A roll is ONE combo (sec_type BAG): its legs, in IB's order (BUY to close, SELL to open).
+    # expiry/strike/right then name the contract it rolls to; limit_price is IB's net for the
+    # combo (negative = a credit).
+    legs = models.JSONField(default=list, blank=True)
     symbol = models.CharField(max_length=12, db_index=True)
     sec_type = models.CharField(max_length=3, default="OPT")
     expiry = models.DateField(null=True, blank=True)
@@ -145,10 +150,19 @@ class Order(models.Model):
             limit,
             self.tif,
         ]
+        if self.legs:
+            fields.append(json.dumps(self.legs, sort_keys=True))
         return hashlib.sha256("|".join(fields).encode()).hexdigest()[:32]
 
     @property
+    def is_combo(self) -> bool:
+        return self.sec_type == "BAG"
+
+    @property
     def contract(self) -> str:
+        if self.is_combo and self.legs:
+            names = [f"{leg['expiry']} {leg['strike']:g}{leg['right']}" for leg in self.legs]
+            return f"{self.symbol} roll {' → '.join(names)}"
         if self.sec_type == "OPT":
             return f"{self.symbol} {self.expiry:%Y-%m-%d} {format(self.strike.normalize(), 'f')}{self.right}"
         return self.symbol
@@ -175,7 +189,7 @@ class Order(models.Model):
 
     @property
     def multiplier(self) -> int:
-        return 100 if self.sec_type == "OPT" else 1
+        return 100 if self.sec_type in ("OPT", "BAG") else 1
 
     @property
     def notional(self) -> Decimal:
@@ -203,7 +217,19 @@ class Order(models.Model):
             rows.append({**f, "time": when})
         return rows
 
-    def to_request(self, *, placeholder_limit: Decimal | None = None) -> OrderRequest:
+    def to_request(
+        self, *, placeholder_limit: Decimal | None = None
+    ) -> OrderRequest | ComboOrderRequest:
+        if self.is_combo:
+            return ComboOrderRequest(
+                client_order_id=self.client_order_id,
+                symbol=self.symbol,
+                legs=[ComboLeg.model_validate(leg) for leg in self.legs],
+                action=self.action,  # type: ignore[arg-type]
+                quantity=self.quantity,
+                limit_price=self.limit_price,
+                tif=self.tif,  # type: ignore[arg-type]
+            )
         return OrderRequest(
             client_order_id=self.client_order_id,
             symbol=self.symbol,

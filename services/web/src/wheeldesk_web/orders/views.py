@@ -220,8 +220,14 @@ def close_position(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def roll_position(request: HttpRequest) -> HttpResponse:
-    """Roll = buy to close the held contract + sell a later one, each previewed and confirmed.
-    GET shows the form (prefilled from a roll signal); POST prepares the two drafts."""
+    """Roll = ONE combo order: buy to close the held contract and sell a later one together.
+    GET shows the listed candidates (from the chain: later expiries, listed strikes) with each
+    one's net credit, new breakeven, added days and APY; POST prepares the combo's draft and
+    IB's what-if on it. An unlisted contract cannot be chosen: it is not among the choices,
+    and a POST naming one is refused with nothing drafted."""
+    from wheeldesk_web.core.clock import broker_today
+    from wheeldesk_web.orders import rolls
+
     require_trader(request.user)
     data = request.POST if request.method == "POST" else request.GET
     form = DraftForm(data)
@@ -229,57 +235,83 @@ def roll_position(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"Cannot prepare that roll: {form.errors.as_text()}")
         return redirect("orders:list")
     d = form.cleaned_data
-    context = {
+    symbol = d["symbol"].upper()
+    context: dict = {
         "d": d,
         "hidden": [
             (k, v)
             for k, v in data.items()
-            if k not in {"new_expiry", "new_strike", "csrfmiddlewaretoken"}
+            if k not in {"new_expiry", "new_strike", "target", "csrfmiddlewaretoken"}
         ],
-        "new_expiry": data.get("new_expiry", ""),
-        "new_strike": data.get("new_strike", ""),
+        "chosen": data.get("target")
+        or (
+            f"{data.get('new_expiry')}|{data.get('new_strike')}"
+            if data.get("new_expiry") and data.get("new_strike")
+            else ""
+        ),
+        "candidates": [],
+        "error": "",
     }
-    if request.method == "GET":
+    target_form = RollTargetForm(data) if request.method == "POST" else None
+    if target_form is not None and "target" in data:
+        expiry_s, _, strike_s = str(data.get("target", "")).partition("|")
+        target_form = RollTargetForm({"new_expiry": expiry_s, "new_strike": strike_s})
+    if target_form is not None and (
+        not target_form.is_valid() or target_form.cleaned_data["new_expiry"] <= d["expiry"]
+    ):
+        context["error"] = "The new contract needs a later expiry and a positive strike."
+        messages.error(request, context["error"])
         return render(request, "orders/roll.html", context)
-    target = RollTargetForm(data)
-    if not target.is_valid() or target.cleaned_data["new_expiry"] <= d["expiry"]:
-        messages.error(request, "The new contract needs a later expiry and a positive strike.")
+    try:
+        with clients.bridge() as bridge:
+            held = rolls.held_position(bridge, symbol, d["expiry"], d["strike"], d["right"])
+            if held is None:
+                context["error"] = (
+                    f"No short {symbol} {d['expiry']} {d['strike']:g}{d['right']} is held."
+                )
+                return render(request, "orders/roll.html", context)
+            found = rolls.candidates(bridge, held, broker_today())
+            context["candidates"] = found
+            context["held"] = held
+            quantity = d["quantity"] or int(abs(held.quantity))
+            context["quantity"] = quantity
+            if target_form is None:
+                return render(request, "orders/roll.html", context)
+            want = target_form.cleaned_data
+            target = next(
+                (
+                    c
+                    for c in found
+                    if c.expiry == want["new_expiry"]
+                    and abs(Decimal(str(c.strike)) - want["new_strike"]) < Decimal("0.0001")
+                ),
+                None,
+            )
+            if target is None:
+                context["error"] = (
+                    f"{symbol} {want['new_expiry']} {want['new_strike']:g}{d['right']} is not "
+                    "listed: choose one of the contracts below."
+                )
+                messages.error(request, context["error"])
+                return render(request, "orders/roll.html", context)
+            order = rolls.prepare(request.user, held, target, quantity, bridge)
+    except ServiceCallError as exc:
+        context["error"] = f"Cannot prepare the roll: {exc.message}"
+        messages.error(request, context["error"])
         return render(request, "orders/roll.html", context)
-    expiry, strike = target.cleaned_data["new_expiry"], target.cleaned_data["new_strike"]
-    qty = d["quantity"] or 1
-    close = services.create_draft(
-        request.user,
-        symbol=d["symbol"].upper(),
-        expiry=d["expiry"],
-        strike=d["strike"],
-        right=d["right"],
-        action="BUY",
-        quantity=qty,
-        limit_price=None,
-        intent="roll",
-        roll_group="",
-    )
-    close.roll_group = close.client_order_id
-    close.save(update_fields=["roll_group"])
-    sell = services.create_draft(
-        request.user,
-        symbol=d["symbol"].upper(),
-        expiry=expiry,
-        strike=strike,
-        right=d["right"],
-        action="SELL",
-        quantity=qty,
-        limit_price=None,
-        intent="roll",
-        roll_group=close.client_order_id,
-    )
-    with clients.bridge() as bridge:
-        services.run_preview(close, bridge, request.user)
-        services.run_preview(sell, bridge, request.user)
     messages.info(
-        request, "Roll prepared as two orders: buy to close first, then sell the new one."
+        request, "Roll prepared as one combo order: both legs fill together or not at all."
     )
-    return redirect("orders:detail", close.client_order_id)
+    return redirect("orders:detail", order.client_order_id)
+
+
+class RollTicketForm(forms.Form):
+    """A roll's quantity and net limit: IB's combo price, negative for a credit."""
+
+    quantity = forms.IntegerField(min_value=1, max_value=1000)
+    limit_price = forms.DecimalField(
+        min_value=Decimal("-100000"), max_value=Decimal("100000"), max_digits=10, decimal_places=2
+    )
 
 
 def _legs(order: Order, user) -> list[Order]:  # type: ignore[no-untyped-def]
@@ -301,6 +333,8 @@ def detail(request: HttpRequest, client_order_id: str) -> HttpResponse:
     if not order.is_draft:
         context = {"order": order, "legs": legs, "may_cancel": may_cancel(order, request.user)}
         return render(request, "orders/detail.html", context)
+    if order.is_combo:
+        return _roll_preview(request, order)
     current = order.ticket_digest()
     fresh = bool(order.previewed_at) and order.ticket_hash == current
     what_if_error = next(
@@ -323,6 +357,28 @@ def detail(request: HttpRequest, client_order_id: str) -> HttpResponse:
     )
 
 
+def _roll_preview(request: HttpRequest, order: Order) -> HttpResponse:
+    """A roll's draft: its legs as priced, the combo's market and IB's what-if, one confirm."""
+    from wheeldesk_web.orders import rolls
+
+    current = order.ticket_digest()
+    fresh = bool(order.previewed_at) and order.ticket_hash == current
+    p = rolls.stored(order) if fresh else None
+    form = RollTicketForm(initial={"quantity": order.quantity, "limit_price": order.limit_price})
+    return render(
+        request,
+        "orders/roll_preview.html",
+        {
+            "order": order,
+            "p": p,
+            "fresh": fresh,
+            "ticket": current,
+            "blocked": not fresh or any(c.get("level") == "block" for c in order.checks),
+            "form": form,
+        },
+    )
+
+
 @require_POST
 def preview(request: HttpRequest, client_order_id: str) -> HttpResponse:
     """Run the what-if and the checks again (a fresh quote), on the user's own draft."""
@@ -330,7 +386,12 @@ def preview(request: HttpRequest, client_order_id: str) -> HttpResponse:
     if not order.is_draft:
         return redirect("orders:detail", order.client_order_id)
     with clients.bridge() as bridge:
-        services.run_preview(order, bridge, request.user)
+        if order.is_combo:
+            from wheeldesk_web.orders import rolls
+
+            rolls.run_preview(order, bridge, request.user)
+        else:
+            services.run_preview(order, bridge, request.user)
     return redirect("orders:detail", order.client_order_id)
 
 
@@ -341,7 +402,7 @@ def update(request: HttpRequest, client_order_id: str) -> HttpResponse:
     if not order.is_draft:
         messages.error(request, "This order was already sent; it cannot be edited.")
         return redirect("orders:detail", order.client_order_id)
-    form = TicketForm(request.POST)
+    form = RollTicketForm(request.POST) if order.is_combo else TicketForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Not updated: {form.errors.as_text()}")
         return redirect("orders:detail", order.client_order_id)
@@ -349,7 +410,12 @@ def update(request: HttpRequest, client_order_id: str) -> HttpResponse:
     order.limit_price = form.cleaned_data["limit_price"]
     order.save(update_fields=["quantity", "limit_price", "updated"])
     with clients.bridge() as bridge:
-        services.run_preview(order, bridge, request.user)
+        if order.is_combo:
+            from wheeldesk_web.orders import rolls
+
+            rolls.run_preview(order, bridge, request.user)
+        else:
+            services.run_preview(order, bridge, request.user)
     return redirect("orders:detail", order.client_order_id)
 
 
@@ -358,9 +424,16 @@ def confirm(request: HttpRequest, client_order_id: str) -> HttpResponse:
     order = own_draft(client_order_id, request.user)
     try:
         with clients.bridge(timeout=20) as bridge:
-            order = services.confirm(
-                order, bridge, request.user, ticket=request.POST.get("ticket", "")
-            )
+            if order.is_combo:
+                from wheeldesk_web.orders import rolls
+
+                order = rolls.confirm(
+                    order, bridge, request.user, ticket=request.POST.get("ticket", "")
+                )
+            else:
+                order = services.confirm(
+                    order, bridge, request.user, ticket=request.POST.get("ticket", "")
+                )
     except services.OrderRefused as exc:
         messages.error(request, exc.message)
         return redirect("orders:detail", order.client_order_id)

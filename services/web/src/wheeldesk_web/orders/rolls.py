@@ -1,0 +1,270 @@
+"""A roll as ONE combo order: buy to close the held short option and sell a later one together.
+
+Two loose orders leave a trader half-rolled when one fills and the other does not; IB's combo
+(BAG) order fills both legs or neither, at a net price. The roll page offers only contracts
+the chain lists (later expiries, their listed strikes), with each candidate's net credit, new
+breakeven, added days and APY on the net credit; the bridge prices the chosen combo (its
+suggested net limit from the quote now) and IB's what-if runs on the whole combo. Confirming
+places one order; its two leg fills reach the ledger as one roll.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from wheeldesk.clients import ServiceCallError, SyncBridgeClient
+from wheeldesk.schemas.account import Position
+from wheeldesk.schemas.orders import ComboLeg, ComboOrderRequest, ComboPreview
+
+from wheeldesk_web.orders.models import Order, TradingConfig
+from wheeldesk_web.orders.services import (
+    OrderRefused,
+    _explain,
+    _history,
+    _not_connected,
+    _not_sent,
+    _set_status,
+    apply_bridge_order,
+    audit,
+    reconcile,
+)
+
+# How far past the held expiry the page looks for candidates; the chain's strikes nearest the
+# money it asks for, and how many of them nearest the held strike it offers per expiry.
+HORIZON_DAYS = 70
+STRIKES = 20
+PER_EXPIRY = 5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A listed contract to roll to, with what the roll would do at today's mids."""
+
+    expiry: date
+    strike: float
+    bid: float | None
+    ask: float | None
+    net_credit: float | None  # per share: the new leg's mid minus the held leg's mark
+    breakeven: float | None  # the new strike less every credit taken (original + roll)
+    added_days: int
+    apy: float | None  # the net credit on the strike's collateral, over the added days
+
+    @property
+    def value(self) -> str:
+        return f"{self.expiry.isoformat()}|{self.strike:g}"
+
+
+def held_position(
+    bridge: SyncBridgeClient, symbol: str, expiry: date, strike: Decimal, right: str
+) -> Position | None:
+    """The short option the roll closes, as IB holds it now (None when not held)."""
+    for p in bridge.positions():
+        if (
+            p.sec_type == "OPT"
+            and p.symbol == symbol
+            and p.expiry == expiry
+            and p.right == right
+            and p.strike is not None
+            and abs(Decimal(str(p.strike)) - strike) < Decimal("0.0001")
+            and p.quantity < 0
+        ):
+            return p
+    return None
+
+
+def candidates(bridge: SyncBridgeClient, held: Position, today: date) -> list[Candidate]:
+    """Every listed later contract near the money of the held one's right, priced at mids."""
+    assert held.expiry is not None and held.strike is not None and held.right is not None
+    dte = (held.expiry - today).days
+    chain = bridge.chain(
+        held.symbol,
+        right=held.right,
+        dte_min=max(dte + 1, 0),
+        dte_max=dte + HORIZON_DAYS,
+        strikes=STRIKES,
+    )
+    mark = held.market_price
+    # The credit taken when the short was opened: IB's average cost per share (a short's is
+    # the premium net of commission).
+    opened = abs(held.avg_cost) / held.contract_multiplier if held.avg_cost else 0.0
+    out = []
+    for q in chain.options:
+        c = q.contract
+        if c.expiry <= held.expiry:
+            continue
+        mid = q.mid
+        net = round(mid - mark, 4) if mid is not None and mark is not None else None
+        added = (c.expiry - held.expiry).days
+        breakeven = None
+        if net is not None:
+            credit = opened + net
+            breakeven = round(c.strike - credit if c.right == "P" else c.strike + credit, 2)
+        apy = None
+        if net is not None and added > 0 and c.strike > 0:
+            apy = round(net / c.strike * 365 / added * 100, 2)
+        out.append(Candidate(c.expiry, c.strike, q.bid, q.ask, net, breakeven, added, apy))
+    # Per expiry, the strikes nearest the held one: a roll moves out, and a little up or down.
+    kept: list[Candidate] = []
+    for e in sorted({c.expiry for c in out}):
+        near = sorted((c for c in out if c.expiry == e), key=lambda c: abs(c.strike - held.strike))
+        kept += sorted(near[:PER_EXPIRY], key=lambda c: c.strike)
+    return kept
+
+
+def combo_request(order: Order) -> ComboOrderRequest:
+    return order.to_request()  # type: ignore[return-value]
+
+
+def prepare(
+    user,  # type: ignore[no-untyped-def]
+    held: Position,
+    target: Candidate,
+    quantity: int,
+    bridge: SyncBridgeClient,
+) -> Order:
+    """The roll's draft (one order, a BAG of two legs), previewed at the bridge's net."""
+    assert held.expiry is not None and held.strike is not None and held.right is not None
+    legs = [
+        ComboLeg(expiry=held.expiry, strike=held.strike, right=held.right, action="BUY"),
+        ComboLeg(expiry=target.expiry, strike=target.strike, right=held.right, action="SELL"),
+    ]
+    order = Order.objects.create(
+        user=user if user and user.is_authenticated else None,
+        intent="roll",
+        symbol=held.symbol,
+        sec_type="BAG",
+        expiry=target.expiry,
+        strike=Decimal(str(target.strike)),
+        right=held.right,
+        action="BUY",
+        quantity=quantity,
+        limit_price=None,
+        legs=[leg.model_dump(mode="json") for leg in legs],
+    )
+    order.roll_group = order.client_order_id
+    order.save(update_fields=["roll_group"])
+    run_preview(order, bridge, user)
+    return order
+
+
+def stored(order: Order) -> ComboPreview | None:
+    if not order.preview:
+        return None
+    try:
+        return ComboPreview.model_validate(order.preview)
+    except ValueError:
+        return None
+
+
+def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> ComboPreview | None:  # type: ignore[no-untyped-def]
+    """IB's what-if on the whole combo; a draft without a net limit takes the bridge's."""
+    checks: list[dict] = []
+    preview: ComboPreview | None = None
+    try:
+        preview = bridge.preview_combo(combo_request(order))
+    except ServiceCallError as exc:
+        checks.append(
+            {"name": "What-if", "level": "block", "message": _explain(exc), "numbers": {}}
+        )
+    if preview is not None:
+        if order.limit_price is None and preview.suggested_limit is not None:
+            order.limit_price = Decimal(str(preview.suggested_limit))
+        checks.append(
+            {
+                "name": "What-if",
+                "level": "ok",
+                "message": f"IBKR accepts the combo; commission ${preview.commission or 0:.2f}",
+                "numbers": {},
+            }
+        )
+        for w in preview.warnings:
+            level = "block" if "needs force" in w or "refused" in w else "warn"
+            checks.append({"name": "Bridge", "level": level, "message": w, "numbers": {}})
+        order.account_id, order.is_paper = preview.account_id, preview.is_paper
+    if order.limit_price is None:
+        checks.append(
+            {
+                "name": "Limit",
+                "level": "block",
+                "message": "no net limit (no market)",
+                "numbers": {},
+            }
+        )
+    order.preview = preview.model_dump(mode="json") if preview else {}
+    order.checks = checks
+    order.ticket_hash = order.ticket_digest()
+    order.previewed_at = timezone.now()
+    order.save()
+    audit(
+        order,
+        "preview",
+        "; ".join(c["message"] for c in checks if c["level"] == "block") or "combo ok",
+        user,
+        commission=preview.commission if preview else None,
+        limit=order.limit_price,
+        quantity=order.quantity,
+    )
+    return preview
+
+
+def confirm(order: Order, bridge: SyncBridgeClient, user=None, ticket: str = "") -> Order:  # type: ignore[no-untyped-def]
+    """Place the roll as ONE combo order, once: the ticket the user saw, the trading switch, the
+    what-if again (a fresh quote), then one claim of the row and one place call."""
+    audit(order, "confirm", "", user)
+    if not order.is_draft:
+        audit(order, "duplicate", f"already {order.status}", user)
+        return order
+    current = order.ticket_digest()
+    if not (ticket and hmac.compare_digest(ticket, current) and order.ticket_hash == current):
+        audit(order, "refused", "ticket changed since the preview the user saw", user)
+        raise OrderRefused(
+            "Not sent: the roll changed since the preview you confirmed. "
+            "Check the new preview below and confirm again."
+        )
+    if not TradingConfig.load().trading_enabled:
+        audit(order, "refused", "trading disabled", user)
+        raise OrderRefused("Trading is disabled in settings: the order was not sent.")
+    if order.limit_price is None:
+        raise OrderRefused("Not sent: the roll has no net limit yet; preview it again.")
+    run_preview(order, bridge, user)
+    blocks = [c for c in order.checks if c.get("level") == "block"]
+    if blocks:
+        names = "; ".join(c["message"] for c in blocks)
+        audit(order, "refused", f"blocked: {names}", user)
+        raise OrderRefused(f"Not sent: {names}")
+    with transaction.atomic():
+        claimed = Order.objects.filter(pk=order.pk, status__in=Order.DRAFT).update(
+            status=Order.SENDING, sent_at=timezone.now(), updated=timezone.now()
+        )
+    order.refresh_from_db()
+    if not claimed:
+        audit(order, "duplicate", f"already {order.status}", user)
+        return order
+    _history(order, Order.SENDING, "confirmed by user")
+    request = combo_request(order)
+    audit(order, "send", "", user, request=request.model_dump(mode="json"))
+    try:
+        result = bridge.place_combo(request)
+    except ServiceCallError as exc:
+        if _not_connected(exc):
+            raise _not_sent(order, exc, user) from exc
+        if exc.unavailable:
+            _set_status(order, Order.UNKNOWN, f"answer lost: {exc.message}")
+            audit(order, "error", f"answer lost ({exc.message}); reconciling", user)
+            reconcile(order, bridge)
+            return order
+        message = _explain(exc)
+        audit(order, "refused", message, user, code=exc.code, status=exc.status)
+        if exc.status == 422:
+            _set_status(order, Order.PREVIEWED, message)
+            raise OrderRefused(f"Not sent: {message}. Adjust the roll and confirm again.") from exc
+        _set_status(order, Order.REFUSED, message)
+        raise OrderRefused(message) from exc
+    audit(order, "sent", f"IB combo order {result.order_id}", user)
+    apply_bridge_order(order, result)
+    return order

@@ -1,0 +1,171 @@
+"""A roll as ONE order on the real stack (web + worker + bridge + tws-sim at SIM_START, NATS):
+the roll page offers only listed contracts, the preview's default net limit lies between the
+combo's bid and ask it shows, confirming places one combo at IBKR, and the ledger counts one
+roll from its two leg fills. The stack is this module's own: the roll changes the starting
+book (the short AAPL put) other tests rely on."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from datetime import date
+
+import httpx
+import pytest
+from wheeldesk.testing.e2e import db_rows, form_values, login, sim_orders, wait_until
+from wheeldesk.testing.moments import SIM_START
+from wheeldesk.testing.stack import Stack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def roll_stack() -> Iterator[Stack]:
+    stack = Stack.start(worker=True)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def client(roll_stack: Stack) -> Iterator[httpx.Client]:
+    c = login(roll_stack)
+    yield c
+    c.close()
+
+
+def held_put(stack: Stack) -> dict:
+    [p] = [
+        p
+        for p in stack.bridge_get("/v1/positions")
+        if p["symbol"] == "AAPL" and p["sec_type"] == "OPT" and p["quantity"] < 0
+    ]
+    return p
+
+
+def roll_query(p: dict) -> dict[str, str]:
+    return {"symbol": "AAPL", "expiry": p["expiry"], "strike": f"{p['strike']:g}", "right": "P"}
+
+
+def number(page: str, element_id: str) -> float:
+    found = re.search(rf'id="{element_id}">([^<]*)<', page)
+    assert found, f"#{element_id} not on the page"
+    text = html.unescape(found.group(1)).replace("−", "-").replace(",", "").replace("$", "")
+    return float(text)
+
+
+def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
+    roll_stack: Stack, client: httpx.Client
+) -> None:
+    held = held_put(roll_stack)
+    expiry = date.fromisoformat(held["expiry"])
+    page = client.get("/orders/roll/", params=roll_query(held))
+    assert page.status_code == 200, page.text[:500]
+    offered = re.findall(r'name="target" value="([^"]+)"', page.text)
+    assert offered, page.text[:1000]
+    # Only what the chain lists: every offered contract is a listed later put.
+    dte = (expiry - SIM_START.date()).days
+    chain = roll_stack.bridge_get(
+        f"/v1/chains/AAPL?right=P&dte_min={dte + 1}&dte_max={dte + 70}&strikes=20"
+    )
+    listed = {f"{o['contract']['expiry']}|{o['contract']['strike']:g}" for o in chain["options"]}
+    assert set(offered) <= listed
+    assert all(date.fromisoformat(v.split("|")[0]) > expiry for v in offered)
+    # The roll defaults to the contracts held (one) and shows each candidate's economics.
+    assert re.search(r'id="roll-quantity" value="1"', page.text)
+    assert "Net credit" in page.text and "New breakeven" in page.text and "APY" in page.text
+
+    orders_before = db_rows(roll_stack, "select count(*) from orders_order")[0][0]
+    token = client.cookies["csrftoken"]
+    # An unlisted strike (between the chain's strikes) cannot be rolled to: nothing drafted.
+    later = sorted(v for v in offered if v.endswith(f"|{held['strike']:g}"))
+    assert later, f"the held strike {held['strike']:g} is listed at a later expiry: {offered}"
+    new_expiry = later[0].split("|")[0]
+    junk = client.post(
+        "/orders/roll/",
+        data={
+            **roll_query(held),
+            "csrfmiddlewaretoken": token,
+            "quantity": "1",
+            "target": f"{new_expiry}|{held['strike'] + 0.5:g}",
+        },
+    )
+    assert junk.status_code == 200
+    assert "is not listed" in html.unescape(junk.text)
+    assert db_rows(roll_stack, "select count(*) from orders_order")[0][0] == orders_before
+
+    # The listed later expiry at the same strike: one combo draft, previewed by IB's what-if.
+    prepared = client.post(
+        "/orders/roll/",
+        data={
+            **roll_query(held),
+            "csrfmiddlewaretoken": token,
+            "quantity": "1",
+            "target": later[0],
+        },
+    )
+    assert prepared.status_code == 302, prepared.text[:500]
+    coid = prepared.headers["location"].rstrip("/").split("/")[-1]
+    preview = client.get(f"/orders/{coid}/")
+    bid, ask = number(preview.text, "combo-bid"), number(preview.text, "combo-ask")
+    found = re.search(r'id="id_limit_price" value="([^"]+)"', preview.text)
+    assert found, preview.text[:1000]
+    limit = float(found.group(1))
+    assert bid <= limit <= ask  # the default net limit lies inside the combo's market
+    assert number(preview.text, "suggested-limit") == pytest.approx(limit)
+    assert number(preview.text, "preview-commission") == pytest.approx(2.0)  # two legs
+    [(sec_type, legs)] = db_rows(
+        roll_stack, "select sec_type, legs from orders_order where client_order_id = ?", (coid,)
+    )
+    assert sec_type == "BAG" and '"BUY"' in legs and '"SELL"' in legs
+
+    # A marketable net (the combo's ask, a cent over for a moving quote), then confirm once.
+    updated = client.post(
+        f"/orders/{coid}/update/",
+        data={"csrfmiddlewaretoken": token, "quantity": "1", "limit_price": f"{ask + 0.01:.2f}"},
+    )
+    assert updated.status_code == 302
+    confirmed = client.post(
+        f"/orders/{coid}/confirm/",
+        data=form_values(client.get(f"/orders/{coid}/").text, "confirm-form"),
+        timeout=120,
+    )
+    assert confirmed.status_code == 302, confirmed.text[:500]
+    wait_until(
+        lambda: (
+            db_rows(
+                roll_stack, "select status from orders_order where client_order_id = ?", (coid,)
+            )
+            == [("filled",)]
+        ),
+        what="the roll filled in the web",
+    )
+    [sim] = sim_orders(roll_stack, coid)  # ONE order at IBKR
+    assert sim["sec_type"] == "BAG" and sim["status"] == "Filled"
+    # Both legs reached the ledger, counted as one roll of the AAPL put cycle.
+    wait_until(
+        lambda: (
+            len(
+                db_rows(
+                    roll_stack,
+                    "select exec_id from ledger_execution where symbol = 'AAPL' and sec_type = 'OPT'",
+                )
+            )
+            >= 2
+        ),
+        what="both leg executions in the ledger",
+    )
+    rolls = wait_until(
+        lambda: db_rows(
+            roll_stack, "select sum(rolls) from ledger_wheelcycle where symbol = 'AAPL'"
+        )[0][0],
+        what="a roll in the AAPL cycle",
+    )
+    assert rolls == 1
+    # The book: the old put closed, the later one short.
+    opts = {
+        (p["expiry"], p["strike"]): p["quantity"]
+        for p in roll_stack.bridge_get("/v1/positions")
+        if p["sec_type"] == "OPT" and p["symbol"] == "AAPL"
+    }
+    assert opts == {(new_expiry, held["strike"]): -1}
