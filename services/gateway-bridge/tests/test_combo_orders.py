@@ -179,6 +179,60 @@ def test_unlisted_leg_and_off_tick_limit_are_refused_naming_the_field(
         assert sim_orders(combo_sim, req.client_order_id) == []
 
 
+def test_reprice_a_working_order_is_a_modify_of_the_same_order(
+    combo_bridge: Proc, combo_sim: Proc
+) -> None:
+    from wheeldesk.schemas.orders import OrderRequest
+
+    c = client(combo_bridge)
+    chain = c.chain("AAPL", right="P", dte_min=20, dte_max=45, strikes=4)
+    q = next(o for o in chain.options if o.bid and o.ask and o.ask > o.bid)
+    ctl(combo_sim, "/control/fill-mode", {"mode": "never"})
+    try:
+        req = OrderRequest(
+            client_order_id=coid(),
+            symbol="AAPL",
+            expiry=q.contract.expiry,
+            strike=q.contract.strike,
+            right="P",
+            action="SELL",
+            quantity=1,
+            limit_price=Decimal(str(q.ask)),
+        )
+        order = c.place(req)
+        tick = 0.05 if q.ask >= 3 else 0.01
+        step = round(q.ask - tick, 2)  # one tick toward the bid
+        r = api(
+            combo_bridge,
+            "POST",
+            f"/v1/orders/{order.order_id}/modify",
+            json={"limit_price": f"{step:.2f}"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["order_id"] == order.order_id
+        assert float(r.json()["request"]["limit_price"]) == step
+        [sim] = sim_orders(combo_sim, req.client_order_id)  # the same order, modified
+        assert sim["lmt_price"] == pytest.approx(step) and sim["status"] == "Submitted"
+        off = api(
+            combo_bridge,
+            "POST",
+            f"/v1/orders/{order.order_id}/modify",
+            json={"limit_price": f"{step + tick / 3:.4f}"},
+        )
+        assert off.status_code == 422 and off.json()["field"] == "limit_price"
+        assert sim_orders(combo_sim, req.client_order_id)[0]["lmt_price"] == pytest.approx(step)
+        c.cancel(order.order_id)
+        done = api(
+            combo_bridge,
+            "POST",
+            f"/v1/orders/{order.order_id}/modify",
+            json={"limit_price": f"{step:.2f}"},
+        )
+        assert done.status_code == 409
+    finally:
+        ctl(combo_sim, "/control/fill-mode", {"mode": "cross"})
+
+
 async def test_roll_fills_both_legs_as_one_order_with_events(
     combo_bridge: Proc, combo_sim: Proc, nats_server: Proc
 ) -> None:

@@ -36,6 +36,7 @@ from wheeldesk.schemas.orders import (
     ComboPreview,
     Fill,
     Order,
+    OrderModify,
     OrderPreview,
     OrderRequest,
 )
@@ -297,6 +298,10 @@ class _Bridge:
         return _Request("POST", "/v1/orders/combo", Order.model_validate, body=request)
 
     @staticmethod
+    def modify(order_id: int | str, body: OrderModify) -> _Request[Order]:
+        return _Request("POST", f"/v1/orders/{order_id}/modify", Order.model_validate, body=body)
+
+    @staticmethod
     def orders() -> _Request[list[Order]]:
         return _Request("GET", "/v1/orders", _ORDERS.validate_python)
 
@@ -379,6 +384,9 @@ class BridgeClient(_AsyncBase):
     async def place_combo(self, request: ComboOrderRequest) -> Order:
         return await self._send(_Bridge.place_combo(request))
 
+    async def modify(self, order_id: int | str, body: OrderModify) -> Order:
+        return await self._send(_Bridge.modify(order_id, body))
+
     async def orders(self) -> list[Order]:
         return await self._send(_Bridge.orders())
 
@@ -453,6 +461,9 @@ class SyncBridgeClient(_SyncBase):
 
     def place_combo(self, request: ComboOrderRequest) -> Order:
         return self._send(_Bridge.place_combo(request))
+
+    def modify(self, order_id: int | str, body: OrderModify) -> Order:
+        return self._send(_Bridge.modify(order_id, body))
 
     def orders(self) -> list[Order]:
         return self._send(_Bridge.orders())

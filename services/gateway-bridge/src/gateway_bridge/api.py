@@ -26,6 +26,7 @@ from wheeldesk.schemas.orders import (
     ComboPreview,
     Fill,
     Order,
+    OrderModify,
     OrderPreview,
     OrderRequest,
 )
@@ -232,6 +233,11 @@ def router() -> APIRouter:
     @r.get("/orders/{order_id}", response_model=Order, tags=["orders"])
     async def order(request: Request, order_id: str) -> Order:
         return bridge_of(request).orders.get(order_id)
+
+    @r.post("/orders/{order_id}/modify", response_model=Order, tags=["orders"])
+    async def modify(request: Request, order_id: str, body: OrderModify) -> Order:
+        """Re-price a working order: IB's modify of the same order, not a new one."""
+        return await bridge_of(request).orders.modify(order_id, body)
 
     @r.delete("/orders/{order_id}", response_model=Order, tags=["orders"])
     async def cancel(request: Request, order_id: str) -> Order:

@@ -104,6 +104,13 @@ class ComboOrderRequest(StrictModel):
         return self
 
 
+class OrderModify(StrictModel):
+    """A new limit for a working order: IB modifies the same order (same id), it is not a new
+    one. A combo's net may be zero or negative (a credit)."""
+
+    limit_price: Decimal = Field(max_digits=12, decimal_places=4)
+
+
 class LegQuote(BaseModel):
     """A combo leg as the preview priced it: IB's conId and its bid/ask now."""
 
