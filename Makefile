@@ -7,7 +7,7 @@ PY := .venv/bin/python
 WEB := services/web
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install uv deps frontend browser faketime postgres test-dates run test lint format bench clean
+.PHONY: help install uv deps frontend debs browser faketime postgres test-dates run test lint format bench clean
 
 help:
 	@echo "make run    - install what is missing and start Wheeldesk (demo) at http://127.0.0.1:8000"
@@ -29,34 +29,30 @@ frontend:
 
 install: deps frontend
 
-browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
-		echo "installing Debian chromium for browser tests"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); fi
-
 run: install
 	@$(PY) scripts/run.py
 
-# Debian's PostgreSQL server for tests/deploy/test_postgres.py (wheeldesk.testing.postgres runs
-# initdb + pg_ctl itself, in a temporary directory, as `nobody` when root).
-postgres:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "installing Debian postgresql for the PostgreSQL tests"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
-		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null); fi
+# Debian packages the tests use, installed in one apt-get run when any is missing: chromium
+# (browser tests), faketime (scripts/check_dates.py) and postgresql (tests/deploy/test_postgres.py;
+# wheeldesk.testing.postgres runs initdb + pg_ctl itself, as `nobody` when root).
+DEBS_MISSING = $(strip \
+	$(if $(wildcard $(CHROMIUM)),,chromium) \
+	$(if $(shell command -v faketime 2>/dev/null),,faketime) \
+	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql))
 
-faketime:
-	@if ! command -v faketime >/dev/null 2>&1; then \
-		echo "installing Debian faketime for the moved-date check"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null) \
-		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null); fi
+debs:
+	@if [ -n "$(DEBS_MISSING)" ]; then \
+		echo "installing Debian packages for the tests: $(DEBS_MISSING)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS_MISSING) >/dev/null) \
+		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS_MISSING) >/dev/null); fi
+
+browser faketime postgres: debs
 
 # The tws-sim, screener and ledger suites with the machine's date moved (scripts/check_dates.py).
-test-dates: install faketime
+test-dates: install debs
 	@$(PY) scripts/check_dates.py
 
-test: install browser faketime postgres
+test: install debs
 	@$(PY) -m ruff check .
 	@$(PY) scripts/check_dates.py
 	@$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
