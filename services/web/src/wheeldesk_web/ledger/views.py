@@ -104,6 +104,8 @@ def opening_lots() -> list[Adjustment]:
     for lot in lots:  # as typed (47.1, 200), not as stored (47.1000, 200.0000)
         lot.quantity_text = format(lot.quantity.normalize(), "f")  # type: ignore[attr-defined]
         lot.price_text = format(lot.price.normalize(), "f")  # type: ignore[attr-defined]
+        strike = lot.strike.normalize() if lot.strike is not None else None
+        lot.strike_text = format(strike, "f") if strike is not None else ""  # type: ignore[attr-defined]
     return lots
 
 
