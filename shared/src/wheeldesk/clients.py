@@ -30,7 +30,14 @@ from wheeldesk.logs import REQUEST_ID_HEADER, current_request_id, new_request_id
 from wheeldesk.schemas.account import Account, Position
 from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest, EmailStatus
-from wheeldesk.schemas.market import Chain, History, Quote, StockInfo, Subscriptions
+from wheeldesk.schemas.market import (
+    Chain,
+    ChainExpirations,
+    History,
+    Quote,
+    StockInfo,
+    Subscriptions,
+)
 from wheeldesk.schemas.orders import (
     ComboOrderRequest,
     ComboPreview,
@@ -279,6 +286,10 @@ class _Bridge:
         return _Request("GET", f"/v1/chains/{symbol}", Chain.model_validate, params=params)
 
     @staticmethod
+    def chain_expirations(symbol: str) -> _Request[ChainExpirations]:
+        return _Request("GET", f"/v1/chains/{symbol}/expirations", ChainExpirations.model_validate)
+
+    @staticmethod
     def preview(request: OrderRequest) -> _Request[OrderPreview]:
         return _Request("POST", "/v1/orders/preview", OrderPreview.model_validate, body=request)
 
@@ -449,6 +460,10 @@ class SyncBridgeClient(_SyncBase):
     ) -> Chain:
         filters = (right, dte_min, dte_max, delta_min, delta_max, strikes)
         return self._send(_Bridge.chain(symbol, *filters))
+
+    def chain_expirations(self, symbol: str) -> ChainExpirations:
+        """Every listed expiry (no quotes): the chain page's tabs."""
+        return self._send(_Bridge.chain_expirations(symbol))
 
     def preview(self, request: OrderRequest) -> OrderPreview:
         return self._send(_Bridge.preview(request))

@@ -15,6 +15,7 @@ from wheeldesk.schemas.common import ApiError
 from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.market import (
     Chain,
+    ChainExpirations,
     History,
     Quote,
     StockInfo,
@@ -193,6 +194,13 @@ def router() -> APIRouter:
             delta_max=delta_max,
             strikes=strikes,
         )
+
+    @r.get("/chains/{symbol}/expirations", response_model=ChainExpirations, tags=["market data"])
+    async def chain_expirations(request: Request, symbol: str) -> ChainExpirations:
+        symbol = parse_symbols(symbol)[0]
+        bridge = bridge_of(request)
+        bridge.session.require_ready()
+        return await bridge.chains.expirations(symbol)
 
     @r.get("/subscriptions", response_model=Subscriptions, tags=["market data"])
     async def get_subscriptions(request: Request) -> Subscriptions:

@@ -24,7 +24,7 @@ from typing import Any
 from ib_insync import Contract, Option, RequestError, Ticker
 from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.common import DataType
-from wheeldesk.schemas.market import Chain, OptionContract, OptionQuote
+from wheeldesk.schemas.market import Chain, ChainExpirations, OptionContract, OptionQuote
 
 from gateway_bridge import metrics
 from gateway_bridge.marketdata import MarketData, TTLCache, num, ticker_data_type
@@ -240,6 +240,17 @@ class Chains:
 
         key = ("optk", symbol, expiry, strike, right, sd.trading_class)
         return await self.option_contracts.get_or_fetch(key, fetch)
+
+    async def expirations(self, symbol: str) -> ChainExpirations:
+        """The listed expiries from IB's (cached) option parameters: no quote is requested."""
+        symbol = symbol.strip().upper()
+        stock = await self.md.stock_contract(symbol)
+        sd = await self.secdef(stock)
+        await self.md.session.refresh_clock()
+        today = self.md.session.today()
+        return ChainExpirations(
+            symbol=symbol, expirations=[e for e in sd.expirations if e >= today]
+        )
 
     async def chain(
         self,

@@ -161,6 +161,15 @@ class Chain(BaseModel):
     ts: datetime = Field(default_factory=utcnow)
 
 
+class ChainExpirations(BaseModel):
+    """`GET /v1/chains/{symbol}/expirations`: every listed expiry from today on, without a
+    single quote (IB's option parameters), so a page can list the expiries and then ask
+    `/v1/chains/{symbol}` for one of them only."""
+
+    symbol: str
+    expirations: list[date]
+
+
 class SubscriptionRequest(StrictModel):
     """`POST /v1/subscriptions`: the symbols the bridge should stream (replaces the set)."""
 

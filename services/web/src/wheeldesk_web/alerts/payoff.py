@@ -75,7 +75,13 @@ def payoff_for_signal(signal) -> Payoff:  # type: ignore[no-untyped-def]
     )
 
 
-def payoff_svg(p: Payoff, width: int = 640, height: int = 260) -> str:
+def payoff_svg(
+    p: Payoff, width: int = 640, height: int = 260, font: int = 11, suffix: str = ""
+) -> str:
+    """The payoff chart as inline SVG, drawn for one width (the page draws a wide and a phone
+    one, so the text keeps a readable size instead of shrinking with the viewBox). The three
+    marks' labels sit on their own rows, ordered by price, and flip to the left of their line
+    when they would run past the right edge: they never overlap."""
     lo = min(p.strike, p.spot, p.breakeven) * 0.8
     hi = max(p.strike, p.spot, p.breakeven) * 1.2
     n = 120
@@ -83,7 +89,8 @@ def payoff_svg(p: Payoff, width: int = 640, height: int = 260) -> str:
     ys = [p.pnl(x) for x in xs]
     top, bottom = max(*ys, 0.0), min(*ys, 0.0)
     span = (top - bottom) or 1.0
-    pl, pr, pt, pb = 60, 12, 14, 30
+    row = font + 4
+    pl, pr, pt, pb = font * 5 + 4, 12, 3 * row + 6, font + 19
     w, h = width - pl - pr, height - pt - pb
 
     def sx(x: float) -> float:
@@ -99,32 +106,43 @@ def payoff_svg(p: Payoff, width: int = 640, height: int = 260) -> str:
     zero = sy(0)
 
     def vline(x: float, colour: str, label: str, anchor_y: float, ident: str) -> str:
+        # about 0.6 em a character: a label that would cross the right edge goes left of its line
+        fits_right = sx(x) + 4 + 0.6 * font * len(label) <= width - 2
+        tx, anchor = (sx(x) + 4, "start") if fits_right else (sx(x) - 4, "end")
         return (
-            f'<g id="{ident}"><line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{pt}" y2="{pt + h}" '
-            f'stroke="{colour}" stroke-dasharray="4 3"/>'
-            f'<text x="{sx(x) + 4:.1f}" y="{anchor_y:.1f}" font-size="11" fill="{colour}">'
-            f"{escape(label)}</text></g>"
+            f'<g id="{ident}{suffix}"><line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{pt}" '
+            f'y2="{pt + h}" stroke="{colour}" stroke-dasharray="4 3"/>'
+            f'<text x="{tx:.1f}" y="{anchor_y:.1f}" text-anchor="{anchor}" font-size="{font}" '
+            f'fill="{colour}">{escape(label)}</text></g>'
         )
 
+    marks = sorted(
+        [
+            (p.strike, "#1d4ed8", f"strike {p.strike:g}", "payoff-strike"),
+            (p.breakeven, "#b45309", f"breakeven {p.breakeven:.2f}", "payoff-breakeven"),
+            (p.spot, "#64748b", f"now {p.spot:.2f}", "payoff-spot"),
+        ],
+        key=lambda m: m[0],
+    )
+    ident = f"payoff-chart{suffix}"
     return "".join(
         [
-            f'<svg viewBox="0 0 {width} {height}" role="img" class="h-auto w-full" id="payoff-chart" '
+            f'<svg viewBox="0 0 {width} {height}" role="img" class="h-auto w-full" id="{ident}" '
             f'aria-label="Profit or loss at expiry against the underlying price; breakeven '
             f'{p.breakeven:.2f}, strike {p.strike:g}">',
             f'<line x1="{pl}" x2="{pl + w}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#94a3b8"/>',
             f'<path d="{path}" fill="none" stroke="#0f172a" stroke-width="2"/>',
-            vline(p.strike, "#1d4ed8", f"strike {p.strike:g}", pt + 12, "payoff-strike"),
-            vline(
-                p.breakeven, "#b45309", f"breakeven {p.breakeven:.2f}", pt + 26, "payoff-breakeven"
+            *(
+                vline(x, colour, label, font + 2 + i * row, ident_)
+                for i, (x, colour, label, ident_) in enumerate(marks)
             ),
-            vline(p.spot, "#64748b", f"now {p.spot:.2f}", pt + 40, "payoff-spot"),
-            f'<text x="{pl - 6}" y="{sy(top) + 4:.1f}" text-anchor="end" font-size="11" fill="#15803d">'
-            f"+${top:,.0f}</text>",
-            f'<text x="{pl - 6}" y="{sy(bottom):.1f}" text-anchor="end" font-size="11" fill="#b91c1c">'
-            f"−${-bottom:,.0f}</text>",
-            f'<text x="{pl}" y="{height - 8}" font-size="11" fill="#475569">{lo:,.2f}</text>',
-            f'<text x="{pl + w}" y="{height - 8}" text-anchor="end" font-size="11" fill="#475569">'
-            f"{hi:,.2f}</text>",
+            f'<text x="{pl - 6}" y="{sy(top) + font * 0.4:.1f}" text-anchor="end" '
+            f'font-size="{font}" fill="#15803d">+${top:,.0f}</text>',
+            f'<text x="{pl - 6}" y="{sy(bottom):.1f}" text-anchor="end" font-size="{font}" '
+            f'fill="#b91c1c">−${-bottom:,.0f}</text>',
+            f'<text x="{pl}" y="{height - 6}" font-size="{font}" fill="#475569">{lo:,.2f}</text>',
+            f'<text x="{pl + w}" y="{height - 6}" text-anchor="end" font-size="{font}" '
+            f'fill="#475569">{hi:,.2f}</text>',
             "</svg>",
         ]
     )

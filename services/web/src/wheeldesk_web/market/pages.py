@@ -21,6 +21,8 @@ from wheeldesk_web.signals.services import latest_scan
 
 HISTORY_MAX_AGE = timedelta(hours=6)
 CHAIN_CACHE_SECONDS = 20
+EXPIRATIONS_CACHE_SECONDS = 600
+CHAIN_STRIKES = 12  # strikes a side nearest the money
 
 
 class UnknownSymbol(Exception):
@@ -101,27 +103,45 @@ class ChainView:
     notice: str | None = None  # the expiry asked for is not listed: which one is shown instead
 
 
-def _fetch_chain(symbol: str, dte_max: int) -> Chain:
-    key = f"chain:{symbol}:{dte_max}"
+def _expirations(symbol: str) -> list[date]:
+    """Every listed expiry (IB's option parameters: no quote asked), cached a while: the list
+    changes once a day, and asking for it costs nothing against IB's quote lines."""
+    key = f"chain-expirations:{symbol}"
+    expirations = cache.get(key)
+    if expirations is None:
+        with clients.bridge(timeout=15.0) as bridge:
+            expirations = bridge.chain_expirations(symbol).expirations
+        cache.set(key, expirations, EXPIRATIONS_CACHE_SECONDS)
+    return sorted(expirations)
+
+
+def _fetch_chain(symbol: str, expiry: date) -> Chain:
+    """Quotes of ONE expiry (its DTE as both ends of the bridge's window): a dozen strikes a
+    side, about 24 quotes, instead of every expiry up to the user's dte_max (which took
+    5-7 s and, past CHAIN_MAX_CONTRACTS, a 422 chain_too_large)."""
+    key = f"chain:{symbol}:{expiry.isoformat()}"
     chain = cache.get(key)
     if chain is None:
+        dte = max(0, (expiry - broker_today()).days)
         with clients.bridge(timeout=30.0) as bridge:
-            chain = bridge.chain(symbol, dte_min=0, dte_max=dte_max, strikes=12)
+            chain = bridge.chain(symbol, dte_min=dte, dte_max=dte, strikes=CHAIN_STRIKES)
         store_chain(chain)
         cache.set(key, chain, CHAIN_CACHE_SECONDS)
     return chain
 
 
-def load_chain(symbol: str, expiry_raw: str | None, dte_max: int, dte_min: int = 0) -> ChainView:
+def load_chain(symbol: str, expiry_raw: str | None, dte_min: int = 0) -> ChainView:
+    """The chain page's table: the expiry list, then the quotes of the chosen expiry only."""
     try:
-        chain = _fetch_chain(symbol, dte_max)
+        expirations = _expirations(symbol)
+        expiry = _pick(expirations, expiry_raw, dte_min)
+        chain = _fetch_chain(symbol, expiry) if expiry is not None else None
     except ServiceCallError as exc:
         if exc.status in (400, 404) and not Option.objects.filter(symbol=symbol).exists():
             raise UnknownSymbol(symbol) from exc
         return _chain_from_db(symbol, expiry_raw, exc, dte_min)
-    expirations = sorted(chain.expirations or {o.contract.expiry for o in chain.options})
-    expiry = _pick(expirations, expiry_raw, dte_min)
-    rows = [o for o in chain.options if o.contract.expiry == expiry]
+    rows = [o for o in chain.options if o.contract.expiry == expiry] if chain else []
+    stock = None if chain else Stock.objects.filter(symbol=symbol).first()
     return ChainView(
         notice=_not_listed(symbol, expiry_raw, expiry),
         symbol=symbol,
@@ -137,9 +157,9 @@ def load_chain(symbol: str, expiry_raw: str | None, dte_max: int, dte_min: int =
             for o in sorted(rows, key=lambda o: o.contract.strike)
             if o.contract.right == "C"
         ],
-        underlying_price=chain.underlying.price,
-        underlying_ts=chain.underlying.ts,
-        data_type=chain.market_data_type.value,
+        underlying_price=chain.underlying.price if chain else (stock.price if stock else None),
+        underlying_ts=chain.underlying.ts if chain else (stock.quote_ts if stock else None),
+        data_type=chain.market_data_type.value if chain else "frozen",
     )
 
 

@@ -61,9 +61,7 @@ def chain_table(request: HttpRequest, symbol: str) -> HttpResponse:
     symbol = _symbol(symbol)
     config = UserConfig.for_user(request.user)
     try:
-        view = load_chain(
-            symbol, request.GET.get("expiry"), max(60, config.dte_max), config.dte_min
-        )
+        view = load_chain(symbol, request.GET.get("expiry"), config.dte_min)
     except UnknownSymbol:
         return render(
             request,

@@ -23,7 +23,42 @@
     });
   }
 
+  // Phone cards: each cell of a .data-table carries its column's header as data-label, which the
+  // stylesheet shows before the value below 640 px (the header row is hidden there).
+  function labelCells(root) {
+    (root || document).querySelectorAll("table.data-table").forEach(function (table) {
+      var heads = table.querySelectorAll("thead tr:first-child > th");
+      if (!heads.length) return;
+      var names = Array.prototype.map.call(heads, function (th) {
+        return (th.getAttribute("data-label") || th.textContent).replace(/[▲▼]/g, "").trim();
+      });
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        var col = 0;
+        Array.prototype.forEach.call(tr.children, function (cell) {
+          if (!cell.hasAttribute("data-label") && !cell.hasAttribute("colspan") && col > 0) {
+            cell.setAttribute("data-label", names[col] || "");
+          }
+          col += parseInt(cell.getAttribute("colspan") || "1", 10);
+        });
+      });
+    });
+  }
+
+  // The Menu button folds the nav on phones (a class, not inline script: the CSP allows none).
+  function setupNavToggle() {
+    var button = document.getElementById("nav-toggle");
+    var nav = document.getElementById("main-nav");
+    if (!button || !nav) return;
+    nav.classList.add("nav-closed");
+    button.addEventListener("click", function () {
+      var open = nav.classList.toggle("nav-closed") === false;
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupNavToggle();
+    try { labelCells(); } catch (err) { console.error("card labels:", err); }
     refreshAges();
     setInterval(refreshAges, 1000);
     drawCharts();
@@ -38,7 +73,7 @@
       el.classList.add("flash");
     }
   });
-  document.addEventListener("htmx:afterSwap", function (evt) { refreshAges(evt.target); });
+  document.addEventListener("htmx:afterSwap", function (evt) { labelCells(evt.target.closest("table") ? evt.target.closest("table").parentNode : evt.target); refreshAges(evt.target); });
 
   // Loading state for plain (non-htmx) form posts: the button shows a spinner and cannot be
   // pressed twice while the server works (adding a ticker asks IBKR, which takes a moment).
