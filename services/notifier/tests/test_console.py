@@ -32,7 +32,7 @@ def test_console_backend_writes_outbox_and_logs_one_line(start_notifier, api, tm
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert "https://wheeldesk.example.test/signals/101/" in html
-    assert "APY 16.4%" in text
+    assert "APY (simple) 16.4%" in text
     lines = [line for line in proc.log_text().splitlines() if f"email {email_id} to" in line]
     assert len(lines) == 1
     assert "demo@example.com" in lines[0] and str(outbox) in lines[0]
