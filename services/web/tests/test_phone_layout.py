@@ -10,6 +10,7 @@ test-artifacts/phone-*.png so a human can look at them.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -150,10 +151,46 @@ def test_the_phone_nav_folds_behind_a_menu_button_and_tables_become_cards(
     row_box = row.bounding_box()
     assert row_box is not None and row_box["width"] <= PHONE["width"]
 
+    # a signal's numbers fit two lines (the "why" folds below them)
+    page.goto(f"{stack.web_url}/signals/")
+    card = page.locator("#signals-table tbody tr[data-signal]").first
+    if card.count():
+        tops = card.evaluate(
+            """tr => [...tr.children].filter(c => c.offsetParent !== null && !c.querySelector('details'))
+                 .map(c => Math.round(c.getBoundingClientRect().top))"""
+        )
+        lines = sorted(set(tops))
+        assert len([t for i, t in enumerate(lines) if i == 0 or t - lines[i - 1] > 8]) <= 2, tops
+
     # on the desktop the same page is a table with its header and one line per row
     page.set_viewport_size(DESKTOP)
+    page.goto(f"{stack.web_url}/dashboard/")
     head = page.locator("#positions-stock thead").bounding_box()
     assert head is not None and head["height"] > 10
     expect(page.locator("#nav-toggle")).to_be_hidden()
     expect(page.locator("#main-nav a", has_text="Settings")).to_be_visible()
     assert not errors, errors  # no script error, no missing file (the favicon included)
+
+
+def test_the_chain_page_loads_an_expiry_within_two_and_a_half_seconds(
+    page: Page,
+    stack,  # type: ignore[no-untyped-def]
+) -> None:
+    """The chain asks the bridge for the chosen expiry only (about 24 quotes), not for every
+    expiry up to the user's dte_max (5-7 s, and a 422 chain_too_large past 300 quotes)."""
+    login(page, stack)
+    page.goto(f"{stack.web_url}/stocks/MSFT/chain/")
+    expect(page.locator(".chain-table").first).to_be_visible(timeout=30_000)
+    tabs = page.locator("#expiry-tabs a")
+    assert tabs.count() >= 4  # every listed expiry is a tab, though only one was quoted
+    others = page.locator("#expiry-tabs a:not([aria-current])").evaluate_all(
+        "as => as.map(a => a.getAttribute('href').split('expiry=')[1])"
+    )
+    for expiry in others[:3]:  # expiries not asked for yet: nothing cached
+        started = time.monotonic()
+        response = page.request.get(f"{stack.web_url}/stocks/MSFT/chain/table/?expiry={expiry}")
+        elapsed = time.monotonic() - started
+        body = response.text()
+        assert response.status == 200 and "chain_too_large" not in body
+        assert body.count("data-age-of") >= 10, body[:500]  # quoted strikes, both sides
+        assert elapsed <= 2.5, f"expiry {expiry} took {elapsed:.2f} s"

@@ -32,12 +32,14 @@
       var names = Array.prototype.map.call(heads, function (th) {
         return (th.getAttribute("data-label") || th.textContent).replace(/[▲▼]/g, "").trim();
       });
+      var cols = Array.prototype.map.call(heads, function (th) { return th.getAttribute("data-col"); });
       table.querySelectorAll("tbody tr").forEach(function (tr) {
         var col = 0;
         Array.prototype.forEach.call(tr.children, function (cell) {
           if (!cell.hasAttribute("data-label") && !cell.hasAttribute("colspan") && col > 0) {
             cell.setAttribute("data-label", names[col] || "");
           }
+          if (cols[col] && !cell.hasAttribute("data-col")) cell.setAttribute("data-col", cols[col]);
           col += parseInt(cell.getAttribute("colspan") || "1", 10);
         });
       });
