@@ -11,7 +11,7 @@ import re
 from collections import defaultdict
 
 import pytest
-from wheeldesk.testing.e2e import db_rows, login
+from wheeldesk.testing.e2e import db_rows, form_values, login
 from wheeldesk.testing.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -80,4 +80,111 @@ def test_first_sync_offers_the_opening_lots_and_the_ledger_matches_the_account(
     }
     assert float(cycles[("KO", "shares")]) == 200.0
     assert ("AAPL", "short_put") in cycles
+    client.close()
+
+
+REFRESH_ORDERS = (
+    "from wheeldesk_web.core import clients;"
+    "from wheeldesk_web.orders.models import Order;"
+    "from wheeldesk_web.orders.services import refresh;"
+    "b = clients.bridge();"
+    "[refresh(o, b) for o in Order.objects.filter(status__in=Order.WORKING)]"
+)
+
+
+def _order(client, stack: Stack, data: dict[str, object]) -> str:  # type: ignore[no-untyped-def]
+    """Draft (from a signal or a contract), confirm as previewed, then bring it up to date
+    the way the worker's sync pass does (`orders.services.refresh`). The order's id."""
+    token = client.cookies["csrftoken"]
+    r = client.post("/orders/new/", data={**data, "csrfmiddlewaretoken": token})
+    assert r.status_code == 302, r.text[:500]
+    coid = r.headers["location"].rstrip("/").split("/")[-1]
+    page = client.get(f"/orders/{coid}/").text
+    ticket = re.search(r'name="ticket" value="([0-9a-f]*)"', page)
+    assert ticket, _text(page)[:1500]
+    r = client.post(
+        f"/orders/{coid}/confirm/", data={"csrfmiddlewaretoken": token, "ticket": ticket.group(1)}
+    )
+    assert r.status_code == 302, r.text[:500]
+    stack.manage("shell", "-c", REFRESH_ORDERS)
+    return coid
+
+
+def _latest_scan(stack: Stack) -> int:
+    return db_rows(stack, "SELECT id FROM signals_scanrun ORDER BY id DESC LIMIT 1")[0][0]
+
+
+def test_signals_follow_fills_and_covered_shares_get_no_new_call(fresh_stack: Stack) -> None:
+    stack = fresh_stack
+    stack.control("/control/fill-mode", {"mode": "immediate"})
+    client = login(stack)
+    # covered calls on their own criteria (Settings): KO's calls pay less than the puts' 10 %
+    form = form_values(client.get("/settings/").text, "settings-form")
+    form.update(cc_delta_min="0.10", cc_delta_max="0.45", cc_min_apy="1")
+    r = client.post("/settings/", data=form)
+    assert r.status_code == 302, _text(r.text)[:1500]
+    out = stack.manage("scan", "--symbols", "KO,PEP,JNJ", check=False)
+    assert out.returncode == 0, out.stderr
+    scan = _latest_scan(stack)
+    # 200 KO, no call short: every KO covered call is for 2 contracts
+    calls = db_rows(
+        stack,
+        "SELECT quantity FROM signals_signal WHERE scan_id=? AND kind='CC' AND symbol='KO'",
+        (scan,),
+    )
+    why = db_rows(
+        stack,
+        "SELECT rule, message FROM signals_rejection WHERE scan_id=? AND symbol='KO' "
+        "AND message LIKE 'CC:%' LIMIT 5",
+        (scan,),
+    )
+    assert calls and {q for (q,) in calls} == {2}, (calls, why)
+    # a put signal ordered and filled: the signal says "filled"
+    (put_id,) = db_rows(
+        stack,
+        "SELECT id FROM signals_signal WHERE scan_id=? AND kind='CSP' AND symbol NOT IN "
+        "('KO','AAPL') ORDER BY score DESC LIMIT 1",
+        (scan,),
+    )[0]
+    coid = _order(client, stack, {"signal": put_id})
+    assert db_rows(stack, "SELECT status FROM orders_order WHERE client_order_id=?", (coid,)) == [
+        ("filled",)
+    ]
+    assert db_rows(stack, "SELECT status FROM signals_signal WHERE id=?", (put_id,)) == [
+        ("filled",)
+    ]
+    page = client.get("/signals/").text
+    row = re.search(rf'data-signal="{put_id}".*?data-cell="status"[^>]*>([^<]*)<', page, re.S)
+    assert row and row.group(1).strip() == "filled"
+
+    # cover the 200 shares: sell 2 KO calls (the best CC signal's contract, 2 contracts)
+    (cc_id,) = db_rows(
+        stack,
+        "SELECT id FROM signals_signal WHERE scan_id=? AND kind='CC' AND symbol='KO' "
+        "ORDER BY score DESC LIMIT 1",
+        (scan,),
+    )[0]
+    coid = _order(client, stack, {"signal": cc_id})
+    assert db_rows(
+        stack, "SELECT status, quantity, right FROM orders_order WHERE client_order_id=?", (coid,)
+    ) == [("filled", 2, "C")]
+    calls_held = [
+        p
+        for p in stack.bridge_get("/v1/positions")
+        if p["symbol"] == "KO" and p["sec_type"] == "OPT" and p["right"] == "C"
+    ]
+    assert sum(p["quantity"] for p in calls_held) == -2
+
+    # the next scan proposes no covered call on them, and says why
+    out = stack.manage("scan", "--symbols", "KO", check=False)
+    assert out.returncode == 0, out.stderr
+    scan = _latest_scan(stack)
+    assert db_rows(
+        stack, "SELECT count(*) FROM signals_signal WHERE scan_id=? AND kind='CC'", (scan,)
+    ) == [(0,)]
+    assert db_rows(
+        stack,
+        "SELECT message FROM signals_rejection WHERE scan_id=? AND rule='covered'",
+        (scan,),
+    ) == [("CC: all 200 shares are covered by the 2 short calls held: no new covered call",)]
     client.close()
