@@ -200,7 +200,7 @@ def test_the_scan_sends_the_capacity_to_the_screener(bridge, monkeypatch) -> Non
         def __exit__(self, *exc: object) -> None:
             pass
 
-        def scan(self, request):  # type: ignore[no-untyped-def]
+        def scan(self, request, **progress):  # type: ignore[no-untyped-def]
             sent.append(request)
             return ScanResult(
                 scan_id="s1", criteria=request.criteria, symbols=request.symbols, signals=[],
@@ -409,3 +409,17 @@ def test_a_covered_call_on_opening_shares_is_a_covered_call_with_the_shares(user
     page = user_client.get(reverse("ledger:cycles")).content.decode()
     row = re.search(r'<tr data-symbol="KO" data-state="covered_call">.*?</tr>', page, re.S)
     assert row and "Covered call open" in row.group(0)
+
+
+def test_filled_and_cancelled_are_not_set_by_hand(user_client) -> None:
+    s = _signal(user_client.user, kind="CC", strike=66.0, quantity=2)
+    page = user_client.get(reverse("signals:detail", args=[s.pk])).content.decode()
+    assert '<span id="signal-quantity">2 contracts</span>' in page
+    assert "Mark dismissed" in page and "Mark filled" not in page
+    r = user_client.post(reverse("signals:status", args=[s.pk]), {"status": "filled"}, follow=True)
+    assert "follow the signal&#x27;s order" in r.content.decode()
+    s.refresh_from_db()
+    assert s.status == "seen"
+    user_client.post(reverse("signals:status", args=[s.pk]), {"status": "dismissed"})
+    s.refresh_from_db()
+    assert s.status == "dismissed"

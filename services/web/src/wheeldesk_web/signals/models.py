@@ -79,6 +79,9 @@ class Signal(models.Model):
         (CANCELLED, "order cancelled"),
         (DISMISSED, "dismissed"),
     ]
+    # What a user may mark by hand ("ordered": placed in TWS); filled / cancelled only ever
+    # follow an order drafted from the signal (`services.follow_order`).
+    MANUAL_STATUSES = [(NEW, "new"), (SEEN, "seen"), (ORDERED, "ordered"), (DISMISSED, "dismissed")]
 
     scan = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="signals")
     status = models.CharField(max_length=10, choices=STATUSES, default=NEW, db_index=True)

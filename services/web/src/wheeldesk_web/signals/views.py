@@ -175,7 +175,9 @@ def set_status(request: HttpRequest, pk: int) -> HttpResponse:
         Signal.objects.filter(Q(scan__user=request.user) | Q(scan__user__isnull=True)), pk=pk
     )
     status = request.POST.get("status", "")
-    if status not in dict(Signal.STATUSES):
+    if status in (Signal.FILLED, Signal.CANCELLED):
+        messages.error(request, "Filled and cancelled follow the signal's order; not set by hand.")
+    elif status not in dict(Signal.MANUAL_STATUSES):
         messages.error(request, f"Unknown status “{status[:20]}”.")
     else:
         Signal.objects.filter(pk=pk).update(status=status)
