@@ -368,3 +368,21 @@ def test_premium_received_is_per_share_whatever_multiplier_the_position_carries(
         hold["message"].startswith("held PEP ")
         and ": 40% captured (< 50%), 20 DTE" in hold["message"]
     )
+
+
+def test_a_small_scan_asked_as_a_job_reports_each_symbol_as_it_finishes(client) -> None:  # type: ignore[no-untyped-def]
+    """`?job=true`: the web shows "Scanning 2/3 symbols: KO done" while the scan runs."""
+    symbols = ["KO", "PEP", "T"]
+    request = ScanRequest(now=NOW, symbols=symbols, data=[_data(s, 60.0) for s in symbols])
+    body = request.model_dump(mode="json")
+    response = client.post("/v1/scans?job=true", json=body, headers=AUTH)
+    assert response.status_code == 202
+    job = response.json()
+    assert job["status"] == "running" and job["symbols_total"] == 3
+    deadline = time.monotonic() + 30
+    while job["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job = client.get(f"/v1/scans/{job['scan_id']}", headers=AUTH).json()
+    assert job["status"] == "done" and job["symbols_done"] == 3
+    assert job["last_symbol"] == "T"  # inline data is scanned in order
+    assert client.post("/v1/scans", json=body, headers=AUTH).status_code == 200  # no job asked

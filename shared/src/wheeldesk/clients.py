@@ -530,8 +530,9 @@ class _Screener:
     """The screener's endpoints, each defined once for both screener clients."""
 
     @staticmethod
-    def scan(request: ScanRequest) -> _Request[ScanResult | ScanJob]:
-        return _Request("POST", "/v1/scans", _scan_answer, body=request)
+    def scan(request: ScanRequest, job: bool = False) -> _Request[ScanResult | ScanJob]:
+        params = {"job": "true"} if job else None
+        return _Request("POST", "/v1/scans", _scan_answer, body=request, params=params)
 
     @staticmethod
     def price(request: PriceRequest) -> _Request[PriceResponse]:
@@ -566,12 +567,24 @@ class ScreenerClient(_AsyncBase):
 class SyncScreenerClient(_SyncBase):
     service = "screener"
 
-    def scan(self, request: ScanRequest, *, poll_seconds: float = 1.0) -> ScanResult:
-        """Run a scan; over 200 symbols the screener answers with a job, polled to its end."""
-        job = self._send(_Screener.scan(request))
+    def scan(
+        self,
+        request: ScanRequest,
+        *,
+        poll_seconds: float = 1.0,
+        on_progress: Callable[[ScanJob], None] | None = None,
+    ) -> ScanResult:
+        """Run a scan; over 200 symbols the screener answers with a job, polled to its end.
+
+        With `on_progress`, the scan always runs as a job and each poll's ScanJob
+        (`symbols_done`, `last_symbol`) is handed to it: a page can name symbols as they finish.
+        """
+        job = self._send(_Screener.scan(request, job=on_progress is not None))
         if isinstance(job, ScanResult):
             return job
         while job.status == "running":
+            if on_progress is not None:
+                on_progress(job)
             time.sleep(poll_seconds)
             job = self.scan_job(job.scan_id)
         return _job_result(job)

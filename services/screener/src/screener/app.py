@@ -92,9 +92,10 @@ class Runtime:
     ) -> ScanResult:
         t0 = time.perf_counter()
 
-        def progress(done: int) -> None:
+        def progress(done: int, symbol: str) -> None:
             if job is not None:
                 job.symbols_done = done
+                job.last_symbol = symbol
 
         try:
             result = await run_scan(
@@ -216,17 +217,21 @@ def build_app(settings: ScreenerSettings | None = None) -> FastAPI:
         tags=["scans"],
         responses={202: {"model": ScanJob}, 503: {"description": "gateway-bridge down"}},
     )
-    async def create_scan(body: ScanRequest, response: Response) -> ScanResult | ScanJob:
+    async def create_scan(
+        body: ScanRequest, response: Response, job: bool = False
+    ) -> ScanResult | ScanJob:
+        """`?job=true` runs even a small scan as a job, so its caller can show per-symbol
+        progress (`symbols_done`, `last_symbol`) while it runs."""
         scan_id = uuid.uuid4().hex
-        if len(body.symbols) > JOB_THRESHOLD:
-            job = ScanJob(scan_id=scan_id, status="running", symbols_total=len(body.symbols))
-            rt.add_job(job)
-            task = asyncio.create_task(rt.run_job(body, job))
+        if job or len(body.symbols) > JOB_THRESHOLD:
+            started = ScanJob(scan_id=scan_id, status="running", symbols_total=len(body.symbols))
+            rt.add_job(started)
+            task = asyncio.create_task(rt.run_job(body, started))
             rt.tasks.add(task)
             task.add_done_callback(rt.tasks.discard)
             response.status_code = 202
             response.headers["Location"] = f"/v1/scans/{scan_id}"
-            return job
+            return started
         try:
             return await rt.scan(body, scan_id)
         except BridgeUnavailable as exc:

@@ -224,9 +224,11 @@ async def run_scan(
     concurrency: int = 4,
     scan_id: str | None = None,
     now: datetime | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, str], None] | None = None,
 ) -> ScanResult:
-    """Run one scan to the end. Raises BridgeUnavailable when market data cannot be had."""
+    """Run one scan to the end. Raises BridgeUnavailable when market data cannot be had.
+
+    `progress(done, symbol)` is called as each symbol finishes (the web names it live)."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     symbols = list(dict.fromkeys(s.strip().upper() for s in request.symbols if s.strip()))
@@ -249,6 +251,9 @@ async def run_scan(
             out += s
             rejected += r
             errors += e
+            done += 1
+            if progress is not None:
+                progress(done, symbol)
     else:
         if bridge is None:
             raise BridgeUnavailable("no gateway-bridge configured and no inline data")
@@ -267,7 +272,7 @@ async def run_scan(
                 result = await _gather_symbol(bridge, symbol, request, ctx)
             done += 1
             if progress is not None:
-                progress(done)
+                progress(done, symbol)
             return result
 
         results = await asyncio.gather(*(one(s) for s in symbols))

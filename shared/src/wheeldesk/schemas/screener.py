@@ -391,6 +391,7 @@ class ScanJob(BaseModel):
     status: Literal["running", "done", "failed"]
     symbols_total: int
     symbols_done: int = 0
+    last_symbol: str | None = Field(default=None, description="The symbol finished last.")
     error: str | None = None
     result: ScanResult | None = None
 

@@ -23,7 +23,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from wheeldesk.clients import ServiceCallError
 from wheeldesk.schemas.account import Position
-from wheeldesk.schemas.screener import Criteria, ScanRequest, ScanResult
+from wheeldesk.schemas.screener import Criteria, ScanJob, ScanRequest, ScanResult
 from wheeldesk.schemas.screener import Rejection as RejectionSchema
 from wheeldesk.schemas.screener import Signal as SignalSchema
 
@@ -164,6 +164,16 @@ def _scan(run: ScanRun) -> ScanResult:
         for i in range(0, len(symbols), BATCH):
             batch = symbols[i : i + BATCH]
             _progress(run, f"Scanning {i}/{len(symbols)} symbols: {', '.join(batch)}")
+
+            def report(job: ScanJob, start: int = i) -> None:
+                """The screener's job says how far it is: the page names each finished
+                symbol as it happens (the progress partial polls every second)."""
+                if job.last_symbol:
+                    done = start + job.symbols_done
+                    _progress(
+                        run, f"Scanning {done}/{len(symbols)} symbols: {job.last_symbol} done"
+                    )
+
             request = ScanRequest(
                 symbols=batch,
                 criteria=criteria,
@@ -173,7 +183,7 @@ def _scan(run: ScanRun) -> ScanResult:
                 cost_basis={k: v for k, v in basis.items() if k in batch},
             )
             try:
-                result = screener.scan(request)
+                result = screener.scan(request, poll_seconds=0.5, on_progress=report)
             except ServiceCallError as exc:
                 if exc.unavailable:
                     raise ScanError(f"screener not answering: {exc.message}") from exc

@@ -39,6 +39,17 @@ def num(value: Any, places: int = 2) -> str:
 
 
 @register.filter
+def strike(value: Any, right: str = "") -> str:
+    """One way to write a strike everywhere: "217.5P", "405P", "61.25C" (no trailing zeros,
+    like the emails and the `Contract` labels written with `:g`)."""
+    number = _num(value)
+    if number is None:
+        return "—"
+    text = f"{number:.2f}".rstrip("0").rstrip(".")
+    return f"{text}{right or ''}"
+
+
+@register.filter
 def pct(value: Any, places: int = 1) -> str:
     number = _num(value)
     return "—" if number is None else f"{number:,.{int(places)}f}%"

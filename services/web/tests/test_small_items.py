@@ -1,0 +1,111 @@
+"""Issue 20's small items, each pinned by what a user sees: one strike format, scan progress
+naming each symbol, the favicon, human field errors, Post/Redirect/Get, time fields without
+seconds, optional notes, stable cycle URLs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.template import Context, Template
+from wheeldesk.schemas.screener import ScanJob, ScanResult
+from wheeldesk.testing.moments import SIM_START
+from wheeldesk_web.signals import services as signal_services
+from wheeldesk_web.signals.models import ScanRun, Signal
+
+pytestmark = pytest.mark.django_db
+
+EXPIRY = SIM_START.date() + timedelta(days=30)
+
+
+@pytest.fixture
+def user_client(client):  # type: ignore[no-untyped-def]
+    user = get_user_model().objects.create_user("trader", "t@example.com", "pw-123456-xyz")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def test_one_strike_format_everywhere() -> None:
+    """217.5P and 405P, never 217.50P: the filter every template uses."""
+    render = Template(
+        "{% load wheeldesk %}{{ a|strike:'P' }} {{ b|strike:'P' }} {{ c|strike }} {{ d|strike }}"
+    )
+    out = render.render(Context({"a": 217.5, "b": 405.0, "c": "61.25", "d": None}))
+    assert out == "217.5P 405P 61.25 —"
+
+
+def test_the_signals_table_writes_strikes_like_the_emails(user_client) -> None:  # type: ignore[no-untyped-def]
+    scan = ScanRun.objects.create(user=user_client.user, status=ScanRun.DONE, symbols=["MSFT"])
+    for strike in (217.5, 405.0):
+        Signal.objects.create(
+            scan=scan,
+            kind="CSP",
+            symbol="MSFT",
+            expiry=EXPIRY,
+            strike=strike,
+            right="P",
+            premium=3.75,
+            collateral=strike * 100,
+            dte=30,
+            distance_pct=5.0,
+            underlying_price=420.0,
+            score=60.0,
+            tier="B",
+            reasons=["r"],
+        )
+    body = user_client.get("/signals/").content.decode()
+    assert ">217.5P<" in body and ">405P<" in body
+    assert "217.50P" not in body and "405.00P" not in body
+
+
+def test_scan_progress_names_each_symbol_as_it_finishes(monkeypatch, bridge) -> None:  # type: ignore[no-untyped-def]
+    """The screener's job reports symbols_done/last_symbol; the ScanRun row (which the page
+    polls every second) says "Scanning 2/3 symbols: PEP done" while the scan runs."""
+    seen: list[str] = []
+
+    class Screener:
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def scan(self, request, *, poll_seconds: float = 1.0, on_progress=None):  # type: ignore[no-untyped-def]
+            assert on_progress is not None  # the web asks for a job it can follow
+            for done, symbol in enumerate(request.symbols, start=1):
+                on_progress(
+                    ScanJob(
+                        scan_id="s1",
+                        status="running",
+                        symbols_total=len(request.symbols),
+                        symbols_done=done,
+                        last_symbol=symbol,
+                    )
+                )
+                seen.append(ScanRun.objects.get(pk=run.pk).progress)
+            return ScanResult(
+                scan_id="s1", criteria=request.criteria, symbols=request.symbols, signals=[],
+                rejections=[],
+            )  # fmt: skip
+
+    monkeypatch.setattr("wheeldesk_web.core.clients.screener", lambda timeout=180.0: Screener())
+    monkeypatch.setattr(type(bridge), "positions", lambda self: [])
+    run = ScanRun.objects.create(symbols=["KO", "PEP", "T"])
+    signal_services.execute_scan(run)
+    run.refresh_from_db()
+    assert run.status == ScanRun.DONE, run.error
+    assert seen == [
+        "Scanning 1/3 symbols: KO done",
+        "Scanning 2/3 symbols: PEP done",
+        "Scanning 3/3 symbols: T done",
+    ]
+
+
+def test_every_page_names_its_favicon(user_client) -> None:  # type: ignore[no-untyped-def]
+    """No /favicon.ico 404 in the console: the layout links an SVG icon that is served."""
+    body = user_client.get("/signals/").content.decode()
+    assert '<link rel="icon" href="/static/wheeldesk/favicon.svg"' in body
+    login = user_client.get("/accounts/login/").content.decode()
+    assert 'rel="icon"' in login
