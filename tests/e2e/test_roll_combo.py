@@ -13,7 +13,15 @@ from datetime import date
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import db_rows, form_values, login, sim_orders, wait_until
+from wheeldesk.testing.e2e import (
+    confirm_form,
+    db_rows,
+    form_values,
+    login,
+    preview_put_from_web,
+    sim_orders,
+    wait_until,
+)
 from wheeldesk.testing.moments import SIM_START
 from wheeldesk.testing.stack import Stack
 
@@ -169,3 +177,50 @@ def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
         if p["sec_type"] == "OPT" and p["symbol"] == "AAPL"
     }
     assert opts == {(new_expiry, held["strike"]): -1}
+
+
+def test_reprice_a_working_order_one_step_is_a_modify_in_its_history(
+    roll_stack: Stack, client: httpx.Client
+) -> None:
+    """After the roll (the fill mode then stops fills): a put sold at its bid rests; one click
+    re-prices it 0.05 toward the bid as IB's modify of the same order, shown and audited."""
+    httpx.post(f"{roll_stack.control_url}/control/fill-mode", json={"mode": "never"}, timeout=10)
+    try:
+        coid, bid = preview_put_from_web(client, roll_stack, "AAPL")
+        confirmed = client.post(
+            f"/orders/{coid}/confirm/", data=confirm_form(client, coid), timeout=120
+        )
+        assert confirmed.status_code == 302, confirmed.text[:500]
+        wait_until(
+            lambda: (
+                db_rows(
+                    roll_stack, "select status from orders_order where client_order_id = ?", (coid,)
+                )
+                == [("submitted",)]
+            ),
+            what="the order working",
+        )
+        page = client.get(f"/orders/{coid}/").text
+        form = form_values(page, "reprice-form")
+        assert form.get("step") == "0.05", page[:1000]
+        r = client.post(f"/orders/{coid}/reprice/", data=form)
+        assert r.status_code == 302
+        new = round(bid - 0.05, 2)
+        [sim] = sim_orders(roll_stack, coid)  # still ONE order at IBKR, at the new price
+        assert sim["lmt_price"] == pytest.approx(new)
+        [(limit,)] = db_rows(
+            roll_stack, "select limit_price from orders_order where client_order_id = ?", (coid,)
+        )
+        assert float(limit) == pytest.approx(new)
+        shown = html.unescape(client.get(f"/orders/{coid}/").text)
+        assert f"re-priced {bid:.2f} → {new:.2f}" in shown
+        audits = db_rows(
+            roll_stack,
+            "select detail from orders_orderaudit where client_order_id = ? and action = 'modify'",
+            (coid,),
+        )
+        assert len(audits) == 1
+    finally:
+        httpx.post(
+            f"{roll_stack.control_url}/control/fill-mode", json={"mode": "cross"}, timeout=10
+        )

@@ -272,6 +272,7 @@ class OrderAudit(models.Model):
         ("error", "bridge error"),
         ("reconcile", "reconciled"),
         ("cancel", "cancel requested"),
+        ("modify", "re-priced (IB modify)"),
         ("status", "status changed"),
         ("config", "trading settings changed"),
     ]

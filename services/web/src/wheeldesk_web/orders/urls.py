@@ -15,5 +15,6 @@ urlpatterns = [
     path(f"{COID}/update/", views.update, name="update"),
     path(f"{COID}/confirm/", views.confirm, name="confirm"),
     path(f"{COID}/cancel/", views.cancel, name="cancel"),
+    path(f"{COID}/reprice/", views.reprice, name="reprice"),
     path(f"{COID}/status/", views.status, name="status"),
 ]

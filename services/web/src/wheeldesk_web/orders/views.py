@@ -331,7 +331,12 @@ def detail(request: HttpRequest, client_order_id: str) -> HttpResponse:
     order = viewable_order(client_order_id, request.user)
     legs = _legs(order, request.user)
     if not order.is_draft:
-        context = {"order": order, "legs": legs, "may_cancel": may_cancel(order, request.user)}
+        context = {
+            "order": order,
+            "legs": legs,
+            "may_cancel": may_cancel(order, request.user),
+            "reprices": order.audit.filter(action="modify").order_by("at", "id"),
+        }
         return render(request, "orders/detail.html", context)
     if order.is_combo:
         return _roll_preview(request, order)
@@ -457,6 +462,31 @@ def cancel(request: HttpRequest, client_order_id: str) -> HttpResponse:
         with clients.bridge() as bridge:
             services.cancel(order, bridge, request.user)
         messages.success(request, "Cancel requested.")
+    except services.OrderRefused as exc:
+        messages.error(request, exc.message)
+    return redirect("orders:detail", order.client_order_id)
+
+
+@require_POST
+def reprice(request: HttpRequest, client_order_id: str) -> HttpResponse:
+    """One step toward the bid (a sell) or the ask (a buy): IB's modify of the same order."""
+    from wheeldesk_web.orders import reprice as repricing
+
+    require_trader(request.user)
+    order = viewable_order(client_order_id, request.user)
+    if not may_cancel(order, request.user):
+        raise PermissionDenied("Only the order's creator or staff may re-price it.")
+    try:
+        step = Decimal(request.POST.get("step") or repricing.DEFAULT_STEP)
+        if not step.is_finite() or step <= 0 or step > 100:
+            raise InvalidOperation
+    except InvalidOperation:
+        messages.error(request, "Not re-priced: step must be a price between 0 and 100.")
+        return redirect("orders:detail", order.client_order_id)
+    try:
+        with clients.bridge() as bridge:
+            repricing.reprice(order, bridge, request.user, step.quantize(Decimal("0.01")))
+        messages.success(request, f"Re-priced to {order.limit_price} (same order at IBKR).")
     except services.OrderRefused as exc:
         messages.error(request, exc.message)
     return redirect("orders:detail", order.client_order_id)
