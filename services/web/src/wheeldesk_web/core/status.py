@@ -6,6 +6,7 @@ shown as "IBKR disconnected", a bridge that does not answer as "gateway-bridge d
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from wheeldesk_web.config import SETTINGS
 from wheeldesk_web.core.clients import kept_bridge
 
 TTL_SECONDS = 3.0
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _cache: tuple[float, dict[str, ServiceState]] | None = None
 _pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="status")
@@ -164,6 +166,9 @@ def market_view(*, fresh: bool = False) -> MarketView | None:
     try:
         st = kept_bridge(timeout=1.5).status()
     except ServiceCallError:
+        st = None
+    except Exception:  # the header must never turn a page into an error
+        log.warning("bridge status unreadable for the market header", exc_info=True)
         st = None
     if st is not None and st.connected:
         BROKER_CLOCK.follow(st.server_time)
