@@ -7,7 +7,9 @@ guarantees; the same flows run against the real bridge + tws-sim in the e2e test
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from wheeldesk.clients import ServiceCallError
@@ -18,6 +20,8 @@ from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest, Or
 from wheeldesk.testing.moments import SIM_START
 
 EXPIRY = SIM_START.date() + timedelta(days=30)  # 30 DTE on the pinned broker clock
+
+sys.path.insert(0, str(Path(__file__).parent))  # web_factories, the rows tests build
 
 
 class FakeBridge:

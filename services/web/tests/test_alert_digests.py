@@ -10,12 +10,13 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from web_factories import new_signal
 from wheeldesk.schemas.email import EmailRequest
 from wheeldesk.testing.moments import SIM_START
 from wheeldesk_web.alerts import emails
 from wheeldesk_web.alerts.models import EmailedSignal, SavedScan
 from wheeldesk_web.preferences.models import UserConfig
-from wheeldesk_web.signals.models import ScanRun, Signal
+from wheeldesk_web.signals.models import ScanRun
 
 pytestmark = pytest.mark.django_db
 EXPIRY = SIM_START.date() + timedelta(days=30)
@@ -25,27 +26,7 @@ def scan(user, rows: list[tuple[str, str, float, str]]) -> ScanRun:  # type: ign
     """A finished scan of `user` with (kind, symbol, strike, tier) signals."""
     run = ScanRun.objects.create(user=user, status=ScanRun.DONE, trigger="schedule", symbols=[])
     for i, (kind, symbol, strike, tier) in enumerate(rows):
-        Signal.objects.create(
-            scan=run,
-            kind=kind,
-            symbol=symbol,
-            expiry=EXPIRY,
-            strike=strike,
-            right="P" if kind == "CSP" else "C",
-            premium=1.0,
-            collateral=strike * 100,
-            yield_pct=1.5,
-            apy=20.0,
-            pop=80.0,
-            abs_delta=0.2,
-            breakeven=strike - 1,
-            expected_move=3.0,
-            distance_pct=5.0,
-            dte=30,
-            underlying_price=strike * 1.05,
-            score=90.0 - 10 * i,
-            tier=tier,
-        )
+        new_signal(run, kind=kind, symbol=symbol, strike=strike, tier=tier, score=90.0 - 10 * i)
     return run
 
 

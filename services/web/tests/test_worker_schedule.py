@@ -6,10 +6,11 @@ test_worker_email.py repeats the email assertions against the real notifier + fa
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
+from web_factories import new_signal
 from wheeldesk.clients import ServiceCallError
 from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest
@@ -31,27 +32,7 @@ MONDAY_EARLY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # 09:00 ET, before the
 def store_scan(symbol: str = "KO", strike: float = 60.0, tier: str = "A") -> ScanRun:
     """What the `scan` command leaves behind: a done ScanRun and its signals."""
     run = ScanRun.objects.create(status=ScanRun.DONE, trigger="schedule", symbols=[symbol])
-    Signal.objects.create(
-        scan=run,
-        kind="CSP",
-        symbol=symbol,
-        expiry=SIM_START.date() + timedelta(days=30),
-        strike=strike,
-        right="P",
-        premium=1.10,
-        collateral=strike * 100,
-        yield_pct=1.83,
-        apy=22.3,
-        pop=82.0,
-        abs_delta=0.2,
-        breakeven=strike - 1.10,
-        expected_move=4.0,
-        distance_pct=6.2,
-        dte=30,
-        underlying_price=64.0,
-        score=88.0,
-        tier=tier,
-    )
+    new_signal(run, symbol=symbol, strike=strike, tier=tier)
     return run
 
 
