@@ -109,3 +109,33 @@ def test_every_page_names_its_favicon(user_client) -> None:  # type: ignore[no-u
     assert '<link rel="icon" href="/static/wheeldesk/favicon.svg"' in body
     login = user_client.get("/accounts/login/").content.decode()
     assert 'rel="icon"' in login
+
+
+def test_settings_errors_read_in_the_form_s_words(user_client) -> None:  # type: ignore[no-untyped-def]
+    """Not "dte_min must be <= dte_max": the labels the user sees on the form."""
+    from wheeldesk_web.preferences.forms import UserConfigForm
+    from wheeldesk_web.preferences.models import UserConfig
+
+    config = UserConfig.for_user(user_client.user)
+    data = {k: v for k, v in UserConfigForm(instance=config).initial.items() if v is not None}
+    data.update(dte_min=50, dte_max=10)
+    response = user_client.post("/settings/", data)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Minimum DTE must not exceed maximum DTE" in body
+    assert "dte_min must be" not in body
+    # the refused form keeps the settings page's own address (a reload does not re-post)
+    assert '<meta name="page-url" content="/settings/">' in body
+
+
+def test_a_refused_watchlist_add_keeps_the_list_s_address(user_client) -> None:  # type: ignore[no-untyped-def]
+    """Post/Redirect/Get: the 400 page answering /watchlist/1/add/ tells the browser to show
+    /watchlist/?list=1, so a reload GETs the list instead of posting the form again."""
+    from wheeldesk_web.watchlist.services import default_watchlist
+
+    watchlist = default_watchlist(user_client.user)
+    response = user_client.post(f"/watchlist/{watchlist.pk}/add/", {"symbol": "1BAD", "notes": ""})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert f'<meta name="page-url" content="/watchlist/?list={watchlist.pk}">' in body
+    assert '<meta name="page-url"' not in user_client.get("/watchlist/").content.decode()

@@ -132,7 +132,7 @@ def test_settings_page_groups_fields_and_rejects_an_inverted_dte_window(client_i
     data = {k: ("on" if v is True else v) for k, v in data.items() if v is not False}
     response = client_in.post("/settings/", data)
     assert response.status_code == 400
-    assert "dte_min must be &lt;= dte_max" in response.content.decode()
+    assert "Minimum DTE must not exceed maximum DTE" in response.content.decode()
     assert UserConfig.objects.get(user=user).dte_max == 45
 
 

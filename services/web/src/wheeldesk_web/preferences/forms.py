@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from pydantic import ValidationError as PydanticValidationError
 from wheeldesk.schemas.screener import Criteria
@@ -113,6 +115,24 @@ def default_text(name: str) -> str:
     return str(default)
 
 
+def _label(name: str) -> str:
+    """A field's label without its unit: "Minimum DTE (days)" -> "Minimum DTE"."""
+    return re.sub(r"\s*\([^)]*\)$", "", LABELS.get(name, name))
+
+
+def human_message(message: str) -> str:
+    """The screener's rule in the words of the form: "dte_min must be <= dte_max" reads
+    "Minimum DTE must not exceed maximum DTE"; any other field name becomes its label."""
+    pair = re.fullmatch(r"(\w+) must be <= (\w+)", message.strip())
+    if pair and pair[1] in LABELS and pair[2] in LABELS:
+        upper = _label(pair[2])
+        return f"{_label(pair[1])} must not exceed {upper[0].lower()}{upper[1:]}"
+    words = re.sub(
+        r"\b[a-z]+(?:_[a-z]+)+\b", lambda m: _label(m[0]) if m[0] in LABELS else m[0], message
+    )
+    return words[0].upper() + words[1:] if words else words
+
+
 class UserConfigForm(forms.ModelForm):
     class Meta:
         model = UserConfig
@@ -142,10 +162,10 @@ class UserConfigForm(forms.ModelForm):
                 loc = err["loc"][0] if err["loc"] else None
                 message = err["msg"].removeprefix("Value error, ")
                 if isinstance(loc, str) and loc in self.fields:
-                    self.add_error(loc, message)
+                    self.add_error(loc, human_message(message))
                 else:
                     field = message.split(" ", 1)[0]
-                    self.add_error(field if field in self.fields else None, message)
+                    self.add_error(field if field in self.fields else None, human_message(message))
         return cleaned
 
     def groups(self) -> list[tuple[str, list[forms.BoundField]]]:

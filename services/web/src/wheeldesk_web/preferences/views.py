@@ -20,7 +20,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "preferences/settings.html",
-            {"form": form, "schedule": schedule_summary(config)},
+            # the errors at the page's own address: a reload GETs it, no re-post (base.html)
+            {"form": form, "schedule": schedule_summary(config), "page_url": request.path},
             status=400,
         )
     return render(

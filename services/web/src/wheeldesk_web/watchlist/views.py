@@ -30,6 +30,9 @@ def _page(request: HttpRequest, watchlist: Watchlist, status: int = 200, **forms
         "import_form": forms.get("import_form") or ImportForm(),
         "new_form": forms.get("new_form") or WatchlistForm(),
         "live_symbols": ",".join(i.symbol for i in items),
+        # a form refused on POST shows its errors (400) at the list's own address: reloading
+        # GETs the list instead of posting the form again (app.js replaces the URL)
+        "page_url": f"{reverse('watchlist:index')}?list={watchlist.pk}",
     }
     return render(request, "watchlist/index.html", context, status=status)
 

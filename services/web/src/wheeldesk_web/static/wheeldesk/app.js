@@ -58,7 +58,15 @@
     });
   }
 
+  // Post/Redirect/Get for a form refused with its errors (a 400 page answering a POST): the
+  // address bar shows the page's own URL, so a reload GETs it instead of posting again.
+  function settlePostedUrl() {
+    var meta = document.querySelector('meta[name="page-url"]');
+    if (meta && window.history.replaceState) window.history.replaceState(null, "", meta.content);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    settlePostedUrl();
     setupNavToggle();
     try { labelCells(); } catch (err) { console.error("card labels:", err); }
     refreshAges();
