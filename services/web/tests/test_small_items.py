@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.template import Context, Template
+from django.utils import timezone
 from wheeldesk.schemas.screener import ScanJob, ScanResult
 from wheeldesk.testing.moments import SIM_START
 from wheeldesk_web.signals import services as signal_services
@@ -139,3 +140,23 @@ def test_a_refused_watchlist_add_keeps_the_list_s_address(user_client) -> None: 
     body = response.content.decode()
     assert f'<meta name="page-url" content="/watchlist/?list={watchlist.pk}">' in body
     assert '<meta name="page-url"' not in user_client.get("/watchlist/").content.decode()
+
+
+def test_a_manual_adjustment_takes_a_time_without_seconds_and_no_note(user_client) -> None:  # type: ignore[no-untyped-def]
+    from wheeldesk_web.ledger.models import Adjustment
+
+    page = user_client.get("/ledger/").content.decode()
+    field = page[page.index('name="time"') - 200 : page.index('name="time"') + 200]
+    assert 'step="60"' in field
+    value = field.split('value="')[1].split('"')[0]
+    assert len(value) == len("2026-06-17T10:30"), value  # minutes: the picker accepts any
+    response = user_client.post(
+        "/ledger/adjust/",
+        {"kind": "dividend", "symbol": "KO", "time": "2026-06-17T10:30", "amount": "48.50",
+         "quantity": "0", "price": "0", "note": ""},
+    )  # fmt: skip
+    assert response.status_code == 302
+    adj = Adjustment.objects.get(symbol="KO")
+    assert adj.note == "" and float(adj.amount) == 48.50
+    local = timezone.localtime(adj.time)  # typed in the exchange's time zone (New York)
+    assert (local.hour, local.minute, local.second) == (10, 30, 0)

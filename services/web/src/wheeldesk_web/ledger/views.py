@@ -43,7 +43,11 @@ class AdjustmentForm(forms.ModelForm):
             "note",
         ]
         widgets = {
-            "time": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            # minutes, no seconds: the browser's picker then accepts any time typed (with a
+            # value carrying seconds it refused every minute but the initial one)
+            "time": forms.DateTimeInput(
+                attrs={"type": "datetime-local", "step": "60"}, format="%Y-%m-%dT%H:%M"
+            ),
             "expiry": forms.DateInput(attrs={"type": "date"}),
         }
 
@@ -51,6 +55,7 @@ class AdjustmentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.widget.attrs.setdefault("class", "input")
+        self.fields["note"].required = False  # an adjustment explains itself; a note is extra
 
     def clean_symbol(self) -> str:
         symbol = self.cleaned_data["symbol"].strip().upper()
@@ -194,7 +199,7 @@ def cycles(request: HttpRequest) -> HttpResponse:
     conflicts = services.readable(
         Execution.objects.filter(conflict_with__isnull=False).select_related("conflict_with")
     )[0]
-    initial = {"time": timezone.localtime()}
+    initial = {"time": timezone.localtime().replace(second=0, microsecond=0)}
     if symbol:
         initial["symbol"] = symbol
     return render(
