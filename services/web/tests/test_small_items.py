@@ -160,3 +160,40 @@ def test_a_manual_adjustment_takes_a_time_without_seconds_and_no_note(user_clien
     assert adj.note == "" and float(adj.amount) == 48.50
     local = timezone.localtime(adj.time)  # typed in the exchange's time zone (New York)
     assert (local.hour, local.minute, local.second) == (10, 30, 0)
+
+
+K1_K2 = b"""<FlexQueryResponse><FlexStatements><FlexStatement><Trades>
+<Trade assetCategory="OPT" underlyingSymbol="KO" symbol="KO 260116P00060000" putCall="P"
+ strike="60" expiry="20260116" multiplier="100" dateTime="20251217;100000" quantity="-1"
+ tradePrice="1.20" ibCommission="-1.05" buySell="SELL" ibExecID="k1"/>
+<Trade assetCategory="OPT" underlyingSymbol="KO" symbol="KO 260116P00060000" putCall="P"
+ strike="60" expiry="20260116" multiplier="100" dateTime="20260116;162000" quantity="1"
+ tradePrice="0" buySell="BUY" notes="A" ibExecID="k2"/>
+</Trades></FlexStatement></FlexStatements></FlexQueryResponse>"""
+K3 = b"""<FlexQueryResponse><FlexStatements><FlexStatement><Trades>
+<Trade assetCategory="STK" symbol="KO" dateTime="20260116;162000" quantity="100"
+ tradePrice="60" buySell="BUY" notes="A" ibExecID="k3"/>
+</Trades></FlexStatement></FlexStatements></FlexQueryResponse>"""
+
+
+def test_an_old_cycle_link_still_opens_the_cycle_after_history_is_rebuilt(user_client) -> None:  # type: ignore[no-untyped-def]
+    """The shares came first (their cycle is keyed by k3); the put sale that led to them is
+    imported later, the cycle now starts at k1 and its key changes: the old link redirects."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from wheeldesk_web.ledger.models import WheelCycle
+
+    def upload(data: bytes) -> None:
+        user_client.post("/ledger/import/", {"file": SimpleUploadedFile("t.xml", data, "text/xml")})
+
+    upload(K3)
+    old = WheelCycle.objects.get(symbol="KO").key
+    assert old.endswith("-k3")
+    upload(K1_K2)
+    new = WheelCycle.objects.get(symbol="KO").key
+    assert new != old and new.endswith("-k1")
+    moved = user_client.get(f"/ledger/cycles/{old}/")
+    assert moved.status_code == 301 and moved["Location"] == f"/ledger/cycles/{new}/"
+    page = user_client.get(moved["Location"]).content.decode()
+    assert "Sold 1 × 60P 2026-01-16 @ 1.20" in page and "Assigned 100 shares @ 60.00" in page
+    assert user_client.get("/ledger/cycles/PEP-20260101100000-zz/").status_code == 404
+    assert user_client.get("/ledger/cycles/nonsense/").status_code == 404

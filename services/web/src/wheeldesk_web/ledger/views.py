@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django import forms
@@ -226,14 +227,43 @@ def cycles(request: HttpRequest) -> HttpResponse:
     )
 
 
+OLD_KEY = re.compile(r"(?P<symbol>.+?)-(?P<stamp>\d{14})-(?P<ref>.+)")
+
+
+def _successor(key: str) -> str | None:
+    """The cycle that now holds what an old link's cycle started with.
+
+    A cycle's key names its first event (ticker, time, execution id); a history import or an
+    adjustment can put an earlier event in front, and the key changes. An old link then goes
+    to the cycle containing that same first execution, else to the one whose span covers its
+    time, so bookmarks and emailed links keep working after a rebuild."""
+    m = OLD_KEY.fullmatch(key)
+    if m is None:
+        return None
+    cycles = services.cycles_for(m["symbol"])
+    if m["ref"] != "x":
+        for c in cycles:
+            if any(e.ref == m["ref"] for e in c.events):
+                return c.key
+    for c in cycles:
+        first = f"{c.events[0].time:%Y%m%d%H%M%S}"
+        last = f"{c.events[-1].time:%Y%m%d%H%M%S}"
+        if first <= m["stamp"] and (m["stamp"] <= last or not c.closed):
+            return c.key
+    return None
+
+
 def cycle(request: HttpRequest, key: str) -> HttpResponse:
     rows, _bad = services.readable(WheelCycle.objects.filter(key=key[:120]))
     row = rows[0] if rows else None
-    if row is None:
-        raise Http404("no such cycle")
-    match = next((c for c in services.cycles_for(row.symbol) if c.key == key), None)
+    match = (
+        next((c for c in services.cycles_for(row.symbol) if c.key == key), None) if row else None
+    )
     if match is None:
-        raise Http404("cycle changed; reload the ledger")
+        moved = _successor(key[:120])
+        if moved is not None and moved != key:
+            return redirect("ledger:cycle", key=moved, permanent=True)
+        raise Http404("no such cycle")
     timeline, running = [], Decimal(0)
     for e in match.events:
         if e.sec_type == "OPT":
