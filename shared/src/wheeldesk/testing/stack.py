@@ -151,6 +151,7 @@ class Stack:
                 "INTERNAL_API_TOKEN": TEST_TOKEN,
                 "IB_HOST": "127.0.0.1",
                 "IB_PORT": str(tws.port),
+                "IB_SIMULATED": "true",  # tws-sim: every price is labelled simulated
                 "EMAIL_BACKEND": "console",
                 "EMAIL_OUTBOX_DIR": str(workdir / "outbox"),
                 "DATABASE_URL": f"sqlite:///{workdir / 'web.sqlite3'}",
