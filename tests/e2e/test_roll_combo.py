@@ -224,3 +224,77 @@ def test_reprice_a_working_order_one_step_is_a_modify_in_its_history(
         httpx.post(
             f"{roll_stack.control_url}/control/fill-mode", json={"mode": "cross"}, timeout=10
         )
+
+
+def test_close_of_two_contracts_defaults_to_two_at_a_limit_inside_the_quote(
+    roll_stack: Stack, client: httpx.Client
+) -> None:
+    """After the roll: sell one more of the rolled-to put (two short), then the orders page's
+    "Buy to close" prepares a close of 2 whose default limit (the bridge's) lies between the
+    bid and the ask the preview shows."""
+    shorts = [
+        p
+        for p in roll_stack.bridge_get("/v1/positions")
+        if p["symbol"] == "AAPL" and p["sec_type"] == "OPT" and p["quantity"] == -1
+    ]
+    short = max(shorts, key=lambda p: p["expiry"])  # the rolled-to put
+    dte = (date.fromisoformat(short["expiry"]) - SIM_START.date()).days
+    chain = roll_stack.bridge_get(
+        f"/v1/chains/AAPL?right=P&dte_min={dte - 1}&dte_max={dte + 1}&strikes=20"
+    )
+    [q] = [
+        o
+        for o in chain["options"]
+        if o["contract"]["expiry"] == short["expiry"] and o["contract"]["strike"] == short["strike"]
+    ]
+    token = client.cookies["csrftoken"]
+    sold = client.post(
+        "/orders/new/",
+        data={
+            "csrfmiddlewaretoken": token,
+            "symbol": "AAPL",
+            "expiry": short["expiry"],
+            "strike": f"{short['strike']:g}",
+            "right": "P",
+            "action": "SELL",
+            "quantity": 1,
+            "limit_price": f"{q['bid']:.2f}",
+        },
+    )
+    coid = sold.headers["location"].rstrip("/").split("/")[-1]
+    confirmed = client.post(
+        f"/orders/{coid}/confirm/",
+        data=form_values(client.get(f"/orders/{coid}/").text, "confirm-form"),
+        timeout=120,
+    )
+    assert confirmed.status_code == 302
+    wait_until(
+        lambda: any(
+            p["conid"] == short["conid"] and p["quantity"] == -2
+            for p in roll_stack.bridge_get("/v1/positions")
+        ),
+        what="two short puts",
+    )
+    listing = html.unescape(client.get("/orders/").text)
+    links = re.findall(r'href="(/orders/close/\?[^"]+)"[^>]*>Buy to close', listing)
+    [link] = [x for x in links if f"expiry={short['expiry']}" in x]
+    assert "quantity=2" in link
+    page = client.get(link)
+    assert page.status_code == 200
+    form = form_values(page.text, "prepare-form")
+    assert form["action"] == "BUY" and form["quantity"] == "2"
+    prepared = client.post("/orders/new/", data=form)
+    assert prepared.status_code == 302, prepared.text[:500]
+    close_coid = prepared.headers["location"].rstrip("/").split("/")[-1]
+    preview = html.unescape(client.get(f"/orders/{close_coid}/").text)
+    quote = re.search(r"Bid / mid / ask</dt><dd>([^<]*)</dd>", preview)
+    assert quote, preview[:2000]
+    bid, _mid, ask = (float(x) for x in quote.group(1).split(" / "))
+    limit = float(re.search(r'id="id_limit_price" value="([^"]+)"', preview).group(1))  # type: ignore[union-attr]
+    assert bid <= limit <= ask
+    [(quantity, action)] = db_rows(
+        roll_stack,
+        "select quantity, action from orders_order where client_order_id = ?",
+        (close_coid,),
+    )
+    assert (quantity, action) == (2, "BUY")
