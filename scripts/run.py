@@ -206,7 +206,8 @@ def main() -> int:
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
-        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        # this script stamps each line with the time and the process: the services do not
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),
         "INTERNAL_API_TOKEN": token,
         "NATS_URL": f"nats://127.0.0.1:{ports['nats']}",
         "IB_HOST": os.environ.get("IB_HOST", "127.0.0.1"),
@@ -238,7 +239,11 @@ def main() -> int:
 
     nats_bin = str(Path(PY).parent / "nats-server")
     children = [
-        Child("nats", [nats_bin, "-c", str(var / "nats" / "nats-server.conf")], env),
+        Child(
+            "nats",
+            [nats_bin, "-c", str(var / "nats" / "nats-server.conf"), "--logtime=false"],
+            env,
+        ),
         Child(
             "tws-sim",
             [

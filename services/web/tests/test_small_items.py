@@ -197,3 +197,52 @@ def test_an_old_cycle_link_still_opens_the_cycle_after_history_is_rebuilt(user_c
     assert "Sold 1 × 60P 2026-01-16 @ 1.20" in page and "Assigned 100 shares @ 60.00" in page
     assert user_client.get("/ledger/cycles/PEP-20260101100000-zz/").status_code == 404
     assert user_client.get("/ledger/cycles/nonsense/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_the_live_hub_opens_one_nats_connection_however_many_streams_start(
+    nats_server, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """Every SSE client calls hub.start(): one connection (one "nats connected" line), not one
+    per page view."""
+    import asyncio
+    import logging
+
+    from wheeldesk_web.live.hub import Hub
+
+    hub = Hub(nats_server.url)
+    with caplog.at_level(logging.INFO, logger="wheeldesk.natsconn"):
+        for _ in range(5):
+            hub.start()
+            await asyncio.sleep(0.3)
+        first = hub._nc
+        for _ in range(5):
+            hub.start()
+            await asyncio.sleep(0.05)
+    try:
+        assert first is not None and first.is_connected and hub._nc is first
+        connected = [r for r in caplog.records if r.getMessage() == "nats connected"]
+        assert len(connected) == 1
+    finally:
+        await first.close()
+
+
+def test_make_run_logs_carry_one_clock(capsys) -> None:  # type: ignore[no-untyped-def]
+    """`make run` stamps each line with the time and the process (scripts/run.py sets
+    LOG_FORMAT=console): the service's own line then carries no second timestamp."""
+    import logging
+    import re
+
+    from wheeldesk.logs import setup_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        setup_logging("notifier", "INFO", "console")
+        logging.getLogger("notifier.delivery").warning("email fetch failed: %s", "TimeoutError")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert line == "WARNING notifier.delivery: email fetch failed: TimeoutError"
+    assert not re.search(r"\d{2}:\d{2}:\d{2}", line)

@@ -44,6 +44,8 @@ def setup_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
                 rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
             )
         )
+    elif fmt == "console":  # `make run` prefixes the time and the process: one clock a line
+        handler.setFormatter(logging.Formatter("%(levelname)-7s %(name)s: %(message)s"))
     else:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)-7s %(service)s %(name)s: %(message)s")

@@ -59,7 +59,11 @@ class BaseServiceSettings(BaseSettings):
         ),
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
-    log_format: Literal["json", "text"] = Field(default="json")
+    log_format: Literal["json", "text", "console"] = Field(
+        default="json",
+        description="json (deployments), text (with a timestamp), or console: no timestamp"
+        " and no service name, for `make run`, which prefixes each line with both.",
+    )
     bridge_url: str = Field(default="http://127.0.0.1:8001", description="gateway-bridge base URL.")
     screener_url: str = Field(default="http://127.0.0.1:8002", description="screener base URL.")
     notifier_url: str = Field(default="http://127.0.0.1:8003", description="notifier base URL.")

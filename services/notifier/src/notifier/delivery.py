@@ -128,7 +128,8 @@ class Deliverer:
             except nats.errors.TimeoutError:
                 continue
             except Exception as exc:  # NATS reconnecting: the messages wait in the stream
-                log.warning("email fetch failed: %s", exc)
+                # some NATS errors have an empty str(): the type always says what happened
+                log.warning("email fetch failed: %s", f"{type(exc).__name__}: {exc}".rstrip(": "))
                 await asyncio.sleep(0.5)
                 continue
             for msg in msgs:

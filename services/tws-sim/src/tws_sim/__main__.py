@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from datetime import datetime
 
@@ -102,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        # under `make run` (LOG_FORMAT=console) the runner stamps the time: one clock a line
+        format=(
+            "%(levelname)s %(name)s %(message)s"
+            if os.environ.get("LOG_FORMAT") == "console"
+            else "%(asctime)s %(levelname)s %(name)s %(message)s"
+        ),
     )
     from tws_sim.server import serve
 

@@ -73,8 +73,13 @@ class Hub:
         self.received = 0
 
     def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        """Connect once per process: every SSE client calls this, and a finished `_run` (it
+        returns once subscribed) used to mean a new connection each time ("nats connected"
+        289 times at `make run`). After a failure `_nc` is None and the next client retries;
+        once connected, nats-py reconnects by itself."""
+        if self._nc is not None or (self._task is not None and not self._task.done()):
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         try:
@@ -84,6 +89,7 @@ class Hub:
             await self._nc.subscribe(f"{subjects.ORDER_PREFIX}.*", cb=self._on_order)
         except Exception:
             log.exception("live hub could not subscribe to NATS")
+            self._nc = None
             self._task = None
 
     async def _on_quote(self, msg) -> None:  # type: ignore[no-untyped-def]
