@@ -807,11 +807,12 @@ class Session:
             self.error(oid, 321, f"Error validating request: unknown account {req.account}")
             return
         eng.next_order_id = max(eng.next_order_id, oid + 1)
-        o = self._new_order(req, bag_contract(req.contract.symbol))
+        # A what-if never becomes an order: it takes no perm id.
+        o = self._new_order(req, bag_contract(req.contract.symbol), 0 if req.what_if else None)
         o.legs = legs
         if req.what_if:
             state = {"status": "PreSubmitted", **combo_what_if(eng.account, o)}
-            fields = {**o.as_fields(), "perm_id": 0, "what_if": True}
+            fields = {**o.as_fields(), "what_if": True}
             self.send(m.open_order(fields, o.contract, state))
             return
         existing = eng.order_for(self.client_id, oid)
@@ -842,10 +843,10 @@ class Session:
         eng.notify_order(o)
         eng.try_fill(o)
 
-    def _new_order(self, req, c: SimContract) -> SimOrder:
+    def _new_order(self, req, c: SimContract, perm_id: int | None = None) -> SimOrder:
         return SimOrder(
             order_id=req.order_id,
-            perm_id=self.engine.new_perm_id(),
+            perm_id=self.engine.new_perm_id() if perm_id is None else perm_id,
             client_id=self.client_id,
             contract=c,
             action=req.action,
