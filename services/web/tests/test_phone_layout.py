@@ -194,3 +194,22 @@ def test_the_chain_page_loads_an_expiry_within_two_and_a_half_seconds(
         assert response.status == 200 and "chain_too_large" not in body
         assert body.count("data-age-of") >= 10, body[:500]  # quoted strikes, both sides
         assert elapsed <= 2.5, f"expiry {expiry} took {elapsed:.2f} s"
+
+
+def test_a_refused_form_leaves_the_page_s_own_url_so_a_reload_does_not_post(
+    page: Page,
+    stack,  # type: ignore[no-untyped-def]
+) -> None:
+    """Post/Redirect/Get for a form shown again with its errors: after an unknown ticker the
+    address bar reads /watchlist/?list=N (not /watchlist/N/add/), and a reload is a GET."""
+    login(page, stack)
+    page.goto(f"{stack.web_url}/watchlist/")
+    page.fill("#id_symbol", "1BAD")
+    page.click("#add-form button[type=submit]")
+    expect(page.locator("#id_symbol-error")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/watchlist/\?list=\d+$"))
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.reload()
+    expect(page.locator("#id_symbol-error")).to_have_count(0)
+    assert posts == []
