@@ -85,3 +85,51 @@ def test_email_new_signals_one_digest_then_none(stack: Stack) -> None:
     new = set(now["scans"][1]) - set(first_keys)
     assert now["decided"] == 1 + (1 if new else 0)
     assert len(wait_for_digests(stack, now["decided"])) == now["decided"]
+
+
+SCHEDULED = "sched", "sched@example.com"
+
+SCHEDULE = """
+from django.contrib.auth import get_user_model
+from wheeldesk_web.preferences.models import UserConfig
+from wheeldesk_web.watchlist.models import Watchlist, WatchlistItem
+u, _ = get_user_model().objects.get_or_create(username={user!r}, defaults={{"email": {email!r}}})
+w, _ = Watchlist.objects.get_or_create(user=u, name="Core", defaults={{"is_default": True}})
+for s in ("KO", "PEP", "JNJ"):
+    WatchlistItem.objects.get_or_create(watchlist=w, symbol=s)
+UserConfig.objects.filter(pk=UserConfig.for_user(u).pk).update(
+    scan_enabled=True, scan_times={times!r}, notify_email=True, notify_min_tier="C")
+"""
+
+
+def mails_to(stack: Stack, email: str) -> list[dict]:
+    if not stack.outbox_dir.exists():
+        return []
+    metas = [json.loads(p.read_text()) for p in stack.outbox_dir.glob("*.json")]
+    return [m for m in metas if m["to"] == [email] and m["template"] == "signal_digest"]
+
+
+def test_the_worker_scans_on_schedule_and_emails_on_the_brokers_clock(stack: Stack) -> None:
+    """Whatever this machine's date (a Saturday when this was written: on the wall clock the
+    worker would do nothing), tws-sim's market is a Wednesday morning, open. A user whose
+    Settings schedule a scan at the market's current minute gets it, and its digest, from one
+    ordinary worker pass: no --ignore-hours, no --now."""
+    from wheeldesk.clients import SyncBridgeClient
+    from wheeldesk.markettime import NY
+    from wheeldesk.testing.procs import TEST_TOKEN
+
+    with SyncBridgeClient(stack.bridge_url, TEST_TOKEN) as bridge:
+        status = bridge.status()
+    assert status.server_time is not None and status.market_open, status
+    at = status.server_time.astimezone(NY)
+    user, email = SCHEDULED
+    stack.manage("shell", "-c", SCHEDULE.format(user=user, email=email, times=f"{at:%H:%M}"))
+    out = stack.manage("worker", "--once", "--no-nats")
+    log = out.stdout + out.stderr
+    assert f"scheduled scan {user}" in log, log[-2000:]
+    assert f"worker pass at {at:%Y-%m-%d}" in log, log[-2000:]  # IB's date, not this machine's
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not mails_to(stack, email):
+        time.sleep(0.2)
+    [mail] = mails_to(stack, email)
+    assert "New signals" in mail["subject"]
