@@ -383,6 +383,10 @@ class BridgeClient(_AsyncBase):
         filters = (right, dte_min, dte_max, delta_min, delta_max, strikes)
         return await self._send(_Bridge.chain(symbol, *filters))
 
+    async def chain_expirations(self, symbol: str) -> ChainExpirations:
+        """Every listed expiry (no quotes)."""
+        return await self._send(_Bridge.chain_expirations(symbol))
+
     async def preview(self, request: OrderRequest) -> OrderPreview:
         return await self._send(_Bridge.preview(request))
 
