@@ -246,3 +246,9 @@ def test_make_run_logs_carry_one_clock(capsys) -> None:  # type: ignore[no-untyp
         root.setLevel(level)
     assert line == "WARNING notifier.delivery: email fetch failed: TimeoutError"
     assert not re.search(r"\d{2}:\d{2}:\d{2}", line)
+
+
+def test_a_refused_discover_form_keeps_the_discover_address(user_client) -> None:  # type: ignore[no-untyped-def]
+    response = user_client.post("/discover/run/", {"idea": "no-such-idea"})
+    assert response.status_code == 400
+    assert '<meta name="page-url" content="/discover/">' in response.content.decode()

@@ -38,6 +38,9 @@ def _page(
         "default_watchlist": default_watchlist(request.user),
         "saved": SavedDiscovery.objects.filter(user=request.user),
         "save_form": extra.get("save_form") or SaveForm(),
+        # a form refused on POST (/discover/run/, /save/…) shows at the page's own address:
+        # a reload GETs it instead of posting again (base.html, app.js)
+        "page_url": reverse("discover:index"),
     }
     return render(request, "discover/index.html", context, status=status)
 
