@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from ib_insync import Stock
 from twssim_helpers import connect, ctl, wait_for
@@ -11,30 +11,31 @@ from wheeldesk.testing.moments import SIM_START
 
 async def test_fast_clock_expires_the_short_put_by_itself(tws_sim_factory) -> None:
     """Ten simulated days per second: the starting short AAPL put (the July monthly, 30 days
-    after the pinned start) settles by itself once the clock passes its 16:00 close, however
-    slowly this machine gets round to looking."""
+    after the pinned start) settles by itself at its close, with no client connected and
+    however slowly this machine gets round to looking."""
     sim = tws_sim_factory(extra=["--speed", "864000"])
     expiry = SIM_START.date() + timedelta(days=30)
 
-    def sim_today() -> date:
-        return datetime.fromisoformat(ctl(sim, "/state")["sim_time"]).date()
+    def settled() -> list[dict]:
+        executions = ctl(sim, "/state")["executions"]
+        return [e for e in executions if e["symbol"] == "AAPL" and e["sec_type"] == "OPT"]
 
-    await wait_for(lambda: sim_today() > expiry, timeout=60, what="the clock to pass the expiry")
+    await wait_for(lambda: bool(settled()), timeout=60, what="the starting put to settle")
+    [put] = settled()
+    assert put["expiry"] == f"{expiry:%Y%m%d}", put
+    assert put["side"] == "BOT" and put["shares"] == 1 and put["price"] == 0.0, put
+    assert datetime.fromisoformat(put["time"]).date() >= expiry  # at its close, not before
     ib, _ = await connect(sim)
     try:
-        settled = [
-            e
-            for e in ctl(sim, "/state")["executions"]
-            if e["symbol"] == "AAPL"
-            and e["sec_type"] == "OPT"
-            and e["expiry"] == f"{expiry:%Y%m%d}"
-        ]
-        assert len(settled) == 1 and settled[0]["side"] == "BOT" and settled[0]["shares"] == 1
-        assert settled[0]["price"] == 0.0  # expiry or assignment closes the short at zero
-        assert not any(
-            p.contract.secType == "OPT"
-            and p.contract.lastTradeDateOrContractMonth == f"{expiry:%Y%m%d}"
-            for p in ib.positions()
+        await wait_for(
+            lambda: (
+                not any(
+                    p.contract.secType == "OPT"
+                    and p.contract.lastTradeDateOrContractMonth == f"{expiry:%Y%m%d}"
+                    for p in ib.positions()
+                )
+            ),
+            what="the settled put to leave the positions",
         )
     finally:
         ib.disconnect()
