@@ -252,3 +252,25 @@ def test_a_refused_discover_form_keeps_the_discover_address(user_client) -> None
     response = user_client.post("/discover/run/", {"idea": "no-such-idea"})
     assert response.status_code == 400
     assert '<meta name="page-url" content="/discover/">' in response.content.decode()
+
+
+def test_the_payoff_labels_sit_on_their_own_rows_and_stay_inside_the_chart() -> None:
+    """Strike, breakeven and "now" are often a few dollars apart: each label gets its own row
+    (no overlap on the desktop); the phone chart is drawn at its own width with larger text."""
+    import re
+
+    from wheeldesk_web.alerts.payoff import Payoff, payoff_svg
+
+    p = Payoff(right="P", strike=222.5, premium=1.6, spot=223.4)
+    for svg, width in ((payoff_svg(p), 640), (payoff_svg(p, 360, 240, 13, "-phone"), 360)):
+        labels = re.findall(
+            r'<text x="([\d.]+)" y="([\d.]+)" text-anchor="(\w+)" font-size="(\d+)"[^>]*>'
+            r"(strike|breakeven|now) ",
+            svg,
+        )
+        assert len(labels) == 3
+        assert len({y for _, y, _, _, _ in labels}) == 3  # one row each
+        for x, _, anchor, _size, _ in labels:
+            assert 0 < float(x) < width and (anchor == "start" or float(x) > 40)
+    phone = payoff_svg(p, 360, 240, 13, "-phone")
+    assert 'id="payoff-chart-phone"' in phone and 'font-size="13"' in phone
