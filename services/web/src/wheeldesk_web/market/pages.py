@@ -125,6 +125,10 @@ def _fetch_chain(symbol: str, expiry: date) -> Chain:
         dte = max(0, (expiry - broker_today()).days)
         with clients.bridge(timeout=30.0) as bridge:
             chain = bridge.chain(symbol, dte_min=dte, dte_max=dte, strikes=CHAIN_STRIKES)
+            if expiry not in chain.expirations:
+                # the bridge's date turned over before ours (or after): one day either side
+                low, high = max(0, dte - 1), dte + 1
+                chain = bridge.chain(symbol, dte_min=low, dte_max=high, strikes=CHAIN_STRIKES)
         store_chain(chain)
         cache.set(key, chain, CHAIN_CACHE_SECONDS)
     return chain
