@@ -1,7 +1,8 @@
 """Every FastAPI service's OpenAPI contract, fuzzed through the running stack.
 
-schemathesis (its CLI, as a user would run it) sends generated requests with the bearer token:
-no 5xx, and every response matches the schema the service publishes. Without the token every
+schemathesis (its CLI, as a user would run it) sends generated requests with the bearer token
+and runs every check but positive data acceptance: no 5xx, every response matches the schema
+the service publishes, every status code it answers is documented, bad data is refused. Without the token every
 operation but the health probes answers 401.
 """
 
@@ -40,7 +41,12 @@ def test_schemathesis_no_server_error_and_schema_conformance(
             "--header",
             f"Authorization: Bearer {stack.env['INTERNAL_API_TOKEN']}",
             "--checks",
-            "not_a_server_error,response_schema_conformance",
+            "all",
+            # A schema-valid body is not always a valid request: "a symbol IB lists" or "an
+            # order id the bridge placed" cannot be said in JSON Schema, so the API rightly
+            # answers 404/422 to generated ones. Every other check runs.
+            "--exclude-checks",
+            "positive_data_acceptance",
             "--phases",
             "examples,fuzzing",
             "--max-examples",

@@ -70,6 +70,7 @@ def create_app(
     install_error_handlers(app)
     install_metrics(app, service)
     app.include_router(health_router(service, readiness))
+    document_not_found(app)
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -84,3 +85,30 @@ def create_app(
 
     app.state.settings = settings
     return app
+
+
+NOT_FOUND = {
+    "description": "Nothing with that id or symbol (the path parameter names it)",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}},
+}
+
+
+def document_not_found(app: FastAPI) -> None:
+    """Every operation with a path parameter can answer 404 (`ServiceError(404, …)` naming the
+    parameter): say so in the schema, so the documented codes are the ones the API answers
+    (schemathesis checks both ways)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for path, item in schema.get("paths", {}).items():
+                if "{" not in path:
+                    continue
+                for operation in item.values():
+                    if isinstance(operation, dict) and "responses" in operation:
+                        operation["responses"].setdefault("404", NOT_FOUND)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
