@@ -52,10 +52,14 @@ browser faketime postgres: debs
 test-dates: install debs
 	@$(PY) scripts/check_dates.py
 
+# The moved-date check runs first; the main suite runs even when it fails, so one run shows both.
 test: install debs
 	@$(PY) -m ruff check .
-	@$(PY) scripts/check_dates.py
-	@$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+	@$(PY) scripts/check_dates.py; dates=$$?; \
+	$(PY) -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
+	if [ $$dates -ne 0 ]; then echo "make test: the moved-date check failed (see its output above)"; exit 1; fi; \
+	exit $$rc
 
 lint: deps
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
