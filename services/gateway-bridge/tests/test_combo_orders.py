@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from bridge_helpers import Collector, api, await_until, bridge_env, client, ctl
+from bridge_helpers import Collector, api, await_until, bridge_env, client, ctl, wait_for
 from gateway_bridge.combos import natural_market, suggest_limit
 from wheeldesk.clients import BridgeClient
 from wheeldesk.schemas.orders import (
@@ -229,6 +229,42 @@ def test_reprice_a_working_order_is_a_modify_of_the_same_order(
             json={"limit_price": f"{step:.2f}"},
         )
         assert done.status_code == 409
+    finally:
+        ctl(combo_sim, "/control/fill-mode", {"mode": "cross"})
+
+
+def test_a_working_combo_is_described_again_after_a_bridge_restart(
+    combo_bridge: Proc, combo_sim: Proc
+) -> None:
+    """IB reports a combo's legs by conId only: after a restart the bridge looks them up and
+    describes the working combo with its legs, as placed."""
+    held = held_put(combo_bridge)
+    new = later_listed(combo_bridge, held)
+    ctl(combo_sim, "/control/fill-mode", {"mode": "never"})
+    try:
+        req = roll_request(held, new.contract.expiry, -5.0, force=True)  # far from the market
+        order = client(combo_bridge).place_combo(req)
+        assert order.status == OrderStatus.SUBMITTED
+        combo_bridge.stop()
+        combo_bridge.start(timeout=90)
+        again = wait_for(
+            lambda: (
+                (r := api(combo_bridge, "GET", f"/v1/orders/{req.client_order_id}")).status_code
+                == 200
+                and r
+            ),
+            what="the combo after the restart (its legs looked up)",
+        )
+        body = again.json()
+        assert body["order_id"] == order.order_id
+        assert [(leg["expiry"], leg["action"]) for leg in body["request"]["legs"]] == [
+            (held.expiry.isoformat(), "BUY"),
+            (new.contract.expiry.isoformat(), "SELL"),
+        ]
+        assert float(body["request"]["limit_price"]) == -5.0
+        c = client(combo_bridge)
+        assert any(o.client_order_id == req.client_order_id for o in c.orders())
+        assert c.cancel(order.order_id).status == OrderStatus.CANCELLED
     finally:
         ctl(combo_sim, "/control/fill-mode", {"mode": "cross"})
 

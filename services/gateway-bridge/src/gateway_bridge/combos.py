@@ -45,6 +45,17 @@ COMBO_TICK = 0.01
 _LEG_BY_CON_ID: dict[int, ComboLeg] = {}
 
 
+def leg_known(con_id: int) -> bool:
+    return con_id in _LEG_BY_CON_ID
+
+
+def remember_leg(con_id: int, expiry: Any, strike: float, right: str) -> None:
+    """What a leg's conId is (from IB's contract details), for combos IB reports by conId."""
+    _LEG_BY_CON_ID[con_id] = ComboLeg.model_construct(
+        expiry=expiry, strike=strike, right=right, action="BUY", ratio=1
+    )
+
+
 # ---- pricing (plain functions, unit-tested) ---------------------------------------------------
 def tick_at(price: float, increments: list[tuple[float, float]]) -> float:
     """The tick of a market rule ((lowEdge, increment) pairs) at `price`; a penny without one."""

@@ -52,6 +52,8 @@ from gateway_bridge.combos import (
     combo_fingerprint,
     combo_request_from_trade,
     combo_trade_from_fills,
+    leg_known,
+    remember_leg,
     suggest_limit,
 )
 from gateway_bridge.connection import IBSession
@@ -374,6 +376,8 @@ class OrderService:
         self._settle_handle: asyncio.TimerHandle | None = None
         ib = session.ib
         ib.orderStatusEvent += self._on_status
+        ib.openOrderEvent += self._on_open_order
+        session.on_connected(self._on_connected)
         self._hook_wrapper()
 
     @property
@@ -395,7 +399,46 @@ class OrderService:
         return [f for f in self.ib.fills() if f.execution.orderRef == client_order_id]
 
     def _order(self, trade: Trade) -> Order:
-        return order_from_trade(trade, self._requests.get(trade.order.orderRef))
+        order = order_from_trade(trade, self._requests.get(trade.order.orderRef))
+        if isinstance(order.request, ComboOrderRequest) and len(order.request.legs) < 2:
+            # A combo IB reported after a restart, its legs (conIds) still being looked up.
+            raise ServiceError(
+                503,
+                "ib_unavailable",
+                f"order {order.order_id}: the combo's legs are still being looked up at IBKR",
+                headers={"Retry-After": "1"},
+            )
+        return order
+
+    def _on_connected(self) -> None:
+        """The working orders IB lists at connect come without events: look up the legs of
+        every combo among them (in the background; the connect does not wait)."""
+        for trade in self.ib.trades():
+            self._on_open_order(trade)
+
+    def _on_open_order(self, trade: Trade) -> None:
+        """A combo IB reports (after a bridge restart) names its legs by conId only: look
+        them up once so the order can be described again."""
+        if trade.contract.secType != "BAG":
+            return
+        unknown = [leg.conId for leg in trade.contract.comboLegs or [] if not leg_known(leg.conId)]
+        if unknown:
+            asyncio.get_running_loop().create_task(self._resolve_legs(unknown))
+
+    async def _resolve_legs(self, con_ids: list[int]) -> None:
+        for cid in con_ids:
+            try:
+                details = await self.md.call(
+                    lambda cid=cid: self.ib.reqContractDetailsAsync(Contract(conId=cid))
+                )
+            except Exception as exc:  # the next openOrder tries again
+                log.warning("combo leg %s not looked up: %s", cid, exc)
+                continue
+            if details:
+                c = details[0].contract
+                remember_leg(
+                    cid, _expiry(c.lastTradeDateOrContractMonth), float(c.strike), c.right[:1]
+                )
 
     def list(self) -> list[Order]:
         self.session.require_ready()
@@ -406,7 +449,10 @@ class OrderService:
             if key in seen:
                 continue
             seen.add(key)
-            out.append(self._order(t))
+            try:
+                out.append(self._order(t))
+            except ServiceError:
+                continue  # a combo whose legs are still being looked up: listed once known
         listed = {o.client_order_id for o in out}
         done_refs = {f.execution.orderRef for f in self.ib.fills() if f.execution.orderRef}
         for ref in sorted(done_refs - listed):
@@ -776,7 +822,10 @@ class OrderService:
     def _publish_order(self, trade: Trade, kind: str, fill: Fill | None = None) -> None:
         if self.publisher is None or not trade.order.orderRef:
             return
-        order = self._order(trade)
+        try:
+            order = self._order(trade)
+        except ServiceError:
+            return  # a combo's legs still being looked up: its next event carries them
         event = OrderEvent(kind=kind, order=order, fill=fill)  # type: ignore[arg-type]
         msg_id = f"order:{order.order_id}:{kind}:{order.ib_status}:{order.filled}"
         if fill is not None:
