@@ -8,6 +8,7 @@ guarantees; the same flows run against the real bridge + tws-sim in the e2e test
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -157,3 +158,15 @@ def bridge(monkeypatch) -> FakeBridge:
     fake = FakeBridge()
     monkeypatch.setattr("wheeldesk_web.core.clients.bridge", lambda timeout=8.0: fake)
     return fake
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle() -> Iterator[None]:
+    """The password-reset counters are files (shared by every web process, and by every test
+    run in this checkout within 15 minutes): each test starts and ends with none, so no test
+    is throttled by the resets another one posted."""
+    from django.core.cache import caches
+
+    caches["throttle"].clear()
+    yield
+    caches["throttle"].clear()

@@ -22,7 +22,6 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.sessions.models import Session
-from django.core.cache import caches
 from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import reverse
@@ -32,14 +31,6 @@ from wheeldesk.testing.urlconf import all_urls
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-98765-right"
 TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "wheeldesk_web"
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle():  # type: ignore[no-untyped-def]
-    """The reset counters are files shared by every web process: start and end empty."""
-    caches["throttle"].clear()
-    yield
-    caches["throttle"].clear()
 
 
 @pytest.fixture
