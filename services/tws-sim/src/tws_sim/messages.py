@@ -426,8 +426,7 @@ def open_order(o: dict, c: SimContract, state: dict) -> bytes:
         None,
     ]
     # continuousUpdate .. comboLegsDescrip, combo legs, scale, hedge, clearing, dnc, algo
-    f += [0, 0, None, None, None, None, ""]
-    f += combo_leg_fields(o)
+    f += [0, 0, None, None, None, None, "", *combo_leg_fields(o)]
     f += [None, None, "", "", 0, "", "", 0, 0, ""]
     f += [
         0,
