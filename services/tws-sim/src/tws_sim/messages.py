@@ -425,9 +425,8 @@ def open_order(o: dict, c: SimContract, state: dict) -> bytes:
         "",
         None,
     ]
-    # continuousUpdate .. comboLegsDescrip, combo legs, scale, hedge, clearing, dnc, algo
-    f += [0, 0, None, None, None, None, "", *combo_leg_fields(o)]
-    f += [None, None, "", "", 0, "", "", 0, 0, ""]
+    f += [0, 0, None, None, None, None, "", *combo_leg_fields(o)]  # continuousUpdate .. legs
+    f += [None, None, "", "", 0, "", "", 0, 0, ""]  # scale, hedge, clearing, dnc, algo
     f += [
         0,
         1 if o.get("what_if") else 0,
