@@ -274,6 +274,28 @@ def leg_request(req: ComboOrderRequest, leg: ComboLeg) -> OrderRequest:
     )
 
 
+def figures(state: Any, bp_before: float | None) -> dict[str, float | None]:
+    """IB's what-if state as a preview's numbers (IB's UNSET as None) and buying power after."""
+
+    def f(value: Any) -> float | None:
+        v = num(value)
+        return None if v is None or abs(v) > 1e300 else v
+
+    init_change = f(getattr(state, "initMarginChange", None))
+    return {
+        "commission": f(getattr(state, "commission", None)),
+        "min_commission": f(getattr(state, "minCommission", None)),
+        "max_commission": f(getattr(state, "maxCommission", None)),
+        "init_margin_change": init_change,
+        "maint_margin_change": f(getattr(state, "maintMarginChange", None)),
+        "equity_with_loan_change": f(getattr(state, "equityWithLoanChange", None)),
+        "buying_power_before": bp_before,
+        "buying_power_after": round(bp_before - init_change, 2)
+        if bp_before is not None and init_change is not None
+        else None,
+    }
+
+
 # ---- the service ------------------------------------------------------------------------------
 class ComboOrders:
     """Preview and place combo orders through the single-order service's session and guards."""
@@ -366,30 +388,12 @@ class ComboOrders:
                     422, "preview_rejected", f"IBKR rejected the what-if: {exc.message}"
                 ) from None
         acc = account_from_values(account_id, svc.ib.accountValues())
-
-        def f(value: Any) -> float | None:
-            v = num(value)
-            return None if v is None or abs(v) > 1e300 else v
-
-        init_change = f(getattr(state, "initMarginChange", None))
-        bp_before = acc.buying_power
-        bp_after = (
-            round(bp_before - init_change, 2)
-            if bp_before is not None and init_change is not None
-            else None
-        )
+        preview = figures(state, acc.buying_power)
         return ComboPreview(
             request=req,
             account_id=account_id,
             is_paper=is_paper(account_id),
-            commission=f(getattr(state, "commission", None)),
-            min_commission=f(getattr(state, "minCommission", None)),
-            max_commission=f(getattr(state, "maxCommission", None)),
-            init_margin_change=init_change,
-            maint_margin_change=f(getattr(state, "maintMarginChange", None)),
-            equity_with_loan_change=f(getattr(state, "equityWithLoanChange", None)),
-            buying_power_before=bp_before,
-            buying_power_after=bp_after,
+            **preview,
             bid=bid,
             ask=ask,
             mid=round((bid + ask) / 2, 4) if bid is not None and ask is not None else None,
