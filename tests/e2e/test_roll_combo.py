@@ -62,10 +62,8 @@ def number(page: str, element_id: str) -> float:
     return float(text)
 
 
-def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
-    roll_stack: Stack, client: httpx.Client
-) -> None:
-    held = held_put(roll_stack)
+def offered_on_the_roll_page(stack: Stack, client: httpx.Client, held: dict) -> list[str]:
+    """The contracts the roll page offers ("expiry|strike"), checked against the chain."""
     expiry = date.fromisoformat(held["expiry"])
     page = client.get("/orders/roll/", params=roll_query(held))
     assert page.status_code == 200, page.text[:500]
@@ -73,7 +71,7 @@ def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
     assert offered, page.text[:1000]
     # Only what the chain lists: every offered contract is a listed later put.
     dte = (expiry - SIM_START.date()).days
-    chain = roll_stack.bridge_get(
+    chain = stack.bridge_get(
         f"/v1/chains/AAPL?right=P&dte_min={dte + 1}&dte_max={dte + 70}&strikes=20"
     )
     listed = {f"{o['contract']['expiry']}|{o['contract']['strike']:g}" for o in chain["options"]}
@@ -82,7 +80,55 @@ def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
     # The roll defaults to the contracts held (one) and shows each candidate's economics.
     assert re.search(r'id="roll-quantity" value="1"', page.text)
     assert "Net credit" in page.text and "New breakeven" in page.text and "APY" in page.text
+    return offered
 
+
+def checked_roll_preview(stack: Stack, client: httpx.Client, coid: str) -> float:
+    """The roll's preview: its default net limit inside the combo's market, IB's what-if on
+    both legs, one BAG row with its legs; returns the combo's ask."""
+    preview = client.get(f"/orders/{coid}/")
+    bid, ask = number(preview.text, "combo-bid"), number(preview.text, "combo-ask")
+    found = re.search(r'id="id_limit_price" value="([^"]+)"', preview.text)
+    assert found, preview.text[:1000]
+    limit = float(found.group(1))
+    assert bid <= limit <= ask  # the default net limit lies inside the combo's market
+    assert number(preview.text, "suggested-limit") == pytest.approx(limit)
+    assert number(preview.text, "preview-commission") == pytest.approx(2.0)  # two legs
+    [(sec_type, legs)] = db_rows(
+        stack, "select sec_type, legs from orders_order where client_order_id = ?", (coid,)
+    )
+    assert sec_type == "BAG" and '"BUY"' in legs and '"SELL"' in legs
+    return ask
+
+
+def assert_one_roll_in_the_ledger(stack: Stack) -> None:
+    """Both legs reached the ledger, counted as one roll of the AAPL put cycle."""
+    wait_until(
+        lambda: (
+            len(
+                db_rows(
+                    stack,
+                    "select exec_id from ledger_execution where symbol = 'AAPL' and sec_type = 'OPT'",
+                )
+            )
+            >= 2
+        ),
+        what="both leg executions in the ledger",
+    )
+    rolls = wait_until(
+        lambda: db_rows(stack, "select sum(rolls) from ledger_wheelcycle where symbol = 'AAPL'")[0][
+            0
+        ],
+        what="a roll in the AAPL cycle",
+    )
+    assert rolls == 1
+
+
+def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
+    roll_stack: Stack, client: httpx.Client
+) -> None:
+    held = held_put(roll_stack)
+    offered = offered_on_the_roll_page(roll_stack, client, held)
     orders_before = db_rows(roll_stack, "select count(*) from orders_order")[0][0]
     token = client.cookies["csrftoken"]
     # An unlisted strike (between the chain's strikes) cannot be rolled to: nothing drafted.
@@ -114,18 +160,7 @@ def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
     )
     assert prepared.status_code == 302, prepared.text[:500]
     coid = prepared.headers["location"].rstrip("/").split("/")[-1]
-    preview = client.get(f"/orders/{coid}/")
-    bid, ask = number(preview.text, "combo-bid"), number(preview.text, "combo-ask")
-    found = re.search(r'id="id_limit_price" value="([^"]+)"', preview.text)
-    assert found, preview.text[:1000]
-    limit = float(found.group(1))
-    assert bid <= limit <= ask  # the default net limit lies inside the combo's market
-    assert number(preview.text, "suggested-limit") == pytest.approx(limit)
-    assert number(preview.text, "preview-commission") == pytest.approx(2.0)  # two legs
-    [(sec_type, legs)] = db_rows(
-        roll_stack, "select sec_type, legs from orders_order where client_order_id = ?", (coid,)
-    )
-    assert sec_type == "BAG" and '"BUY"' in legs and '"SELL"' in legs
+    ask = checked_roll_preview(roll_stack, client, coid)
 
     # A marketable net (the combo's ask, a cent over for a moving quote), then confirm once.
     updated = client.post(
@@ -150,26 +185,7 @@ def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
     )
     [sim] = sim_orders(roll_stack, coid)  # ONE order at IBKR
     assert sim["sec_type"] == "BAG" and sim["status"] == "Filled"
-    # Both legs reached the ledger, counted as one roll of the AAPL put cycle.
-    wait_until(
-        lambda: (
-            len(
-                db_rows(
-                    roll_stack,
-                    "select exec_id from ledger_execution where symbol = 'AAPL' and sec_type = 'OPT'",
-                )
-            )
-            >= 2
-        ),
-        what="both leg executions in the ledger",
-    )
-    rolls = wait_until(
-        lambda: db_rows(
-            roll_stack, "select sum(rolls) from ledger_wheelcycle where symbol = 'AAPL'"
-        )[0][0],
-        what="a roll in the AAPL cycle",
-    )
-    assert rolls == 1
+    assert_one_roll_in_the_ledger(roll_stack)
     # The book: the old put closed, the later one short.
     opts = {
         (p["expiry"], p["strike"]): p["quantity"]

@@ -116,6 +116,14 @@ def candidates(bridge: SyncBridgeClient, held: Position, today: date) -> list[Ca
     return kept
 
 
+def listed(found: list[Candidate], expiry: date, strike: Decimal) -> Candidate | None:
+    """The candidate at that expiry and strike, or None: only a listed contract can be chosen."""
+    for c in found:
+        if c.expiry == expiry and abs(Decimal(str(c.strike)) - strike) < Decimal("0.0001"):
+            return c
+    return None
+
+
 def combo_request(order: Order) -> ComboOrderRequest:
     return order.to_request()  # type: ignore[return-value]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from wheeldesk_web.orders import views
+from wheeldesk_web.orders import roll_views, views
 
 app_name = "orders"
 COID = "<str:client_order_id>"
@@ -8,7 +8,7 @@ urlpatterns = [
     path("", views.order_list, name="list"),
     path("new/", views.new_order, name="new"),
     path("close/", views.close_position, name="close"),
-    path("roll/", views.roll_position, name="roll"),
+    path("roll/", roll_views.roll_position, name="roll"),
     path("settings/", views.trading_settings, name="settings"),
     path(f"{COID}/", views.detail, name="detail"),
     path(f"{COID}/preview/", views.preview, name="preview"),

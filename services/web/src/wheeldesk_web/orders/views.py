@@ -218,102 +218,6 @@ def close_position(request: HttpRequest) -> HttpResponse:
     return new_order(request)
 
 
-@require_http_methods(["GET", "POST"])
-def roll_position(request: HttpRequest) -> HttpResponse:
-    """Roll = ONE combo order: buy to close the held contract and sell a later one together.
-    GET shows the listed candidates (from the chain: later expiries, listed strikes) with each
-    one's net credit, new breakeven, added days and APY; POST prepares the combo's draft and
-    IB's what-if on it. An unlisted contract cannot be chosen: it is not among the choices,
-    and a POST naming one is refused with nothing drafted."""
-    from wheeldesk_web.core.clock import broker_today
-    from wheeldesk_web.orders import rolls
-
-    require_trader(request.user)
-    data = request.POST if request.method == "POST" else request.GET
-    form = DraftForm(data)
-    if not form.is_valid():
-        messages.error(request, f"Cannot prepare that roll: {form.errors.as_text()}")
-        return redirect("orders:list")
-    d = form.cleaned_data
-    symbol = d["symbol"].upper()
-    context: dict = {
-        "d": d,
-        "hidden": [
-            (k, v)
-            for k, v in data.items()
-            if k not in {"new_expiry", "new_strike", "target", "csrfmiddlewaretoken"}
-        ],
-        "chosen": data.get("target")
-        or (
-            f"{data.get('new_expiry')}|{data.get('new_strike')}"
-            if data.get("new_expiry") and data.get("new_strike")
-            else ""
-        ),
-        "candidates": [],
-        "error": "",
-    }
-    target_form = RollTargetForm(data) if request.method == "POST" else None
-    if target_form is not None and "target" in data:
-        expiry_s, _, strike_s = str(data.get("target", "")).partition("|")
-        target_form = RollTargetForm({"new_expiry": expiry_s, "new_strike": strike_s})
-    if target_form is not None and (
-        not target_form.is_valid() or target_form.cleaned_data["new_expiry"] <= d["expiry"]
-    ):
-        context["error"] = "The new contract needs a later expiry and a positive strike."
-        messages.error(request, context["error"])
-        return render(request, "orders/roll.html", context)
-    try:
-        with clients.bridge() as bridge:
-            held = rolls.held_position(bridge, symbol, d["expiry"], d["strike"], d["right"])
-            if held is None:
-                context["error"] = (
-                    f"No short {symbol} {d['expiry']} {d['strike']:g}{d['right']} is held."
-                )
-                return render(request, "orders/roll.html", context)
-            found = rolls.candidates(bridge, held, broker_today())
-            context["candidates"] = found
-            context["held"] = held
-            quantity = d["quantity"] or int(abs(held.quantity))
-            context["quantity"] = quantity
-            if target_form is None:
-                return render(request, "orders/roll.html", context)
-            want = target_form.cleaned_data
-            target = next(
-                (
-                    c
-                    for c in found
-                    if c.expiry == want["new_expiry"]
-                    and abs(Decimal(str(c.strike)) - want["new_strike"]) < Decimal("0.0001")
-                ),
-                None,
-            )
-            if target is None:
-                context["error"] = (
-                    f"{symbol} {want['new_expiry']} {want['new_strike']:g}{d['right']} is not "
-                    "listed: choose one of the contracts below."
-                )
-                messages.error(request, context["error"])
-                return render(request, "orders/roll.html", context)
-            order = rolls.prepare(request.user, held, target, quantity, bridge)
-    except ServiceCallError as exc:
-        context["error"] = f"Cannot prepare the roll: {exc.message}"
-        messages.error(request, context["error"])
-        return render(request, "orders/roll.html", context)
-    messages.info(
-        request, "Roll prepared as one combo order: both legs fill together or not at all."
-    )
-    return redirect("orders:detail", order.client_order_id)
-
-
-class RollTicketForm(forms.Form):
-    """A roll's quantity and net limit: IB's combo price, negative for a credit."""
-
-    quantity = forms.IntegerField(min_value=1, max_value=1000)
-    limit_price = forms.DecimalField(
-        min_value=Decimal("-100000"), max_value=Decimal("100000"), max_digits=10, decimal_places=2
-    )
-
-
 def _legs(order: Order, user) -> list[Order]:  # type: ignore[no-untyped-def]
     if not order.roll_group:
         return []
@@ -339,7 +243,9 @@ def detail(request: HttpRequest, client_order_id: str) -> HttpResponse:
         }
         return render(request, "orders/detail.html", context)
     if order.is_combo:
-        return _roll_preview(request, order)
+        from wheeldesk_web.orders.roll_views import roll_preview
+
+        return roll_preview(request, order)
     current = order.ticket_digest()
     fresh = bool(order.previewed_at) and order.ticket_hash == current
     what_if_error = next(
@@ -358,28 +264,6 @@ def detail(request: HttpRequest, client_order_id: str) -> HttpResponse:
             "preview_error": what_if_error,
             "form": form,
             "legs": legs,
-        },
-    )
-
-
-def _roll_preview(request: HttpRequest, order: Order) -> HttpResponse:
-    """A roll's draft: its legs as priced, the combo's market and IB's what-if, one confirm."""
-    from wheeldesk_web.orders import rolls
-
-    current = order.ticket_digest()
-    fresh = bool(order.previewed_at) and order.ticket_hash == current
-    p = rolls.stored(order) if fresh else None
-    form = RollTicketForm(initial={"quantity": order.quantity, "limit_price": order.limit_price})
-    return render(
-        request,
-        "orders/roll_preview.html",
-        {
-            "order": order,
-            "p": p,
-            "fresh": fresh,
-            "ticket": current,
-            "blocked": not fresh or any(c.get("level") == "block" for c in order.checks),
-            "form": form,
         },
     )
 
@@ -407,7 +291,12 @@ def update(request: HttpRequest, client_order_id: str) -> HttpResponse:
     if not order.is_draft:
         messages.error(request, "This order was already sent; it cannot be edited.")
         return redirect("orders:detail", order.client_order_id)
-    form = RollTicketForm(request.POST) if order.is_combo else TicketForm(request.POST)
+    if order.is_combo:
+        from wheeldesk_web.orders.roll_views import RollTicketForm
+
+        form: forms.Form = RollTicketForm(request.POST)
+    else:
+        form = TicketForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Not updated: {form.errors.as_text()}")
         return redirect("orders:detail", order.client_order_id)
