@@ -167,7 +167,7 @@ def combo_request_from_trade(trade: Trade) -> ComboOrderRequest:
         known = _LEG_BY_CON_ID.get(leg.conId)
         if known is None and leg.conId in by_con:
             lc = by_con[leg.conId]
-            from gateway_bridge.orders import _expiry
+            from gateway_bridge.trades import _expiry
 
             known = ComboLeg.model_construct(
                 expiry=_expiry(lc.lastTradeDateOrContractMonth),
