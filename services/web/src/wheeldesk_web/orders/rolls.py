@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 from wheeldesk.clients import ServiceCallError, SyncBridgeClient
 from wheeldesk.schemas.account import Position
@@ -25,13 +24,8 @@ from wheeldesk_web.orders.models import Order, TradingConfig
 from wheeldesk_web.orders.services import (
     OrderRefused,
     _explain,
-    _history,
-    _not_connected,
-    _not_sent,
-    _set_status,
-    apply_bridge_order,
     audit,
-    reconcile,
+    claim_and_send,
 )
 
 # How far past the held expiry the page looks for candidates; the chain's strikes nearest the
@@ -245,34 +239,5 @@ def confirm(order: Order, bridge: SyncBridgeClient, user=None, ticket: str = "")
         names = "; ".join(c["message"] for c in blocks)
         audit(order, "refused", f"blocked: {names}", user)
         raise OrderRefused(f"Not sent: {names}")
-    with transaction.atomic():
-        claimed = Order.objects.filter(pk=order.pk, status__in=Order.DRAFT).update(
-            status=Order.SENDING, sent_at=timezone.now(), updated=timezone.now()
-        )
-    order.refresh_from_db()
-    if not claimed:
-        audit(order, "duplicate", f"already {order.status}", user)
-        return order
-    _history(order, Order.SENDING, "confirmed by user")
     request = combo_request(order)
-    audit(order, "send", "", user, request=request.model_dump(mode="json"))
-    try:
-        result = bridge.place_combo(request)
-    except ServiceCallError as exc:
-        if _not_connected(exc):
-            raise _not_sent(order, exc, user) from exc
-        if exc.unavailable:
-            _set_status(order, Order.UNKNOWN, f"answer lost: {exc.message}")
-            audit(order, "error", f"answer lost ({exc.message}); reconciling", user)
-            reconcile(order, bridge)
-            return order
-        message = _explain(exc)
-        audit(order, "refused", message, user, code=exc.code, status=exc.status)
-        if exc.status == 422:
-            _set_status(order, Order.PREVIEWED, message)
-            raise OrderRefused(f"Not sent: {message}. Adjust the roll and confirm again.") from exc
-        _set_status(order, Order.REFUSED, message)
-        raise OrderRefused(message) from exc
-    audit(order, "sent", f"IB combo order {result.order_id}", user)
-    apply_bridge_order(order, result)
-    return order
+    return claim_and_send(order, user, bridge, lambda: bridge.place_combo(request), request, "roll")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from pydantic import BaseModel
 from wheeldesk.clients import ServiceCallError, SyncBridgeClient
 from wheeldesk.schemas.account import Account, Position
 from wheeldesk.schemas.orders import ComboOrderRequest, OrderPreview
@@ -316,6 +318,21 @@ def confirm(order: Order, bridge: SyncBridgeClient, user=None, ticket: str = "")
         names = ", ".join(c.name for c in result.checks if c.level == "block")
         audit(order, "refused", f"blocked by checks: {names}", user)
         raise OrderRefused(f"Blocked by pre-trade checks ({names}): the order was not sent.")
+    request = order.to_request()
+    return claim_and_send(order, user, bridge, lambda: bridge.place(request), request)
+
+
+def claim_and_send(
+    order: Order,
+    user,  # type: ignore[no-untyped-def]
+    bridge: SyncBridgeClient,
+    place: Callable[[], BridgeOrder],
+    request: BaseModel,
+    what: str = "order",
+) -> Order:
+    """The one claim of the row (a conditional UPDATE: of two confirms only one gets it) and
+    the one place call, with what each way of failing means for the order. Single orders and
+    roll combos both go through here."""
     with transaction.atomic():
         claimed = Order.objects.filter(pk=order.pk, status__in=Order.DRAFT).update(
             status=Order.SENDING, sent_at=timezone.now(), updated=timezone.now()
@@ -325,9 +342,9 @@ def confirm(order: Order, bridge: SyncBridgeClient, user=None, ticket: str = "")
         audit(order, "duplicate", f"already {order.status}", user)
         return order
     _history(order, Order.SENDING, "confirmed by user")
-    audit(order, "send", "", user, request=order.to_request().model_dump(mode="json"))
+    audit(order, "send", "", user, request=request.model_dump(mode="json"))
     try:
-        result = bridge.place(order.to_request())
+        result = place()
     except ServiceCallError as exc:
         if _not_connected(exc):
             raise _not_sent(order, exc, user) from exc
@@ -343,10 +360,13 @@ def confirm(order: Order, bridge: SyncBridgeClient, user=None, ticket: str = "")
             # Nothing reached IB and the ticket can be fixed (e.g. a limit outside the
             # market): back to preview, same client_order_id.
             _set_status(order, Order.PREVIEWED, message)
-            raise OrderRefused(f"Not sent: {message}. Adjust the order and confirm again.") from exc
+            raise OrderRefused(
+                f"Not sent: {message}. Adjust the {what} and confirm again."
+            ) from exc
         _set_status(order, Order.REFUSED, message)
         raise OrderRefused(message) from exc
-    audit(order, "sent", f"IB order {result.order_id}", user)
+    kind = "combo order" if what == "roll" else "order"
+    audit(order, "sent", f"IB {kind} {result.order_id}", user)
     apply_bridge_order(order, result)
     return order
 
