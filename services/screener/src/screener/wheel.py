@@ -1,4 +1,4 @@
-"""The wheel maths of DESIGN.md, defined once. Every number a signal shows comes from here.
+"""The wheel maths of docs/design.md, defined once. Every number a signal shows comes from here.
 
 All functions take floats or numpy arrays (the benchmark runs them on a million contracts).
 Percentages are returned as percent (12.5 = 12.5 %), probabilities too; yields are per share.

@@ -1,6 +1,6 @@
 """Django's mail (password reset and the like) sent through the notifier.
 
-The notifier is the only holder of the Resend key (DESIGN.md), so Django never
+The notifier is the only holder of the Resend key (docs/design.md), so Django never
 talks SMTP or Resend itself. Each message gets one idempotency key; a retry after
 the notifier did not answer reuses it, so a slow notifier cannot cause a second email.
 A message the notifier cannot take at all (it is down) is kept in the worker's outbox
