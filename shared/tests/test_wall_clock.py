@@ -27,8 +27,9 @@ SCANNED = [
     "bench",
 ]
 WALL_CLOCK = re.compile(
-    r"\bdate\.today\(|\bdatetime\.(?:now|utcnow|today)\(|\btimezone\.(?:now|localdate|localtime)\("
+    r"\bdate\.today\(|\bdatetime\.(?:now|utcnow|today)\(|\btimezone\.(?:now|localdate|localtime)\(\)"
 )
+# timezone.localtime(value) only converts a stored moment; without an argument it reads the clock.
 # time.time() is not scanned: it measures durations and deadlines, never a calendar date.
 
 # (path, the stripped source line) -> why it cannot decide an expected value.
@@ -102,3 +103,5 @@ def test_the_pattern_catches_what_it_must() -> None:
     assert not WALL_CLOCK.search("BROKER_CLOCK.now()")
     assert not WALL_CLOCK.search("t0 = time.perf_counter()")
     assert not WALL_CLOCK.search("deadline = time.time() + 5")
+    assert WALL_CLOCK.search("now = timezone.localtime()")
+    assert not WALL_CLOCK.search("local = timezone.localtime(adj.time)")

@@ -272,7 +272,7 @@ def test_covered_calls_have_their_own_criteria_in_settings_and_scans(user_client
     data.update(cc_dte_min=30, cc_dte_max=10)
     r = user_client.post("/settings/", data)
     assert r.status_code == 400
-    assert "the covered calls&#x27; minimum DTE must be at most their maximum" in r.content.decode()
+    assert "The covered calls&#x27; minimum DTE must be at most their maximum" in r.content.decode()
     assert UserConfig.objects.get(user=user_client.user).cc_dte_max == 21
 
 

@@ -508,7 +508,10 @@ def compare_ledger(
     lot_shares: dict[str, Decimal] = defaultdict(Decimal)
     for lot in web.opening_lots():
         if lot["kind"] == "option":
-            premium[lot["symbol"]] += Decimal(str(lot["quantity"])) * _money(lot["price"]) * 100
+            # IB's average cost to the 4th decimal (2.948 a share), not rounded to the cent
+            premium[lot["symbol"]] += (
+                Decimal(str(lot["quantity"])) * Decimal(str(lot["price"])) * 100
+            )
         else:
             lot_shares[lot["symbol"]] += Decimal(str(lot["quantity"]))
     for e in sim_execs.values():
