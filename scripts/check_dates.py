@@ -12,6 +12,7 @@ dates chosen to stress the calendar. `make test` runs it before the main suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -63,10 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     # The three runs go at once: most of their time is waiting on tws-sim and the bridge, so
     # on 2 cores they take little longer together than one alone. Each run's output is
     # printed whole when it ends.
+    with contextlib.ExitStack() as files:
+        return _run_all(faketime, suites, files)
+
+
+def _run_all(faketime: str, suites: list[str], files: contextlib.ExitStack) -> int:
     runs = {}
     t0 = time.monotonic()
     for moment in DATES:
-        log = tempfile.TemporaryFile(mode="w+")
+        # closed by the ExitStack when every run has been read
+        log = files.enter_context(tempfile.TemporaryFile(mode="w+"))  # noqa: SIM115
         command = [faketime, "-f", f"@{moment}", sys.executable, "-m", "pytest", "-q"]
         command += ["-p", "no:cacheprovider", "--no-header", *suites]
         env = {**os.environ, "FAKETIME_NO_CACHE": "1"}
