@@ -502,18 +502,15 @@ def compare_ledger(
         out.append(f"cash: tws-sim moved {moved} vs ledger flows {flows.quantize(CENT)}")
 
     # Premium per symbol: the cycles' net premium equals the option cash tws-sim booked.
-    # Opening lots (positions held before the run, at IB's average cost) count as the
-    # cycles' opening: a short option's premium, shares already held.
+    # Opening lots (held before the run; IB's average cost to 4 decimals) open the cycles.
     premium: dict[str, Decimal] = defaultdict(Decimal)
     lot_shares: dict[str, Decimal] = defaultdict(Decimal)
     for lot in web.opening_lots():
+        qty, price = Decimal(str(lot["quantity"])), Decimal(str(lot["price"]))
         if lot["kind"] == "option":
-            # IB's average cost to the 4th decimal (2.948 a share), not rounded to the cent
-            premium[lot["symbol"]] += (
-                Decimal(str(lot["quantity"])) * Decimal(str(lot["price"])) * 100
-            )
+            premium[lot["symbol"]] += qty * price * 100
         else:
-            lot_shares[lot["symbol"]] += Decimal(str(lot["quantity"]))
+            lot_shares[lot["symbol"]] += qty
     for e in sim_execs.values():
         if e["sec_type"] == "OPT":
             premium[e["symbol"]] += _cash(e["side"], e["shares"], e["price"], 100)
