@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 
 from wheeldesk.clients import BridgeClient
 from wheeldesk.schemas.market import QuoteEvent
@@ -74,9 +73,9 @@ async def _latency(url: str, nats_url: str) -> tuple[list[float], int]:
     nc = await nats.connect(nats_url)
 
     async def on_msg(msg) -> None:  # type: ignore[no-untyped-def]
-        received = datetime.now(UTC)
+        received = time.time()  # a duration against the event's stamp, not a date
         event = QuoteEvent.model_validate_json(msg.data)
-        latencies.append((received - event.ts).total_seconds() * 1000)
+        latencies.append((received - event.ts.timestamp()) * 1000)
 
     await nc.subscribe("ibkr.quote.*", cb=on_msg)
     await nc.flush()

@@ -25,13 +25,14 @@ WORKER = textwrap.dedent(
     import time
     from datetime import UTC, datetime
     from django.db import transaction
+    FILLED = datetime(2026, 6, 17, 14, 30, tzinfo=UTC)  # filler rows: any fixed moment
     from wheeldesk_web.ledger.models import Execution
     done, end = 0, time.monotonic() + {seconds}
     while time.monotonic() < end:
         with transaction.atomic():
             n = Execution.objects.filter(symbol="PEP").count()  # read, then write
             Execution.objects.create(
-                exec_id=f"w.{{done}}", time=datetime.now(UTC), symbol="PEP", sec_type="STK",
+                exec_id=f"w.{{done}}", time=FILLED, symbol="PEP", sec_type="STK",
                 side="BOT", quantity=1, price=100 + n % 7, multiplier=1,
             )
         done += 1
@@ -45,8 +46,9 @@ WEB = textwrap.dedent(
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
     from django.db import transaction
-    from django.utils import timezone
+    from datetime import UTC, datetime
     User = get_user_model()
+    SEEN = datetime(2026, 6, 17, 14, 30, tzinfo=UTC)  # a write to contend for the lock
     user, _ = User.objects.get_or_create(username="sqlite-e2e")
     done, end = 0, time.monotonic() + {seconds}
     while time.monotonic() < end:
@@ -55,7 +57,7 @@ WEB = textwrap.dedent(
         session.save()
         with transaction.atomic():
             u = User.objects.select_for_update().get(pk=user.pk)
-            u.last_login = timezone.now()
+            u.last_login = SEEN
             u.first_name = str(done)
             u.save(update_fields=["last_login", "first_name"])
         done += 1

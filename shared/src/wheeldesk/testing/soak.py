@@ -44,20 +44,19 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
+from wheeldesk.markettime import expiry_moment
 from wheeldesk.testing.e2e import form_values, login, ready
 from wheeldesk.testing.fake_resend import FakeResend
 from wheeldesk.testing.procs import TEST_TOKEN, Proc
 from wheeldesk.testing.stack import Stack
 
-EASTERN = ZoneInfo("America/New_York")
 # Cheap, liquid names (collateral ≈ $2–6k a contract) with a dollar or half-dollar strike grid;
 # none is held at the start (tws-sim starts with KO shares and an AAPL put).
 SYMBOLS = ("BAC", "PFE", "INTC", "CSCO")
@@ -431,11 +430,6 @@ class Trader:
 WORKING_AT_SIM = {"PendingSubmit", "PreSubmitted", "Submitted"}
 
 
-def expiry_moment(expiry: date) -> datetime:
-    """When tws-sim settles an expiry: its 16:00 in New York."""
-    return datetime(expiry.year, expiry.month, expiry.day, 16, tzinfo=EASTERN)
-
-
 # --- comparing -------------------------------------------------------------------------------
 
 
@@ -802,7 +796,7 @@ def dump(result: SoakResult) -> str:
             "sent": result.sent,
             "problems": result.problems()[:50],
             "logs": result.workdir,
-            "at": datetime.now(UTC).isoformat(),
+            "sim_end": result.sim_end,
         },
         indent=1,
         default=str,
