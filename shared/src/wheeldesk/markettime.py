@@ -31,8 +31,13 @@ def ny_date(moment: datetime) -> date:
 
 
 def dte(expiry: date, now: datetime) -> int:
-    """Whole calendar days a trader sees: expiry date minus today's date in New York."""
-    return (expiry - ny_date(now)).days
+    """Whole calendar days a trader sees: expiry date minus today's date in New York (0 on
+    expiry day, -1 once that day's close has passed)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    local = now.astimezone(NY)
+    days = (expiry - local.date()).days
+    return -1 if days == 0 and local.time() >= REGULAR_CLOSE else days
 
 
 def dte_days(expiry: date, now: datetime) -> float:

@@ -13,10 +13,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from ib_insync import IB
 from wheeldesk.errors import ServiceError
+from wheeldesk.markettime import NY as EASTERN
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.connection import ConnectionState, ConnectionStatus
 
@@ -25,7 +25,6 @@ from gateway_bridge.settings import BridgeSettings
 from gateway_bridge.tasks import background
 
 log = logging.getLogger(__name__)
-EASTERN = ZoneInfo("America/New_York")
 
 # IB answers these when the account has no live subscription for the data asked.
 NO_SUBSCRIPTION_CODES = {354, 10089, 10090, 10167, 10168, 10186}

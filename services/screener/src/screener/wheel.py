@@ -57,39 +57,22 @@ Tier A >= 70 (green), B >= 50 (amber), C below (red).
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-NY = ZoneInfo("America/New_York")
-CLOSE = time(16, 0)
+# Market time has one owner (wheeldesk.markettime); the wheel maths re-export it by the names
+# this module has always used.
+from wheeldesk.markettime import NY as NY
+from wheeldesk.markettime import dte as dte
+from wheeldesk.markettime import dte_days as dte_days
+
 CONTRACT_SIZE = 100
 
 TIER_A = 70.0
 TIER_B = 50.0
 
 Num = float | np.ndarray
-
-
-def expiry_close(expiry: date) -> datetime:
-    """The expiry's market close, 16:00 in New York (DST handled by the zone)."""
-    return datetime.combine(expiry, CLOSE, tzinfo=NY)
-
-
-def dte_days(expiry: date, now: datetime) -> float:
-    """Exact calendar days (fractional) to the expiry's close; negative once it has passed."""
-    return (expiry_close(expiry) - now).total_seconds() / 86400.0
-
-
-def dte(expiry: date, now: datetime) -> int:
-    """Whole calendar days a trader sees: expiry date minus today's date in New York."""
-    local = now.astimezone(NY)
-    days = (expiry - local.date()).days
-    if days == 0 and local.time() >= CLOSE:
-        return -1
-    return days
 
 
 def years(days: Num) -> Num:

@@ -12,9 +12,9 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
+from wheeldesk.markettime import NY as ET
 
 from tws_sim import spreads
 from tws_sim.contracts import (
@@ -29,7 +29,6 @@ from tws_sim.contracts import (
 from tws_sim.pricing import Greeks, bs, skewed_vol
 from tws_sim.xnys import Calendar, demo_start
 
-ET = ZoneInfo("America/New_York")
 RATE = 0.045
 YEAR_SECONDS = 365.0 * 86400.0
 

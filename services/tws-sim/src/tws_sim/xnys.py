@@ -15,9 +15,9 @@ import json
 import os
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-ET = ZoneInfo("America/New_York")
+from wheeldesk.markettime import NY as ET
+
 REGULAR_OPEN = time(9, 30)
 REGULAR_CLOSE = time(16, 0)
 DEMO_TIME = time(10, 30)

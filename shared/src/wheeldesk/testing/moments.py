@@ -8,9 +8,8 @@ unless a test asks for another moment here, and the services under test follow I
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-NY = ZoneInfo("America/New_York")
+from wheeldesk.markettime import NY
 
 # A Wednesday in regular trading hours, 30 days before the July 2026 monthly expiry
 # (Fri 2026-07-17): tws-sim's starting short AAPL put is that monthly, so "40 days later"

@@ -11,10 +11,10 @@ import functools
 import logging
 import re
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+
+from wheeldesk.markettime import NY as EASTERN
 
 log = logging.getLogger(__name__)
-EASTERN = ZoneInfo("America/New_York")
 
 
 @functools.lru_cache(maxsize=1)

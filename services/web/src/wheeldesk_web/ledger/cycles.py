@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-EASTERN = ZoneInfo("America/New_York")
+from wheeldesk.markettime import NY as EASTERN
+
 ZERO = Decimal(0)
 
 EventKind = Literal["trade", "assignment", "exercise", "expiration", "dividend", "lot"]

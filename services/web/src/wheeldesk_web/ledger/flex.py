@@ -26,10 +26,10 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
+from wheeldesk.markettime import NY as EASTERN
 from wheeldesk.schemas.orders import Fill
 
 from wheeldesk_web.ledger.validation import (
@@ -41,7 +41,6 @@ from wheeldesk_web.ledger.validation import (
     check_symbol,
 )
 
-EASTERN = ZoneInfo("America/New_York")
 MAX_BYTES = 20 * 1024 * 1024
 
 
