@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from wheeldesk.testing.procs import Proc, service_proc
+from wheeldesk.testing.procs import Proc, service_proc, tws_sim_proc
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -20,6 +20,26 @@ def shared_bridge(tws_sim: Proc, nats_server: Proc) -> Iterator[Proc]:
     proc = service_proc(
         "gateway-bridge",
         bridge_env(tws_sim, nats_server.url, IB_SIMULATED="true"),  # type: ignore[attr-defined]
+    )
+    proc.start(timeout=90)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Proc]:
+    """A tws-sim of the module's own, for tests that change its state (scanner slots, caches)."""
+    proc = tws_sim_proc(seed=7).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def bridge(sim: Proc, nats_server: Proc) -> Iterator[Proc]:
+    """A bridge on the module's own tws-sim (`sim`)."""
+    proc = service_proc(
+        "gateway-bridge",
+        bridge_env(sim, nats_server.url, IB_SIMULATED="true"),  # type: ignore[attr-defined]
     )
     proc.start(timeout=90)
     yield proc

@@ -5,31 +5,11 @@ them again. A tws-sim of its own (seed 7, the pinned start): the test moves its 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-from bridge_helpers import api, bridge_env, ctl
-from wheeldesk.testing.procs import Proc, service_proc, tws_sim_proc
+from bridge_helpers import api, ctl
+from wheeldesk.testing.procs import Proc
 
 STOCK_CACHE_SECONDS = 5.0  # the bridge keeps a whole stock answer this long (marketdata.py)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Proc]:
-    proc = tws_sim_proc(seed=7).start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def bridge(sim: Proc, nats_server: Proc) -> Iterator[Proc]:
-    proc = service_proc(
-        "gateway-bridge",
-        bridge_env(sim, nats_server.url, IB_SIMULATED="true"),  # type: ignore[attr-defined]
-    )
-    proc.start(timeout=90)
-    yield proc
-    proc.stop()
 
 
 def ticks(sim: Proc) -> dict[str, int]:

@@ -6,30 +6,11 @@ synthetic names into its market, which the session's shared simulator must not s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from bridge_helpers import api, bridge_env, ctl
-from wheeldesk.testing.procs import Proc, service_proc, tws_sim_proc
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Proc]:
-    proc = tws_sim_proc(seed=7).start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def bridge(sim: Proc, nats_server: Proc) -> Iterator[Proc]:
-    proc = service_proc(
-        "gateway-bridge",
-        bridge_env(sim, nats_server.url, IB_SIMULATED="true"),  # type: ignore[attr-defined]
-    )
-    proc.start(timeout=90)
-    yield proc
-    proc.stop()
+from bridge_helpers import api, ctl
+from wheeldesk.testing.procs import Proc
 
 
 def ib_requests(sim: Proc, name: str) -> int:
