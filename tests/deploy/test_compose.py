@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,29 @@ def test_production_defaults(compose_all: dict) -> None:
     assert bridge["ALLOW_LIVE_ORDERS"] == "false"
     assert (bridge["IB_HOST"], bridge["IB_PORT"]) == ("ibkr", "4004")
     assert services["web"]["environment"]["DJANGO_DEBUG"] == "false"
+
+
+def test_a_real_deployment_sends_mail_and_needs_a_resend_key(compose_all: dict, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Compose's notifier sends through Resend unless told otherwise, so a deployment without
+    RESEND_API_KEY stops at start with one line naming it, instead of silently keeping every
+    alert in a folder nobody reads (the Coolify files say the same: tests/deploy/test_coolify)."""
+    env = compose_all["services"]["notifier"]["environment"]
+    assert (env["EMAIL_BACKEND"], env["RESEND_API_KEY"]) == ("resend", "")
+    result = subprocess.run(
+        [sys.executable, "-m", "notifier"],
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **env},
+        cwd=tmp_path,  # no .env
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: RESEND_API_KEY is required when EMAIL_BACKEND=resend"
+    ]
+    assert "\nEMAIL_BACKEND=resend\n" in ENV_EXAMPLE.read_text()
+    for doc in ("docs/deploy.md", "deploy/coolify/README.md"):
+        assert "`EMAIL_BACKEND` defaults to `resend`" in (ROOT / doc).read_text(), doc
 
 
 def test_only_web_and_the_gateways_vnc_are_published_on_loopback(compose_all: dict) -> None:

@@ -132,6 +132,9 @@ def test_every_setting_each_service_reads_is_provided(name: str) -> None:
         # Every secret has a value (generated or shared), never an empty default.
         for secret in secret_env_names(cls) - {"RESEND_API_KEY"}:
             assert len(env[secret]) >= 32, f"{name}: {service}.{secret}"
+        # The one secret typed in, Resend's key, is needed: mail is sent unless told otherwise.
+        if service == "notifier":
+            assert env["EMAIL_BACKEND"] == "resend", name
 
 
 def test_the_web_gets_its_domain_from_coolify() -> None:
