@@ -369,10 +369,10 @@ def combo_leg_fields(o: dict) -> list[object]:
     return [*f, 0, 0]
 
 
-def open_order(o: dict, c: SimContract, state: dict) -> bytes:
-    """openOrder (msg 5) as decoder.openOrder reads it at server version 176."""
-    f: list[object] = [5, o["order_id"], *c.fields()]
-    f += [
+def _order_terms(o: dict) -> list[object]:
+    """An order's own terms, action to orderRef, as openOrder and completedOrder both carry them
+    (ocaGroup empty, origin 0 = customer)."""
+    return [
         o["action"],
         o["quantity"],
         o["order_type"],
@@ -384,50 +384,20 @@ def open_order(o: dict, c: SimContract, state: dict) -> bytes:
         o.get("open_close", ""),
         0,
         o.get("order_ref", ""),
-        o["client_id"],
-        o["perm_id"],
-        0,
-        0,
-        None,
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        None,
-        "",
-        0,
-        "",
-        -1,
-        "",
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        0,
-        0,
-        0,
-        None,
-        0,
-        0,
-        0,
-        None,
-        0,
-        0,
-        None,
-        0,
-        "",
-        None,
     ]
-    f += [0, 0, None, None, None, None, "", *combo_leg_fields(o)]  # continuousUpdate .. legs
-    f += [None, None, "", "", 0, "", "", 0, 0, ""]  # scale, hedge, clearing, dnc, algo
-    f += [
+
+
+# openOrder's fields from outsideRth to deltaNeutralAuxPrice: options the simulator's orders
+# never set, at the values IB sends for a plain order (empty deltaNeutralOrderType: no block).
+_OPEN_ORDER_UNSET: tuple[object, ...] = (
+    0, 0, None, "", "", "", "", "", "", "", "", "", None, "", 0, "", -1, "", None, None, None,
+    None, None, None, 0, 0, 0, None, 0, 0, 0, None, 0, 0, None, 0, "", None,
+)  # fmt: skip
+
+
+def _order_state_fields(o: dict, state: dict) -> list[object]:
+    """randomizeSize .. the OrderState: the status, and a what-if's margin and commission."""
+    return [
         0,
         1 if o.get("what_if") else 0,
         state["status"],
@@ -448,6 +418,15 @@ def open_order(o: dict, c: SimContract, state: dict) -> bytes:
         0,
         0,
     ]
+
+
+def open_order(o: dict, c: SimContract, state: dict) -> bytes:
+    """openOrder (msg 5) as decoder.openOrder reads it at server version 176."""
+    f: list[object] = [5, o["order_id"], *c.fields(), *_order_terms(o), o["client_id"]]
+    f += [o["perm_id"], *_OPEN_ORDER_UNSET]
+    f += [0, 0, None, None, None, None, "", *combo_leg_fields(o)]  # continuousUpdate .. legs
+    f += [None, None, "", "", 0, "", "", 0, 0, ""]  # scale, hedge, clearing, dnc, algo
+    f += _order_state_fields(o, state)
     f += [0]  # conditions
     f += ["None", None, None, None, None, None, None, 0, "", "", "", None, 0, 0, 0, ""]
     f += [None, 0, 0]  # duration, postToAts, autoCancelParent
@@ -457,13 +436,10 @@ def open_order(o: dict, c: SimContract, state: dict) -> bytes:
 
 def completed_order(o: dict, c: SimContract, status: str, filled: float, when: str) -> bytes:
     """completedOrder (msg 101) as decoder.completedOrder reads it at server version 176."""
-    f: list[object] = [101, *c.fields()]
+    f: list[object] = [101, *c.fields(), *_order_terms(o), o["perm_id"]]
     f += [
-        o["action"], o["quantity"], o["order_type"], o.get("lmt_price"), o.get("aux_price"),
-        o.get("tif", "DAY"), "", o["account"], o.get("open_close", ""), 0,
-        o.get("order_ref", ""), o["perm_id"], 0, 0, None, "", "", "", "", "", "", "", "",
-        None, "", 0, "", -1, None, None, None, None, None, None, 0, 0, None, 0, 0, None, 0,
-        "", None,
+        0, 0, None, "", "", "", "", "", "", "", "", None, "", 0, "", -1, None, None, None, None,
+        None, None, 0, 0, None, 0, 0, None, 0, "", None,
     ]  # fmt: skip
     f += [0, 0, None, None, ""]
     f += combo_leg_fields(o)
