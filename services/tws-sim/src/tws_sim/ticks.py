@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 from tws_sim import messages as m
 from tws_sim.contracts import SimContract
-from tws_sim.market import Market
+from tws_sim.market import Market, OptionQuote
 
 
 @dataclass(slots=True)
@@ -33,114 +34,124 @@ def quote_ticks(market: Market, line: Line, full: bool = False) -> list[bytes]:
 
     Outside regular hours a live or delayed line has no bid/ask (price -1, size 0) while
     last and close stay; a frozen line (2, 4) shows the last regular session's bid/ask."""
-    c = line.contract
-    delayed = line.data_type in (3, 4)
     frozen = line.data_type in (2, 4)
     closed = not frozen and not market.is_open()
-    tt = (lambda t: m.DELAYED.get(t, t)) if delayed else (lambda t: t)
-    rid = line.req_id
-    out: list[bytes] = []
-    if c.is_option:
-        q = market.option_quote(c, at=market.last_close() if frozen else None)
-        bid, ask = (NO_PRICE, NO_PRICE) if closed else (q.bid, q.ask)
-        bid_size, ask_size = (0, 0) if closed else (q.bid_size, q.ask_size)
-        key = (bid, ask, round(q.under, 2))
-        if not full and key == line.last:
-            return []
-        line.last = key
-        out.append(m.tick_price(rid, tt(m.BID), bid, bid_size))
-        out.append(m.tick_price(rid, tt(m.ASK), ask, ask_size))
-        if not line.greeks:  # no model computations without the entitlement
-            if full:
-                out.append(m.tick_price(rid, tt(m.LAST), q.last, 1))
-                out.append(m.tick_size(rid, tt(m.VOLUME), q.volume))
-                out.append(m.tick_price(rid, tt(m.CLOSE), q.last, 0))
-                # Option volume and open interest are exchange data, not model greeks: IB
-                # still sends them without the greeks entitlement.
-                call = c.right == "C"
-                if "100" in line.generic:
-                    out.append(m.tick_size(rid, m.CALL_VOLUME if call else m.PUT_VOLUME, q.volume))
-                if "101" in line.generic:
-                    out.append(m.tick_size(rid, m.CALL_OI if call else m.PUT_OI, q.open_interest))
-            return out
-        g = q.model
-        ot = (lambda t: m.DELAYED_OPTION[t]) if delayed else (lambda t: t)
-        vega_iv = g.vega * 100 if g.vega > 1e-9 else None
-        for tick, price in ((m.BID_OPTION, bid), (m.ASK_OPTION, ask)):
-            if closed:  # no bid/ask, so no implied volatility from them
-                continue
-            iv = q.iv + (price - g.price) / vega_iv if vega_iv else q.iv
-            out.append(
-                m.tick_option(
-                    rid,
-                    ot(tick),
-                    max(iv, 0.01),
-                    g.delta,
-                    price,
-                    q.pv_dividend,
-                    g.gamma,
-                    g.vega,
-                    g.theta,
-                    q.under,
-                )
-            )
-        out.append(
-            m.tick_option(
-                rid,
-                ot(m.MODEL_OPTION),
-                q.iv,
-                g.delta,
-                g.price,
-                q.pv_dividend,
-                g.gamma,
-                g.vega,
-                g.theta,
-                q.under,
-            )
-        )
+    if line.contract.is_option:
+        return option_ticks(market, line, full, closed)
+    return stock_ticks(market, line, full, closed)
+
+
+def _tick_type(line: Line) -> Callable[[int], int]:
+    """A tick type as the line's data type sends it: delayed lines use IB's delayed ids."""
+    if line.data_type in (3, 4):
+        return lambda t: m.DELAYED.get(t, t)
+    return lambda t: t
+
+
+def stock_ticks(market: Market, line: Line, full: bool, closed: bool) -> list[bytes]:
+    """A stock line: bid, ask, last and volume when they moved; the day's bar and the generic
+    ticks too when `full`."""
+    tt, rid = _tick_type(line), line.req_id
+    q = market.stock_quote(line.contract.symbol)
+    bid, ask = (NO_PRICE, NO_PRICE) if closed else (q.bid, q.ask)
+    bid_size, ask_size = (0, 0) if closed else (q.bid_size, q.ask_size)
+    key = (bid, ask, q.last)
+    if not full and key == line.last:
+        return []
+    line.last = key
+    out = [
+        m.tick_price(rid, tt(m.BID), bid, bid_size),
+        m.tick_price(rid, tt(m.ASK), ask, ask_size),
+        m.tick_price(rid, tt(m.LAST), q.last, q.last_size),
+        m.tick_size(rid, tt(m.VOLUME), q.volume),
+    ]
+    if full:
+        out.append(m.tick_price(rid, tt(m.HIGH), q.high, 0))
+        out.append(m.tick_price(rid, tt(m.LOW), q.low, 0))
+        out.append(m.tick_price(rid, tt(m.CLOSE), q.close, 0))
+        out.append(m.tick_price(rid, tt(m.OPEN), q.open, 0))
+        out += stock_generic_ticks(market, line)
+    return out
+
+
+def option_ticks(market: Market, line: Line, full: bool, closed: bool) -> list[bytes]:
+    """An option line: bid and ask when they (or the underlying) moved, with IB's option
+    computations when greeks are entitled; last, volume, close and the generic ticks when
+    `full`."""
+    tt, rid = _tick_type(line), line.req_id
+    frozen = line.data_type in (2, 4)
+    q = market.option_quote(line.contract, at=market.last_close() if frozen else None)
+    bid, ask = (NO_PRICE, NO_PRICE) if closed else (q.bid, q.ask)
+    bid_size, ask_size = (0, 0) if closed else (q.bid_size, q.ask_size)
+    key = (bid, ask, round(q.under, 2))
+    if not full and key == line.last:
+        return []
+    line.last = key
+    out = [
+        m.tick_price(rid, tt(m.BID), bid, bid_size),
+        m.tick_price(rid, tt(m.ASK), ask, ask_size),
+    ]
+    if not line.greeks:  # no model computations without the entitlement
         if full:
             out.append(m.tick_price(rid, tt(m.LAST), q.last, 1))
-            out.append(
-                m.tick_option(
-                    rid,
-                    ot(m.LAST_OPTION),
-                    q.iv,
-                    g.delta,
-                    q.last,
-                    q.pv_dividend,
-                    g.gamma,
-                    g.vega,
-                    g.theta,
-                    q.under,
-                )
-            )
             out.append(m.tick_size(rid, tt(m.VOLUME), q.volume))
             out.append(m.tick_price(rid, tt(m.CLOSE), q.last, 0))
-            call = c.right == "C"
-            if "100" in line.generic:
-                out.append(m.tick_size(rid, m.CALL_VOLUME if call else m.PUT_VOLUME, q.volume))
-            if "101" in line.generic:
-                out.append(m.tick_size(rid, m.CALL_OI if call else m.PUT_OI, q.open_interest))
-            if "106" in line.generic:
-                out.append(m.tick_generic(rid, m.IMPLIED_VOL, round(q.iv, 6)))
-    else:
-        q = market.stock_quote(c.symbol)
-        bid, ask = (NO_PRICE, NO_PRICE) if closed else (q.bid, q.ask)
-        bid_size, ask_size = (0, 0) if closed else (q.bid_size, q.ask_size)
-        key = (bid, ask, q.last)
-        if not full and key == line.last:
-            return []
-        line.last = key
-        out.append(m.tick_price(rid, tt(m.BID), bid, bid_size))
-        out.append(m.tick_price(rid, tt(m.ASK), ask, ask_size))
-        out.append(m.tick_price(rid, tt(m.LAST), q.last, q.last_size))
+            # Option volume and open interest are exchange data, not model greeks: IB
+            # still sends them without the greeks entitlement.
+            out += _option_volume_ticks(line, q)
+        return out
+    out += _option_computations(line, q, bid, ask, closed)
+    if full:
+        ot = _option_tick_type(line)
+        out.append(m.tick_price(rid, tt(m.LAST), q.last, 1))
+        out.append(_option_computation(rid, ot(m.LAST_OPTION), q, q.iv, q.last))
         out.append(m.tick_size(rid, tt(m.VOLUME), q.volume))
-        if full:
-            out.append(m.tick_price(rid, tt(m.HIGH), q.high, 0))
-            out.append(m.tick_price(rid, tt(m.LOW), q.low, 0))
-            out.append(m.tick_price(rid, tt(m.CLOSE), q.close, 0))
-            out.append(m.tick_price(rid, tt(m.OPEN), q.open, 0))
-            out += stock_generic_ticks(market, line)
+        out.append(m.tick_price(rid, tt(m.CLOSE), q.last, 0))
+        out += _option_volume_ticks(line, q)
+        if "106" in line.generic:
+            out.append(m.tick_generic(rid, m.IMPLIED_VOL, round(q.iv, 6)))
+    return out
+
+
+def _option_tick_type(line: Line) -> Callable[[int], int]:
+    """An option-computation tick type as the line's data type sends it."""
+    if line.data_type in (3, 4):
+        return lambda t: m.DELAYED_OPTION[t]
+    return lambda t: t
+
+
+def _option_computation(rid: int, tick: int, q: OptionQuote, iv: float, price: float) -> bytes:
+    """One option-computation tick: the model's greeks at `iv` for `price`."""
+    g = q.model
+    return m.tick_option(
+        rid, tick, iv, g.delta, price, q.pv_dividend, g.gamma, g.vega, g.theta, q.under
+    )
+
+
+def _option_computations(
+    line: Line, q: OptionQuote, bid: float, ask: float, closed: bool
+) -> list[bytes]:
+    """The bid's and ask's implied volatility (none while closed: no bid/ask) and the model's."""
+    ot, g = _option_tick_type(line), q.model
+    vega_iv = g.vega * 100 if g.vega > 1e-9 else None
+    out = []
+    for tick, price in ((m.BID_OPTION, bid), (m.ASK_OPTION, ask)):
+        if closed:  # no bid/ask, so no implied volatility from them
+            continue
+        iv = q.iv + (price - g.price) / vega_iv if vega_iv else q.iv
+        out.append(_option_computation(line.req_id, ot(tick), q, max(iv, 0.01), price))
+    out.append(_option_computation(line.req_id, ot(m.MODEL_OPTION), q, q.iv, g.price))
+    return out
+
+
+def _option_volume_ticks(line: Line, q: OptionQuote) -> list[bytes]:
+    """Generic ticks 100 (volume) and 101 (open interest) of an option line."""
+    call = line.contract.right == "C"
+    out = []
+    if "100" in line.generic:
+        out.append(m.tick_size(line.req_id, m.CALL_VOLUME if call else m.PUT_VOLUME, q.volume))
+    if "101" in line.generic:
+        out.append(m.tick_size(line.req_id, m.CALL_OI if call else m.PUT_OI, q.open_interest))
     return out
 
 
