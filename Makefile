@@ -34,7 +34,7 @@ run: install
 
 # Debian packages the tests use, installed in one apt-get run when any is missing: chromium
 # (browser tests), faketime (scripts/check_dates.py) and postgresql (tests/deploy/test_postgres.py;
-# wheeldesk.testing.postgres runs initdb + pg_ctl itself, as `nobody` when root).
+# wheeldesk_testing.postgres runs initdb + pg_ctl itself, as `nobody` when root).
 DEBS_MISSING = $(strip \
 	$(if $(wildcard $(CHROMIUM)),,chromium) \
 	$(if $(shell command -v faketime 2>/dev/null),,faketime) \

@@ -18,8 +18,8 @@ import time
 from typing import Any
 
 import httpx
-from wheeldesk.testing.procs import TEST_TOKEN
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.procs import TEST_TOKEN
+from wheeldesk_testing.stack import Stack
 
 HEADERS = {"Authorization": f"Bearer {TEST_TOKEN}"}
 IDEA = {

@@ -22,7 +22,7 @@ import time
 
 from wheeldesk.clients import BridgeClient
 from wheeldesk.schemas.market import QuoteEvent
-from wheeldesk.testing.procs import (
+from wheeldesk_testing.procs import (
     TEST_TOKEN,
     Proc,
     nats_proc,

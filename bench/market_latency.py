@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 
 import httpx
-from wheeldesk.testing.procs import TEST_TOKEN
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.procs import TEST_TOKEN
+from wheeldesk_testing.stack import Stack
 
 from bench.system import _by_volatility
 

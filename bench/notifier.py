@@ -16,8 +16,8 @@ import statistics
 import time
 
 import httpx
-from wheeldesk.testing.fake_resend import FakeResend
-from wheeldesk.testing.procs import TEST_TOKEN, nats_proc, nats_user_env, service_proc
+from wheeldesk_testing.fake_resend import FakeResend
+from wheeldesk_testing.procs import TEST_TOKEN, nats_proc, nats_user_env, service_proc
 
 N = 1000
 CLIENTS = 16

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 
 import httpx
-from wheeldesk.testing.e2e import listed_put, login
-from wheeldesk.testing.procs import TEST_TOKEN
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.e2e import listed_put, login
+from wheeldesk_testing.procs import TEST_TOKEN
+from wheeldesk_testing.stack import Stack
 
 RUNS = 12
 SYMBOL = "AAPL"

@@ -7,13 +7,13 @@ and called away on their own, while the worker scans every 20 s and emails signa
 fills through the notifier to a fake Resend. Then every open option is settled, and the run
 reports each process's memory at the start and the end, the error lines in every log, the emails
 Resend received against those the web decided to send, and the web's ledger against tws-sim's
-own account. `wheeldesk.testing.soak` holds the run; tests/e2e/test_soak.py runs a minute of it.
+own account. `wheeldesk_testing.soak` holds the run; tests/e2e/test_soak.py runs a minute of it.
 Timings on a shared machine are noisy; the invariants (targets 0 and "= expected") are not.
 """
 
 from __future__ import annotations
 
-from wheeldesk.testing import soak
+from wheeldesk_testing import soak
 
 
 def run() -> list[dict]:

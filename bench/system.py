@@ -40,9 +40,9 @@ import httpx
 import nats
 from wheeldesk import subjects
 from wheeldesk.schemas.market import QuoteEvent
-from wheeldesk.testing.e2e import login
-from wheeldesk.testing.procs import TEST_TOKEN
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.e2e import login
+from wheeldesk_testing.procs import TEST_TOKEN
+from wheeldesk_testing.stack import Stack
 
 WINDOW_SECONDS = 10.0
 WARMUP_SECONDS = 4.0

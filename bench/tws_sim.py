@@ -19,7 +19,7 @@ import statistics
 import time
 
 from ib_insync import IB, Option, Stock
-from wheeldesk.testing.procs import tws_sim_proc
+from wheeldesk_testing.procs import tws_sim_proc
 
 WINDOW = 8.0
 

@@ -55,7 +55,7 @@ def _child() -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
-    from wheeldesk.testing.moments import SIM_START
+    from wheeldesk_testing.moments import SIM_START
     from wheeldesk_web.signals.models import ScanRun, Signal
 
     setup_test_environment()
@@ -164,7 +164,7 @@ def load(
 
 
 def run() -> list[dict]:
-    from wheeldesk.testing.stack import Stack
+    from wheeldesk_testing.stack import Stack
 
     stack = Stack.start()
     try:

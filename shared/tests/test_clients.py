@@ -65,7 +65,7 @@ from wheeldesk.schemas.screener import (
     ScanRequest,
     ScanResult,
 )
-from wheeldesk.testing.procs import TEST_TOKEN, Proc, free_port
+from wheeldesk_testing.procs import TEST_TOKEN, Proc, free_port
 
 CLIENTS: dict[str, tuple[type, type]] = {
     "bridge": (SyncBridgeClient, BridgeClient),

@@ -13,7 +13,7 @@ import pytest
 from nats.errors import NoServersError
 from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, StorageType
 from wheeldesk import natsconn, subjects
-from wheeldesk.testing.procs import (
+from wheeldesk_testing.procs import (
     ROOT,
     Proc,
     free_port,

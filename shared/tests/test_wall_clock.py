@@ -1,7 +1,7 @@
 """No test decides an expected value from the machine's date.
 
 Test code, the test harness and the benchmarks take "today" from a pinned moment
-(`wheeldesk.testing.moments`) or the broker's clock (`wheeldesk.markettime.BROKER_CLOCK`,
+(`wheeldesk_testing.moments`) or the broker's clock (`wheeldesk.markettime.BROKER_CLOCK`,
 pinned for every test by the harness). A wall-clock read that stays must be on `ALLOWED`
 with the reason it cannot change what a test expects. The suite went red on 2026-12-05 by
 itself because tests picked contracts and expected settlements from the machine's date:
@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = [
     "shared/tests",
-    "shared/src/wheeldesk/testing",
+    "testing/src/wheeldesk_testing",
     "services/gateway-bridge/tests",
     "services/screener/tests",
     "services/notifier/tests",
@@ -50,7 +50,7 @@ def _reads() -> Counter[tuple[str, str]]:
 def test_no_wall_clock_date_in_test_code() -> None:
     unexplained = sorted(k for k in _reads() if k not in ALLOWED)
     assert not unexplained, (
-        "wall-clock reads in test code: pin the moment (wheeldesk.testing.moments, "
+        "wall-clock reads in test code: pin the moment (wheeldesk_testing.moments, "
         "BROKER_CLOCK) or add the line to ALLOWED with its reason:\n"
         + "\n".join(f"  {path}: {line}" for path, line in unexplained)
     )

@@ -23,7 +23,7 @@ import pytest
 from wheeldesk import subjects
 from wheeldesk.natsconn import connect, ensure_streams
 from wheeldesk.schemas.orders import Fill, Order, OrderEvent, OrderRequest, OrderStatus
-from wheeldesk.testing.procs import ROOT, TEST_TOKEN, free_port
+from wheeldesk_testing.procs import ROOT, TEST_TOKEN, free_port
 from wheeldesk_web.core.backup import take_backup
 
 MANAGE = ROOT / "services" / "web" / "manage.py"

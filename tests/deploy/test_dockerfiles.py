@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from deploy_helpers import ROOT, SERVICES, Service, instructions, run_flags, stages
-from wheeldesk.testing.procs import TEST_TOKEN, free_port
+from wheeldesk_testing.procs import TEST_TOKEN, free_port
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from deploy_helpers import ROOT, SERVICES, Service, replay_build_stage, stages
-from wheeldesk.testing.procs import TEST_TOKEN, Proc, free_port
+from wheeldesk_testing.procs import TEST_TOKEN, Proc, free_port
 
 OTHER_PACKAGES = {s.module for s in SERVICES}
 STOP_GRACE_SECONDS = 30  # compose's stop_grace_period

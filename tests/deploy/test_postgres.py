@@ -1,5 +1,5 @@
 """The PostgreSQL path, proven: the web's order and ledger suites and two web processes confirming
-one order, on a real PostgreSQL server (wheeldesk.testing.postgres), plus compose's `postgres`
+one order, on a real PostgreSQL server (wheeldesk_testing.postgres), plus compose's `postgres`
 profile. SQLite stays the default; this is the path docs/deploy.md describes for moving."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import threading
 import httpx
 import pytest
 from deploy_helpers import compose_model
-from wheeldesk.testing.procs import ROOT, TEST_TOKEN, service_proc
+from wheeldesk_testing.procs import ROOT, TEST_TOKEN, service_proc
 
 pytestmark = pytest.mark.slow
 MANAGE = ROOT / "services" / "web" / "manage.py"
@@ -88,7 +88,7 @@ def test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one(
     (tws-sim) receives one order and the audit trail shows one send. Then the order and ledger
     end to end on PostgreSQL: tws-sim fills it, the worker records it, the ledger opens the
     short-put cycle."""
-    from wheeldesk.testing.e2e import (
+    from wheeldesk_testing.e2e import (
         confirm_form,
         login,
         preview_put_from_web,
@@ -96,7 +96,7 @@ def test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one(
         start_worker,
         wait_until,
     )
-    from wheeldesk.testing.stack import Stack
+    from wheeldesk_testing.stack import Stack
 
     url = postgres_server.create_database("wd_confirm_race")
     stack = Stack.start(web_env={"DATABASE_URL": url})

@@ -12,7 +12,7 @@ def fault_stack():  # type: ignore[no-untyped-def]
     The session `stack` is shared with the web's browser tests in a `make test` run; fuzzing its
     APIs (orders, subscriptions) or restarting its bridge could change what they see.
     """
-    from wheeldesk.testing.stack import Stack
+    from wheeldesk_testing.stack import Stack
 
     started = Stack.start()
     yield started

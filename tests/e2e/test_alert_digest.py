@@ -8,7 +8,7 @@ import json
 import time
 
 import pytest
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ def test_the_worker_scans_on_schedule_and_emails_on_the_brokers_clock(stack: Sta
     ordinary worker pass: no --ignore-hours, no --now."""
     from wheeldesk.clients import SyncBridgeClient
     from wheeldesk.markettime import NY
-    from wheeldesk.testing.procs import TEST_TOKEN
+    from wheeldesk_testing.procs import TEST_TOKEN
 
     with SyncBridgeClient(stack.bridge_url, TEST_TOKEN) as bridge:
         status = bridge.status()

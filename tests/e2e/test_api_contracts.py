@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.stack import Stack
 
 ST = str(Path(sys.executable).parent / "st")
 SERVICES = ("bridge", "screener", "notifier")

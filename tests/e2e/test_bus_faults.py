@@ -19,7 +19,7 @@ from wheeldesk.natsconn import publish_event
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.market import QuoteEvent
 from wheeldesk.schemas.orders import ExecutionEvent, Fill
-from wheeldesk.testing.e2e import (
+from wheeldesk_testing.e2e import (
     MARKET_CLOSED,
     SSEReader,
     db_rows,
@@ -30,8 +30,8 @@ from wheeldesk.testing.e2e import (
     sim_orders,
     wait_until,
 )
-from wheeldesk.testing.fake_resend import FakeResend
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.fake_resend import FakeResend
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 

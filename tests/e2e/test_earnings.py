@@ -12,9 +12,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
-from wheeldesk.testing.e2e import login
-from wheeldesk.testing.procs import TEST_TOKEN
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.e2e import login
+from wheeldesk_testing.procs import TEST_TOKEN
+from wheeldesk_testing.stack import Stack
 
 
 def test_earnings_date_on_the_stock_page_and_in_the_why_not(stack: Stack) -> None:

@@ -15,7 +15,7 @@ import re
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import (
+from wheeldesk_testing.e2e import (
     MARKET_CLOSED,
     db_rows,
     email_queue_idle,
@@ -25,8 +25,8 @@ from wheeldesk.testing.e2e import (
     sim_orders,
     wait_until,
 )
-from wheeldesk.testing.fake_resend import FakeRequest, FakeResend
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.fake_resend import FakeRequest, FakeResend
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 

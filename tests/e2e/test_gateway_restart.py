@@ -10,7 +10,7 @@ import threading
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import (
+from wheeldesk_testing.e2e import (
     MARKET_CLOSED,
     SSEReader,
     db_rows,
@@ -21,7 +21,7 @@ from wheeldesk.testing.e2e import (
     start_worker,
     wait_until,
 )
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import re
 from collections import defaultdict
 
 import pytest
-from wheeldesk.testing.e2e import db_rows, form_values, login
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.e2e import db_rows, form_values, login
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 

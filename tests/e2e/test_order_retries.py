@@ -10,7 +10,7 @@ web learns the order's state through its worker (pages never call IBKR on a GET)
 from __future__ import annotations
 
 import pytest
-from wheeldesk.testing.e2e import (
+from wheeldesk_testing.e2e import (
     confirm_form,
     login,
     preview_put_from_web,
@@ -19,7 +19,7 @@ from wheeldesk.testing.e2e import (
     start_worker,
     wait_until,
 )
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import form_values, login, wait_until
-from wheeldesk.testing.moments import SATURDAY, iso
-from wheeldesk.testing.procs import TEST_TOKEN
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.e2e import form_values, login, wait_until
+from wheeldesk_testing.moments import SATURDAY, iso
+from wheeldesk_testing.procs import TEST_TOKEN
+from wheeldesk_testing.stack import Stack
 
 pytestmark = [pytest.mark.slow]
 

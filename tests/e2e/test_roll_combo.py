@@ -13,7 +13,7 @@ from datetime import date
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import (
+from wheeldesk_testing.e2e import (
     confirm_form,
     db_rows,
     form_values,
@@ -22,8 +22,8 @@ from wheeldesk.testing.e2e import (
     sim_orders,
     wait_until,
 )
-from wheeldesk.testing.moments import SIM_START
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.moments import SIM_START
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 

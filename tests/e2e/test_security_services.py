@@ -22,8 +22,8 @@ import nats
 import pytest
 from wheeldesk import subjects
 from wheeldesk.settings import DEFAULT_INTERNAL_TOKEN
-from wheeldesk.testing.e2e import wait_until
-from wheeldesk.testing.procs import (
+from wheeldesk_testing.e2e import wait_until
+from wheeldesk_testing.procs import (
     ROOT,
     TEST_TOKEN,
     free_port,
@@ -31,7 +31,7 @@ from wheeldesk.testing.procs import (
     service_proc,
     tws_sim_proc,
 )
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 

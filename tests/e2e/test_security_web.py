@@ -15,7 +15,7 @@ import html
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import (
+from wheeldesk_testing.e2e import (
     confirm_form,
     db_rows,
     login,
@@ -24,7 +24,7 @@ from wheeldesk.testing.e2e import (
     sim_orders,
     wait_until,
 )
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 

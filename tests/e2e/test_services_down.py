@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from wheeldesk.testing.e2e import login, ready, wait_until
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.e2e import login, ready, wait_until
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ import time
 import httpx
 import nats
 from wheeldesk.schemas.market import QuoteEvent
-from wheeldesk.testing.e2e import login
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.e2e import login
+from wheeldesk_testing.stack import Stack
 
 # KO trades near $60 in the simulator; a price in the 700s can only come from our control call.
 SET_PRICE = 777.0

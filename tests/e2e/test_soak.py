@@ -9,7 +9,7 @@ send received once by Resend (and nothing else), and the web's ledger equal to t
 from __future__ import annotations
 
 import pytest
-from wheeldesk.testing import soak
+from wheeldesk_testing import soak
 
 pytestmark = pytest.mark.slow
 

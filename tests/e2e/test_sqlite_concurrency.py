@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from wheeldesk.testing.procs import ROOT, TEST_TOKEN
+from wheeldesk_testing.procs import ROOT, TEST_TOKEN
 
 MANAGE = ROOT / "services" / "web" / "manage.py"
 SECONDS = 20

@@ -1,6 +1,6 @@
 """Every POST to the web needs the CSRF token, for every URL the URLconf has.
 
-The list of URLs is the web's own URLconf walked (`wheeldesk.testing.urlconf`), so a URL
+The list of URLs is the web's own URLconf walked (`wheeldesk_testing.urlconf`), so a URL
 added later is tried too. A logged-in session (holding its CSRF cookie, as a browser does)
 POSTs to each without the token, then with a wrong one: each answers 403 from the CSRF check,
 the session is still logged in, and no row of the database changed.
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import db_rows, login
-from wheeldesk.testing.stack import Stack
-from wheeldesk.testing.urlconf import all_urls
+from wheeldesk_testing.e2e import db_rows, login
+from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.urlconf import all_urls
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from wheeldesk.testing.e2e import db_rows, form_values, listed_put, login
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.e2e import db_rows, form_values, listed_put, login
+from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
 

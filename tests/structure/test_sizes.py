@@ -27,7 +27,7 @@ EXEMPT_FUNCTIONS = {("services/screener/src/screener/pricing.py", "_implied_vol"
 # Too large already (lines at the time of writing): may shrink, must not grow.
 FILES_OVER: dict[str, int] = {
     "services/tws-sim/src/tws_sim/session.py": 890,
-    "shared/src/wheeldesk/testing/soak.py": 809,
+    "testing/src/wheeldesk_testing/soak.py": 809,
     "services/screener/src/screener/signals.py": 747,
     "services/gateway-bridge/src/gateway_bridge/orders.py": 665,
     "shared/src/wheeldesk/clients.py": 634,
@@ -45,11 +45,11 @@ FUNCTIONS_OVER: dict[tuple[str, str], int] = {
     ("services/screener/src/screener/signals.py", "manage_short"): 137,
     ("scripts/run.py", "main"): 132,
     ("services/web/src/wheeldesk_web/ledger/cycles.py", "_Builder.add"): 125,
-    ("shared/src/wheeldesk/testing/soak.py", "compare_ledger"): 115,
+    ("testing/src/wheeldesk_testing/soak.py", "compare_ledger"): 115,
     ("services/gateway-bridge/src/gateway_bridge/chains.py", "Chains.chain"): 114,
     ("services/tws-sim/src/tws_sim/ticks.py", "quote_ticks"): 114,
-    ("shared/src/wheeldesk/testing/stack.py", "Stack.start"): 112,
-    ("shared/src/wheeldesk/testing/soak.py", "run"): 111,
+    ("testing/src/wheeldesk_testing/stack.py", "Stack.start"): 112,
+    ("testing/src/wheeldesk_testing/soak.py", "run"): 111,
     ("services/screener/src/screener/signals.py", "to_signal"): 99,
     ("services/tws-sim/src/tws_sim/session.py", "Session.place_order"): 98,
     (

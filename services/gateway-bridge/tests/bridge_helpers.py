@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from wheeldesk.clients import SyncBridgeClient
-from wheeldesk.testing.procs import TEST_TOKEN, Proc
+from wheeldesk_testing.procs import TEST_TOKEN, Proc
 
 _client_ids = itertools.count(100 + (os.getpid() % 500) * 10)
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from wheeldesk.testing.procs import Proc, service_proc, tws_sim_proc
+from wheeldesk_testing.procs import Proc, service_proc, tws_sim_proc
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -19,7 +19,7 @@ import pytest
 from bridge_helpers import api, bridge_env, client, ctl
 from gateway_bridge.connection import account_problem
 from wheeldesk.schemas.orders import OrderRequest, OrderStatus
-from wheeldesk.testing.procs import Proc, service_proc, tws_sim_proc
+from wheeldesk_testing.procs import Proc, service_proc, tws_sim_proc
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 from bridge_helpers import api, client, metric
 from wheeldesk.clients import ServiceCallError
 from wheeldesk.schemas.common import DataType
-from wheeldesk.testing.moments import SIM_START
-from wheeldesk.testing.procs import Proc
+from wheeldesk_testing.moments import SIM_START
+from wheeldesk_testing.procs import Proc
 
 SIM_TODAY = SIM_START.date()
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from bridge_helpers import api, bridge_env, metric
-from wheeldesk.testing.procs import Proc, service_proc
+from wheeldesk_testing.procs import Proc, service_proc
 
 
 @pytest.fixture(scope="module")

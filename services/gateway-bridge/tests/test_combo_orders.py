@@ -24,8 +24,8 @@ from wheeldesk.schemas.orders import (
     OrderEvent,
     OrderStatus,
 )
-from wheeldesk.testing.moments import SIM_START
-from wheeldesk.testing.procs import TEST_TOKEN, Proc, service_proc, tws_sim_proc
+from wheeldesk_testing.moments import SIM_START
+from wheeldesk_testing.procs import TEST_TOKEN, Proc, service_proc, tws_sim_proc
 
 
 @pytest.fixture(scope="module")

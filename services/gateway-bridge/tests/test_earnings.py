@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from bridge_helpers import bridge_env, client, ctl, wait_for
 from gateway_bridge.earnings import next_earnings_from_wsh
-from wheeldesk.testing.procs import Proc, service_proc, tws_sim_proc
+from wheeldesk_testing.procs import Proc, service_proc, tws_sim_proc
 
 # ---- the WSH answer parser (IB publishes no schema: read what public clients report) -----------
 

@@ -24,7 +24,7 @@ from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.connection import ConnectionEvent
 from wheeldesk.schemas.market import QuoteEvent
 from wheeldesk.schemas.orders import OrderRequest
-from wheeldesk.testing.procs import Proc
+from wheeldesk_testing.procs import Proc
 
 
 class Poller:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from bridge_helpers import api, ctl
-from wheeldesk.testing.procs import Proc
+from wheeldesk_testing.procs import Proc
 
 STOCK_CACHE_SECONDS = 5.0  # the bridge keeps a whole stock answer this long (marketdata.py)
 

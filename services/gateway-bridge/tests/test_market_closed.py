@@ -19,8 +19,8 @@ from bridge_helpers import bridge_env, client, ctl, wait_for
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.orders import OrderRequest, OrderStatus
-from wheeldesk.testing.moments import NY, SATURDAY
-from wheeldesk.testing.procs import Proc, service_proc, tws_sim_proc
+from wheeldesk_testing.moments import NY, SATURDAY
+from wheeldesk_testing.procs import Proc, service_proc, tws_sim_proc
 
 LAST_CLOSE = datetime(2026, 6, 18, 16, 0, tzinfo=NY)  # Thu; Fri 06-19 is Juneteenth
 NEXT_OPEN = datetime(2026, 6, 22, 9, 30, tzinfo=NY)  # Mon

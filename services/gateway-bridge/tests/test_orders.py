@@ -17,7 +17,7 @@ from wheeldesk.schemas.orders import (
     OrderRequest,
     OrderStatus,
 )
-from wheeldesk.testing.procs import TEST_TOKEN, Proc, service_proc, tws_sim_proc
+from wheeldesk_testing.procs import TEST_TOKEN, Proc, service_proc, tws_sim_proc
 
 
 @pytest.fixture(scope="module")

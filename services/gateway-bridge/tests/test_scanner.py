@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from bridge_helpers import api, ctl
-from wheeldesk.testing.procs import Proc
+from wheeldesk_testing.procs import Proc
 
 
 def ib_requests(sim: Proc, name: str) -> int:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bridge_helpers import api, bridge_env, ctl, wait_for
 from gateway_bridge.connection import AnsweredErrors, RetriedConnects, quiet_answered_errors
-from wheeldesk.testing.procs import Proc
+from wheeldesk_testing.procs import Proc
 
 EASTERN = ZoneInfo("America/New_York")
 

@@ -1,6 +1,6 @@
 """Notifier fixtures: a real notifier process on its own nats-server, sending to a fake Resend.
 
-`fake_resend`, `fresh_nats` and `service_factory` come from the `wheeldesk.testing.fixtures`
+`fake_resend`, `fresh_nats` and `service_factory` come from the `wheeldesk_testing.fixtures`
 plugin. Each test gets its own nats-server because the EMAIL stream is a work queue: a
 leftover message from one test must not be sent by the next one's notifier.
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from wheeldesk.testing.procs import TEST_TOKEN, Proc
+from wheeldesk_testing.procs import TEST_TOKEN, Proc
 
 FAST_RETRIES = {
     "EMAIL_MAX_ATTEMPTS": "4",

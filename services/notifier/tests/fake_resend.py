@@ -1,5 +1,5 @@
-"""The fake Resend server lives in `wheeldesk.testing.fake_resend` so web and e2e tests share it."""
+"""The fake Resend server lives in `wheeldesk_testing.fake_resend` so web and e2e tests share it."""
 
-from wheeldesk.testing.fake_resend import FakeEmail, FakeRequest, FakeResend
+from wheeldesk_testing.fake_resend import FakeEmail, FakeRequest, FakeResend
 
 __all__ = ["FakeEmail", "FakeRequest", "FakeResend"]

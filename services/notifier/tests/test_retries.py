@@ -79,7 +79,7 @@ def test_rejected_request_fails_at_once_without_retries(start_notifier, api, fak
 
 
 def test_network_errors_are_retried_then_failed(start_notifier, api):
-    from wheeldesk.testing.procs import free_port
+    from wheeldesk_testing.procs import free_port
 
     client = api(start_notifier(RESEND_API_URL=f"http://127.0.0.1:{free_port()}"))
     r = client.post("/v1/emails", json=EMAIL)

@@ -137,7 +137,7 @@ def test_price_endpoint_american_and_dividend_yield_in_percent() -> None:
     from fastapi.testclient import TestClient
     from screener.app import build_app
     from screener.settings import ScreenerSettings
-    from wheeldesk.testing.procs import free_port
+    from wheeldesk_testing.procs import free_port
 
     settings = ScreenerSettings(
         internal_api_token="t",

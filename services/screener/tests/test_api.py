@@ -19,8 +19,8 @@ from wheeldesk.schemas.market import (
     Quote,
 )
 from wheeldesk.schemas.screener import Criteria, ScanRequest, SymbolData
-from wheeldesk.testing.moments import SIM_START
-from wheeldesk.testing.procs import free_port
+from wheeldesk_testing.moments import SIM_START
+from wheeldesk_testing.procs import free_port
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

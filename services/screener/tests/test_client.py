@@ -6,8 +6,8 @@ import pytest
 from wheeldesk.clients import ServiceCallError, SyncScreenerClient
 from wheeldesk.schemas.market import Quote
 from wheeldesk.schemas.screener import ScanRequest, SymbolData
-from wheeldesk.testing.moments import SIM_START
-from wheeldesk.testing.procs import free_port
+from wheeldesk_testing.moments import SIM_START
+from wheeldesk_testing.procs import free_port
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from ib_insync import Stock
 from twssim_helpers import connect, ctl, wait_for
-from wheeldesk.testing.moments import SIM_START
+from wheeldesk_testing.moments import SIM_START
 
 
 async def test_fast_clock_expires_the_short_put_by_itself(tws_sim_factory) -> None:

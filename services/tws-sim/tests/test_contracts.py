@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from ib_insync import Contract, Option, Stock
 from twssim_helpers import connect
-from wheeldesk.testing.moments import SIM_START
+from wheeldesk_testing.moments import SIM_START
 
 SIM_TODAY = SIM_START.date()  # tws-sim's pinned "today" (New York)
 

@@ -2,7 +2,7 @@
 are closed, early closes end at 13:00, expiries move off holidays, history skips them, and
 outside regular hours quotes, frozen data and orders behave as on IB.
 
-Every test pins its moment from `wheeldesk.testing.moments`.
+Every test pins its moment from `wheeldesk_testing.moments`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from ib_insync import IB, LimitOrder, Option, Stock
 from twssim_helpers import connect, ctl, wait_for
-from wheeldesk.testing.moments import (
+from wheeldesk_testing.moments import (
     AFTER_CLOSE,
     EARLY_CLOSE,
     GOOD_FRIDAY,

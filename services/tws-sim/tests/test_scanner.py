@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from ib_insync import IB, ScannerSubscription, Stock, TagValue
 from twssim_helpers import connect, ctl
-from wheeldesk.testing.procs import Proc, tws_sim_proc
+from wheeldesk_testing.procs import Proc, tws_sim_proc
 
 WHEEL_SCANS = [
     "HIGH_OPT_IMP_VOLAT",

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from ib_insync import IB
-from wheeldesk.testing.procs import Proc
+from wheeldesk_testing.procs import Proc
 
 _client_ids = itertools.count(100)
 

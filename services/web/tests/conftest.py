@@ -18,7 +18,7 @@ from wheeldesk.markettime import BROKER_CLOCK
 from wheeldesk.schemas.account import Account, Position
 from wheeldesk.schemas.market import Fundamentals, Quote, StockInfo
 from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest, OrderStatus
-from wheeldesk.testing.moments import SIM_START
+from wheeldesk_testing.moments import SIM_START
 
 EXPIRY = SIM_START.date() + timedelta(days=30)  # 30 DTE on the pinned broker clock
 

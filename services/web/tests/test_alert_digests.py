@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from web_factories import new_signal
 from wheeldesk.schemas.email import EmailRequest
-from wheeldesk.testing.moments import SIM_START
+from wheeldesk_testing.moments import SIM_START
 from wheeldesk_web.alerts import emails
 from wheeldesk_web.alerts.models import EmailedSignal, SavedScan
 from wheeldesk_web.preferences.models import UserConfig

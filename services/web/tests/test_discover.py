@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth import get_user_model
 from pydantic import SecretStr
-from wheeldesk.testing.procs import TEST_TOKEN, Proc, free_port, service_proc, tws_sim_proc
+from wheeldesk_testing.procs import TEST_TOKEN, Proc, free_port, service_proc, tws_sim_proc
 from wheeldesk_web.config import SETTINGS
 from wheeldesk_web.discover import services
 from wheeldesk_web.discover.models import SavedDiscovery
@@ -182,7 +182,7 @@ def test_bridge_down_is_a_banner_not_a_traceback(client, trader, monkeypatch) ->
 
 def test_scheduled_discoveries_record_new_names_once_a_trading_day(client, trader, live) -> None:  # type: ignore[no-untyped-def]
     from django.core.management import call_command
-    from wheeldesk.testing.moments import SIM_START
+    from wheeldesk_testing.moments import SIM_START
     from wheeldesk_web.alerts.worker import Worker
 
     SavedDiscovery.objects.create(

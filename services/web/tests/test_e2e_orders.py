@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def wheel_stack():  # type: ignore[no-untyped-def]
-    from wheeldesk.testing.stack import Stack
+    from wheeldesk_testing.stack import Stack
 
     stack = Stack.start(worker=True)
     yield stack
@@ -31,7 +31,7 @@ def module_browser():  # type: ignore[no-untyped-def]
     """This module's own Chromium, closed with the module: Playwright's sync API keeps an
     event loop running while it is open, which later asyncio tests must not inherit."""
     from playwright.sync_api import sync_playwright
-    from wheeldesk.testing.fixtures import CHROMIUM, CHROMIUM_ARGS
+    from wheeldesk_testing.fixtures import CHROMIUM, CHROMIUM_ARGS
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from wheeldesk import subjects
 from wheeldesk.natsconn import ensure_streams, publish_event
 from wheeldesk.schemas.orders import ExecutionEvent, Fill
-from wheeldesk.testing.procs import nats_proc
+from wheeldesk_testing.procs import nats_proc
 from wheeldesk_web.ledger.consumer import consume
 from wheeldesk_web.ledger.models import Execution, WheelCycle
 

@@ -11,7 +11,7 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from pydantic import ValidationError
 from wheeldesk.clients import ServiceCallError, SyncNotifierClient
-from wheeldesk.testing.procs import TEST_TOKEN, free_port
+from wheeldesk_testing.procs import TEST_TOKEN, free_port
 from wheeldesk_web.alerts.models import Notification
 from wheeldesk_web.alerts.worker import Worker
 from wheeldesk_web.config import SETTINGS

@@ -19,7 +19,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from wheeldesk.clients import ServiceCallError
 from wheeldesk.schemas.orders import Order, OrderRequest, OrderStatus
-from wheeldesk.testing.moments import SIM_START
+from wheeldesk_testing.moments import SIM_START
 from wheeldesk_web.ledger.models import Execution, WheelCycle
 from wheeldesk_web.orders.models import Order as WebOrder
 from wheeldesk_web.orders.models import OrderAudit, TradingConfig

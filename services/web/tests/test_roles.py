@@ -22,8 +22,8 @@ from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import reverse
 from wheeldesk.clients import ServiceCallError
-from wheeldesk.testing.moments import SIM_START
-from wheeldesk.testing.urlconf import all_urls
+from wheeldesk_testing.moments import SIM_START
+from wheeldesk_testing.urlconf import all_urls
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from django.urls import reverse
 from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.orders import Order, OrderRequest, OrderStatus
 from wheeldesk.schemas.screener import ScanResult
-from wheeldesk.testing.moments import SIM_START
+from wheeldesk_testing.moments import SIM_START
 from wheeldesk_web.orders.models import Order as WebOrder
 from wheeldesk_web.orders.services import refresh
 from wheeldesk_web.signals import capacity

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.template import Context, Template
 from django.utils import timezone
 from wheeldesk.schemas.screener import ScanJob, ScanResult
-from wheeldesk.testing.moments import SIM_START
+from wheeldesk_testing.moments import SIM_START
 from wheeldesk_web.signals import services as signal_services
 from wheeldesk_web.signals.models import ScanRun, Signal
 

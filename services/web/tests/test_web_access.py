@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import resolve
-from wheeldesk.testing.urlconf import all_urls
+from wheeldesk_testing.urlconf import all_urls
 
 pytestmark = pytest.mark.django_db
 

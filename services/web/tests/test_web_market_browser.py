@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from wheeldesk.testing.stack import Stack
+from wheeldesk_testing.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,7 +39,7 @@ def module_browser() -> Iterator[Browser]:
     """This module's own Chromium, closed with the module (Playwright's sync API keeps an
     event loop running while it is open, which later asyncio tests must not inherit)."""
     from playwright.sync_api import sync_playwright
-    from wheeldesk.testing.fixtures import CHROMIUM, CHROMIUM_ARGS
+    from wheeldesk_testing.fixtures import CHROMIUM, CHROMIUM_ARGS
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -87,8 +87,8 @@ def test_metrics_of_the_served_web_count_streams_on_every_worker(stack) -> None:
     import time
 
     import httpx
-    from wheeldesk.testing.e2e import login
-    from wheeldesk.testing.procs import TEST_TOKEN
+    from wheeldesk_testing.e2e import login
+    from wheeldesk_testing.procs import TEST_TOKEN
 
     name = "wheeldesk_web_sse_connections_total"
 

@@ -15,8 +15,8 @@ from django.core.cache import cache
 from wheeldesk.schemas.market import Fundamentals, OptionContract
 from wheeldesk.schemas.screener import Criteria, Rejection, ScanResult
 from wheeldesk.schemas.screener import Signal as SignalSchema
-from wheeldesk.testing.moments import SIM_START
-from wheeldesk.testing.procs import free_port
+from wheeldesk_testing.moments import SIM_START
+from wheeldesk_testing.procs import free_port
 from wheeldesk_web.config import SETTINGS
 from wheeldesk_web.core import status
 from wheeldesk_web.preferences.models import CRITERIA_FIELDS, UserConfig

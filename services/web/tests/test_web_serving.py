@@ -14,8 +14,8 @@ import httpx
 from wheeldesk import subjects
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.market import QuoteEvent
-from wheeldesk.testing.e2e import SSEReader, publish_raw, wait_until
-from wheeldesk.testing.procs import free_port
+from wheeldesk_testing.e2e import SSEReader, publish_raw, wait_until
+from wheeldesk_testing.procs import free_port
 
 MANAGE = Path(__file__).resolve().parents[1] / "manage.py"
 

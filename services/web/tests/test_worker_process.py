@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from wheeldesk.testing.procs import ROOT, TEST_TOKEN, free_port
+from wheeldesk_testing.procs import ROOT, TEST_TOKEN, free_port
 
 MANAGE = ROOT / "services" / "web" / "manage.py"
 

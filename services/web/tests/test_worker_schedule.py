@@ -14,7 +14,7 @@ from web_factories import new_signal
 from wheeldesk.clients import ServiceCallError
 from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest
-from wheeldesk.testing.moments import SIM_START
+from wheeldesk_testing.moments import SIM_START
 from wheeldesk_web.alerts.models import EmailedSignal, Notification, SavedScan
 from wheeldesk_web.alerts.schedule import EASTERN as NY
 from wheeldesk_web.alerts.schedule import market_open, parse_every

@@ -1,7 +1,7 @@
 """Stored rows the web's tests build again and again, with one set of plain defaults.
 
 A test overrides the fields it asserts on; the rest are an ordinary 30-DTE cash-secured put
-on the pinned broker clock (wheeldesk.testing.moments.SIM_START).
+on the pinned broker clock (wheeldesk_testing.moments.SIM_START).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from wheeldesk.testing.moments import SIM_START
+from wheeldesk_testing.moments import SIM_START
 from wheeldesk_web.signals.models import ScanRun, Signal
 
 EXPIRY = SIM_START.date() + timedelta(days=30)

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import nats
 
-from wheeldesk.testing.procs import Proc
-from wheeldesk.testing.stack import MANAGE, Stack
+from wheeldesk_testing.procs import Proc
+from wheeldesk_testing.stack import MANAGE, Stack
 
 # A Saturday: a worker pretending it is now only consumes NATS and sends its outbox (no
 # scheduled sync or scan that would also bring orders and fills up to date).

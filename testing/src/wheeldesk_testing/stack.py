@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from wheeldesk.testing.procs import (
+from wheeldesk_testing.procs import (
     ROOT,
     TEST_TOKEN,
     Proc,

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from wheeldesk.testing.procs import free_port
+from wheeldesk_testing.procs import free_port
 
 SUPERUSER = "postgres"
 

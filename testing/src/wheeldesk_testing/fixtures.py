@@ -1,14 +1,14 @@
-"""Pytest plugin (loaded with `-p wheeldesk.testing.fixtures`): real components on free ports."""
+"""Pytest plugin (loaded with `-p wheeldesk_testing.fixtures`): real components on free ports."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 import pytest
-
 from wheeldesk.markettime import BROKER_CLOCK
-from wheeldesk.testing.moments import SIM_START
-from wheeldesk.testing.procs import TEST_TOKEN, Proc, nats_proc, service_proc, tws_sim_proc
+
+from wheeldesk_testing.moments import SIM_START
+from wheeldesk_testing.procs import TEST_TOKEN, Proc, nats_proc, service_proc, tws_sim_proc
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +85,7 @@ def service_factory() -> Iterator[Callable[..., Proc]]:
 @pytest.fixture
 def fake_resend():  # type: ignore[no-untyped-def]
     """A fake Resend HTTP server (`.url` for RESEND_API_URL, `.emails`, `.fail_next()`, ...)."""
-    from wheeldesk.testing.fake_resend import FakeResend
+    from wheeldesk_testing.fake_resend import FakeResend
 
     with FakeResend() as fake:
         yield fake
@@ -110,7 +110,7 @@ CHROMIUM_ARGS = [
 def postgres_server():  # type: ignore[no-untyped-def]
     """A real PostgreSQL server for the session (testing/postgres.py; `make postgres` installs
     it). `postgres_server.create_database(name)` gives a fresh database's DATABASE_URL."""
-    from wheeldesk.testing.postgres import PostgresServer, available
+    from wheeldesk_testing.postgres import PostgresServer, available
 
     if not available():
         pytest.skip("PostgreSQL is not installed: `make postgres`")
@@ -121,8 +121,8 @@ def postgres_server():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def stack():  # type: ignore[no-untyped-def]
-    """Every Wheeldesk process on free ports (see `wheeldesk.testing.stack.Stack`)."""
-    from wheeldesk.testing.stack import Stack
+    """Every Wheeldesk process on free ports (see `wheeldesk_testing.stack.Stack`)."""
+    from wheeldesk_testing.stack import Stack
 
     started = Stack.start()
     yield started

@@ -50,12 +50,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from wheeldesk.markettime import expiry_moment
-from wheeldesk.testing.e2e import form_values, login, ready
-from wheeldesk.testing.fake_resend import FakeResend
-from wheeldesk.testing.procs import TEST_TOKEN, Proc
-from wheeldesk.testing.stack import Stack
+
+from wheeldesk_testing.e2e import form_values, login, ready
+from wheeldesk_testing.fake_resend import FakeResend
+from wheeldesk_testing.procs import TEST_TOKEN, Proc
+from wheeldesk_testing.stack import Stack
 
 # Cheap, liquid names (collateral ≈ $2–6k a contract) with a dollar or half-dollar strike grid;
 # none is held at the start (tws-sim starts with KO shares and an AAPL put).

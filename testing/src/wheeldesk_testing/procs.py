@@ -19,11 +19,11 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-
 from wheeldesk import natsconn
-from wheeldesk.testing.moments import SIM_START, iso
 
-ROOT = Path(__file__).resolve().parents[4]
+from wheeldesk_testing.moments import SIM_START, iso
+
+ROOT = Path(__file__).resolve().parents[3]
 TEST_TOKEN = "test-internal-token-0123456789"
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from wheeldesk.testing.procs import free_port
+from wheeldesk_testing.procs import free_port
 
 
 @dataclass
