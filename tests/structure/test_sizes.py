@@ -28,7 +28,6 @@ EXEMPT_FUNCTIONS = {("services/screener/src/screener/pricing.py", "_implied_vol"
 FILES_OVER: dict[str, int] = {
     "services/tws-sim/src/tws_sim/session.py": 890,
     "testing/src/wheeldesk_testing/soak.py": 809,
-    "services/screener/src/screener/signals.py": 747,
     "services/gateway-bridge/src/gateway_bridge/orders.py": 665,
     "shared/src/wheeldesk/clients.py": 634,
     "shared/tests/test_clients.py": 604,
@@ -36,13 +35,11 @@ FILES_OVER: dict[str, int] = {
     "services/web/src/wheeldesk_web/orders/services.py": 513,
 }
 FUNCTIONS_OVER: dict[tuple[str, str], int] = {
-    ("services/screener/src/screener/signals.py", "evaluate"): 156,
     (
         "services/web/tests/test_ledger_flex.py",
         "test_flex_import_builds_the_cycles_it_describes",
     ): 149,
     ("services/gateway-bridge/src/gateway_bridge/api.py", "router"): 137,
-    ("services/screener/src/screener/signals.py", "manage_short"): 137,
     ("scripts/run.py", "main"): 132,
     ("services/web/src/wheeldesk_web/ledger/cycles.py", "_Builder.add"): 125,
     ("testing/src/wheeldesk_testing/soak.py", "compare_ledger"): 115,
@@ -50,13 +47,11 @@ FUNCTIONS_OVER: dict[tuple[str, str], int] = {
     ("services/tws-sim/src/tws_sim/ticks.py", "quote_ticks"): 114,
     ("testing/src/wheeldesk_testing/stack.py", "Stack.start"): 112,
     ("testing/src/wheeldesk_testing/soak.py", "run"): 111,
-    ("services/screener/src/screener/signals.py", "to_signal"): 99,
     ("services/tws-sim/src/tws_sim/session.py", "Session.place_order"): 98,
     (
         "services/gateway-bridge/tests/test_faults.py",
         "test_expiry_settlements_reach_nats_as_assignment_exercise_and_expiration",
     ): 86,
-    ("services/screener/src/screener/signals.py", "close_signal"): 84,
     ("services/tws-sim/src/tws_sim/messages.py", "open_order"): 84,
     ("shared/tests/test_nats_permissions.py", "test_each_service_does_its_own_work_on_the_bus"): 83,
     (
