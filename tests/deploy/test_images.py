@@ -3,7 +3,8 @@
 The build stage's context is laid out from the Dockerfile's own COPY lines, its RUN lines
 (`uv sync --package <svc> --frozen --no-dev ...`) are run into a fresh environment, and the
 service is started from that environment, outside the repository, and must answer /healthz.
-A dependency missing from a service's pyproject.toml, a file the Dockerfile forgets to copy, or
+The harness (testing/, dev-only) must be absent from each, and from `uv sync --package <svc>
+--no-dev` in the whole workspace. A dependency missing from a service's pyproject.toml, a file the Dockerfile forgets to copy, or
 an import of another service's code fails here.
 """
 
@@ -26,6 +27,9 @@ from deploy_helpers import ROOT, SERVICES, Service, replay_build_stage, stages
 from wheeldesk_testing.procs import TEST_TOKEN, Proc, free_port
 
 OTHER_PACKAGES = {s.module for s in SERVICES}
+# The test harness (testing/, a dev-only workspace member) and what only it needs: no image and
+# no service's `--no-dev` sync may carry them.
+HARNESS = ("wheeldesk_testing", "wheeldesk-testing", "pytest")
 STOP_GRACE_SECONDS = 30  # compose's stop_grace_period
 
 
@@ -83,9 +87,45 @@ def test_each_venv_holds_only_its_own_service(installed: dict[str, Path]) -> Non
         assert present == {service.module}, f"{service.name} venv holds {present}"
         assert (site / "wheeldesk").is_dir()
         assert not list(site.glob("__editable__*")), "the image installs wheels, not editables"
+        harness = sorted(
+            p.name
+            for p in site.iterdir()
+            if p.name.lower().startswith(("wheeldesk_testing", "pytest"))
+        )
+        assert harness == [], f"{service.name} image carries the test harness: {harness}"
     assert not list(
         next((installed["gateway-bridge"] / "lib").glob("python3*/site-packages")).glob("django")
     ), "the bridge image must not carry Django"
+
+
+def uv_export(*args: str) -> list[str]:
+    """The requirement lines `uv sync` with these arguments would install, from uv.lock."""
+    uv = shutil.which("uv") or str(Path.home() / ".local/bin/uv")
+    result = subprocess.run(
+        [uv, "export", "--frozen", "--no-hashes", "--no-header", "--no-annotate", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_no_dev_sync_of_a_service_installs_no_harness(service: Service) -> None:
+    """`uv sync --package <svc> --frozen --no-dev` in the whole workspace (testing/ present)."""
+    lines = uv_export("--package", service.package, "--no-dev")
+    assert f"-e ./{service.dockerfile.parent.relative_to(ROOT)}" in lines, lines
+    carried = [line for line in lines if any(h in line for h in ("testing", "pytest"))]
+    assert carried == [], f"{service.name}'s production install carries {carried}"
+
+
+def test_the_development_sync_does_install_the_harness() -> None:
+    """The other side of the check above: the workspace's dev group is where the harness is."""
+    lines = uv_export("--all-packages")
+    assert "-e ./testing" in lines
+    assert any(line.startswith("pytest==") for line in lines)
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
