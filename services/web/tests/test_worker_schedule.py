@@ -16,9 +16,9 @@ from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest
 from wheeldesk_testing.moments import SIM_START
 from wheeldesk_web.alerts.models import EmailedSignal, Notification, SavedScan
-from wheeldesk_web.alerts.schedule import EASTERN as NY
-from wheeldesk_web.alerts.schedule import market_open, parse_every
 from wheeldesk_web.alerts.worker import Worker
+from wheeldesk_web.core.schedule import EASTERN as NY
+from wheeldesk_web.core.schedule import market_open, parse_every
 from wheeldesk_web.signals.models import ScanRun, Signal
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from wheeldesk_web.alerts.models import AlertPreferences, Notification, SavedScan
-from wheeldesk_web.alerts.schedule import schedule_summary
+from wheeldesk_web.core.schedule import schedule_summary
 from wheeldesk_web.preferences.models import UserConfig
 
 

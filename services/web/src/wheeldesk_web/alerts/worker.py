@@ -19,8 +19,8 @@ from django.core.management.base import CommandError
 
 from wheeldesk_web.alerts import emails
 from wheeldesk_web.alerts.models import WorkerState
-from wheeldesk_web.alerts.schedule import EASTERN as NY
-from wheeldesk_web.alerts.schedule import market_open
+from wheeldesk_web.core.schedule import EASTERN as NY
+from wheeldesk_web.core.schedule import market_open
 
 log = logging.getLogger(__name__)
 

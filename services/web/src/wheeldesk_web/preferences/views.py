@@ -3,7 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from wheeldesk_web.alerts.schedule import schedule_summary
+from wheeldesk_web.core.schedule import schedule_summary
 from wheeldesk_web.preferences.forms import UserConfigForm
 from wheeldesk_web.preferences.models import UserConfig
 
