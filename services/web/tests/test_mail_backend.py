@@ -16,7 +16,7 @@ from wheeldesk_web.alerts.models import Notification
 from wheeldesk_web.alerts.worker import Worker
 from wheeldesk_web.config import SETTINGS
 
-BACKEND = "wheeldesk_web.core.mail.NotifierEmailBackend"
+BACKEND = "wheeldesk_web.alerts.mail.NotifierEmailBackend"
 
 
 @pytest.fixture

@@ -160,7 +160,7 @@ def test_settings_no_console_mail_no_implicit_localhost(tmp_path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     hosts, backend, debug = json.loads(out.stdout.strip().splitlines()[-1])
     assert hosts == ["wheeldesk.example.com"]  # no implicit 127.0.0.1 / localhost
-    assert backend == "wheeldesk_web.core.mail.NotifierEmailBackend" and debug is False
+    assert backend == "wheeldesk_web.alerts.mail.NotifierEmailBackend" and debug is False
 
 
 @pytest.mark.parametrize("raw", ["¹", "٣", "3x", "-3", " 3", "9" * 30])

@@ -99,7 +99,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # Django's own mail (password reset) goes through the notifier, the only holder of the key, in
 # every mode: never Django's SMTP default (a reset would be a 500) nor a console/file backend
 # that would silently keep production mail on the server.
-EMAIL_BACKEND = "wheeldesk_web.core.mail.NotifierEmailBackend"
+EMAIL_BACKEND = "wheeldesk_web.alerts.mail.NotifierEmailBackend"
 
 # Brute force. Sign-in: django-axes locks a username from one address after AXES_FAILURE_LIMIT
 # wrong passwords for AXES_COOLOFF_TIME (the page says so; even the right password is refused

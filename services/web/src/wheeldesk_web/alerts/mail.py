@@ -54,7 +54,7 @@ def to_request(message: EmailMessage) -> EmailRequest:
 
 
 class NotifierEmailBackend(BaseEmailBackend):
-    """`EMAIL_BACKEND = "wheeldesk_web.core.mail.NotifierEmailBackend"`.
+    """`EMAIL_BACKEND = "wheeldesk_web.alerts.mail.NotifierEmailBackend"`.
 
     Options (for `get_connection(...)`): `notifier_url`, `token`, `timeout`, `attempts`,
     `keep_when_down` (default on: keep the message for the worker rather than fail); they
