@@ -2,6 +2,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 
+from wheeldesk_web.preferences.models import UserConfig
+
 DEMO_SCAN_TIMES = "09:45,10:45,11:45,12:45,13:45,14:45,15:45"
 
 
@@ -31,8 +33,6 @@ class Command(BaseCommand):
         )
         # The demo shows the morning routine working: scans on a schedule, new signals
         # emailed (to the console outbox). Only on creation: a demo user's own choices stay.
-        from wheeldesk_web.preferences.models import UserConfig
-
         if routine and not UserConfig.objects.filter(user=user).exists():
             UserConfig.objects.create(
                 user=user,
