@@ -276,6 +276,9 @@ def test_status_mapping() -> None:
     assert map_status("Submitted", 0, False) == OrderStatus.SUBMITTED
     assert map_status("Submitted", 1, False) == OrderStatus.PARTIALLY_FILLED
     assert map_status("Filled", 1, False) == OrderStatus.FILLED
+    # IB's execution arrives before its "Filled": the one completing the order is its fill.
+    assert map_status("Submitted", 2, False, 2) == OrderStatus.FILLED
+    assert map_status("Submitted", 1, False, 2) == OrderStatus.PARTIALLY_FILLED
     assert map_status("Cancelled", 0, True) == OrderStatus.REJECTED
     assert map_status("Cancelled", 0, False) == OrderStatus.CANCELLED
     assert map_status("PendingSubmit", 0, False) == OrderStatus.PENDING

@@ -24,8 +24,13 @@ from gateway_bridge.marketdata import num
 UNSET = 1.7976931348623157e308  # IB's UNSET_DOUBLE
 
 
-def map_status(ib_status: str, filled: float, rejected: bool) -> OrderStatus:
-    if ib_status == "Filled":
+def map_status(
+    ib_status: str, filled: float, rejected: bool, quantity: float | None = None
+) -> OrderStatus:
+    """Our status of an IB order. IB reports an execution before the order's "Filled": an
+    execution that completes the order's quantity is its fill, never a passing "partially
+    filled" (the order's history would show one for a one-contract order)."""
+    if ib_status == "Filled" or (quantity and filled >= quantity - 1e-9):
         return OrderStatus.FILLED
     if ib_status in ("Cancelled", "ApiCancelled", "Inactive"):
         return OrderStatus.REJECTED if rejected else OrderStatus.CANCELLED
@@ -166,7 +171,7 @@ def order_from_trade(
         client_order_id=o.orderRef or request.client_order_id,
         account_id=o.account or None,
         request=request,
-        status=map_status(s.status, filled, rejected),
+        status=map_status(s.status, filled, rejected, float(o.totalQuantity or 0)),
         ib_status=s.status or None,
         filled=filled,
         remaining=float(s.remaining if s.remaining not in (None, UNSET) else 0)

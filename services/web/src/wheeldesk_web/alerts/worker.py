@@ -156,8 +156,7 @@ class Worker:
         from wheeldesk.clients import ServiceCallError
 
         from wheeldesk_web.ledger.services import backfill, sync_positions
-        from wheeldesk_web.orders.models import Order
-        from wheeldesk_web.orders.services import refresh
+        from wheeldesk_web.orders.state import sync_working
 
         # Executions the NATS consumer never saw: an expiry settling (or a fill) while the
         # bridge was reconnecting to IBKR is not published, but IBKR still lists it. Stored
@@ -175,8 +174,7 @@ class Worker:
             sync_positions(bridge.positions(), now)
         except ServiceCallError as exc:
             log.info("positions not reconciled with the ledger: %s", exc.message)
-        for order in Order.objects.filter(status__in=Order.WORKING):
-            refresh(order, bridge)
+        sync_working(bridge)  # the one reconciliation of orders with the bridge
         emails.queue_order_fills()
         emails.check_connection(bridge, now)
         emails.check_expiring_itm(bridge, now.date())

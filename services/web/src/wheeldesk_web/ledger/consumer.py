@@ -32,7 +32,7 @@ CONSUMERS = {
 def handle(subject: str, data: bytes) -> None:
     """Store one event (sync: runs in a thread with its own DB connection)."""
     from wheeldesk_web.ledger.services import record_fills
-    from wheeldesk_web.orders.services import apply_order_event
+    from wheeldesk_web.orders.state import apply_order_event
 
     close_old_connections()
     if subject.startswith(subjects.EXECUTION_PREFIX + "."):

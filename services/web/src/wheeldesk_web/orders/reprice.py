@@ -14,7 +14,8 @@ from wheeldesk.clients import ServiceCallError, SyncBridgeClient
 from wheeldesk.schemas.orders import OrderModify
 
 from wheeldesk_web.orders.models import Order
-from wheeldesk_web.orders.services import OrderRefused, _explain, apply_bridge_order, audit
+from wheeldesk_web.orders.services import OrderRefused, _explain
+from wheeldesk_web.orders.state import apply_bridge_order, audit
 
 DEFAULT_STEP = Decimal("0.05")  # a multiple of every US option tick under $3
 

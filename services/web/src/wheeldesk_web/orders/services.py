@@ -12,10 +12,9 @@ import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 from pydantic import BaseModel
 from wheeldesk.clients import ServiceCallError, SyncBridgeClient
@@ -24,14 +23,19 @@ from wheeldesk.schemas.orders import ComboOrderRequest, OrderPreview
 from wheeldesk.schemas.orders import Order as BridgeOrder
 
 from wheeldesk_web.core.clock import broker_today
-from wheeldesk_web.ledger.cycles import dec
 from wheeldesk_web.orders.checks import Check, Limits, Ticket, blocked, run_checks
-from wheeldesk_web.orders.models import Order, OrderAudit, OrderStatusChange, TradingConfig
+from wheeldesk_web.orders.models import Order, TradingConfig
+from wheeldesk_web.orders.state import (  # noqa: F401 (re-exported: the writers' old home)
+    apply_bridge_order,
+    apply_order_event,
+    audit,
+    move,
+    reconcile,
+    refresh,
+)
 from wheeldesk_web.signals import capacity
-from wheeldesk_web.signals.services import follow_order
 
 log = logging.getLogger(__name__)
-LOST_AFTER = timedelta(minutes=15)
 
 
 class OrderRefused(Exception):
@@ -40,17 +44,6 @@ class OrderRefused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def audit(order: Order | None, action: str, detail: str = "", user=None, **data) -> None:  # type: ignore[no-untyped-def]
-    OrderAudit.objects.create(
-        order=order,
-        client_order_id=order.client_order_id if order else "",
-        user=user if user is not None and getattr(user, "is_authenticated", False) else None,
-        action=action,
-        detail=detail[:2000],
-        data={k: (str(v) if isinstance(v, Decimal | date) else v) for k, v in data.items()},
-    )
 
 
 def limits() -> Limits:
@@ -259,7 +252,7 @@ def _not_connected(exc: ServiceCallError) -> bool:
 
 def _not_sent(order: Order, exc: ServiceCallError, user) -> OrderRefused:  # type: ignore[no-untyped-def]
     message = f"not sent — IBKR disconnected ({exc.message}); nothing was placed"
-    _set_status(order, Order.NOT_SENT, message)
+    move(order, Order.NOT_SENT, message, allowed_from={Order.PREVIEWED, Order.SENDING})
     audit(order, "refused", message, user, code=exc.code, status=exc.status)
     return OrderRefused(
         "Not sent — IBKR disconnected: nothing was placed. "
@@ -333,15 +326,12 @@ def claim_and_send(
     """The one claim of the row (a conditional UPDATE: of two confirms only one gets it) and
     the one place call, with what each way of failing means for the order. Single orders and
     roll combos both go through here."""
-    with transaction.atomic():
-        claimed = Order.objects.filter(pk=order.pk, status__in=Order.DRAFT).update(
-            status=Order.SENDING, sent_at=timezone.now(), updated=timezone.now()
-        )
-    order.refresh_from_db()
+    claimed = move(
+        order, Order.SENDING, "confirmed by user", allowed_from=Order.DRAFT, sent_at=timezone.now()
+    )
     if not claimed:
         audit(order, "duplicate", f"already {order.status}", user)
         return order
-    _history(order, Order.SENDING, "confirmed by user")
     audit(order, "send", "", user, request=request.model_dump(mode="json"))
     try:
         result = place()
@@ -350,7 +340,7 @@ def claim_and_send(
             raise _not_sent(order, exc, user) from exc
         if exc.unavailable:
             # Did it reach IB? Ask the bridge's order list; never send it again.
-            _set_status(order, Order.UNKNOWN, f"answer lost: {exc.message}")
+            move(order, Order.UNKNOWN, f"answer lost: {exc.message}", allowed_from={Order.SENDING})
             audit(order, "error", f"answer lost ({exc.message}); reconciling", user)
             reconcile(order, bridge)
             return order
@@ -359,61 +349,15 @@ def claim_and_send(
         if exc.status == 422:
             # Nothing reached IB and the ticket can be fixed (e.g. a limit outside the
             # market): back to preview, same client_order_id.
-            _set_status(order, Order.PREVIEWED, message)
+            move(order, Order.PREVIEWED, message, allowed_from={Order.SENDING})
             raise OrderRefused(
                 f"Not sent: {message}. Adjust the {what} and confirm again."
             ) from exc
-        _set_status(order, Order.REFUSED, message)
+        move(order, Order.REFUSED, message, allowed_from={Order.SENDING})
         raise OrderRefused(message) from exc
     kind = "combo order" if what == "roll" else "order"
     audit(order, "sent", f"IB {kind} {result.order_id}", user)
     apply_bridge_order(order, result)
-    return order
-
-
-def reconcile(order: Order, bridge: SyncBridgeClient) -> bool:
-    """Find a sent order in the bridge's list by client_order_id; True when found."""
-    try:
-        listed = bridge.orders()
-    except ServiceCallError as exc:
-        log.info("reconcile %s: bridge unavailable (%s)", order.client_order_id, exc.message)
-        return False
-    for b in listed:
-        if b.client_order_id == order.client_order_id:
-            audit(order, "reconcile", f"found as IB order {b.order_id}")
-            apply_bridge_order(order, b)
-            return True
-    return False
-
-
-def refresh(order: Order, bridge: SyncBridgeClient) -> Order:
-    """Bring a working order up to date from the bridge (status page, worker)."""
-    if order.is_terminal or order.status == Order.PREVIEWED:
-        return order
-    if order.ib_order_id is None:
-        found = reconcile(order, bridge)
-        stale = order.sent_at is not None and timezone.now() - order.sent_at > LOST_AFTER
-        if not found and stale and order.status in (Order.SENDING, Order.UNKNOWN):
-            # IB keeps orderRef on every order, done ones included: absent this long means
-            # it never reached IB. Free the contract for a new order.
-            message = f"not found at IBKR {LOST_AFTER.seconds // 60} min after sending: not placed"
-            _set_status(order, Order.REFUSED, message)
-            audit(order, "reconcile", message)
-        return order
-    try:
-        apply_bridge_order(order, bridge.order(order.ib_order_id))
-    except ServiceCallError as exc:
-        if exc.status == 404:
-            reconcile(order, bridge)
-        return order
-    if order.filled and not order.fills:
-        # The bridge's order view carried no fills: take them from its executions.
-        from wheeldesk_web.ledger.services import backfill
-
-        try:
-            backfill(bridge)
-        except ServiceCallError as exc:
-            log.info("executions not fetched: %s", exc.message)
     return order
 
 
@@ -428,83 +372,6 @@ def cancel(order: Order, bridge: SyncBridgeClient, user=None) -> Order:  # type:
         audit(order, "error", f"cancel failed: {message}", user)
         raise OrderRefused(f"Cancel failed: {message}") from exc
     apply_bridge_order(order, result)
-    return order
-
-
-def _history(order: Order, status: str, note: str = "") -> None:
-    OrderStatusChange.objects.create(order=order, status=status, filled=order.filled, note=note)
-
-
-def _set_status(order: Order, status: str, message: str = "") -> None:
-    order.status = status
-    if message:
-        order.message = message
-    order.save(update_fields=["status", "message", "updated"])
-    _history(order, status, message)
-
-
-# How far along an order is: an answer that is behind what is stored (the place call's answer
-# arriving after the stream's "filled", a poll racing an event) never moves it back.
-_PROGRESS = {
-    "pending": 1,
-    "submitted": 2,
-    "partially_filled": 3,
-    "filled": 4,
-    "cancelled": 4,
-    "rejected": 4,
-}
-
-
-def apply_bridge_order(order: Order, b: BridgeOrder) -> bool:
-    """Merge the bridge's view of an order into ours; True when the status changed.
-
-    Several writers carry the bridge's view (the confirm's answer, the worker's order-event
-    consumer and its sync pass), in any order: in one write transaction, against the row as
-    stored, the status only moves forward, the filled quantity never shrinks, and a price,
-    commission or fill already known is not replaced by a view that lacks it.
-    """
-    from wheeldesk_web.ledger.services import record_fills
-
-    with transaction.atomic():
-        if order.pk:
-            order.refresh_from_db()
-        previous = (order.status, order.filled)
-        incoming = str(b.status.value)
-        here = _PROGRESS.get(order.status, 0)
-        ahead = _PROGRESS.get(incoming, 0)
-        behind = ahead < here or (here == 4 and incoming != order.status)
-        order.ib_order_id = b.order_id
-        order.perm_id = b.perm_id or order.perm_id
-        if not behind:
-            order.status = incoming
-        order.filled = max(dec(b.filled), dec(order.filled))
-        if b.avg_fill_price:
-            order.avg_fill_price = dec(b.avg_fill_price)
-        fills_commission = sum((dec(f.commission) for f in b.fills if f.commission), Decimal(0))
-        commission = dec(b.commission) if b.commission is not None else fills_commission or None
-        if commission is not None:
-            order.commission = abs(commission)
-        if len(b.fills) >= len(order.fills or []):
-            order.fills = [f.model_dump(mode="json") for f in b.fills]
-        if b.message and not behind:
-            order.message = b.message
-        order.save()
-        changed = previous != (order.status, order.filled)
-        if changed:
-            _history(order, order.status, b.message or "")
-            audit(order, "status", f"{previous[0]} → {order.status}", filled=str(order.filled))
-            follow_order(order)  # the signal it came from: ordered → filled / cancelled
-    if b.fills:
-        record_fills(b.fills, "bridge")
-    return changed
-
-
-def apply_order_event(b: BridgeOrder) -> Order | None:
-    """An `ibkr.order.*` event: update the matching order (orders placed elsewhere are skipped)."""
-    order = Order.objects.filter(client_order_id=b.client_order_id).first()
-    if order is None:
-        return None
-    apply_bridge_order(order, b)
     return order
 
 

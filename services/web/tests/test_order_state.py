@@ -1,0 +1,272 @@
+"""One writer of order state, over the real stack: tws-sim behind the real gateway-bridge
+(ib_insync), its events on a real nats-server's JetStream, and the web worker's own code —
+its `web-orders` / `web-ledger-executions` consumers (`ledger.consumer.consume`) and its
+`Worker.tick(now)` sync pass — writing the test database.
+
+Each scenario is driven so that every writer gets its say (the place call's answer, the
+stream's events, the sync pass, a cancel's answer, the worker down while IB fills), then
+replayed (the sync pass again, the stream redelivered from its start): the order's status
+history must be exactly the user-visible sequence, in event order, without repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import nats
+import pytest
+from asgiref.sync import sync_to_async
+from nats.js.errors import NotFoundError
+from wheeldesk import subjects
+from wheeldesk.clients import SyncBridgeClient, SyncNotifierClient
+from wheeldesk_testing.moments import SIM_START
+from wheeldesk_testing.procs import (
+    TEST_TOKEN,
+    Proc,
+    free_port,
+    nats_proc,
+    service_proc,
+    tws_sim_proc,
+)
+from wheeldesk_web.alerts.worker import Worker
+from wheeldesk_web.ledger.consumer import CONSUMERS, consume
+from wheeldesk_web.ledger.models import Execution
+from wheeldesk_web.orders.models import Order
+from wheeldesk_web.orders.services import OrderRefused, cancel, claim_and_send
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+SYMBOL = "KO"
+
+
+@pytest.fixture(scope="module")
+def own_nats() -> Iterator[Proc]:
+    """A server of this module's own: the worker's durable consumers start at its stream's
+    beginning, and the replay at the end re-reads every event this module published."""
+    proc = nats_proc().start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Proc]:
+    proc = tws_sim_proc(seed=7).start()
+    # One quote step a minute: fills happen when this test says (`fills`), a lot at a time.
+    httpx.post(f"{proc.control_url}/control/tick-rate", json={"ms": 60_000}, timeout=10)  # type: ignore[attr-defined]
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def bridge_proc(sim: Proc, own_nats: Proc) -> Iterator[Proc]:
+    env = {
+        "IB_PORT": str(sim.port),
+        "NATS_URL": own_nats.url,
+        "IB_CLIENT_ID": "41",
+        "IB_SIMULATED": "true",
+        "IB_RECONNECT_MAX_SECONDS": "1",
+        "MAX_CONTRACTS_PER_ORDER": "100",  # a size larger than the touch: a partial fill
+    }
+    proc = service_proc("gateway-bridge", env)
+    proc.start(timeout=90)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def bridge(bridge_proc: Proc) -> Iterator[SyncBridgeClient]:
+    client = SyncBridgeClient(bridge_proc.url, TEST_TOKEN, timeout=30)
+    yield client
+    client.close()
+
+
+def fills(sim: Proc, mode: str) -> None:
+    """tws-sim's fill mode: "never" rests every order, "cross" fills what is marketable now
+    (one lot of the touch's size per quote step)."""
+    r = httpx.post(f"{sim.control_url}/control/fill-mode", json={"mode": mode}, timeout=10)  # type: ignore[attr-defined]
+    r.raise_for_status()
+
+
+def put_at_bid(bridge: SyncBridgeClient) -> tuple:
+    """A listed KO put with a bid: (contract, bid)."""
+    chain = bridge.chain(SYMBOL, right="P", dte_min=20, dte_max=60, strikes=10)
+    quotes = [q for q in chain.options if q.bid and q.bid > 0.2]
+    assert quotes, "no KO put with a bid"
+    q = max(quotes, key=lambda q: q.bid or 0)
+    return q.contract, Decimal(str(q.bid))
+
+
+def place(bridge: SyncBridgeClient, quantity: int = 1) -> Order:
+    """A sell of the put at its bid, through the web's one claim-and-send (the confirm's)."""
+    contract, bid = put_at_bid(bridge)
+    order = Order.objects.create(
+        symbol=SYMBOL,
+        sec_type="OPT",
+        expiry=contract.expiry,
+        strike=Decimal(str(contract.strike)),
+        right="P",
+        action="SELL",
+        quantity=quantity,
+        limit_price=bid,
+    )
+    request = order.to_request()
+    return claim_and_send(order, None, bridge, lambda: bridge.place(request), request)
+
+
+def drain(nats_url: str, done: Callable[[], bool] = lambda: True, timeout: float = 45) -> None:
+    """Run the worker's consumers until `done` holds and both have nothing left to read."""
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(consume(nats_url, stop))
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                left = 0
+                for durable in CONSUMERS:
+                    try:
+                        info = await js.consumer_info(subjects.STREAM_IBKR, durable)
+                        left += info.num_pending + info.num_ack_pending
+                    except NotFoundError:
+                        left += 1
+                if not left and await sync_to_async(done)():
+                    return
+                assert loop.time() < deadline, "the consumers did not catch up in time"
+                await asyncio.sleep(0.2)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+            await nc.close()
+
+    asyncio.run(run())
+
+
+def tick(bridge: SyncBridgeClient, minutes: int = 0) -> None:
+    """One pass of the worker at a pinned moment (its sync pass: backfill, positions, and the
+    reconciliation of every working order with the bridge)."""
+    closed = SyncNotifierClient(f"http://127.0.0.1:{free_port()}", TEST_TOKEN, timeout=2)
+    worker = Worker(
+        scan_every=None,
+        ignore_hours=True,
+        sync=lambda: True,
+        discover=lambda: 0,
+        bridge_factory=lambda: bridge,
+        notifier_factory=lambda: closed,
+    )
+    worker.tick(SIM_START + timedelta(minutes=minutes))
+
+
+def history(order: Order) -> list[str]:
+    return list(order.history.values_list("status", flat=True))
+
+
+def status_is(order: Order, status: str) -> Callable[[], bool]:
+    return lambda: Order.objects.get(pk=order.pk).status == status
+
+
+def replay_changes_nothing(order: Order, bridge: SyncBridgeClient, nats_url: str) -> None:
+    """Every writer again — the sync pass twice, the whole stream redelivered from its start to
+    a fresh consumer — and the history stays as it was."""
+    before = (history(order), Order.objects.get(pk=order.pk).filled)
+    tick(bridge, minutes=30)
+    tick(bridge, minutes=35)
+
+    async def rewind() -> None:
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        for durable in CONSUMERS:
+            await js.delete_consumer(subjects.STREAM_IBKR, durable)
+        await nc.close()
+
+    asyncio.run(rewind())
+    drain(nats_url)
+    assert (history(order), Order.objects.get(pk=order.pk).filled) == before
+
+
+def test_fill(sim: Proc, bridge: SyncBridgeClient, own_nats: Proc) -> None:
+    fills(sim, "never")
+    order = place(bridge)
+    assert order.status == "submitted"  # the place call's answer
+    drain(own_nats.url)  # the stream's pending / submitted: behind or equal, nothing new
+    fills(sim, "cross")
+    drain(own_nats.url, status_is(order, "filled"))
+    tick(bridge)
+    order.refresh_from_db()
+    assert (order.status, order.filled) == ("filled", 1)
+    assert history(order) == ["sending", "submitted", "filled"]
+    assert Execution.objects.filter(client_order_id=order.client_order_id).count() == 1
+    replay_changes_nothing(order, bridge, own_nats.url)
+
+
+def test_partial_fill_then_the_rest(sim: Proc, bridge: SyncBridgeClient, own_nats: Proc) -> None:
+    fills(sim, "never")
+    # tws-sim shows at most 51 contracts at an option's touch: 60 fill in pieces.
+    quantity = 60
+    order = place(bridge, quantity)
+    fills(sim, "cross")  # one quote step's lot
+    fills(sim, "never")
+    drain(own_nats.url, status_is(order, "partially_filled"))
+    tick(bridge)
+    order.refresh_from_db()
+    assert 0 < order.filled < quantity
+    while order.status != "filled":  # the rest, a lot a step: still ONE "partially filled"
+        fills(sim, "cross")
+        fills(sim, "never")
+        drain(own_nats.url)
+        order.refresh_from_db()
+    assert order.filled == quantity
+    assert history(order) == ["sending", "submitted", "partially_filled", "filled"]
+    replay_changes_nothing(order, bridge, own_nats.url)
+
+
+def test_cancel(sim: Proc, bridge: SyncBridgeClient, own_nats: Proc) -> None:
+    fills(sim, "never")
+    order = place(bridge)
+    drain(own_nats.url)
+    cancel(order, bridge)  # the cancel POST's answer, then the stream's, then the sync pass
+    drain(own_nats.url, status_is(order, "cancelled"))
+    tick(bridge)
+    with pytest.raises(OrderRefused, match="nothing to cancel"):
+        cancel(Order.objects.get(pk=order.pk), bridge)
+    assert history(order) == ["sending", "submitted", "cancelled"]
+    replay_changes_nothing(order, bridge, own_nats.url)
+
+
+def test_reject(sim: Proc, bridge: SyncBridgeClient, own_nats: Proc) -> None:
+    fills(sim, "cross")
+    r = httpx.post(
+        f"{sim.control_url}/control/reject-next-order",  # type: ignore[attr-defined]
+        json={"code": 201, "message": "Order rejected - reason: margin"},
+        timeout=10,
+    )
+    r.raise_for_status()
+    order = place(bridge)  # IB's answer: the order rejected (error 201)
+    drain(own_nats.url)
+    tick(bridge)
+    order.refresh_from_db()
+    assert order.status == "rejected" and "reason: margin" in order.message  # IB's reason
+    assert history(order) == ["sending", "rejected"]
+    replay_changes_nothing(order, bridge, own_nats.url)
+
+
+def test_fill_while_the_worker_is_down(sim: Proc, bridge: SyncBridgeClient, own_nats: Proc) -> None:
+    """IB fills the order while no consumer runs: back up, the sync pass finds it filled first,
+    then the stream's backlog (submitted, filled) arrives late and changes nothing."""
+    fills(sim, "never")
+    order = place(bridge)
+    fills(sim, "cross")  # filled at IBKR; the events wait in JetStream
+    tick(bridge)
+    order.refresh_from_db()
+    assert order.status == "filled"
+    drain(own_nats.url)
+    order.refresh_from_db()
+    assert (order.status, order.filled) == ("filled", 1)
+    assert history(order) == ["sending", "submitted", "filled"]
+    assert Execution.objects.filter(client_order_id=order.client_order_id).count() == 1
+    replay_changes_nothing(order, bridge, own_nats.url)
