@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from screener import wheel
+from screener import tiers, wheel
 from screener.app import build_app
 from screener.settings import ScreenerSettings
 from wheeldesk.schemas.account import Position
@@ -170,7 +170,7 @@ def test_inline_scan_ranks_puts_and_explains_every_rejection(client) -> None:  #
     # IV percentile: 0.15, 0.18, 0.20 below 0.22 of the 4 days before today = 75
     # (today is not in its own denominator: not 3 / 5 = 60)
     assert top["iv_rank"] == pytest.approx(46.7) and top["iv_percentile"] == pytest.approx(75.0)
-    assert top["tier"] == wheel.tier(top["score"])
+    assert top["tier"] == tiers.tier(top["score"])
     assert top["distance_pct"] == pytest.approx(5.0)  # (60 - 57) / 60
     rules = {r["contract"]: r["rule"] for r in body["rejections"] if r["contract"]}
     assert rules[f"KO {e30} 55P"] == "max_spread_pct"

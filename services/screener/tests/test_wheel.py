@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
-from screener import filters, pricing, wheel
+from screener import filters, pricing, tiers, wheel
 from wheeldesk.schemas.market import Fundamentals
 from wheeldesk.schemas.screener import Criteria
 
@@ -126,16 +126,15 @@ def test_score_and_tiers() -> None:
     #   spread:       10 x (1 - 5 / 10)               =  5.0
     #   open int.:    10 x log10(1000) / 4 = 10 x 0.75 =  7.5
     #   fundamentals: ROE 5 + FCF 5 + beta (1.2 > 1) 0 = 10.0
-    #   total                                          = 60.0 -> tier B
+    #   total                                          = 60.0 -> tier A (>= 50, `tiers`)
     points = wheel.fundamentals_points(20.0, 1e9, 1.2)
     assert points == 10.0
     total = wheel.score(20.0, 80.0, 5.0, 1000.0, points)
     assert total == pytest.approx(60.0)
-    assert wheel.tier(total) == "B"
-    # every part in full: 35 + 30 + 10 + 10 + 15 = 100 -> A; unknown fundamentals give 2.5 each
+    assert tiers.tier(total) == "A"
+    # every part in full: 35 + 30 + 10 + 10 + 15 = 100; unknown fundamentals give 2.5 each
     assert wheel.score(45.0, 96.0, 0.0, 20000.0, 15.0) == pytest.approx(100.0)
     assert wheel.fundamentals_points(None, None, None) == 7.5
-    assert wheel.tier(70.0) == "A" and wheel.tier(69.99) == "B" and wheel.tier(49.99) == "C"
 
 
 def test_fundamental_rules_name_the_rule_that_failed() -> None:

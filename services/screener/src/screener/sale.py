@@ -7,7 +7,7 @@ import math
 
 from wheeldesk.schemas.screener import Criteria, Signal, SignalKind, SymbolData
 
-from screener import filters, wheel
+from screener import filters, tiers, wheel
 from screener.evaluation import Evaluated, _opt, _r
 
 
@@ -91,7 +91,7 @@ def to_signal(
     dist_pct = float(ev.distance_pct[i])
     points = float(ev.score[i])
     rank = cols.iv_rank[i]
-    return Signal(
+    sig = Signal(
         kind=kind,
         symbol=data.symbol,
         contract=q.contract,
@@ -125,10 +125,11 @@ def to_signal(
         fundamentals=data.fundamentals,
         earnings_before_expiry=bool(cols.spans_earnings[i]),
         score=points,
-        tier=wheel.tier(points),
+        tier=tiers.tier(points),
         reasons=_reasons(data, ev, i, c),
         skipped=_missing(ev, i, skipped),
         pricing_model="american" if ev.american[i] else "european",
         quote_ts=q.ts,
         market_data_type=str(q.market_data_type),
     )
+    return tiers.mark(sig)

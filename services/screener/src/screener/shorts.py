@@ -16,7 +16,7 @@ from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.market import OptionQuote
 from wheeldesk.schemas.screener import Criteria, Rejection, Signal, SignalKind, SymbolData
 
-from screener import filters, pricing, wheel
+from screener import filters, pricing, tiers, wheel
 from screener.evaluation import Basis, Context, Evaluated, _f, _opt, _r, evaluate
 from screener.sale import exercise_value_note, to_signal
 
@@ -150,7 +150,7 @@ def close_signal(h: Held, data: SymbolData, ctx: Context, lead: str) -> Signal:
     rank = ev.cols.iv_rank[0]
     move = float(ev.expected_move[0])
     dist = float(ev.distance_pct[0])
-    return Signal(
+    sig = Signal(
         kind="CLOSE",
         symbol=data.symbol,
         contract=held.contract,
@@ -181,7 +181,7 @@ def close_signal(h: Held, data: SymbolData, ctx: Context, lead: str) -> Signal:
         ask=held.ask,
         fundamentals=data.fundamentals,
         score=round(points, 2),
-        tier=wheel.tier(points),
+        tier=tiers.tier(points),
         reasons=_close_reasons(h, ev, lead),
         skipped=[exercise_value_note(float(ev.iv[0]))] if ev.iv_from_stock[0] else [],
         pricing_model="american" if ev.american[0] else "european",
@@ -193,6 +193,7 @@ def close_signal(h: Held, data: SymbolData, ctx: Context, lead: str) -> Signal:
         close_basis=h.close_basis,
         remaining_per_day=round(wheel.remaining_per_day(cost, days), 6),
     )
+    return tiers.mark(sig)
 
 
 def _rejection(p: Position, key: str, rule: str, message: str) -> Rejection:
@@ -339,7 +340,6 @@ def _as_roll(sig: Signal, h: Held, r: _Rolls, i: int, c: Criteria, why: str) -> 
     sig.breakeven = _r(float(r.breakeven[i]), 4)
     sig.prob_profit = _r(float(r.prob_profit[i]), 2)
     sig.score = float(r.score[i])
-    sig.tier = wheel.tier(sig.score)
     sig.captured_pct = None if captured is None else round(captured, 1)
     sig.premium_received = round(received, 4)
     sig.cost_to_close = round(h.cost, 4)
@@ -347,6 +347,7 @@ def _as_roll(sig: Signal, h: Held, r: _Rolls, i: int, c: Criteria, why: str) -> 
     sig.added_days = int(r.added[i])
     sig.roll_from = h.quote.contract
     sig.quantity = h.lots
+    tiers.mark(sig)
     if h.position.right == "C" and sig.breakeven is not None:
         sig.if_called_return = round((sig.contract.strike - sig.breakeven) / r.base * 100.0, 4)
     sig.reasons[0] = (

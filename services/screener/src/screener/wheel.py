@@ -51,7 +51,7 @@ a top tier on its own:
   (a tight market and 10,000 contracts open score in full);
 - fundamentals: 15 split in three: ROE >= 15 %, free cash flow > 0, beta <= 1.0 (5 each; a
   number IB did not supply gives half, 2.5, so missing data neither helps nor sinks).
-Tier A >= 70 (green), B >= 50 (amber), C below (red).
+The tiers (A, B, C) the score falls in are calibrated on the default criteria: `tiers`.
 """
 
 from __future__ import annotations
@@ -68,9 +68,6 @@ from wheeldesk.markettime import dte as dte
 from wheeldesk.markettime import dte_days as dte_days
 
 CONTRACT_SIZE = 100
-
-TIER_A = 70.0
-TIER_B = 50.0
 
 Num = float | np.ndarray
 
@@ -268,11 +265,3 @@ def score(apy: Num, pop: Num, spread: Num, open_interest: Num, fundamentals: Num
         + fundamentals
     )
     return np.round(total, 2) if isinstance(total, np.ndarray) else round(float(total), 2)
-
-
-def tier(points: float) -> Literal["A", "B", "C"]:
-    if points >= TIER_A:
-        return "A"
-    if points >= TIER_B:
-        return "B"
-    return "C"

@@ -323,7 +323,19 @@ class Signal(BaseModel):
         description="0–100. CSP/CC: the documented score; ROLL: the same with the roll's APY; "
         "CLOSE: the premium captured %."
     )
-    tier: Tier
+    tier: Tier = Field(
+        description="A, B or C: the score's band, calibrated on the default criteria (A >= 50, "
+        "B >= 30; the rule is in services/screener/src/screener/tiers.py)."
+    )
+    next_tier: Tier | None = Field(default=None, description="The tier above; null at A.")
+    points_to_next_tier: float | None = Field(
+        default=None, description="Score points short of the next tier's threshold."
+    )
+    next_tier_note: str | None = Field(
+        default=None,
+        description="The gap in words, and which single number would close it: 'A at 50: "
+        "+4.2 points; +4.8 % APY (to 16.8 %) or P(OTM) +6.3 points (to 81.3 %) would do it'.",
+    )
     reasons: list[str] = Field(default_factory=list, description="The 'why', in words.")
     skipped: list[str] = Field(
         default_factory=list,
