@@ -190,8 +190,9 @@ def nats_config(var: Path, port: int) -> dict[str, str]:
     return passwords
 
 
-def main() -> int:
-    ports = {
+def run_ports() -> dict[str, int]:
+    """Every port of the run, from the environment (each checked: exit 2 naming a bad one)."""
+    return {
         "nats": env_port("NATS_PORT", 4222),
         "tws": env_port("TWS_SIM_PORT", 4002),
         "tws_control": env_port("TWS_SIM_CONTROL_PORT", 4080),
@@ -200,10 +201,11 @@ def main() -> int:
         "notifier": env_port("NOTIFIER_PORT", 8003),
         "web": env_port("WEB_PORT", 8000),
     }
-    var = Path(os.environ.get("WHEELDESK_RUN_DIR", str(ROOT / "var")))
-    (var / "nats").mkdir(parents=True, exist_ok=True)
-    token, generated = internal_token()
-    env = {
+
+
+def run_env(ports: dict[str, int], var: Path, token: str) -> dict[str, str]:
+    """The environment every process starts with: where the others are, and the run's token."""
+    return {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         # this script stamps each line with the time and the process: the services do not
@@ -222,6 +224,10 @@ def main() -> int:
         "WEB_PORT": str(ports["web"]),
         "EMAIL_OUTBOX_DIR": os.environ.get("EMAIL_OUTBOX_DIR", str(var / "outbox")),
     }
+
+
+def prepare_web(env: dict[str, str]) -> int:
+    """Migrate the web's database and make the demo user; the first failing step's exit code."""
     manage = [PY, str(ROOT / "services/web/manage.py")]
     for step in (
         ["migrate", "--noinput", "-v", "0"],
@@ -230,45 +236,45 @@ def main() -> int:
         result = subprocess.run([*manage, *step], env=env, cwd=ROOT)
         if result.returncode != 0:
             return result.returncode
+    return 0
 
-    passwords = nats_config(var, ports["nats"])
+
+def tws_sim_argv(env: dict[str, str], ports: dict[str, int]) -> list[str]:
+    """tws-sim's command line for the demo."""
+    # The demo lives in the real market: a weekend or holiday start shows the most recent
+    # session at 10:30 ET (open), and answers take IB's time (issue 18).
+    # TWS_SIM_START / TWS_SIM_LATENCY=off override.
+    start_set = env.get("TWS_SIM_START") or dotenv_values(ROOT / ".env").get("TWS_SIM_START")
+    return [
+        PY,
+        "-m",
+        "tws_sim",
+        "--port",
+        str(ports["tws"]),
+        "--control-port",
+        str(ports["tws_control"]),
+        "--seed",
+        "7",
+        *([] if start_set else ["--start", "demo"]),
+        "--latency",
+        os.environ.get("TWS_SIM_LATENCY", "realistic"),
+    ]
+
+
+def process_specs(
+    env: dict[str, str], ports: dict[str, int], var: Path, passwords: dict[str, str]
+) -> list[Child]:
+    """The supervised processes, each with its own NATS user; no tws-sim against a real IB."""
 
     def as_user(service: str) -> dict[str, str]:
         user = natsconn.SERVICE_USERS[service]
         return {**env, "NATS_USER": user, "NATS_PASSWORD": passwords[user]}
 
     nats_bin = str(Path(PY).parent / "nats-server")
+    nats_argv = [nats_bin, "-c", str(var / "nats" / "nats-server.conf"), "--logtime=false"]
     children = [
-        Child(
-            "nats",
-            [nats_bin, "-c", str(var / "nats" / "nats-server.conf"), "--logtime=false"],
-            env,
-        ),
-        Child(
-            "tws-sim",
-            [
-                PY,
-                "-m",
-                "tws_sim",
-                "--port",
-                str(ports["tws"]),
-                "--control-port",
-                str(ports["tws_control"]),
-                "--seed",
-                "7",
-                # The demo lives in the real market: a weekend or holiday start shows the most
-                # recent session at 10:30 ET (open), and answers take IB's time (issue 18).
-                # TWS_SIM_START / TWS_SIM_LATENCY=off override.
-                *(
-                    []
-                    if env.get("TWS_SIM_START") or dotenv_values(ROOT / ".env").get("TWS_SIM_START")
-                    else ["--start", "demo"]
-                ),
-                "--latency",
-                os.environ.get("TWS_SIM_LATENCY", "realistic"),
-            ],
-            env,
-        ),
+        Child("nats", nats_argv, env),
+        Child("tws-sim", tws_sim_argv(env, ports), env),
         Child("bridge", [PY, "-m", "gateway_bridge"], as_user("gateway-bridge")),
         Child("screener", [PY, "-m", "screener"], as_user("screener")),
         Child("notifier", [PY, "-m", "notifier"], as_user("notifier")),
@@ -276,51 +282,63 @@ def main() -> int:
         Child("worker", [PY, "services/web/manage.py", "worker"], as_user("web")),
     ]
     if os.environ.get("IB_PORT"):
-        children = [c for c in children if c.name != "tws-sim"]  # a real IB Gateway / TWS
-    else:
-        for child in children:
-            child.env["IB_SIMULATED"] = "true"  # label tws-sim's data as simulated everywhere
+        return [c for c in children if c.name != "tws-sim"]  # a real IB Gateway / TWS
+    for child in children:
+        child.env["IB_SIMULATED"] = "true"  # label tws-sim's data as simulated everywhere
+    return children
 
+
+def announce(ports: dict[str, int], generated_token: bool) -> None:
+    """Print the URL and the demo login once every HTTP service answers `/healthz`."""
     health = {
         "gateway-bridge": ports["bridge"],
         "screener": ports["screener"],
         "notifier": ports["notifier"],
         "web": ports["web"],
     }
+    deadline = time.monotonic() + 180
+    pending = dict(health)
+    while pending and time.monotonic() < deadline:
+        for name, port in list(pending.items()):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    pending.pop(name)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.3)
+    if pending:
+        say(f"!! not healthy after 180 s: {', '.join(pending)}")
+        return
+    where = "tws-sim paper account" if "IB_PORT" not in os.environ else "IB at IB_PORT"
+    print(
+        "\n"
+        f"  Wheeldesk is running (demo: {where}, console email).\n"
+        f"  Open   http://127.0.0.1:{ports['web']}\n"
+        f"  Login  {DEMO_USER} / {DEMO_PASSWORD}\n"
+        "  Emails are written to var/outbox/. Ctrl-C stops everything.\n"
+        + (
+            "  INTERNAL_API_TOKEN: a random one for this run (set it to keep one).\n"
+            if generated_token
+            else ""
+        ),
+        flush=True,
+    )
 
-    def announce() -> None:
-        deadline = time.monotonic() + 180
-        pending = dict(health)
-        while pending and time.monotonic() < deadline:
-            for name, port in list(pending.items()):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        pending.pop(name)
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.3)
-        if pending:
-            say(f"!! not healthy after 180 s: {', '.join(pending)}")
-            return
-        where = "tws-sim paper account" if "IB_PORT" not in os.environ else "IB at IB_PORT"
-        print(
-            "\n"
-            f"  Wheeldesk is running (demo: {where}, console email).\n"
-            f"  Open   http://127.0.0.1:{ports['web']}\n"
-            f"  Login  {DEMO_USER} / {DEMO_PASSWORD}\n"
-            "  Emails are written to var/outbox/. Ctrl-C stops everything.\n"
-            + (
-                "  INTERNAL_API_TOKEN: a random one for this run (set it to keep one).\n"
-                if generated
-                else ""
-            ),
-            flush=True,
-        )
 
-    supervisor = Supervisor(children)
+def main() -> int:
+    ports = run_ports()
+    var = Path(os.environ.get("WHEELDESK_RUN_DIR", str(ROOT / "var")))
+    (var / "nats").mkdir(parents=True, exist_ok=True)
+    token, generated = internal_token()
+    env = run_env(ports, var, token)
+    code = prepare_web(env)
+    if code != 0:
+        return code
+    passwords = nats_config(var, ports["nats"])
+    supervisor = Supervisor(process_specs(env, ports, var, passwords))
     signal.signal(signal.SIGINT, supervisor.request_stop)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
-    threading.Thread(target=announce, daemon=True).start()
+    threading.Thread(target=announce, args=(ports, generated), daemon=True).start()
     return supervisor.run()
 
 

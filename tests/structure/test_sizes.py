@@ -39,7 +39,6 @@ FUNCTIONS_OVER: dict[tuple[str, str], int] = {
         "test_flex_import_builds_the_cycles_it_describes",
     ): 149,
     ("services/gateway-bridge/src/gateway_bridge/api.py", "router"): 137,
-    ("scripts/run.py", "main"): 132,
     ("services/web/src/wheeldesk_web/ledger/cycles.py", "_Builder.add"): 125,
     ("testing/src/wheeldesk_testing/soak.py", "compare_ledger"): 115,
     ("services/gateway-bridge/src/gateway_bridge/chains.py", "Chains.chain"): 114,
