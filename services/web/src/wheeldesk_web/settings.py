@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "wheeldesk_web.ledger",
     "wheeldesk_web.alerts",
     "wheeldesk_web.discover",
+    "wheeldesk_web.dashboard",
 ]
 
 MIDDLEWARE = [

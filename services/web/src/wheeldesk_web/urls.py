@@ -22,4 +22,5 @@ urlpatterns = [
     path("alerts/", include("wheeldesk_web.alerts.urls")),
     path("discover/", include("wheeldesk_web.discover.urls")),
     path("", include("wheeldesk_web.core.urls")),
+    path("", include("wheeldesk_web.dashboard.urls")),
 ]

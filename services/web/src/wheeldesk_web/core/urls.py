@@ -6,6 +6,4 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
-    path("", views.home, name="home"),
-    path("dashboard/", views.dashboard, name="dashboard"),
 ]
