@@ -8,12 +8,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from gateway_bridge.api import STREAMS_PER_REQUEST, ib_error_to_service_error, parse_symbols
+from gateway_bridge.api import ib_error_to_service_error
+from gateway_bridge.cache import TTLCache
 from gateway_bridge.chains import bs_delta, nearest_strikes, preselect_strikes
 from gateway_bridge.connection import backoff_delays, fallback_type
 from gateway_bridge.events import EventPublisher
+from gateway_bridge.ibvalues import num
 from gateway_bridge.limits import LineBudget, QueueTimeout, RateLimiter
-from gateway_bridge.marketdata import TTLCache, num
 from gateway_bridge.orders import (
     check_live_allowed,
     check_quantity,
@@ -21,6 +22,7 @@ from gateway_bridge.orders import (
     limit_price_problem,
     map_status,
 )
+from gateway_bridge.routes import STREAMS_PER_REQUEST, parse_symbols
 from gateway_bridge.settings import BridgeSettings
 from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.common import DataType

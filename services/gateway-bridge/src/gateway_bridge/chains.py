@@ -27,7 +27,10 @@ from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.market import Chain, ChainExpirations, OptionContract, OptionQuote
 
 from gateway_bridge import metrics
-from gateway_bridge.marketdata import MarketData, TTLCache, num, ticker_data_type
+from gateway_bridge.cache import TTLCache
+from gateway_bridge.ibvalues import num
+from gateway_bridge.marketdata import MarketData
+from gateway_bridge.tickers import ticker_data_type
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,21 @@ class SecDef:
     trading_class: str
     multiplier: int
     exchange: str
+
+
+@dataclass
+class Wanted:
+    """What one chain request picks strikes by: a delta band when one was asked (`banded`;
+    estimated from the spot and the stock's IV when the spot is known), else the `strikes`
+    nearest the spot."""
+
+    today: date
+    spot: float | None
+    banded: bool
+    dmin: float
+    dmax: float
+    strikes: int | None
+    iv: float | None = None
 
 
 class Chains:
@@ -263,6 +281,8 @@ class Chains:
         delta_max: float | None = None,
         strikes: int | None = None,
     ) -> Chain:
+        """The quotes of `symbol`'s options in the DTE window: the strikes in the delta band
+        (or the `strikes` nearest the spot), picked before anything is quoted."""
         symbol = symbol.strip().upper()
         stock = await self.md.stock_contract(symbol)
         sd = await self.secdef(stock)
@@ -270,44 +290,20 @@ class Chains:
         today = self.md.session.today()
         expiries = [e for e in sd.expirations if dte_min <= (e - today).days <= dte_max]
         underlying = await self.md.quote(symbol)
-        spot = underlying.price
+        wanted = Wanted(
+            today=today,
+            spot=underlying.price,
+            banded=delta_min is not None or delta_max is not None,
+            dmin=delta_min if delta_min is not None else 0.0,
+            dmax=delta_max if delta_max is not None else 1.0,
+            strikes=strikes,
+        )
+        if wanted.banded and wanted.spot:
+            wanted.iv = await self.md.implied_vol(stock)
         rights = [right] if right else ["P", "C"]
-        band = delta_min is not None or delta_max is not None
-        dmin = delta_min if delta_min is not None else 0.0
-        dmax = delta_max if delta_max is not None else 1.0
-        iv = None
-        if band and spot:
-            iv = await self.md.implied_vol(stock)
-
-        async def select(expiry: date, r: str) -> list[Contract]:
-            listed = await self.expiry_contracts(symbol, sd, expiry, r)
-            if listed is NOT_LISTED:
-                # Qualifying each strike of the union would cost one more "no security
-                # definition" per strike.
-                log.info("%s %s %s not listed at IB: skipped", symbol, expiry, r)
-                return []
-            available = list(listed) or sd.strikes
-            if band and spot:
-                chosen = preselect_strikes(
-                    available,
-                    spot,
-                    iv or DEFAULT_IV,
-                    (expiry - today).days,
-                    r,
-                    dmin,
-                    dmax,
-                    pad=1 if iv else 3,
-                    max_strikes=strikes,
-                )
-            else:
-                chosen = nearest_strikes(available, spot or 0.0, strikes)
-            if listed:
-                return [listed[k] for k in chosen]
-            # IB did not list the expiry's strikes at once: qualify only the chosen ones.
-            found = await asyncio.gather(*(self.qualify(symbol, sd, expiry, k, r) for k in chosen))
-            return [c for c in found if c is not None]
-
-        groups = await asyncio.gather(*(select(e, r) for e in expiries for r in rights))
+        groups = await asyncio.gather(
+            *(self.select(symbol, sd, e, r, wanted) for e in expiries for r in rights)
+        )
         contracts = [c for group in groups for c in group]
         settings = self.md.settings
         if len(contracts) > settings.chain_max_contracts:
@@ -320,19 +316,65 @@ class Chains:
                 " delta_min/delta_max",
                 field="dte_max",
             )
+        options = await self.quote_all(symbol, contracts, wanted)
+        types = {q.market_data_type for q in options} | {underlying.market_data_type}
+        return Chain(
+            symbol=symbol,
+            right=right,  # type: ignore[arg-type]
+            underlying=underlying,
+            expirations=expiries,
+            options=options,
+            quotes_requested=len(contracts),
+            market_data_type=worst_type(types),
+        )
+
+    async def select(
+        self, symbol: str, sd: SecDef, expiry: date, right: str, wanted: Wanted
+    ) -> list[Contract]:
+        """The contracts of one expiry and right worth quoting (none if IB lists none)."""
+        listed = await self.expiry_contracts(symbol, sd, expiry, right)
+        if listed is NOT_LISTED:
+            # Qualifying each strike of the union would cost one more "no security
+            # definition" per strike.
+            log.info("%s %s %s not listed at IB: skipped", symbol, expiry, right)
+            return []
+        available = list(listed) or sd.strikes
+        if wanted.banded and wanted.spot:
+            chosen = preselect_strikes(
+                available,
+                wanted.spot,
+                wanted.iv or DEFAULT_IV,
+                (expiry - wanted.today).days,
+                right,
+                wanted.dmin,
+                wanted.dmax,
+                pad=1 if wanted.iv else 3,
+                max_strikes=wanted.strikes,
+            )
+        else:
+            chosen = nearest_strikes(available, wanted.spot or 0.0, wanted.strikes)
+        if listed:
+            return [listed[k] for k in chosen]
+        # IB did not list the expiry's strikes at once: qualify only the chosen ones.
+        found = await asyncio.gather(*(self.qualify(symbol, sd, expiry, k, right) for k in chosen))
+        return [c for c in found if c is not None]
+
+    async def quote_all(
+        self, symbol: str, contracts: list[Contract], wanted: Wanted
+    ) -> list[OptionQuote]:
+        """Quote each contract (at most CHAIN_LINES_MAX lines at once), keep those with data
+        (and inside the delta band when one was asked), sorted by expiry, right and strike.
+        Some failing is logged; all failing raises the first failure."""
         self.quotes_requested += len(contracts)
         metrics.OPTION_QUOTES_REQUESTED.inc(len(contracts))
         owner = f"chain:{symbol}"
-        share = asyncio.Semaphore(settings.chain_lines_max)
+        share = asyncio.Semaphore(self.md.settings.chain_lines_max)
 
         async def quoted(contract: Contract) -> Ticker:
             async with share:  # one chain never holds more than CHAIN_LINES_MAX lines
                 return await self.option_ticker(contract, owner)
 
-        results = await asyncio.gather(
-            *(quoted(c) for c in contracts),
-            return_exceptions=True,
-        )
+        results = await asyncio.gather(*(quoted(c) for c in contracts), return_exceptions=True)
         options: list[OptionQuote] = []
         failures: list[BaseException] = []
         for contract, result in zip(contracts, results, strict=True):
@@ -342,8 +384,10 @@ class Chains:
             if not has_data(result):
                 failures.append(TimeoutError(f"no data for {contract.localSymbol or contract}"))
                 continue
-            quote = option_quote(symbol, contract, result, spot, self.md.session.data_type)
-            if band and not in_band(quote, dmin, dmax, spot, iv, today):
+            quote = option_quote(symbol, contract, result, wanted.spot, self.md.session.data_type)
+            if wanted.banded and not in_band(
+                quote, wanted.dmin, wanted.dmax, wanted.spot, wanted.iv, wanted.today
+            ):
                 continue
             options.append(quote)
         if failures and not options:
@@ -356,16 +400,7 @@ class Chains:
             )
         metrics.OPTION_QUOTES_RETURNED.inc(len(options))
         options.sort(key=lambda q: (q.contract.expiry, q.contract.right, q.contract.strike))
-        types = {q.market_data_type for q in options} | {underlying.market_data_type}
-        return Chain(
-            symbol=symbol,
-            right=right,  # type: ignore[arg-type]
-            underlying=underlying,
-            expirations=expiries,
-            options=options,
-            quotes_requested=len(contracts),
-            market_data_type=worst_type(types),
-        )
+        return options
 
 
 def has_data(ticker: Ticker) -> bool:

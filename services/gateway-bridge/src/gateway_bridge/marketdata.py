@@ -17,15 +17,15 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from ib_insync import Contract, RequestError, Stock, Ticker
 from wheeldesk.errors import ServiceError
-from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.market import Bar, History, Quote, StockInfo
 
 from gateway_bridge import metrics
+from gateway_bridge.cache import TTLCache
 from gateway_bridge.connection import NO_SUBSCRIPTION_CODES, IBSession
 from gateway_bridge.earnings import Earnings
 from gateway_bridge.events import EventPublisher
@@ -34,86 +34,10 @@ from gateway_bridge.ibvalues import num
 from gateway_bridge.limits import LineBudget, RateLimiter
 from gateway_bridge.settings import BridgeSettings
 from gateway_bridge.tasks import background
+from gateway_bridge.tickers import UNSET_TYPE, quote_from_ticker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-UNSET_TYPE = 0  # marks a ticker whose data type IB has not announced yet
-
-
-class TTLCache:
-    """A tiny time-based cache with per-key in-flight coalescing."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._data: dict[Any, tuple[float, Any]] = {}
-        self._inflight: dict[Any, asyncio.Future[Any]] = {}
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Any) -> Any | None:
-        item = self._data.get(key)
-        if item and time.monotonic() - item[0] < self.ttl:
-            return item[1]
-        return None
-
-    def put(self, key: Any, value: Any) -> None:
-        self._data[key] = (time.monotonic(), value)
-        if len(self._data) > 5000:
-            cutoff = time.monotonic() - self.ttl
-            self._data = {k: v for k, v in self._data.items() if v[0] >= cutoff}
-
-    def clear(self) -> None:
-        self._data.clear()
-
-    async def get_or_fetch(self, key: Any, fetch: Callable[[], Awaitable[T]]) -> T:
-        cached = self.get(key)
-        if cached is not None:
-            self.hits += 1
-            return cached
-        inflight = self._inflight.get(key)
-        if inflight is not None:
-            self.hits += 1
-            return await asyncio.shield(inflight)
-        self.misses += 1
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = fut
-        try:
-            value = await fetch()
-        except BaseException as exc:
-            if not fut.done():
-                fut.set_exception(exc)
-                fut.exception()  # mark retrieved: no "never retrieved" warning
-            raise
-        finally:
-            self._inflight.pop(key, None)
-        if self.ttl > 0:
-            self.put(key, value)
-        fut.set_result(value)
-        return value
-
-
-def ticker_data_type(ticker: Ticker, fallback: DataType) -> DataType:
-    code = getattr(ticker, "marketDataType", UNSET_TYPE)
-    if code in (1, 2, 3, 4):
-        return DataType.from_ib(code)
-    return fallback
-
-
-def quote_from_ticker(symbol: str, ticker: Ticker, fallback: DataType) -> Quote:
-    ts = ticker.time if isinstance(ticker.time, datetime) else datetime.now(UTC)
-    return Quote(
-        symbol=symbol,
-        bid=num(ticker.bid),
-        ask=num(ticker.ask),
-        last=num(ticker.last),
-        bid_size=num(ticker.bidSize),
-        ask_size=num(ticker.askSize),
-        volume=num(ticker.volume),
-        close=num(ticker.close),
-        market_data_type=ticker_data_type(ticker, fallback),
-        ts=ts,
-    )
 
 
 class MarketData:

@@ -1,0 +1,45 @@
+"""The bridge's HTTP routes (`/v1`), one APIRouter per area: `account` (connection status,
+account, positions), `market` (quotes, stock info and history, option chains, the streaming
+set), `orders` (single and combo orders, executions); the scanner's live in `scanner.py`.
+`gateway_bridge.api.router()` puts them together under `/v1` and maps IB's errors.
+
+Every route stays a thin wrapper: it checks its arguments (a clear 422 naming the field) and
+calls one plain service of the `Bridge`. What they share is here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import Request
+from wheeldesk.errors import ServiceError
+
+from gateway_bridge.bridge import Bridge
+
+SYMBOL = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]{0,11}$")
+QUOTES_PER_REQUEST = 100
+STREAMS_PER_REQUEST = 500  # SubscriptionRequest's bound; the line budget decides what streams
+
+
+def bridge_of(request: Request) -> Bridge:
+    """The running bridge (set by the app's lifespan)."""
+    return request.app.state.bridge
+
+
+def parse_symbols(raw: str, limit: int = QUOTES_PER_REQUEST) -> list[str]:
+    """`KO, pep,KO` -> ["KO", "PEP"]: upper-cased, de-duplicated, each a valid symbol, at most
+    `limit`; anything else a 422 naming `symbols`."""
+    symbols = [s.strip().upper() for s in raw.split(",") if s.strip()]
+    if not symbols:
+        raise ServiceError(422, "invalid", "symbols: give at least one symbol", field="symbols")
+    if len(symbols) > limit:
+        raise ServiceError(422, "invalid", f"symbols: at most {limit} per request", field="symbols")
+    for s in symbols:
+        if not SYMBOL.match(s):
+            raise ServiceError(422, "invalid", f"symbols: {s!r} is not a symbol", field="symbols")
+    return list(dict.fromkeys(symbols))
+
+
+def one_symbol(raw: str) -> str:
+    """A path's `{symbol}`, checked and upper-cased like a list of one."""
+    return parse_symbols(raw)[0]
