@@ -152,6 +152,17 @@ class Signal(models.Model):
     earnings_before_expiry = models.BooleanField(default=False)
     score = models.FloatField()
     tier = models.CharField(max_length=1, choices=TIERS, db_index=True)
+    next_tier = models.CharField(
+        max_length=1, choices=TIERS, blank=True, help_text="The tier above (blank at A)."
+    )
+    points_to_next_tier = models.FloatField(
+        null=True, blank=True, help_text="Score points short of the next tier's threshold."
+    )
+    next_tier_note = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="The gap in words and which single number would close it (the screener's).",
+    )
     reasons = models.JSONField(default=list, blank=True, help_text="The 'why', in words.")
     quote_ts = models.DateTimeField(null=True, blank=True)
     market_data_type = models.CharField(max_length=16, blank=True)

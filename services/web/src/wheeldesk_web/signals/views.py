@@ -73,7 +73,8 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     query = SignalQuery.parse(request.GET)
     signals = query.apply(Signal.objects.filter(scan=scan)) if scan else Signal.objects.none()
     fields = [
-        "kind", "symbol", "expiry", "strike", "right", "tier", "score", "premium_basis",
+        "kind", "symbol", "expiry", "strike", "right", "tier", "score", "next_tier",
+        "points_to_next_tier", "next_tier_note", "premium_basis",
         "premium", "collateral", "yield_pct", "apy", "apy_compounded", "pop", "prob_profit",
         "abs_delta", "dte", "breakeven", "expected_move", "distance_pct", "spread_pct",
         "open_interest", "volume", "iv", "iv_rank", "iv_percentile", "underlying_price", "bid",
