@@ -239,43 +239,46 @@ def first_failures(
     cash-secured put must be secured by cash.
     """
     n = cols.dte.shape[0]
-    nan_false = np.zeros(n, dtype=bool)
 
     def missing_or(values: np.ndarray, bad: np.ndarray) -> np.ndarray:
         return np.isnan(values) | bad
 
+    # Per rule in OPTION_RULES order, where it fails; None where the criteria switch it off.
     with np.errstate(invalid="ignore"):
         fails = [
             (cols.dte < c.dte_min) | (cols.dte > c.dte_max),
             missing_or(
                 cols.abs_delta, (cols.abs_delta < c.delta_min) | (cols.abs_delta > c.delta_max)
             ),
-            cols.below_basis if c.cc_min_strike_vs_basis else nan_false,
-            missing_or(cols.iv, cols.iv < c.min_iv) if c.min_iv is not None else nan_false,
+            cols.below_basis if c.cc_min_strike_vs_basis else None,
+            missing_or(cols.iv, cols.iv < c.min_iv) if c.min_iv is not None else None,
             missing_or(cols.iv_rank, cols.iv_rank < c.min_iv_rank)
             if c.min_iv_rank is not None
-            else nan_false,
+            else None,
             missing_or(cols.open_interest, cols.open_interest < c.min_open_interest)
             if c.min_open_interest > 0
-            else nan_false,
+            else None,
             missing_or(cols.spread_pct, cols.spread_pct > c.max_spread_pct),
             missing_or(cols.premium, cols.premium < c.min_premium),
             missing_or(cols.apy, cols.apy < c.min_apy),
             cols.needs_cash & (cols.collateral > c.max_collateral)
             if c.max_collateral is not None
-            else nan_false,
+            else None,
             cols.needs_cash & (cols.collateral > buying_power)
             if buying_power is not None
-            else nan_false,
+            else None,
             cols.needs_cash & (cols.collateral > cash_capacity)
             if cash_capacity is not None
-            else nan_false,
-            cols.spans_earnings if c.earnings == "exclude" else nan_false,
+            else None,
+            cols.spans_earnings if c.earnings == "exclude" else None,
         ]
-    matrix = np.stack(fails)  # rules x contracts
-    any_fail = matrix.any(axis=0)
-    first = np.argmax(matrix, axis=0)
-    return np.where(any_fail, first, -1)
+    # One pass, last rule first: an earlier rule that also fails overwrites the index, so
+    # what is left is the first failure (no rules x contracts matrix to stack and scan).
+    first = np.full(n, -1, dtype=np.intp)
+    for i in range(len(fails) - 1, -1, -1):
+        if fails[i] is not None:
+            np.putmask(first, fails[i], i)
+    return first
 
 
 def earnings_message(day: date | None) -> str:

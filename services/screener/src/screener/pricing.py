@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from screener.ivregion import solve_region
+
 ArrayLike = np.ndarray | float
 
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
@@ -93,21 +95,22 @@ def greeks(
     q: ArrayLike,
     sigma: ArrayLike,
 ) -> Greeks:
-    """Price and every first-order greek plus gamma; large batches split across cores."""
+    """Price and every first-order greek plus gamma; large batches split across cores,
+    each chunk written straight into its slice of the result arrays."""
     arrays = _arrays(is_call, spot, strike, t, r, q, sigma)
     n = arrays[0].size
     workers = min(_WORKERS, n // _CHUNK_MIN)
     if workers <= 1 or arrays[0].ndim != 1:
         return _greeks(*arrays)
+    out = Greeks(*(np.empty(n) for _ in Greeks.__dataclass_fields__))
     bounds = np.linspace(0, n, workers + 1).astype(int)
-    parts = list(
-        _pool().map(
-            lambda ab: _greeks(*(a[ab[0] : ab[1]] for a in arrays)), itertools.pairwise(bounds)
-        )
-    )
-    return Greeks(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in Greeks.__dataclass_fields__)
-    )
+
+    def chunk(ab: tuple[int, int]) -> None:
+        sl = slice(*ab)
+        _greeks(*(a[sl] for a in arrays), out=Greeks(*(o[sl] for o in vars(out).values())))
+
+    list(_pool().map(chunk, itertools.pairwise(bounds)))
+    return out
 
 
 def _greeks(
@@ -118,33 +121,69 @@ def _greeks(
     r: ArrayLike,
     q: ArrayLike,
     sigma: ArrayLike,
+    out: Greeks | None = None,
 ) -> Greeks:
-    """Price and every first-order greek plus gamma, in one pass over the arrays."""
+    """Price and every first-order greek plus gamma, in one pass over the arrays (into
+    `out`'s arrays when given). In-place steps, the formulas' operations in their order."""
     is_call = np.asarray(is_call, dtype=bool)
     spot, strike, t, r, q, sigma, call = _arrays(spot, strike, t, r, q, sigma, is_call)
-    call = call.astype(bool)
+    if spot.ndim == 0:  # scalars: the same steps on one-element arrays, numpy scalars out
+        one = _greeks(*(a.reshape(1) for a in (call, spot, strike, t, r, q, sigma)))
+        return Greeks(*(getattr(one, f)[0] for f in Greeks.__dataclass_fields__))
+    if out is None:
+        out = Greeks(*(np.empty(spot.shape) for _ in Greeks.__dataclass_fields__))
     with np.errstate(all="ignore"):
         sqrt_t = np.sqrt(t)
-        vol_t = sigma * sqrt_t
-        d1 = (np.log(spot / strike) + (r - q) * t) / vol_t + 0.5 * vol_t
-        bad = ~((spot > 0) & (strike > 0) & (t > 0) & (sigma > 0))
-        d1 = np.where(bad, np.nan, d1)
-        d2 = d1 - vol_t
-        sign = np.where(call, 1.0, -1.0)
-        df_q = np.exp(-q * t)
-        df_r = np.exp(-r * t)
-        nd1 = ndtr(sign * d1)  # N(d1) for calls, N(-d1) for puts
-        nd2 = ndtr(sign * d2)
-        pdf1 = _pdf(d1)
-        s_q = spot * df_q
-        k_r = strike * df_r
-        price = sign * (s_q * nd1 - k_r * nd2)
-        delta = sign * df_q * nd1
-        gamma = df_q * pdf1 / (spot * vol_t)
-        vega = s_q * pdf1 * sqrt_t
-        theta = -s_q * pdf1 * sigma / (2.0 * sqrt_t) + sign * (q * s_q * nd1 - r * k_r * nd2)
-        rho = sign * strike * t * df_r * nd2
-    return Greeks(price, delta, gamma, vega, theta, rho, d1, d2)
+        vol_t = np.multiply(sigma, sqrt_t)
+        d1 = np.divide(spot, strike, out=out.d1)  # (ln(S/K) + (r - q) t) / vol_t + vol_t / 2
+        np.log(d1, out=d1)
+        tmp = np.subtract(r, q)
+        tmp *= t
+        d1 += tmp
+        d1 /= vol_t
+        d1 += np.multiply(0.5, vol_t, out=tmp)
+        np.putmask(d1, ~((spot > 0) & (strike > 0) & (t > 0) & (sigma > 0)), np.nan)
+        d2 = np.subtract(d1, vol_t, out=out.d2)
+        sign = np.where(call.astype(bool), 1.0, -1.0)
+        df_q = np.negative(q, out=tmp)  # e^(-q t)
+        df_q *= t
+        np.exp(df_q, out=df_q)
+        df_r = np.negative(r)  # e^(-r t)
+        df_r *= t
+        np.exp(df_r, out=df_r)
+        nd1 = ndtr(np.multiply(sign, d1))  # N(d1) for calls, N(-d1) for puts
+        nd2 = ndtr(np.multiply(sign, d2))
+        pdf1 = np.multiply(-0.5, d1)  # pdf(d1)
+        pdf1 *= d1
+        np.exp(pdf1, out=pdf1)
+        pdf1 *= _INV_SQRT_2PI
+        s_q = np.multiply(spot, df_q)
+        k_r = np.multiply(strike, df_r)
+        price = np.multiply(s_q, nd1, out=out.price)  # sign (s_q N1 - k_r N2)
+        price -= np.multiply(k_r, nd2)
+        price *= sign
+        delta = np.multiply(sign, df_q, out=out.delta)  # sign df_q N1
+        delta *= nd1
+        gamma = np.multiply(df_q, pdf1, out=out.gamma)  # df_q pdf1 / (S vol_t)
+        gamma /= np.multiply(spot, vol_t, out=vol_t)
+        vega = np.multiply(s_q, pdf1, out=out.vega)  # s_q pdf1 sqrt_t
+        vega *= sqrt_t
+        theta = np.negative(s_q, out=out.theta)  # -s_q pdf1 sigma / (2 sqrt_t) + sign (...)
+        theta *= pdf1
+        theta *= sigma
+        theta /= np.multiply(2.0, sqrt_t, out=sqrt_t)
+        s_q *= q  # sign (q s_q N1 - r k_r N2)
+        s_q *= nd1
+        k_r *= r
+        k_r *= nd2
+        s_q -= k_r
+        s_q *= sign
+        theta += s_q
+        rho = np.multiply(sign, strike, out=out.rho)  # sign K t df_r N2
+        rho *= t
+        rho *= df_r
+        rho *= nd2
+    return out
 
 
 def price(
@@ -189,88 +228,6 @@ def prob_above(
     """
     _, d2 = d1_d2(spot, level, t, r, q, sigma)
     return ndtr(d2)
-
-
-def _solve_region(
-    u: np.ndarray,
-    target: np.ndarray,
-    s: np.ndarray,
-    upper: bool,
-    tol: float,
-    max_iter: int,
-) -> np.ndarray:
-    """Total volatility s for normalized out-of-the-money prices, all in one region.
-
-    Normalized by sqrt(F K) and with u = |ln(F/K)|, the OTM price (put or call alike) is
-    b(s) = e^(-u/2) N(-d2) - e^(u/2) N(-d1), d1,2 = u/s +- s/2, rising from 0 to the bound
-    e^(-u/2). Below the inflection (`upper` False) the objective is ln b(s) - ln target;
-    above it (`upper` True, `target` = bound - price) it is ln(bound - b(s)) - ln target,
-    with bound - b = e^(-u/2) N(d2) + e^(u/2) N(-d1) computed directly so it keeps its
-    precision near the bound. Both objectives are monotone and concave in s: Halley's step
-    (Newton's where the correction is large) converges from the start after at most one
-    overshoot, and a bracket [lo, hi] from every evaluation turns any step leaving it into
-    a bisection. Returns NaN where max_iter is exhausted (flagged by the caller).
-    """
-    eu_all = np.exp(0.5 * u)
-    emu_all = 1.0 / eu_all
-    ln_t_all = np.log(target)
-    out = np.full(u.size, np.nan)
-    idx = np.arange(u.size)
-    uu, eu, emu, ln_t, tt = u, eu_all, emu_all, ln_t_all, target
-    lo = np.zeros_like(s)
-    hi = np.full_like(s, np.inf)
-    for _ in range(max_iter):
-        d1 = uu / s + 0.5 * s
-        d2 = d1 - s
-        if upper:
-            v = emu * ndtr(d2) + eu * ndtr(-d1)
-            above = v < tt  # the distance to the bound shrinks as s grows
-        else:
-            v = emu * ndtr(-d2) - eu * ndtr(-d1)
-            above = v > tt
-        vega = eu * _pdf(d1)
-        np.putmask(hi, above, s)
-        np.putmask(lo, ~above, s)
-        f = np.log(v) - ln_t
-        g1 = vega / v
-        if upper:
-            g1 = -g1
-        # d2v/ds2 = vega * d1 * d2 / s (with the sign of the objective)
-        g2 = g1 * (d1 * d2 / s - g1)
-        if not upper:
-            # Below the inflection ln b ~ -u^2 w / 2 with w = 1/s^2: nearly linear in w, so
-            # the step is taken in w (ds/dw = -s^3/2, d2s/dw2 = 3 s^5 / 4). In s, a step from
-            # far above overshoots to tiny s and climbs back only ~1.5x per iteration.
-            s2 = s * s
-            g2 = g2 * s2 * s2 * s2 / 4.0 + g1 * 0.75 * s2 * s2 * s
-            g1 = g1 * (-0.5 * s2 * s)
-        newton = f / g1
-        h = 0.5 * newton * g2 / g1
-        step = np.where(np.abs(h) < 0.5, newton / (1.0 - h), newton)
-        if upper:
-            new = s - step
-            rel = np.abs(step) / s
-        else:
-            w_new = 1.0 / (s * s) - step
-            new = np.where(w_new > 0, 1.0 / np.sqrt(w_new), np.nan)
-            rel = np.abs(step) * s * s * 0.5  # |ds| / s ~ |dw| / (2 w)
-        # Converged: the last step was below `tol` (relative), so what is left after it is of
-        # order step^2 (Newton) or step^3 (Halley); or the price is matched to the last bits.
-        done = (rel <= tol) | (np.abs(f) <= 4e-16)
-        outside = ~done & (~np.isfinite(new) | (new < lo) | (new > hi))
-        if outside.any():
-            bis = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * np.maximum(s, lo))
-            np.copyto(new, bis, where=outside)
-            done |= np.isfinite(hi) & (hi - lo <= 1e-15 * hi)
-        s = new
-        if done.any():
-            out[idx[done]] = s[done]
-            keep = ~done
-            if not keep.any():
-                break
-            idx, s, lo, hi = idx[keep], s[keep], lo[keep], hi[keep]
-            uu, eu, emu, ln_t, tt = uu[keep], eu[keep], emu[keep], ln_t[keep], tt[keep]
-    return out
 
 
 def implied_vol(
@@ -329,7 +286,7 @@ def _implied_vol(
     OTM price, normalised by sqrt(F K), is one function b(u, s) of u = |ln F/K| and the total
     volatility s = sigma*sqrt(t), increasing from 0 to the bound e^(-u/2). It is convex in s
     below the inflection s_c = sqrt(2u) and concave above it, so each contract is solved in
-    its region by `_solve_region` (Halley steps on a concave log objective inside a bracket
+    its region by `ivregion.solve_region` (Halley steps on a concave log objective inside a bracket
     that falls back to bisection): every price strictly inside the bounds converges.
     """
     option_price, call, spot, strike, t, r, q = _arrays(
@@ -408,7 +365,7 @@ def _implied_vol(
             gap = emu[up] - beta[up]
             atm = -2.0 * ndtri(np.clip(0.5 * gap / emu[up], 1e-300, 0.5))
             start = np.maximum(np.maximum(s_c[up], atm), 1e-4)
-            result_s[up] = _solve_region(u[up], emu[up] - beta[up], start, True, tol, max_iter)
+            result_s[up] = solve_region(u[up], emu[up] - beta[up], start, True, tol, max_iter)
         low = np.flatnonzero(~upper)
         if low.size:
             # Far below the inflection b behaves like exp(-u^2 / (2 s^2)): start there,
@@ -424,7 +381,7 @@ def _implied_vol(
                 corr = np.log(start / (np.maximum(d1 * d2, 1e-300) * _SQRT_2PI)) - start**2 / 8
                 refined = ul / np.sqrt(np.maximum(-2.0 * (ln_b - corr), 1e-300))
                 start = np.where(d2 > 0.5, np.clip(refined, 1e-4, cap), start)
-            result_s[low] = _solve_region(u[low], beta[low], start, False, tol, max_iter)
+            result_s[low] = solve_region(u[low], beta[low], start, False, tol, max_iter)
         missing = np.isnan(result_s)
         if missing.any():
             flag[active[missing]] = IV_NOT_CONVERGED

@@ -250,18 +250,32 @@ def fundamentals_points(
 
 
 def score(apy: Num, pop: Num, spread: Num, open_interest: Num, fundamentals: Num = 7.5) -> Num:
-    """The documented 0–100 score (see the module docstring). NaN inputs score nothing."""
-    apy = np.nan_to_num(apy, nan=0.0)
-    pop = np.nan_to_num(pop, nan=0.0)
-    spread = np.nan_to_num(spread, nan=100.0)
-    oi = np.nan_to_num(open_interest, nan=0.0)
-    with np.errstate(divide="ignore"):
-        oi_part = np.clip(np.log10(np.maximum(oi, 1.0)) / 4.0, 0.0, 1.0)
-    total = (
-        35.0 * np.minimum(np.maximum(apy, 0.0) / 40.0, 1.0)
-        + 30.0 * np.clip((pop - 50.0) / 45.0, 0.0, 1.0)
-        + 10.0 * np.clip(1.0 - spread / 10.0, 0.0, 1.0)
-        + 10.0 * oi_part
-        + fundamentals
-    )
+    """The documented 0–100 score (see the module docstring). NaN inputs score nothing.
+
+    NaN is scored through fmax (which returns the number where the other side is NaN), not
+    by copying each array through nan_to_num: a NaN APY, POP or open interest scores as 0,
+    a NaN spread as 100 %, exactly as zero / 100 would (a million contracts in the bench).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        oi_part = np.log10(np.fmax(open_interest, 1.0))
+        oi_part /= 4.0
+        total = _capped(np.fmax(apy, 0.0) / 40.0, 35.0)
+        total += _capped(_at_least_zero((pop - 50.0) / 45.0), 30.0)
+        total += _capped(_at_least_zero(1.0 - spread / 10.0), 10.0)
+        total += _capped(oi_part, 10.0)
+        total += fundamentals
     return np.round(total, 2) if isinstance(total, np.ndarray) else round(float(total), 2)
+
+
+def _at_least_zero(x: Num) -> Num:
+    """max(x, 0) with NaN -> 0 (in place for arrays)."""
+    return np.fmax(x, 0.0, out=x) if isinstance(x, np.ndarray) else np.fmax(x, 0.0)
+
+
+def _capped(x: Num, weight: float) -> Num:
+    """weight x min(x, 1), in place for arrays (x >= 0 here)."""
+    if isinstance(x, np.ndarray):
+        np.minimum(x, 1.0, out=x)
+        x *= weight
+        return x
+    return weight * np.minimum(x, 1.0)
