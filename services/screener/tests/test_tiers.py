@@ -106,3 +106,36 @@ def test_a_close_says_what_capture_reaches_the_next_tier() -> None:
     assert sig.next_tier_note == (
         "A at 50: +16.7 points; 50.0 % of the premium captured (now 33.3 %) would do it"
     )
+
+
+def test_the_api_answers_the_gap_with_each_signal() -> None:
+    """POST /v1/scans (inline data, the hand-worked put above): the JSON carries the gap."""
+    from fastapi.testclient import TestClient
+    from screener.app import build_app
+    from screener.settings import ScreenerSettings
+    from signal_cases import NOW
+    from wheeldesk.schemas.market import Chain
+    from wheeldesk.schemas.screener import ScanRequest
+    from wheeldesk_testing.procs import free_port
+
+    data = _data("KO", 100.0, beta=1.2)
+    put = _q("KO", 30, 95.0, "P", 0.85, 0.90, iv=0.25, delta=-0.25, oi=1000)
+    data.chains = [Chain(symbol="KO", underlying=data.quote, expirations=[], options=[put])]
+    settings = ScreenerSettings(
+        internal_api_token="test-token",
+        bridge_url=f"http://127.0.0.1:{free_port()}",
+        nats_url=f"nats://127.0.0.1:{free_port()}",
+        risk_free_rate=0.0,
+    )
+    request = ScanRequest(now=NOW, symbols=["KO"], data=[data])
+    with TestClient(build_app(settings), base_url="http://127.0.0.1") as client:
+        response = client.post(
+            "/v1/scans",
+            json=request.model_dump(mode="json"),
+            headers={"Authorization": "Bearer test-token"},
+        )
+    assert response.status_code == 200, response.text
+    (sig,) = response.json()["signals"]
+    assert sig["score"] == pytest.approx(48.03, abs=0.01) and sig["tier"] == "B"
+    assert sig["next_tier"] == "A" and sig["points_to_next_tier"] == pytest.approx(1.97, abs=0.01)
+    assert sig["next_tier_note"].startswith("A at 50: +2.0 points; +2.3 % APY (to 13.2 %)")
