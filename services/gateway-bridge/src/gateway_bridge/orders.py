@@ -503,52 +503,10 @@ class OrderService:
 
     # ---- modify (re-price) ------------------------------------------------------------------
     async def modify(self, ident: str, body: OrderModify) -> Order:
-        """A new limit for a working order, sent as IB's modify of the same order (placeOrder
-        with its id): the order keeps its id, orderRef and queue of fills so far."""
-        from gateway_bridge.combos import combo_tick_problem
+        """A new limit (or a step toward the market) for a working order: `repricing`."""
+        from gateway_bridge.repricing import modify
 
-        trade = self.get_trade(ident)
-        if trade.isDone() or not trade.order.orderId:
-            raise ServiceError(
-                409,
-                "order_not_modifiable",
-                f"order {ident} is {trade.orderStatus.status.lower() or 'not working'}",
-            )
-        check_live_allowed(self.session.account_id, self.settings.allow_live_orders)
-        if self.settings.ib_readonly:
-            raise ServiceError(403, "read_only", "the bridge is connected read-only (IB_READONLY)")
-        if trade.order.orderType != "LMT":
-            raise ServiceError(409, "order_not_modifiable", "only a limit order can be re-priced")
-        price = float(body.limit_price)
-        c = trade.contract
-        if c.secType == "BAG":
-            if (problem := combo_tick_problem(price)) is not None:
-                raise ServiceError(422, "limit_off_tick", problem, field="limit_price")
-        else:
-            if price <= 0:
-                raise ServiceError(
-                    422, "invalid", "limit_price: must be greater than 0", field="limit_price"
-                )
-            if c.secType == "OPT":
-                rule_ids = self._rule_ids.get(c.conId)
-                if rule_ids is None:
-                    details = await self.md.call(lambda: self.ib.reqContractDetailsAsync(c))
-                    rule_ids = (details[0].marketRuleIds or "") if details else ""
-                    self._rule_ids[c.conId] = rule_ids
-                await self._check_tick(price, rule_ids)
-        self.session.require_ready()
-        await self.md.limiter.acquire()
-        trade.order.lmtPrice = price
-        ref = trade.order.orderRef
-        if ref in self._requests:
-            self._requests[ref] = self._requests[ref].model_copy(
-                update={"limit_price": Decimal(str(price))}
-            )
-        self.ib.placeOrder(trade.contract, trade.order)
-        with contextlib.suppress(TimeoutError):
-            # IB confirms a modify with openOrder/orderStatus at the new price (or fills it).
-            await asyncio.wait_for(trade.statusEvent, 1.0)
-        return self._order(trade)
+        return await modify(self, ident, body)
 
     # ---- cancel --------------------------------------------------------------------------
     async def cancel(self, ident: str) -> Order:

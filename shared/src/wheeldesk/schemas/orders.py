@@ -106,9 +106,20 @@ class ComboOrderRequest(StrictModel):
 
 class OrderModify(StrictModel):
     """A new limit for a working order: IB modifies the same order (same id), it is not a new
-    one. A combo's net may be zero or negative (a credit)."""
+    one. A combo's net may be zero or negative (a credit).
 
-    limit_price: Decimal = Field(max_digits=12, decimal_places=4)
+    Either the new `limit_price`, or a `step` for the bridge to take from the working limit
+    toward the market (down for a sell, up for a buy) on the contract's tick grid and never past
+    the far side (the bid for a sell, the ask for a buy): the automatic re-price's way."""
+
+    limit_price: Decimal | None = Field(default=None, max_digits=12, decimal_places=4)
+    step: Decimal | None = Field(default=None, gt=0, le=100, max_digits=8, decimal_places=4)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> OrderModify:
+        if (self.limit_price is None) == (self.step is None):
+            raise ValueError("limit_price: give either limit_price or step")
+        return self
 
 
 class LegQuote(BaseModel):
