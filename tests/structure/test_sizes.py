@@ -28,8 +28,6 @@ EXEMPT_FUNCTIONS = {("services/screener/src/screener/pricing.py", "_implied_vol"
 FILES_OVER: dict[str, int] = {
     "testing/src/wheeldesk_testing/soak.py": 809,
     "services/gateway-bridge/src/gateway_bridge/orders.py": 623,
-    "shared/src/wheeldesk/clients.py": 634,
-    "shared/tests/test_clients.py": 604,
     "services/web/src/wheeldesk_web/orders/services.py": 513,
 }
 FUNCTIONS_OVER: dict[tuple[str, str], int] = {
