@@ -183,7 +183,7 @@ def test_bridge_down_is_a_banner_not_a_traceback(client, trader, monkeypatch) ->
 def test_scheduled_discoveries_record_new_names_once_a_trading_day(client, trader, live) -> None:  # type: ignore[no-untyped-def]
     from django.core.management import call_command
     from wheeldesk_testing.moments import SIM_START
-    from wheeldesk_web.alerts.worker import Worker
+    from wheeldesk_web.worker.loop import Worker
 
     SavedDiscovery.objects.create(
         user=trader, name="Big caps", scan_code="MOST_ACTIVE", rows=5,

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from wheeldesk.clients import ServiceCallError, SyncNotifierClient
 from wheeldesk_testing.procs import TEST_TOKEN, free_port
 from wheeldesk_web.alerts.models import Notification
-from wheeldesk_web.alerts.worker import Worker
 from wheeldesk_web.config import SETTINGS
+from wheeldesk_web.worker.loop import Worker
 
 BACKEND = "wheeldesk_web.alerts.mail.NotifierEmailBackend"
 

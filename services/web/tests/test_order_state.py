@@ -32,11 +32,11 @@ from wheeldesk_testing.procs import (
     service_proc,
     tws_sim_proc,
 )
-from wheeldesk_web.alerts.worker import Worker
 from wheeldesk_web.ledger.consumer import CONSUMERS, consume
 from wheeldesk_web.ledger.models import Execution
 from wheeldesk_web.orders.models import Order
 from wheeldesk_web.orders.services import OrderRefused, cancel, claim_and_send
+from wheeldesk_web.worker.loop import Worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 SYMBOL = "KO"

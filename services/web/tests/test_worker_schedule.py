@@ -16,10 +16,10 @@ from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest
 from wheeldesk_testing.moments import SIM_START
 from wheeldesk_web.alerts.models import EmailedSignal, Notification, SavedScan
-from wheeldesk_web.alerts.worker import Worker
 from wheeldesk_web.core.schedule import EASTERN as NY
 from wheeldesk_web.core.schedule import market_open, parse_every
 from wheeldesk_web.signals.models import ScanRun, Signal
+from wheeldesk_web.worker.loop import Worker
 
 pytestmark = pytest.mark.django_db
 
@@ -428,7 +428,7 @@ def test_settings_schedule_drives_the_scans():
 def test_a_worker_back_after_missed_times_scans_once():
     """Down from 09:00 until 15:40 on a market day: one scan for the latest missed time
     (15:30), not one per time missed."""
-    from wheeldesk_web.alerts.worker import scheduled_due
+    from wheeldesk_web.worker.loop import scheduled_due
 
     times = ["09:45", "12:00", "15:30"]
     assert scheduled_due(times, datetime(2026, 11, 30, 15, 40, tzinfo=NY), []) == (

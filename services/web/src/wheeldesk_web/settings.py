@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "wheeldesk_web.alerts",
     "wheeldesk_web.discover",
     "wheeldesk_web.dashboard",
+    "wheeldesk_web.worker",
 ]
 
 MIDDLEWARE = [

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from wheeldesk_web.alerts.worker import Worker
 from wheeldesk_web.core import backup
 from wheeldesk_web.core.clock import broker_now
 from wheeldesk_web.core.schedule import parse_every
+from wheeldesk_web.worker.loop import Worker
 
 log = logging.getLogger("wheeldesk_web.worker")
 
