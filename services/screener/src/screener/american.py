@@ -40,6 +40,8 @@ _THETA = 0.5 * np.arcsin(_RHO) * (_GL_X + 1.0)
 _SIN = np.sin(_THETA)
 _HALF_SEC2 = 0.5 / np.cos(_THETA) ** 2
 _WEIGHT = _GL_W * 0.5 * np.arcsin(_RHO) / (2.0 * np.pi)
+# the correlations of psi's four bivariate normals (+rho, +rho, -rho, -rho), for broadcasting
+_PSI_SIGNS = np.array([1.0, 1.0, -1.0, -1.0]).reshape(4, 1, 1)
 
 
 def bivariate_normal(a: np.ndarray, b: np.ndarray, positive: bool) -> np.ndarray:
@@ -49,13 +51,33 @@ def bivariate_normal(a: np.ndarray, b: np.ndarray, positive: bool) -> np.ndarray
     exp(-(a^2 + b^2 - 2 a b sin t) / (2 cos^2 t)) dt; for -rho the sign of the 2ab term
     and of the integral flip.
     """
-    s = a * a + b * b
-    ab = a * b if positive else -(a * b)
-    acc = np.zeros(np.broadcast(a, b).shape)
+    return _bivariate(
+        np.asarray(a, dtype=float), np.asarray(b, dtype=float), 1.0 if positive else -1.0
+    )
+
+
+def _bivariate(a: np.ndarray, b: np.ndarray, sign: float | np.ndarray) -> np.ndarray:
+    """`bivariate_normal` at correlation sign x rho, `sign` +-1 broadcasting over a and b:
+    the four terms of every `_psi` in one pass, each quadrature node one in-place sweep."""
+    s = np.multiply(a, a)  # a^2 + b^2
+    s += np.multiply(b, b)
+    ab = np.multiply(a, b)
+    ab *= sign
+    acc = np.zeros(np.broadcast(s, ab).shape)
+    term = np.empty_like(acc)
     for sin, half_sec2, w in zip(_SIN, _HALF_SEC2, _WEIGHT, strict=True):
-        acc += w * np.exp(-(s - 2.0 * sin * ab) * half_sec2)
-    base = ndtr(a) * ndtr(b)
-    return base + acc if positive else base - acc
+        np.multiply(2.0 * sin, ab, out=term)  # w exp(-(s - 2 sin ab) / (2 cos^2))
+        np.subtract(s, term, out=term)
+        np.negative(term, out=term)
+        term *= half_sec2
+        np.exp(term, out=term)
+        term *= w
+        acc += term
+    base = ndtr(a)
+    base *= ndtr(b)
+    acc *= sign
+    base += acc
+    return base
 
 
 def _phi(
@@ -106,11 +128,12 @@ def _psi(
     f4 = (ls + 2.0 * li1 - lh - 2.0 * li2 + drift * t2) / vt
     lam = -r + gamma * b + 0.5 * gamma * (gamma - 1.0) * v2
     kappa = 2.0 * b / v2 + (2.0 * gamma - 1.0)
+    m = _bivariate(-np.stack([e1, e2, e3, e4]), -np.stack([f1, f2, f3, f4]), _PSI_SIGNS)
     return np.exp(lam * t2 + gamma * ls) * (
-        bivariate_normal(-e1, -f1, True)
-        - np.exp(kappa * (li2 - ls)) * bivariate_normal(-e2, -f2, True)
-        - np.exp(kappa * (li1 - ls)) * bivariate_normal(-e3, -f3, False)
-        + np.exp(kappa * (li1 - li2)) * bivariate_normal(-e4, -f4, False)
+        m[0]
+        - np.exp(kappa * (li2 - ls)) * m[1]
+        - np.exp(kappa * (li1 - ls)) * m[2]
+        + np.exp(kappa * (li1 - li2)) * m[3]
     )
 
 
@@ -144,19 +167,26 @@ def _call(
     a2s = np.exp(np.log(i2 - k) + beta * (ls - li2))
     a1 = np.exp(np.log(i1 - k) - beta * li1)
     a2 = np.exp(np.log(i2 - k) - beta * li2)
+    # Haug's six phi and five psi terms, each family in one stacked call (rows: the
+    # (gamma, H) pairs below, in the order the sum takes them)
+    one, zero = np.ones_like(beta), np.zeros_like(beta)
+    ph = _phi(ls, t1, np.stack([beta, one, one, zero, zero, beta]),
+              np.stack([li2, li2, li1, li2, li1, li1]), li2, r, b, v2)  # fmt: skip
+    ps = _psi(ls, t, np.stack([beta, one, one, zero, zero]),
+              np.stack([li1, li1, lk, li1, lk]), li2, li1, t1, r, b, v2)  # fmt: skip
     am = (
         a2s
-        - a2 * _phi(ls, t1, beta, li2, li2, r, b, v2)
-        + _phi(ls, t1, 1.0, li2, li2, r, b, v2)
-        - _phi(ls, t1, 1.0, li1, li2, r, b, v2)
-        - k * _phi(ls, t1, 0.0, li2, li2, r, b, v2)
-        + k * _phi(ls, t1, 0.0, li1, li2, r, b, v2)
-        + a1 * _phi(ls, t1, beta, li1, li2, r, b, v2)
-        - a1 * _psi(ls, t, beta, li1, li2, li1, t1, r, b, v2)
-        + _psi(ls, t, 1.0, li1, li2, li1, t1, r, b, v2)
-        - _psi(ls, t, 1.0, lk, li2, li1, t1, r, b, v2)
-        - k * _psi(ls, t, 0.0, li1, li2, li1, t1, r, b, v2)
-        + k * _psi(ls, t, 0.0, lk, li2, li1, t1, r, b, v2)
+        - a2 * ph[0]
+        + ph[1]
+        - ph[2]
+        - k * ph[3]
+        + k * ph[4]
+        + a1 * ph[5]
+        - a1 * ps[0]
+        + ps[1]
+        - ps[2]
+        - k * ps[3]
+        + k * ps[4]
     )
     del a1s
     am = np.where(s >= i2, s - k, am)  # at or past the boundary: exercise now

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -52,6 +53,17 @@ def _pool() -> ThreadPoolExecutor:
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="pricing")
     return _POOL
+
+
+def _in_chunks(n: int, fn: Callable[[slice], object]) -> None:
+    """Run fn on consecutive slices of range(n), one per core for large n (numpy and
+    scipy release the GIL inside their loops); fn writes its own slice of the result."""
+    workers = min(_WORKERS, n // _CHUNK_MIN)
+    if workers <= 1:
+        fn(slice(0, n))
+        return
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    list(_pool().map(lambda ab: fn(slice(int(ab[0]), int(ab[1]))), itertools.pairwise(bounds)))
 
 
 def _pdf(x: np.ndarray) -> np.ndarray:
@@ -103,13 +115,10 @@ def greeks(
     if workers <= 1 or arrays[0].ndim != 1:
         return _greeks(*arrays)
     out = Greeks(*(np.empty(n) for _ in Greeks.__dataclass_fields__))
-    bounds = np.linspace(0, n, workers + 1).astype(int)
-
-    def chunk(ab: tuple[int, int]) -> None:
-        sl = slice(*ab)
-        _greeks(*(a[sl] for a in arrays), out=Greeks(*(o[sl] for o in vars(out).values())))
-
-    list(_pool().map(chunk, itertools.pairwise(bounds)))
+    fields = list(vars(out).values())
+    _in_chunks(
+        n, lambda sl: _greeks(*(a[sl] for a in arrays), out=Greeks(*(o[sl] for o in fields)))
+    )
     return out
 
 
@@ -199,8 +208,14 @@ def price(
 
 
 def prob_otm_from_d2(is_call: ArrayLike, d2: np.ndarray) -> np.ndarray:
-    """N(d2) for a short put, N(-d2) for a short call, from `Greeks.d2` already computed."""
-    return ndtr(np.where(is_call, -d2, d2))
+    """N(d2) for a short put, N(-d2) for a short call, from `Greeks.d2` already computed
+    (a million contracts: N split across the cores)."""
+    d2 = np.asarray(d2, dtype=float)
+    if d2.ndim != 1 or np.ndim(is_call) > 1:
+        return ndtr(np.where(is_call, -d2, d2))
+    out = np.where(is_call, -d2, d2)
+    _in_chunks(out.size, lambda sl: ndtr(out[sl], out=out[sl]))
+    return out
 
 
 def prob_otm(
@@ -295,78 +310,75 @@ def _implied_vol(
     call = call.astype(bool)
     shape = option_price.shape
     n = option_price.size
-    iv = np.full(n, np.nan)
     flag = np.zeros(n, dtype=np.int8)
     p, call, spot, strike, t, r, q = (
         a.ravel() for a in (option_price, call, spot, strike, t, r, q)
     )
+    # Every step runs on all n contracts in place (out= buffers, the formulas' operations
+    # in their order): selecting the valid ones first would copy every array for the few
+    # flagged; `ok` keeps them out of the solves instead.
     with np.errstate(all="ignore"):
-        ok_input = (
-            np.isfinite(p)
-            & np.isfinite(spot)
-            & np.isfinite(strike)
-            & np.isfinite(t)
-            & np.isfinite(r)
-            & np.isfinite(q)
-            & (spot > 0)
-            & (strike > 0)
-            & (t > 0)
-        )
-        flag[~ok_input] = IV_BAD_INPUT
-        df_r = np.exp(-r * t)
-        fwd = spot * np.exp((r - q) * t)
-        undisc = p / df_r
+        ok = np.isfinite(p)
+        for a in (spot, strike, t, r, q):
+            ok &= np.isfinite(a)
+        ok &= spot > 0
+        ok &= strike > 0
+        ok &= t > 0
+        flag[~ok] = IV_BAD_INPUT
+        undisc = np.negative(r)  # p / e^(-r t)
+        undisc *= t
+        np.exp(undisc, out=undisc)
+        np.divide(p, undisc, out=undisc)
+        fwd = np.subtract(r, q)  # S e^((r - q) t)
+        fwd *= t
+        np.exp(fwd, out=fwd)
+        fwd *= spot
         put_side = fwd >= strike  # the OTM option is the put
-        intrinsic = np.maximum(np.where(call, fwd - strike, strike - fwd), 0.0)
-        upper = np.where(call, fwd, strike)
-        lo_bad = ok_input & (undisc <= intrinsic)
-        hi_bad = ok_input & ~lo_bad & (undisc >= upper)
+        intrinsic = np.subtract(fwd, strike)  # max(F - K, 0) for a call, max(K - F, 0) put
+        np.negative(intrinsic, out=intrinsic, where=~call)
+        np.maximum(intrinsic, 0.0, out=intrinsic)
+        lo_bad = ok & (undisc <= intrinsic)
+        hi_bad = ok & ~lo_bad & (undisc >= np.where(call, fwd, strike))
         flag[lo_bad] = IV_BELOW_INTRINSIC
         flag[hi_bad] = IV_ABOVE_MAX
-        active = np.flatnonzero(flag == IV_OK)
-        if active.size == 0:
-            return iv.reshape(shape), flag.reshape(shape)
-
         # OTM target through parity: the ITM option minus its forward intrinsic value.
-        def take(a: np.ndarray) -> np.ndarray:
-            return a if active.size == n else a[active]  # all valid: no copies
-
-        f_a = take(fwd)
-        k_a = take(strike)
-        ps_a = take(put_side)
-        same_side = take(call) != ps_a  # a call when F<K, or a put when F>=K: already OTM
-        und_a = take(undisc)
-        target = np.where(same_side, und_a, und_a - take(intrinsic))
-        x = np.log(f_a / k_a)
-        bound = np.where(ps_a, k_a, f_a)
+        target = np.subtract(undisc, intrinsic, out=intrinsic)
+        np.copyto(target, undisc, where=call != put_side)  # already OTM: the price itself
         # Parity can leave nothing (an ITM price a hair above intrinsic): the bound check
         # above already caught <= intrinsic, so a non-positive target is rounding: flag it.
+        ok = flag == IV_OK
         tiny = target <= 0
-        if tiny.any():
-            flag[active[tiny]] = IV_BELOW_INTRINSIC
-            keep = ~tiny
-            active, f_a, k_a, ps_a, target, x, bound = (
-                a[keep] for a in (active, f_a, k_a, ps_a, target, x, bound)
-            )
+        flag[ok & tiny] = IV_BELOW_INTRINSIC
+        ok &= ~tiny
+        if not ok.any():
+            return np.full(shape, np.nan), flag.reshape(shape)
         # Normalise by sqrt(F K): with u = |ln F/K| the OTM put and call are one function.
-        u = np.abs(x)
-        beta = target / np.sqrt(f_a * k_a)
-        emu = np.exp(-0.5 * u)  # the normalized bound
+        u = np.divide(fwd, strike)
+        np.log(u, out=u)
+        np.abs(u, out=u)
+        beta = np.multiply(fwd, strike, out=fwd)  # target / sqrt(F K)
+        np.sqrt(beta, out=beta)
+        np.divide(target, beta, out=beta)
+        emu = np.multiply(-0.5, u)  # the normalized bound e^(-u/2)
+        np.exp(emu, out=emu)
         # The price is convex in s below the inflection s_c = sqrt(2u) and concave above it.
         # There d2 = 0 and d1 = sqrt(2u), so b(s_c) = e^(-u/2) / 2 - e^(u/2) N(-sqrt(2u)).
-        s_c = np.sqrt(2.0 * u)
-        b_c = 0.5 * emu - ndtr(-s_c) / emu
+        s_c = np.multiply(2.0, u)
+        np.sqrt(s_c, out=s_c)
+        b_c = ndtr(np.negative(s_c, out=undisc), out=undisc)
+        b_c /= emu
+        np.subtract(np.multiply(0.5, emu, out=target), b_c, out=b_c)
         upper = b_c <= beta
-        result_s = np.full(active.size, np.nan)
-        up = np.flatnonzero(upper)
+        result_s = np.full(n, np.nan)
+        up = np.flatnonzero(upper & ok)
         if up.size:
             # Start at s_c or at the at-the-money solution, the larger: for u = 0 the distance
             # to the bound is exactly 2 N(-s/2), so s = -2 N^-1((bound - b) / (2 bound)).
             gap = emu[up] - beta[up]
             atm = -2.0 * ndtri(np.clip(0.5 * gap / emu[up], 1e-300, 0.5))
             start = np.maximum(np.maximum(s_c[up], atm), 1e-4)
-            result_s[up] = solve_region(u[up], emu[up] - beta[up], start, True, tol, max_iter)
-        low = np.flatnonzero(~upper)
+            result_s[up] = solve_region(u[up], gap, start, True, tol, max_iter)
+        low = np.flatnonzero(~upper & ok)
         if low.size:
             # Far below the inflection b behaves like exp(-u^2 / (2 s^2)): start there,
             # refined twice with the tail expansion (Mills ratio): ln b ~ -u^2/(2 s^2)
@@ -382,10 +394,8 @@ def _implied_vol(
                 refined = ul / np.sqrt(np.maximum(-2.0 * (ln_b - corr), 1e-300))
                 start = np.where(d2 > 0.5, np.clip(refined, 1e-4, cap), start)
             result_s[low] = solve_region(u[low], beta[low], start, False, tol, max_iter)
-        missing = np.isnan(result_s)
-        if missing.any():
-            flag[active[missing]] = IV_NOT_CONVERGED
-        iv[active] = result_s / np.sqrt(t if active.size == n else t[active])
+        flag[ok & np.isnan(result_s)] = IV_NOT_CONVERGED
+        iv = np.divide(result_s, np.sqrt(t, out=s_c), out=result_s)
     return iv.reshape(shape), flag.reshape(shape)
 
 
