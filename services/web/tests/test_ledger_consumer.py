@@ -12,8 +12,8 @@ from wheeldesk import subjects
 from wheeldesk.natsconn import ensure_streams, publish_event
 from wheeldesk.schemas.orders import ExecutionEvent, Fill
 from wheeldesk_testing.procs import nats_proc
-from wheeldesk_web.ledger.consumer import consume
 from wheeldesk_web.ledger.models import Execution, WheelCycle
+from wheeldesk_web.worker.consumer import consume
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,6 @@
 """One writer of order state, over the real stack: tws-sim behind the real gateway-bridge
 (ib_insync), its events on a real nats-server's JetStream, and the web worker's own code —
-its `web-orders` / `web-ledger-executions` consumers (`ledger.consumer.consume`) and its
+its `web-orders` / `web-ledger-executions` consumers (`worker.consumer.consume`) and its
 `Worker.tick(now)` sync pass — writing the test database.
 
 Each scenario is driven so that every writer gets its say (the place call's answer, the
@@ -32,10 +32,10 @@ from wheeldesk_testing.procs import (
     service_proc,
     tws_sim_proc,
 )
-from wheeldesk_web.ledger.consumer import CONSUMERS, consume
 from wheeldesk_web.ledger.models import Execution
 from wheeldesk_web.orders.models import Order
 from wheeldesk_web.orders.services import OrderRefused, cancel, claim_and_send
+from wheeldesk_web.worker.consumer import CONSUMERS, consume
 from wheeldesk_web.worker.loop import Worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -127,7 +127,7 @@ class Command(BaseCommand):
 
 
 def _consume_forever(url: str, stop: threading.Event) -> None:
-    from wheeldesk_web.ledger.consumer import consume
+    from wheeldesk_web.worker.consumer import consume
 
     async def main() -> None:
         flag = asyncio.Event()
