@@ -158,3 +158,31 @@ def test_settings_outside_demo_mode_need_a_chosen_backend():
         "configuration error: EMAIL_BACKEND must be set when DEMO_MODE=false: resend to send"
         " mail, or console to keep it in EMAIL_OUTBOX_DIR"
     )
+
+
+def test_cycle_event_says_what_happened_to_the_cycle_with_its_link():
+    out = render("cycle_event", SAMPLES["cycle_event"], web_url=WEB)
+    assert out.subject == "Assigned: KO 2026-12-18 60P — 100 shares bought at $60.00"
+    assert "100 KO shares bought at $60.00 ($6,000.00)" in out.text
+    assert "KO wheel cycle: Holding shares" in out.text
+    assert "Premium so far: $62.00" in out.text and "Cost basis: $59.38 a share" in out.text
+    assert "Next: shares assigned — sell a covered call?" in out.text
+    assert f"{WEB}/ledger/cycles/KO-2026-11-26/" in out.text
+    assert f'href="{WEB}/ledger/cycles/KO-2026-11-26/"' in out.html
+    bare = {k: v for k, v in SAMPLES["cycle_event"].items() if k != "cycle"}
+    assert f"{WEB}/ledger/" in render("cycle_event", bare, web_url=WEB).text
+
+
+def test_a_filled_roll_says_rolled_and_its_net_credit():
+    roll = {
+        **SAMPLES["order_filled"],
+        "roll": True,
+        "action": "BUY",
+        "description": "KO roll 2026-12-18 60P -> 2027-01-15 57.5P",
+        "avg_price": -0.70,
+        "premium": 70.0,
+    }
+    out = render("order_filled", roll, web_url=WEB)
+    assert out.subject.startswith("Rolled: BUY 1 KO roll")
+    assert "Net credit received: $70.00" in out.text and "Premium received" not in out.text
+    assert "Net credit received" in out.html

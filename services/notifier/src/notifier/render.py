@@ -27,6 +27,7 @@ from markupsafe import Markup
 TEMPLATES = (
     "signal_digest",
     "order_filled",
+    "cycle_event",
     "connection_lost",
     "connection_restored",
     "daily_summary",

@@ -65,12 +65,26 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "paper": True,  # optional, default true
         "premium": 62.0,  # optional: + received (a sale), - paid, USD for the whole fill
         "order_path": "c0ffee/",  # optional: the order's page under /orders/
+        "roll": False,  # optional: a roll (one combo): the premium is its net credit / debit
         "cycle": {  # optional: the wheel cycle the fill belongs to, as the ledger has it
             "symbol": "KO",
             "state": "Short put open",
             "premium": 62.0,
             "basis": None,  # USD a share once shares are held, else None
             "next_step": "let it run; roll or close if it goes in the money near expiry",
+            "path": "/ledger/cycles/KO-2026-11-26/",
+        },
+    },
+    "cycle_event": {  # an option assigned, called away, exercised or expired, and its cycle
+        "event": "assignment",  # assignment, called_away, exercise or expiration
+        "headline": "Assigned: KO 2026-12-18 60P — 100 shares bought at $60.00",
+        "detail": "1 contract assigned: 100 KO shares bought at $60.00 ($6,000.00).",
+        "cycle": {  # optional: the wheel cycle the event belongs to, as the ledger has it
+            "symbol": "KO",
+            "state": "Holding shares",
+            "premium": 62.0,
+            "basis": 59.38,
+            "next_step": "shares assigned — sell a covered call?",
             "path": "/ledger/cycles/KO-2026-11-26/",
         },
     },

@@ -12,6 +12,7 @@ from wheeldesk.schemas.common import Event, StrictModel, utcnow
 TemplateName = Literal[
     "signal_digest",
     "order_filled",
+    "cycle_event",
     "connection_lost",
     "connection_restored",
     "daily_summary",

@@ -259,31 +259,34 @@ NEXT_STEP = {
 }
 
 
-def cycle_context(symbol: str) -> dict[str, Any] | None:
-    """The symbol's newest wheel cycle as the ledger has it, for a fill email."""
+def cycle_summary(cycle, next_step: str | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """A wheel cycle as an email shows it: state, premium so far, basis, next step, link."""
     from django.urls import reverse
 
-    from wheeldesk_web.ledger.models import WheelCycle
-    from wheeldesk_web.ledger.services import readable
-
-    # A cycle row the ledger cannot read leaves the email without its cycle, not unsent.
-    rows, _ = readable(WheelCycle.objects.filter(symbol=symbol).order_by("-start", "-id")[:1])
-    cycle = rows[0] if rows else None
-    if cycle is None:
-        return None
     basis = cycle.adjusted_cost_basis
     return {
         "symbol": cycle.symbol,
         "state": cycle.state_label,
         "premium": float(cycle.premium),
         "basis": None if basis is None or cycle.basis_unknown else float(basis),
-        "next_step": NEXT_STEP.get(cycle.state, ""),
+        "next_step": next_step or NEXT_STEP.get(cycle.state, ""),
         "path": reverse("ledger:cycle", args=[cycle.key]),
     }
 
 
+def cycle_context(symbol: str) -> dict[str, Any] | None:
+    """The symbol's newest wheel cycle as the ledger has it, for a fill email."""
+    from wheeldesk_web.ledger.models import WheelCycle
+    from wheeldesk_web.ledger.services import readable
+
+    # A cycle row the ledger cannot read leaves the email without its cycle, not unsent.
+    rows, _ = readable(WheelCycle.objects.filter(symbol=symbol).order_by("-start", "-id")[:1])
+    return cycle_summary(rows[0]) if rows else None
+
+
 def fill_context(order) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The notifier's `order_filled` context: the fill, its premium, and its wheel cycle."""
+    """The notifier's `order_filled` context: the fill, its premium (a roll's net credit or
+    debit), and its wheel cycle."""
     price = float(order.avg_fill_price) if order.avg_fill_price is not None else 0.0
     context: dict[str, Any] = {
         "action": order.action,
@@ -296,9 +299,13 @@ def fill_context(order) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     }
     if order.commission is not None:
         context["commission"] = float(order.commission)
-    if order.sec_type == "OPT" and order.avg_fill_price is not None:
+    if order.sec_type in ("OPT", "BAG") and order.avg_fill_price is not None:
+        # a roll (BAG) is bought at IB's net price, negative for a credit: the same sign rule
+        # gives + for the credit received
         sign = 1 if order.action == "SELL" else -1
         context["premium"] = round(sign * price * float(order.filled or order.quantity) * 100, 2)
+    if order.is_combo:
+        context["roll"] = True
     cycle = cycle_context(order.symbol)
     if cycle is not None:
         context["cycle"] = cycle
@@ -306,7 +313,10 @@ def fill_context(order) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 
 def queue_order_fills(since: datetime | None = None) -> list[Notification]:
-    """One email per filled order: the fill, the premium, and where its wheel cycle stands."""
+    """One email per filled order: the fill, the premium, and where its wheel cycle stands;
+    then one per assignment, call-away, exercise or expiry the ledger recorded (what happens
+    to a short option without an order: `cycle_events`), both after the worker's sync."""
+    from wheeldesk_web.alerts.cycle_events import queue_cycle_events
     from wheeldesk_web.orders.models import Order
 
     since = since or timezone.now() - timedelta(days=2)
@@ -321,7 +331,7 @@ def queue_order_fills(since: datetime | None = None) -> list[Notification]:
         n = _queue(f"order-filled:{order.client_order_id}", "order_filled", user, req)
         if n:
             out.append(n)
-    return out
+    return out + queue_cycle_events(since)
 
 
 def check_connection(bridge: SyncBridgeClient, now: datetime) -> list[Notification]:

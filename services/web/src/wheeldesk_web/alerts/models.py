@@ -53,6 +53,7 @@ class Notification(models.Model):
     KINDS = [
         ("signal_digest", "signal digest"),
         ("order_filled", "order filled"),
+        ("cycle_event", "option assigned, called away, exercised or expired"),
         ("connection_lost", "IBKR disconnected"),
         ("expiry_itm", "short option near expiry and ITM"),
         ("account_mail", "account email (password reset)"),

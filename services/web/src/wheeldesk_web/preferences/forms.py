@@ -43,7 +43,7 @@ EXPLAIN = {
     "notify_email": "Email me new signals.",
     "notify_address": "Send to this address (empty: my account's email).",
     "notify_min_tier": "Which tiers are worth an email.",
-    "notify_fills": "Email me when an order fills.",
+    "notify_fills": "Email me when an order fills, and when an option is assigned, called away or expires.",
     "scan_enabled": "Scan my default watchlist on a schedule.",
     "scan_times": "Times to scan, US/Eastern, comma-separated (e.g. 09:45,15:30).",
     "scan_weekdays_only": "Only on weekdays (market days).",
