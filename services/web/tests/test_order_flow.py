@@ -395,3 +395,35 @@ def test_a_late_answer_never_moves_an_order_back(user_client, bridge):
         "submitted",
         "filled",
     ]
+
+
+def test_automatic_reprice_is_opted_into_at_confirm_and_a_bad_plan_sends_nothing(
+    user_client, bridge
+):
+    coid = draft(user_client)
+    page = user_client.get(reverse("orders:detail", args=[coid])).content.decode()
+    assert 'name="auto_reprice"' in page and "Re-price automatically while unfilled" in page
+    url = reverse("orders:confirm", args=[coid])
+    form = {"ticket": ticket(user_client, coid), "auto_reprice": "on", "reprice_step": "0.05"}
+    r = user_client.post(url, {**form, "reprice_max": "3"}, follow=True)
+    assert "Not sent: Automatic re-price every (minutes): required" in r.content.decode()
+    r = user_client.post(url, {**form, "reprice_every": "5", "reprice_max": "99"}, follow=True)
+    assert "Automatic re-price up to (steps): Ensure this value is less than or equal to 20" in (
+        r.content.decode()
+    )
+    assert bridge.place_calls == 0 and WebOrder.objects.get(client_order_id=coid).is_draft
+    r = user_client.post(url, {**form, "reprice_every": "5", "reprice_max": "3"}, follow=True)
+    assert bridge.place_calls == 1
+    order = WebOrder.objects.get(client_order_id=coid)
+    assert (order.reprice_every, order.reprice_max, order.reprice_step) == (5, 3, Decimal("0.05"))
+    shown = r.content.decode()
+    assert "Automatic re-price: every 5 min, 0.05 toward the bid, 0 of 3 steps taken." in shown
+
+
+def test_without_the_tick_no_automatic_reprice_is_planned(user_client, bridge):
+    coid = draft(user_client)
+    confirm(user_client, coid)
+    order = WebOrder.objects.get(client_order_id=coid)
+    assert order.status == "submitted" and order.reprice_every is None
+    page = user_client.get(reverse("orders:detail", args=[coid])).content.decode()
+    assert "Automatic re-price" not in page

@@ -270,3 +270,90 @@ def test_fill_while_the_worker_is_down(sim: Proc, bridge: SyncBridgeClient, own_
     assert history(order) == ["sending", "submitted", "filled"]
     assert Execution.objects.filter(client_order_id=order.client_order_id).count() == 1
     replay_changes_nothing(order, bridge, own_nats.url)
+
+
+def put_with_room(bridge: SyncBridgeClient) -> tuple:
+    """A listed KO put under $3 (a penny tick) whose quote is at least 3 cents wide:
+    (contract, bid, ask)."""
+    chain = bridge.chain(SYMBOL, right="P", dte_min=20, dte_max=60, strikes=10)
+    quoted = [
+        q for q in chain.options if q.bid and q.ask and q.ask < 3 and q.ask - q.bid >= 0.03 - 1e-9
+    ]
+    assert quoted, "no KO put under $3 with a quote 3 cents wide"
+    q = max(quoted, key=lambda q: (q.ask or 0) - (q.bid or 0))
+    return q.contract, Decimal(str(q.bid)), Decimal(str(q.ask))
+
+
+def sim_limit(sim: Proc, coid: str) -> float:
+    [o] = sim_orders_for(sim, coid)
+    return o["lmt_price"]
+
+
+def test_automatic_reprice_steps_every_n_minutes_up_to_m_then_stops(
+    sim: Proc, bridge: SyncBridgeClient, own_nats: Proc, admin_client
+) -> None:
+    """Opted in at confirm: every 5 minutes one cent toward the bid, at most 2 steps. The worker,
+    ticked at moved moments, modifies the same order at tws-sim and audits each step."""
+    fills(sim, "never")
+    contract, bid, ask = put_with_room(bridge)
+    order = Order.objects.create(
+        symbol=SYMBOL,
+        sec_type="OPT",
+        expiry=contract.expiry,
+        strike=Decimal(str(contract.strike)),
+        right="P",
+        action="SELL",
+        quantity=1,
+        limit_price=ask,
+        reprice_every=5,
+        reprice_max=2,
+        reprice_step=Decimal("0.01"),
+    )
+    request = order.to_request()
+    order = claim_and_send(order, None, bridge, lambda: bridge.place(request), request)
+    sent = order.sent_at
+    assert order.status == "submitted" and sent is not None
+    coid = order.client_order_id
+
+    def at(minutes: int) -> tuple[float, Decimal]:
+        """Tick the worker `minutes` after the order was sent: (tws-sim's limit, ours)."""
+        Worker(
+            scan_every=None,
+            ignore_hours=True,
+            sync=lambda: True,
+            discover=lambda: 0,
+            bridge_factory=lambda: bridge,
+            notifier_factory=lambda: SyncNotifierClient(
+                f"http://127.0.0.1:{free_port()}", TEST_TOKEN, timeout=2
+            ),
+        ).tick(sent + timedelta(minutes=minutes))
+        return sim_limit(sim, coid), Order.objects.get(pk=order.pk).limit_price
+
+    one, two = ask - Decimal("0.01"), ask - Decimal("0.02")
+    assert two >= bid  # both steps inside the quote
+    assert at(4) == (pytest.approx(float(ask)), ask)  # not due yet
+    assert at(5) == (pytest.approx(float(one)), one)  # step 1, the same order at IBKR
+    assert at(9) == (pytest.approx(float(one)), one)  # 4 minutes after step 1: not due
+    assert at(10) == (pytest.approx(float(two)), two)  # step 2
+    assert at(30) == (pytest.approx(float(two)), two)  # the limit of 2 steps: stopped
+    assert len(sim_orders_for(sim, coid)) == 1  # modifies, never a second order
+    steps = list(
+        order.audit.filter(action="modify").order_by("at", "id").values_list("detail", flat=True)
+    )
+    assert steps == [
+        f"re-priced {ask:.2f} → {one:.2f} by auto re-price (step 1 of 2)",
+        f"re-priced {one:.2f} → {two:.2f} by auto re-price (step 2 of 2)",
+    ]
+    page = admin_client.get(f"/orders/{coid}/").content.decode()
+    assert "2 of 2 steps taken (ended)" in page
+    assert f"re-priced {one:.2f} → {two:.2f} by auto re-price" in page
+    # Cancelled with steps left: no step is ever taken again.
+    Order.objects.filter(pk=order.pk).update(reprice_max=5)
+    cancel(Order.objects.get(pk=order.pk), bridge)
+    at(60)
+    assert order.audit.filter(action="modify").count() == 2
+
+
+def sim_orders_for(sim: Proc, coid: str) -> list[dict]:
+    orders = httpx.get(f"{sim.control_url}/state/orders", timeout=10).json()  # type: ignore[attr-defined]
+    return [o for o in orders if o.get("order_ref") == coid]

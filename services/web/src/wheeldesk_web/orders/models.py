@@ -117,6 +117,13 @@ class Order(models.Model):
     fills = models.JSONField(default=list, blank=True)
     message = models.TextField(blank=True, help_text="IB's reason, or why Wheeldesk refused.")
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Automatic re-price, opted into per order at confirm: while it works, every
+    # `reprice_every` minutes one `reprice_step` toward the market, at most `reprice_max` times.
+    reprice_every = models.PositiveSmallIntegerField(null=True, blank=True)
+    reprice_max = models.PositiveSmallIntegerField(default=0)
+    reprice_step = models.DecimalField(null=True, blank=True, **MONEY)
+    reprice_done = models.PositiveSmallIntegerField(default=0)
+    repriced_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -315,7 +315,15 @@ def update(request: HttpRequest, client_order_id: str) -> HttpResponse:
 
 @require_POST
 def confirm(request: HttpRequest, client_order_id: str) -> HttpResponse:
+    from wheeldesk_web.orders.reprice import AutoRepriceForm
+
     order = own_draft(client_order_id, request.user)
+    plan = AutoRepriceForm(request.POST)
+    if not plan.is_valid():
+        messages.error(request, f"Not sent: {plan.problem()}.")
+        return redirect("orders:detail", order.client_order_id)
+    if order.is_draft and not order.is_combo:
+        plan.store(order)
     try:
         with clients.bridge(timeout=20) as bridge:
             if order.is_combo:

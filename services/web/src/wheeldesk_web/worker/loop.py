@@ -133,6 +133,11 @@ class Worker:
             if self.sync():
                 done.append("sync")
             self._after_sync(bridge, now)
+        from wheeldesk_web.orders.reprice import run_due
+
+        # Every pass, after the sync: orders opted into an automatic re-price, when due.
+        if repriced := run_due(bridge, now):
+            done.append(f"re-priced {repriced}")
         if self.scan_every is not None and self._due("scan", self.scan_every, now):
             self._mark("scan", now)
             if self.scan():
