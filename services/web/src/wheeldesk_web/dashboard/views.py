@@ -3,8 +3,8 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from wheeldesk_web.dashboard.data import dashboard_data
 from wheeldesk_web.ledger.services import summary_version
+from wheeldesk_web.market.account import dashboard_data
 from wheeldesk_web.signals.models import ScanRun
 from wheeldesk_web.watchlist.services import default_watchlist
 

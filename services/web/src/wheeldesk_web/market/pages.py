@@ -13,7 +13,7 @@ from wheeldesk.schemas.market import Chain
 
 from wheeldesk_web.core import clients
 from wheeldesk_web.core.clock import broker_today
-from wheeldesk_web.dashboard.data import dashboard_data
+from wheeldesk_web.market.account import dashboard_data
 from wheeldesk_web.market.models import Option, Stock
 from wheeldesk_web.market.services import store_chain, store_history, upsert_stock
 from wheeldesk_web.signals.models import Signal

@@ -47,6 +47,6 @@ def ensure_streaming(
 
 
 def positions_symbols() -> list[str]:
-    from wheeldesk_web.dashboard.data import dashboard_data
+    from wheeldesk_web.market.account import dashboard_data
 
     return dashboard_data().symbols

@@ -1,4 +1,5 @@
-"""The dashboard's numbers: account, positions with quotes, open orders, this week's expiries.
+"""The account as the bridge reports it: balances, positions with quotes, open orders, this
+week's expiries and the cash-secured capacity — what the dashboard shows and the stock page marks.
 
 Fetched from the bridge (cached for a couple of seconds so twenty open tabs cost one call);
 when the bridge cannot answer, the last snapshot is shown with its age instead of an error.
