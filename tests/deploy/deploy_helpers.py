@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
+from pydantic_settings import BaseSettings
 from wheeldesk.settings import BaseServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ class Service:
     name: str  # compose service == services/<name>
     package: str  # uv workspace package
     module: str  # python -m <module>
-    settings_module: str | None  # where its BaseServiceSettings subclass lives
+    settings_module: str | None  # where its settings class lives
     port_field: str | None  # the settings field holding its HTTP port
     health_port: int  # port of GET /healthz inside the container
 
@@ -67,8 +68,9 @@ COMPOSE_SETTINGS = {
 }
 
 
-def settings_class(module_name: str) -> type[BaseServiceSettings] | None:
-    """The service's one settings class, or None when the service has none (yet)."""
+def settings_class(module_name: str) -> type[BaseSettings] | None:
+    """The service's one settings class, or None when the service has none (yet): a
+    BaseServiceSettings, or tws-sim's own (it shares none of the services' settings)."""
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -78,7 +80,7 @@ def settings_class(module_name: str) -> type[BaseServiceSettings] | None:
     found = [
         obj
         for _, obj in inspect.getmembers(module, inspect.isclass)
-        if issubclass(obj, BaseServiceSettings)
+        if issubclass(obj, BaseSettings)
         and obj is not BaseServiceSettings
         and obj.__module__ == module.__name__
     ]
@@ -86,12 +88,12 @@ def settings_class(module_name: str) -> type[BaseServiceSettings] | None:
     return found[0] if found else None
 
 
-def env_names(cls: type[BaseServiceSettings]) -> set[str]:
+def env_names(cls: type[BaseSettings]) -> set[str]:
     prefix = (cls.model_config.get("env_prefix") or "").upper()
     return {prefix + name.upper() for name in cls.model_fields}
 
 
-def secret_env_names(cls: type[BaseServiceSettings]) -> set[str]:
+def secret_env_names(cls: type[BaseSettings]) -> set[str]:
     prefix = (cls.model_config.get("env_prefix") or "").upper()
     return {
         prefix + name.upper()

@@ -317,7 +317,14 @@ def test_env_example_loads_as_the_services_settings(tmp_path) -> None:  # type: 
         cls = settings_class(module)
         if cls is None:
             continue
-        fields = {k.lower(): v for k, v in values.items() if k in env_names(cls) and v != ""}
+        prefix = (cls.model_config.get("env_prefix") or "").upper()
+        fields = {
+            k.removeprefix(prefix).lower(): v
+            for k, v in values.items()
+            if k in env_names(cls) and v != ""
+        }
+        unknown = set(fields) - set(cls.model_fields)  # a value no field takes is not checked
+        assert not unknown, (module, unknown)
         cls(**{**fields, "demo_mode": "true"})
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tws_sim.engine import Config, Engine
+from tws_sim.engine import Engine
+from tws_sim.settings import TwsSimSettings
 
 START = datetime(2026, 6, 17, 14, 30, tzinfo=UTC)  # pinned, as the harness does
 
@@ -27,8 +28,8 @@ def book(engine: Engine) -> list[str]:
 
 
 def test_a_restart_with_the_same_seed_never_repeats_an_exec_id():
-    first = book(Engine(Config(seed=7, start=START)))
-    again = book(Engine(Config(seed=7, start=START)))
+    first = book(Engine(TwsSimSettings(seed=7, start=START)))
+    again = book(Engine(TwsSimSettings(seed=7, start=START)))
     assert len(set(first)) == 3 and len(set(again)) == 3
     assert not set(first) & set(again)
     # still shaped like IB's ids: four dot-separated parts, the last the correction number

@@ -11,11 +11,10 @@ import itertools
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tws_sim import messages as m
-from tws_sim.account import ACCOUNT_ID, Account, commission_for
+from tws_sim.account import Account, commission_for
 from tws_sim.contracts import SimContract
 from tws_sim.counters import RequestCounter
 from tws_sim.latency import LatencyModel
@@ -29,33 +28,12 @@ from tws_sim.orders import (
     fill_price,
     leg_side,
 )
+from tws_sim.settings import TwsSimSettings
 
 if TYPE_CHECKING:
     from tws_sim.session import Session
 
 log = logging.getLogger("tws_sim")
-
-
-@dataclass
-class Config:
-    port: int = 4002
-    control_port: int = 4080
-    host: str = "127.0.0.1"
-    seed: int = 7
-    speed: float = 1.0
-    snapshot_latency_ms: float = 0.0
-    max_lines: int = 100
-    pacing: int = 50
-    tick_ms: float = 250.0
-    cash: float = 250_000.0
-    extra_symbols: int = 0
-    start: datetime | None = None  # simulated start moment; None = the wall clock
-    live_data: bool = True
-    fundamentals: bool = True
-    greeks: bool = True
-    wsh: bool = True
-    latency: str = "off"  # "realistic": per-request delays (latency.py)
-    account: str = ACCOUNT_ID  # a live-looking id (U…) lets tests meet the bridge's live guards
 
 
 @dataclass
@@ -74,7 +52,7 @@ class Faults:
 
 @dataclass
 class Engine:
-    config: Config
+    config: TwsSimSettings
     market: Market = field(init=False)
     account: Account = field(init=False)
     faults: Faults = field(default_factory=Faults)

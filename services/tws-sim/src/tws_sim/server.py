@@ -7,8 +7,9 @@ import contextlib
 import logging
 import time
 
-from tws_sim.engine import Config, Engine
+from tws_sim.engine import Engine
 from tws_sim.session import Session
+from tws_sim.settings import TwsSimSettings
 
 log = logging.getLogger("tws_sim")
 
@@ -62,7 +63,7 @@ async def tick_loop(engine: Engine) -> None:
             log.exception("tick loop step failed")
 
 
-async def serve(config: Config) -> None:
+async def serve(config: TwsSimSettings) -> None:
     from tws_sim.control import ControlServer
 
     engine = Engine(config)
