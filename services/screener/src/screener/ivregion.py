@@ -58,13 +58,15 @@ def solve_region(
             done &= live
         if not done.any():
             continue
-        out[a["idx"][done]] = a["s"][done]
+        at = np.flatnonzero(done)  # integer gathers: a shuffled boolean mask costs more
+        out[a["idx"][at]] = a["s"][at]
         live = np.logical_not(done, out=done) if live is None else np.logical_and(live, ~done)
         left = np.count_nonzero(live)
         if left == 0:
             break
         if left <= 0.75 * live.size:
-            a = {k: v[live] for k, v in a.items()}
+            keep = np.flatnonzero(live)
+            a = {k: v[keep] for k, v in a.items()}
             live = None
     return out
 

@@ -66,6 +66,13 @@ def _in_chunks(n: int, fn: Callable[[slice], object]) -> None:
     list(_pool().map(lambda ab: fn(slice(int(ab[0]), int(ab[1]))), itertools.pairwise(bounds)))
 
 
+def _sign(is_call: np.ndarray) -> np.ndarray:
+    """+1.0 for a call, -1.0 for a put: through int8 arithmetic, a tenth of what
+    np.where(is_call, 1.0, -1.0) costs on a shuffled million."""
+    c = np.asarray(is_call, dtype=bool).view(np.int8)
+    return (c + c - np.int8(1)).astype(np.float64)
+
+
 def _pdf(x: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * x * x) * _INV_SQRT_2PI
 
@@ -153,15 +160,17 @@ def _greeks(
         d1 += np.multiply(0.5, vol_t, out=tmp)
         np.putmask(d1, ~((spot > 0) & (strike > 0) & (t > 0) & (sigma > 0)), np.nan)
         d2 = np.subtract(d1, vol_t, out=out.d2)
-        sign = np.where(call.astype(bool), 1.0, -1.0)
+        sign = _sign(call.astype(bool))
         df_q = np.negative(q, out=tmp)  # e^(-q t)
         df_q *= t
         np.exp(df_q, out=df_q)
         df_r = np.negative(r)  # e^(-r t)
         df_r *= t
         np.exp(df_r, out=df_r)
-        nd1 = ndtr(np.multiply(sign, d1))  # N(d1) for calls, N(-d1) for puts
-        nd2 = ndtr(np.multiply(sign, d2))
+        nd1 = np.multiply(sign, d1)  # N(d1) for calls, N(-d1) for puts
+        ndtr(nd1, out=nd1)
+        nd2 = np.multiply(sign, d2)
+        ndtr(nd2, out=nd2)
         pdf1 = np.multiply(-0.5, d1)  # pdf(d1)
         pdf1 *= d1
         np.exp(pdf1, out=pdf1)
@@ -169,7 +178,7 @@ def _greeks(
         s_q = np.multiply(spot, df_q)
         k_r = np.multiply(strike, df_r)
         price = np.multiply(s_q, nd1, out=out.price)  # sign (s_q N1 - k_r N2)
-        price -= np.multiply(k_r, nd2)
+        price -= np.multiply(k_r, nd2, out=out.rho)  # (rho is written last)
         price *= sign
         delta = np.multiply(sign, df_q, out=out.delta)  # sign df_q N1
         delta *= nd1
@@ -213,7 +222,8 @@ def prob_otm_from_d2(is_call: ArrayLike, d2: np.ndarray) -> np.ndarray:
     d2 = np.asarray(d2, dtype=float)
     if d2.ndim != 1 or np.ndim(is_call) > 1:
         return ndtr(np.where(is_call, -d2, d2))
-    out = np.where(is_call, -d2, d2)
+    out = np.negative(_sign(np.broadcast_to(is_call, d2.shape)))  # -d2 for a call
+    out *= d2
     _in_chunks(out.size, lambda sl: ndtr(out[sl], out=out[sl]))
     return out
 
@@ -333,17 +343,18 @@ def _implied_vol(
         fwd *= t
         np.exp(fwd, out=fwd)
         fwd *= spot
-        put_side = fwd >= strike  # the OTM option is the put
         intrinsic = np.subtract(fwd, strike)  # max(F - K, 0) for a call, max(K - F, 0) put
-        np.negative(intrinsic, out=intrinsic, where=~call)
+        intrinsic *= _sign(call)
         np.maximum(intrinsic, 0.0, out=intrinsic)
         lo_bad = ok & (undisc <= intrinsic)
-        hi_bad = ok & ~lo_bad & (undisc >= np.where(call, fwd, strike))
+        hi_bad = call & (undisc >= fwd)  # at or above the bound: S e^-qT call, K e^-rT put
+        hi_bad |= ~call & (undisc >= strike)
+        hi_bad &= ok & ~lo_bad
         flag[lo_bad] = IV_BELOW_INTRINSIC
         flag[hi_bad] = IV_ABOVE_MAX
-        # OTM target through parity: the ITM option minus its forward intrinsic value.
+        # OTM target through parity: the ITM option minus its forward intrinsic value (an
+        # option already out of the money has intrinsic 0: its price is the target).
         target = np.subtract(undisc, intrinsic, out=intrinsic)
-        np.copyto(target, undisc, where=call != put_side)  # already OTM: the price itself
         # Parity can leave nothing (an ITM price a hair above intrinsic): the bound check
         # above already caught <= intrinsic, so a non-positive target is rounding: flag it.
         ok = flag == IV_OK
