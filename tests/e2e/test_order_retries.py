@@ -4,10 +4,13 @@ The web's own tests prove a double click and a replayed confirm against the real
 adds the failures between processes: the bridge answering the web too late (tws-sim delaying
 every message past the web's 20 s confirm timeout), the user retrying while it is slow, then the
 bridge restarted and the confirm retried again. tws-sim's own order book is the judge; the
-web learns the order's state through its worker (pages never call IBKR on a GET).
+web learns the order's state through its worker (pages never call IBKR on a GET). It runs on
+SQLite and on PostgreSQL (`web_database`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from wheeldesk_testing.e2e import (
@@ -27,8 +30,17 @@ LATENCY_MS = 12_000  # each answer late: a contract look-up + the order status e
 
 
 @pytest.fixture
-def system(fault_stack: Stack) -> Stack:
-    return fault_stack
+def system(web_database: dict[str, str], request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """On SQLite the shared fault stack; on PostgreSQL a stack of its own whose web and worker
+    use a fresh database (`web_database`): the same retries, on the other engine."""
+    if not web_database:
+        yield request.getfixturevalue("fault_stack")
+        return
+    stack = Stack.start(web_env=web_database)
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 def test_confirm_retried_through_a_slow_bridge_and_a_bridge_restart_places_one_order(

@@ -2,12 +2,13 @@
 
 A stack of this module's own (with the worker) because these tests move tws-sim's
 clock and place orders: the session stack other browser tests share stays untouched.
+Every test runs on each database the web supports (`web_database`: SQLite, then PostgreSQL),
+so what they read comes from the pages or the web's own models, never from one engine's file.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import date
 from decimal import Decimal
 
@@ -18,10 +19,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def wheel_stack():  # type: ignore[no-untyped-def]
+def wheel_stack(web_database):  # type: ignore[no-untyped-def]
     from wheeldesk_testing.stack import Stack
 
-    stack = Stack.start(worker=True)
+    stack = Stack.start(worker=True, web_env=web_database)
     yield stack
     stack.stop()
 
@@ -45,10 +46,6 @@ def page(module_browser):  # type: ignore[no-untyped-def]
     context.set_default_timeout(20_000)
     yield context.new_page()
     context.close()
-
-
-def db(stack) -> sqlite3.Connection:  # type: ignore[no-untyped-def]
-    return sqlite3.connect(str(stack.workdir / "web.sqlite3"), timeout=20)
 
 
 def login(page, stack) -> None:  # type: ignore[no-untyped-def]
@@ -101,25 +98,28 @@ def wait_status(page, status: str) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector(f"#order-status[data-status='{status}']", timeout=60_000)
 
 
-def scan_for_a_put(stack) -> int:  # type: ignore[no-untyped-def]
-    """Run the real scan (screener over the bridge over tws-sim); the best CSP signal's id."""
+def scan_for_a_put(page, stack) -> int:  # type: ignore[no-untyped-def]
+    """Run the real scan (screener over the bridge over tws-sim); the best CSP signal's id, as
+    the signals page ranks them (by score)."""
     result = stack.manage("scan", "--symbols", "KO,PEP,JNJ,PG,WMT", check=False)
-    with db(stack) as conn:
-        # Not a symbol tws-sim's starting book holds (200 KO, a short AAPL put: scans add held
-        # symbols): the ledger would fold the sale into that position's cycle.
-        row = conn.execute(
-            "SELECT id FROM signals_signal WHERE kind='CSP' AND symbol NOT IN ('KO', 'AAPL') "
-            "ORDER BY score DESC LIMIT 1"
-        ).fetchone()
-    assert row, f"the scan produced no CSP signal: {result.stdout} {result.stderr}"
-    return row[0]
+    page.goto(f"{stack.web_url}/signals/?kind=CSP&sort=-score")
+    # Not a symbol tws-sim's starting book holds (200 KO, a short AAPL put: scans add held
+    # symbols): the ledger would fold the sale into that position's cycle.
+    rows = page.locator("#signals-table tbody tr[data-signal]")
+    ids = [
+        int(rows.nth(i).get_attribute("data-signal") or 0)
+        for i in range(rows.count())
+        if rows.nth(i).get_attribute("data-symbol") not in ("KO", "AAPL")
+    ]
+    assert ids, f"the scan produced no CSP signal: {result.stdout} {result.stderr}"
+    return ids[0]
 
 
 def test_signal_to_filled_order_history_dashboard_and_ledger(page, wheel_stack):
     stack = wheel_stack
     stack.control("/control/fill-mode", {"mode": "immediate"})
     login(page, stack)
-    signal_id = scan_for_a_put(stack)
+    signal_id = scan_for_a_put(page, stack)
     page.goto(f"{stack.web_url}/signals/{signal_id}/")
     assert page.locator("#payoff-chart").count() == 1  # the payoff at expiry partial
     page.click("#preview-order")
@@ -183,15 +183,16 @@ def test_double_click_and_replayed_confirm_place_one_order(page, wheel_stack):
     page.reload()
     wait_status(page, "submitted")
     assert len(sim_orders(stack, coid)) == 1
-    with db(stack) as conn:
-        actions = dict(
-            conn.execute(
-                "SELECT action, COUNT(*) FROM orders_orderaudit WHERE client_order_id=? "
-                "GROUP BY action",
-                (coid,),
-            ).fetchall()
-        )
-    assert actions["send"] == 1 and actions["duplicate"] >= 4
+    # The audit trail, read through the web's own models (on either database).
+    audit = stack.manage(
+        "shell",
+        "-c",
+        "from wheeldesk_web.orders.models import OrderAudit as A;"
+        f"a = A.objects.filter(client_order_id={coid!r});"
+        "print(a.filter(action='send').count(), a.filter(action='duplicate').count())",
+    )
+    sends, duplicates = map(int, audit.stdout.split()[-2:])
+    assert sends == 1 and duplicates >= 4, audit.stdout
 
 
 def test_cancel_a_working_order(page, wheel_stack):
@@ -211,15 +212,14 @@ def test_expiry_with_itm_short_put_becomes_an_assigned_cycle(page, wheel_stack):
     stack = wheel_stack
     stack.control("/control/fill-mode", {"mode": "immediate"})
     login(page, stack)
-    coid = open_preview(page, stack, "T")
+    open_preview(page, stack, "T")
     page.click("#confirm-order")
     wait_status(page, "filled")
-    with db(stack) as conn:
-        strike, expiry, fill_price = conn.execute(
-            "SELECT strike, expiry, avg_fill_price FROM orders_order WHERE client_order_id=?",
-            (coid,),
-        ).fetchone()
-    strike, fill_price = Decimal(str(strike)), Decimal(str(fill_price))
+    # The order's page: "Sell 1 × T 2026-07-17 30P @ 1.10" and its average fill price.
+    contract = re.search(r"× T (\d{4}-\d\d-\d\d) ([\d.]+)P", page.inner_text("h1"))
+    assert contract, page.inner_text("h1")
+    expiry, strike = contract.group(1), Decimal(contract.group(2))
+    fill_price = Decimal(page.inner_text("#avg-fill").lstrip("$"))
     # deep in the money, then past expiry: tws-sim assigns 100 shares at the strike
     stack.control("/control/price", {"symbol": "T", "price": float(strike) * 0.8})
     days = (

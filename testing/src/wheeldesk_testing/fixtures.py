@@ -119,6 +119,24 @@ def postgres_server():  # type: ignore[no-untyped-def]
     server.stop()
 
 
+# The databases the web runs on (DATABASE_URL): SQLite by default, PostgreSQL when one file is
+# no longer enough (docs/deploy.md). The order and ledger end-to-end tests run on both.
+WEB_DATABASES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="module", params=WEB_DATABASES)
+def web_database(request):  # type: ignore[no-untyped-def]
+    """Runs the requesting module's tests once per database the web supports. Its value goes
+    over a stack's web and worker environment (`Stack.start(web_env=...)`): {} keeps the stack's
+    own SQLite file; PostgreSQL is a fresh database, named after the module, on the session's
+    server (`postgres_server`: skipped where PostgreSQL is not installed)."""
+    if request.param == "sqlite":
+        return {}
+    server = request.getfixturevalue("postgres_server")
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    return {"DATABASE_URL": server.create_database(f"wd_{module}"[:63].lower())}
+
+
 @pytest.fixture(scope="session")
 def stack():  # type: ignore[no-untyped-def]
     """Every Wheeldesk process on free ports (see `wheeldesk_testing.stack.Stack`)."""
