@@ -1,13 +1,21 @@
-"""'Email new signals' on the whole stack: a real scan (screener → bridge → tws-sim), a real
-worker pass, the notifier's console outbox. One digest with only new signals; a second scan
-that finds nothing new sends nothing."""
+"""Alerts on the whole stack, read from the notifier's console outbox as a user reads them.
+
+'Email new signals': a real scan (screener → bridge → tws-sim), a real worker pass; one digest
+with only new signals, a second scan that finds nothing new sends nothing. A put sold from the
+web and filled, then assigned at expiry: the fill email and the assignment email each say what
+happened to the wheel cycle (premium so far, basis, next step, link), numbers computed by hand
+from IB's fill (tws-sim's order book).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import date
 
 import pytest
+from wheeldesk_testing.e2e import db_rows, login, sell_put_from_web, sim_orders, wait_until
 from wheeldesk_testing.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -133,3 +141,94 @@ def test_the_worker_scans_on_schedule_and_emails_on_the_brokers_clock(stack: Sta
         time.sleep(0.2)
     [mail] = mails_to(stack, email)
     assert "New signals" in mail["subject"]
+
+
+def outbox_mail(stack: Stack, key: str) -> tuple[dict, str]:
+    """The console outbox's email sent under this idempotency key: (meta, text body)."""
+
+    def found() -> tuple[dict, str] | None:
+        if not stack.outbox_dir.exists():
+            return None
+        for p in stack.outbox_dir.glob("*.json"):
+            meta = json.loads(p.read_text())
+            if meta.get("idempotency_key") == key:
+                return meta, (stack.outbox_dir / f"{meta['id']}.txt").read_text()
+        return None
+
+    return wait_until(found, 60, f"the email {key} in the outbox")
+
+
+def worker_pass(stack: Stack) -> None:
+    stack.manage("worker", "--once", "--no-nats", "--ignore-hours")
+
+
+@pytest.fixture(scope="module")
+def own_stack():  # type: ignore[no-untyped-def]
+    """A stack of its own: this test moves tws-sim's clock to an expiry."""
+    started = Stack.start()
+    yield started
+    started.stop()
+
+
+def test_fill_and_assignment_emails_say_what_happened_to_the_cycle(own_stack: Stack) -> None:
+    stack = own_stack
+    symbol = "VZ"
+    client = login(stack)
+    stack.control("/control/fill-mode", {"mode": "immediate"})
+    try:
+        coid = sell_put_from_web(client, stack, symbol)
+        [order] = wait_until(
+            lambda: [o for o in sim_orders(stack, coid) if o["status"] == "Filled"], 60, "the fill"
+        )
+    finally:
+        stack.control("/control/fill-mode", {"mode": "cross"})
+        client.close()
+    # IB's fill: 1 put sold at its average fill price; premium = price x 100 x 1
+    price = float(order["avg_fill_price"])
+    premium = round(price * 100, 2)
+    worker_pass(stack)  # syncs the fill into the order and the ledger, then emails it
+    meta, text = outbox_mail(stack, f"order-filled:{coid}")
+    assert meta["subject"].startswith(f"Filled: SELL 1 {symbol} "), meta["subject"]
+    assert f"Premium received: ${premium:,.2f}" in text, text
+    assert f"{symbol} wheel cycle: Short put open" in text, text
+    assert f"Premium so far: ${premium:,.2f}" in text, text  # the cycle's first premium
+    assert "Cost basis" not in text  # no shares yet
+    assert "Next: let it run; roll or close if it goes in the money near expiry" in text
+    [(cycle_key,)] = db_rows(stack, "SELECT key FROM ledger_wheelcycle WHERE symbol = ?", (symbol,))
+    assert re.search(rf"https?://\S+/ledger/cycles/{re.escape(cycle_key)}/", text), text
+    assert f"/orders/{coid}/" in text
+
+    # The put ends in the money at expiry: IB assigns it, 100 shares bought at the strike.
+    [(strike_text, expiry_text)] = db_rows(
+        stack, "SELECT strike, expiry FROM orders_order WHERE client_order_id = ?", (coid,)
+    )
+    strike, expiry = float(strike_text), date.fromisoformat(str(expiry_text)[:10])
+    today = date.fromisoformat(stack.control("/state")["sim_time"][:10])
+    stack.control("/control/price", {"symbol": symbol, "price": round(strike * 0.8, 2)})
+    stack.control("/control/advance", {"days": (expiry - today).days + 1})
+    wait_until(
+        lambda: [
+            e
+            for e in stack.control("/state/executions")
+            if e["symbol"] == symbol and e["sec_type"] == "STK"
+        ],
+        60,
+        "the assignment's delivery at tws-sim",
+    )
+    assignment = "SELECT exec_id FROM ledger_execution WHERE symbol = ? AND kind = 'assignment' "
+    assignment += "AND sec_type = 'OPT'"
+    worker_pass(stack)  # backfills the assignment into the ledger, then emails it
+    [(exec_id,)] = db_rows(stack, assignment, (symbol,))
+    [(user_id,)] = db_rows(stack, "SELECT id FROM auth_user WHERE username = ?", (stack.username,))
+    meta, text = outbox_mail(stack, f"cycle-event:{user_id}:{exec_id}")
+    # hand: shares 1 x 100 at the strike; premium so far unchanged; basis = strike - price
+    shown = f"{strike:g}"
+    assert meta["subject"] == (
+        f"Assigned: {symbol} {expiry} {shown}P — 100 shares bought at ${strike:,.2f}"
+    ), meta["subject"]
+    assert f"100 {symbol} shares bought at ${strike:,.2f} (${strike * 100:,.2f})" in text
+    assert f"{symbol} wheel cycle: Holding shares" in text, text
+    assert f"Premium so far: ${premium:,.2f}" in text, text
+    assert f"Cost basis: ${strike - price:,.2f} a share" in text, text
+    assert "Next: shares assigned — sell a covered call?" in text, text
+    assert re.search(rf"https?://\S+/ledger/cycles/{re.escape(cycle_key)}/", text), text
