@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 from screener import pricing
 
 
@@ -92,3 +93,25 @@ def test_large_batches_split_across_cores_give_the_same_answer() -> None:
         )
         < 1e-8
     )
+
+
+def test_greeks_and_p_otm_split_across_cores_match_one_piece() -> None:
+    # 120,000 contracts are split across the cores and each chunk is written into its slice
+    # of the result: the first 1,000 must be exactly what 1,000 alone give (one chunk).
+    rng = np.random.default_rng(5)
+    n = 120_000
+    call = rng.random(n) < 0.5
+    strike = rng.uniform(50, 150, n)
+    t = rng.integers(1, 731, n) / 365
+    r, q = rng.uniform(0, 0.08, n), rng.uniform(0, 0.05, n)
+    sigma = rng.uniform(0.05, 3.0, n)
+    whole = pricing.greeks(call, 100.0, strike, t, r, q, sigma)
+    piece = pricing.greeks(
+        call[:1000], 100.0, strike[:1000], t[:1000], r[:1000], q[:1000], sigma[:1000]
+    )
+    for name in pricing.Greeks.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(whole, name)[:1000], getattr(piece, name))
+    p_otm = pricing.prob_otm_from_d2(call, whole.d2)
+    np.testing.assert_array_equal(p_otm[:1000], pricing.prob_otm_from_d2(call[:1000], piece.d2))
+    # a short put expires worthless with N(d2), a short call with N(-d2)
+    np.testing.assert_allclose(p_otm, np.where(call, norm.sf(whole.d2), norm.cdf(whole.d2)))

@@ -196,3 +196,38 @@ def test_a_missing_number_is_named_not_printed_as_nan() -> None:
     rule = filters.OPTION_RULES[first]
     assert rule == "max_spread_pct"
     assert filters.describe(rule, 0, cols, c, None) == "spread unknown (no two-sided quote)"
+
+
+def test_a_contract_failing_several_rules_reports_the_first() -> None:
+    c = Criteria(min_open_interest=100, max_spread_pct=10, min_premium=0.10, min_apy=10)
+    cols = filters.OptionColumns(
+        dte=np.array([90, 30, 30, 30.0]),  # #0 also outside 7–45
+        abs_delta=np.array([0.2, np.nan, 0.2, 0.2]),  # #1 delta unknown
+        iv=np.full(4, 0.3),
+        iv_rank=np.full(4, np.nan),
+        open_interest=np.array([10, 10, 500, 500.0]),  # #0, #1 OI 10 < 100
+        spread_pct=np.array([5, 5, 25, np.nan]),  # #2 25 % > 10 %; #3 one-sided
+        premium=np.full(4, 1.0),
+        apy=np.array([4, 4, 4, np.nan]),  # #0–#2 APY 4 < 10; #3 unknown
+        collateral=np.full(4, 5000.0),
+        needs_cash=np.full(4, True),
+        below_basis=np.zeros(4, dtype=bool),
+        spans_earnings=np.zeros(4, dtype=bool),
+    )
+    first = filters.first_failures(cols, c, buying_power=1000)  # every one fails this too
+    names = [filters.OPTION_RULES[i] for i in first]
+    assert names == ["dte_window", "delta_band", "max_spread_pct", "max_spread_pct"]
+
+
+def test_missing_numbers_score_nothing() -> None:
+    # NaN APY, POP and open interest count as 0, a NaN spread as 100 %: only the
+    # fundamentals (7.5) are left; an array scores like each of its elements alone.
+    assert wheel.score(np.nan, np.nan, np.nan, np.nan, 7.5) == 7.5
+    apy = np.array([np.nan, 20.0, 20.0, np.inf])
+    pop = np.array([80.0, np.nan, 80.0, 80.0])
+    spread = np.array([5.0, 5.0, np.nan, 5.0])
+    oi = np.array([1000.0, 1000.0, 1000.0, np.nan])
+    totals = wheel.score(apy, pop, spread, oi, 10.0)
+    # 17.5 yield, 20 safety, 5 spread, 7.5 open interest, 10 fundamentals (60 in all)
+    np.testing.assert_allclose(totals, [42.5, 40.0, 55.0, 70.0])
+    assert list(totals) == [wheel.score(*x, 10.0) for x in zip(apy, pop, spread, oi, strict=True)]
