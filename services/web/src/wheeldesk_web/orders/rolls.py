@@ -163,8 +163,43 @@ def stored(order: Order) -> ComboPreview | None:
         return None
 
 
+def _roll_checks(
+    order: Order, preview: ComboPreview | None, bridge: SyncBridgeClient
+) -> list[dict]:
+    """The checks of a single order on the roll (`roll_checks`), on the account, positions,
+    working orders and event dates as the bridge has them now."""
+    from wheeldesk_web.core.clock import broker_today
+    from wheeldesk_web.orders.roll_checks import roll_checks
+    from wheeldesk_web.orders.services import _working_contracts, limits
+
+    try:
+        account, positions, bridge_orders = bridge.account(), bridge.positions(), bridge.orders()
+    except ServiceCallError as exc:
+        return [{"name": "Account", "level": "block", "message": _explain(exc), "numbers": {}}]
+    earnings = ex_div = None
+    try:
+        fundamentals = bridge.stock(order.symbol).fundamentals
+        earnings, ex_div = fundamentals.next_earnings, fundamentals.ex_dividend
+    except ServiceCallError:
+        pass  # the event check then reports nothing known
+    checks = roll_checks(
+        order,
+        preview=preview,
+        account=account,
+        positions=positions,
+        working=_working_contracts(order, bridge_orders),
+        bridge_orders=bridge_orders,
+        limits=limits(),
+        earnings=earnings,
+        ex_dividend=ex_div,
+        today=broker_today(),
+    )
+    return [c.as_dict() for c in checks]
+
+
 def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> ComboPreview | None:  # type: ignore[no-untyped-def]
-    """IB's what-if on the whole combo; a draft without a net limit takes the bridge's."""
+    """IB's what-if on the whole combo (a draft without a net limit takes the bridge's), then
+    every pre-trade check a single order gets, on what the roll does."""
     checks: list[dict] = []
     preview: ComboPreview | None = None
     try:
@@ -179,7 +214,7 @@ def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> ComboPrevi
         checks.append(
             {
                 "name": "What-if",
-                "level": "ok",
+                "level": "pass",
                 "message": f"IBKR accepts the combo; commission ${preview.commission or 0:.2f}",
                 "numbers": {},
             }
@@ -188,15 +223,7 @@ def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> ComboPrevi
             level = "block" if "needs force" in w or "refused" in w else "warn"
             checks.append({"name": "Bridge", "level": level, "message": w, "numbers": {}})
         order.account_id, order.is_paper = preview.account_id, preview.is_paper
-    if order.limit_price is None:
-        checks.append(
-            {
-                "name": "Limit",
-                "level": "block",
-                "message": "no net limit (no market)",
-                "numbers": {},
-            }
-        )
+    checks += _roll_checks(order, preview, bridge)
     order.preview = preview.model_dump(mode="json") if preview else {}
     order.checks = checks
     order.ticket_hash = order.ticket_digest()
