@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from bridge_helpers import (
     AUTH,
     Collector,
     api,
+    await_until,
     bridge_env,
     client,
     ctl,
@@ -23,7 +25,7 @@ from bridge_helpers import (
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.connection import ConnectionEvent
 from wheeldesk.schemas.market import QuoteEvent
-from wheeldesk.schemas.orders import OrderRequest
+from wheeldesk.schemas.orders import ExecutionEvent, Fill, OrderRequest
 from wheeldesk_testing.procs import Proc
 
 
@@ -358,15 +360,44 @@ def test_pacing_queue_timeout_is_429(
     assert limited.json()["code"] == "ib_pacing" and int(limited.headers["retry-after"]) >= 1
 
 
+def buy_filled_call(bridge: Proc, c: Any, symbol: str, expiry: date, strike: float) -> None:
+    """One long call bought through the bridge (its client `c`) and filled (tws-sim in
+    fill-mode immediate)."""
+    call = OrderRequest(
+        client_order_id=f"wd-{uuid.uuid4().hex[:16]}",
+        symbol=symbol,
+        sec_type="OPT",
+        expiry=expiry,
+        strike=Decimal(str(strike)),
+        right="C",
+        action="BUY",
+        quantity=1,
+        order_type="LMT",
+        limit_price=Decimal("1.00"),
+        force=True,
+    )
+    r = api(bridge, "POST", "/v1/orders", json=call.model_dump(mode="json"))
+    assert r.status_code == 201, r.text
+    order_id = r.json()["order_id"]
+    wait_for(lambda: c.order(order_id).status == "filled", what=f"{symbol} call")
+
+
+async def settlement(events: Any, symbol: str, kind: str, sec_type: str) -> Fill:
+    """The next NATS execution event settling `symbol`'s `sec_type` leg as `kind`."""
+
+    def matches(_: str, data: bytes) -> bool:
+        fill = ExecutionEvent.model_validate_json(data).fill
+        return (fill.symbol, fill.kind, fill.sec_type) == (symbol, kind, sec_type)
+
+    _, data = await events.wait(matches, what=f"{symbol} {sec_type} {kind}")
+    return ExecutionEvent.model_validate_json(data).fill
+
+
 async def test_expiry_settlements_reach_nats_as_assignment_exercise_and_expiration(
     tws_sim_factory: Any, service_factory: Any, nats_server: Proc
 ) -> None:
     """One expiry crossed with /control/advance settles three ways; each NATS execution event
     carries the kind a wheel trader reads, as GET /v1/executions does."""
-    from datetime import date
-
-    from wheeldesk.schemas.orders import ExecutionEvent
-
     sim = tws_sim_factory()
     events = await Collector().start(nats_server.url, "ibkr.execution.>")  # type: ignore[attr-defined]
     try:
@@ -379,47 +410,20 @@ async def test_expiry_settlements_reach_nats_as_assignment_exercise_and_expirati
         ko_strike = float(int(ctl(sim, "/market")["symbols"]["KO"]["price"] * 0.9))
         ctl(sim, "/control/fill-mode", {"mode": "immediate"})
         for symbol, strike in (("AAPL", put.strike), ("KO", ko_strike)):
-            call = OrderRequest(
-                client_order_id=f"wd-{uuid.uuid4().hex[:16]}",
-                symbol=symbol,
-                sec_type="OPT",
-                expiry=put.expiry,
-                strike=Decimal(str(strike)),
-                right="C",
-                action="BUY",
-                quantity=1,
-                order_type="LMT",
-                limit_price=Decimal("1.00"),
-                force=True,
-            )
-            r = api(bridge, "POST", "/v1/orders", json=call.model_dump(mode="json"))
-            assert r.status_code == 201, r.text
-            wait_for(lambda r=r: c.order(r.json()["order_id"]).status == "filled", what="call")
+            buy_filled_call(bridge, c, symbol, put.expiry, strike)
         sim_today = date.fromisoformat(ctl(sim, "/state")["sim_time"][:10])
         ctl(sim, "/control/price", {"symbol": "AAPL", "price": round(put.strike * 0.8, 2)})
         ctl(sim, "/control/advance", {"days": (put.expiry - sim_today).days + 1})
 
-        def settled(symbol: str, kind: str, sec_type: str) -> Any:
-            return lambda s, d: (
-                (f := ExecutionEvent.model_validate_json(d).fill).symbol == symbol
-                and f.kind == kind
-                and f.sec_type == sec_type
-            )
-
-        _, data = await events.wait(settled("AAPL", "assignment", "OPT"), what="put leg")
-        leg = ExecutionEvent.model_validate_json(data).fill
+        leg = await settlement(events, "AAPL", "assignment", "OPT")
         assert leg.side == "BOT" and leg.price == 0 and leg.quantity == 1 and leg.right == "P"
         assert leg.strike == put.strike and leg.client_order_id is None
-        _, data = await events.wait(settled("AAPL", "assignment", "STK"), what="put delivery")
-        stock = ExecutionEvent.model_validate_json(data).fill
+        stock = await settlement(events, "AAPL", "assignment", "STK")
         assert stock.side == "BOT" and stock.quantity == 100 and stock.price == put.strike
-        _, data = await events.wait(settled("AAPL", "expiration", "OPT"), what="call expired")
-        lapsed = ExecutionEvent.model_validate_json(data).fill
+        lapsed = await settlement(events, "AAPL", "expiration", "OPT")
         assert (lapsed.side, lapsed.price, lapsed.right) == ("SLD", 0, "C")
-        _, data = await events.wait(settled("KO", "exercise", "OPT"), what="KO call leg")
-        assert ExecutionEvent.model_validate_json(data).fill.side == "SLD"
-        _, data = await events.wait(settled("KO", "exercise", "STK"), what="KO delivery")
-        ko = ExecutionEvent.model_validate_json(data).fill
+        assert (await settlement(events, "KO", "exercise", "OPT")).side == "SLD"
+        ko = await settlement(events, "KO", "exercise", "STK")
         assert (ko.side, ko.quantity, ko.price) == ("BOT", 100, ko_strike)
         by_exec = {
             (f := ExecutionEvent.model_validate_json(d).fill).exec_id: f
@@ -449,8 +453,6 @@ async def test_expiry_settlements_reach_nats_as_assignment_exercise_and_expirati
 async def test_events_survive_a_nats_restart(
     tws_sim_factory: Any, service_factory: Any, fresh_nats: Proc
 ) -> None:
-    import asyncio
-
     import nats
 
     sim = tws_sim_factory()
@@ -460,7 +462,7 @@ async def test_events_survive_a_nats_restart(
     # Events raised while NATS is down wait in the bridge …
     ctl(sim, "/control/farm", {"state": "down"})
     ctl(sim, "/control/farm", {"state": "up"})
-    await asyncio.sleep(0.5)
+    wait_for(lambda: client(bridge).status().state == "farm_up", what="the farm back at the bridge")
     fresh_nats.start()
     # … and reach JetStream once it is back.
     nc = await nats.connect(fresh_nats.url)  # type: ignore[attr-defined]
@@ -479,13 +481,11 @@ async def test_events_survive_a_nats_restart(
             await sub.unsubscribe()
             return seen
 
-        deadline = asyncio.get_running_loop().time() + 30
-        seen: list[str] = []
-        while asyncio.get_running_loop().time() < deadline:
+        async def farm_back() -> list[str] | None:
             seen = await states()
-            if "farm_up" in seen:
-                break
-            await asyncio.sleep(0.5)
+            return seen if "farm_up" in seen else None
+
+        seen = await await_until(farm_back, 30, "farm_up on JetStream")
         assert seen[0] == "connected"
         assert seen.index("farm_down") < seen.index("farm_up")
     finally:

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))  # web_factories, the rows tests build
+
 import pytest
+from web_factories import option_fill, quote, stock_position
 from wheeldesk.clients import ServiceCallError
 from wheeldesk.markettime import BROKER_CLOCK
 from wheeldesk.schemas.account import Account, Position
-from wheeldesk.schemas.market import Fundamentals, Quote, StockInfo
-from wheeldesk.schemas.orders import Fill, Order, OrderPreview, OrderRequest, OrderStatus
-from wheeldesk_testing.moments import SIM_START
-
-EXPIRY = SIM_START.date() + timedelta(days=30)  # 30 DTE on the pinned broker clock
-
-sys.path.insert(0, str(Path(__file__).parent))  # web_factories, the rows tests build
+from wheeldesk.schemas.market import Fundamentals, StockInfo
+from wheeldesk.schemas.orders import Order, OrderPreview, OrderRequest, OrderStatus
 
 
 class FakeBridge:
@@ -80,16 +77,7 @@ class FakeBridge:
         )
 
     def positions(self) -> list[Position]:
-        return [
-            Position(
-                account_id=self.account_id,
-                symbol="KO",
-                sec_type="STK",
-                quantity=200,
-                avg_cost=60,
-                market_value=12_800,
-            )
-        ]
+        return [stock_position("KO", 200, account_id=self.account_id, market_value=12_800)]
 
     def orders(self) -> list[Order]:
         return list(self.placed.values())
@@ -101,9 +89,7 @@ class FakeBridge:
         raise ServiceCallError("gateway-bridge", 404, "not_found", "no such order")
 
     def stock(self, symbol: str) -> StockInfo:
-        return StockInfo(
-            symbol=symbol, quote=Quote(symbol=symbol, last=64.0), fundamentals=Fundamentals()
-        )
+        return StockInfo(symbol=symbol, quote=quote(symbol, 64.0), fundamentals=Fundamentals())
 
     def place(self, req: OrderRequest) -> Order:
         self.place_calls += 1
@@ -133,21 +119,18 @@ class FakeBridge:
         r = o.request
         o.status, o.filled, o.remaining, o.avg_fill_price = OrderStatus.FILLED, r.quantity, 0, price
         o.fills = [
-            Fill(
-                exec_id=f"e-{o.order_id}",
+            option_fill(
+                f"e-{o.order_id}",
                 order_id=o.order_id,
                 client_order_id=r.client_order_id,
                 time=BROKER_CLOCK.now(),
                 symbol=r.symbol,
-                sec_type="OPT",
                 expiry=r.expiry,
                 strike=r.strike,
                 right=r.right,
-                multiplier=100,
                 side="SLD" if r.action == "SELL" else "BOT",
                 quantity=r.quantity,
                 price=price,
-                commission=1.05,
             )
         ]
         o.commission = 1.05

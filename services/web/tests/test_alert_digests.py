@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from web_factories import new_signal
+from web_factories import new_signal, stock_fill
 from wheeldesk.schemas.email import EmailRequest
 from wheeldesk_testing.moments import SIM_START
 from wheeldesk_web.alerts import emails
@@ -160,23 +160,13 @@ def test_a_poisoned_cycle_row_breaks_neither_the_fill_email_nor_the_scan() -> No
     Django: the fill email goes without its cycle and the scan without the ledger's basis,
     instead of failing for everyone."""
     from django.db import connection
-    from wheeldesk.schemas.orders import Fill
     from wheeldesk_web.ledger.models import WheelCycle
     from wheeldesk_web.ledger.services import record_fills
     from wheeldesk_web.signals.services import ledger_cost_basis
 
     record_fills(
         [
-            Fill(
-                exec_id="0000e001.00000002.01.01",
-                time=SIM_START,
-                symbol="KO",
-                sec_type="STK",
-                side="BOT",
-                quantity=100,
-                price=60.0,
-                commission=1.0,
-            )
+            stock_fill("0000e001.00000002.01.01", commission=1.0)  # 100 KO at 60.00
         ],
         "nats",
     )

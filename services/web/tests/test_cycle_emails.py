@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from web_factories import option_fill, stock_fill
 from wheeldesk.schemas.orders import Fill
 from wheeldesk_web.alerts.cycle_events import queue_cycle_events
 from wheeldesk_web.alerts.emails import fill_context, queue_order_fills
@@ -27,18 +28,17 @@ EMAIL = "wheel@example.com"
 
 def opt(exec_id: str, day: str, side: str, right: str, strike: float, expiry: str, price: float,
         kind: str = "trade") -> Fill:  # fmt: skip
-    return Fill(
-        exec_id=exec_id, time=datetime.fromisoformat(f"{day}T15:00:00+00:00"), symbol="PEP",
-        sec_type="OPT", expiry=date.fromisoformat(expiry), strike=strike, right=right,
-        multiplier=100, side=side, quantity=1, price=price,
+    return option_fill(
+        exec_id, time=datetime.fromisoformat(f"{day}T15:00:00+00:00"), symbol="PEP",
+        expiry=date.fromisoformat(expiry), strike=strike, right=right, side=side, price=price,
         commission=None if kind != "trade" else 1.05, kind=kind,
     )  # fmt: skip
 
 
 def stock(exec_id: str, day: str, side: str, price: float) -> Fill:
-    return Fill(
-        exec_id=exec_id, time=datetime(*map(int, day.split("-")), 21, tzinfo=UTC), symbol="PEP",
-        sec_type="STK", multiplier=1, side=side, quantity=100, price=price, kind="assignment",
+    return stock_fill(
+        exec_id, time=datetime(*map(int, day.split("-")), 21, tzinfo=UTC), symbol="PEP",
+        side=side, price=price, kind="assignment",
     )  # fmt: skip
 
 

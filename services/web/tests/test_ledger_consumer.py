@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import nats
 import pytest
 from asgiref.sync import sync_to_async
+from web_factories import option_fill
 from wheeldesk import subjects
 from wheeldesk.natsconn import ensure_streams, publish_event
 from wheeldesk.schemas.orders import ExecutionEvent, Fill
@@ -19,21 +20,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def fill(exec_id: str, **kw) -> Fill:  # type: ignore[no-untyped-def]
-    base = dict(
-        exec_id=exec_id,
-        time=datetime(2026, 11, 2, 15, tzinfo=UTC),
-        symbol="PEP",
-        sec_type="OPT",
-        expiry=date(2026, 11, 20),
-        strike=150.0,
-        right="P",
-        multiplier=100,
-        side="SLD",
-        quantity=1,
-        price=2.40,
-        commission=1.05,
-    )
-    return Fill(**{**base, **kw})
+    """A PEP 150 put sold at 2.40 (the factory's put, on PEP)."""
+    pep = {
+        "time": datetime(2026, 11, 2, 15, tzinfo=UTC),
+        "symbol": "PEP",
+        "expiry": date(2026, 11, 20),
+        "strike": 150.0,
+        "price": 2.40,
+    }
+    return option_fill(exec_id, **{**pep, **kw})
 
 
 async def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]

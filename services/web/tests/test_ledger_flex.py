@@ -52,133 +52,38 @@ def flex_report(rows: list[str]) -> bytes:
     ).encode()
 
 
+def option(eid, und, dt, qty, px, right, strike, exp, *, fee="0", notes=""):
+    """An option execution row: `row` with the contract's right, strike and expiry in order."""
+    return row(eid, "OPT", und, dt, qty, px, pc=right, strike=strike, exp=exp, fee=fee, notes=notes)
+
+
 def test_flex_import_builds_the_cycles_it_describes(tmp_path):
     rows = [
         # INTC: put sold 2.00, rolled (bought 0.50, sold 1.20), assigned at 30, two calls,
         # the second assigned at 32.
-        row(
-            "0001.01",
-            "OPT",
-            "INTC",
-            "20250303;100000",
-            "-2",
-            "2.00",
-            pc="P",
-            strike="30",
-            exp="20250321",
-            fee="-1.30",
+        option(
+            "0001.01", "INTC", "20250303;100000", "-2", "2.00", "P", "30", "20250321", fee="-1.30"
         ),
-        row(
-            "0001.02",
-            "OPT",
-            "INTC",
-            "20250320;150000",
-            "2",
-            "0.50",
-            pc="P",
-            strike="30",
-            exp="20250321",
-            fee="-1.30",
+        option(
+            "0001.02", "INTC", "20250320;150000", "2", "0.50", "P", "30", "20250321", fee="-1.30"
         ),
-        row(
-            "0001.03",
-            "OPT",
-            "INTC",
-            "20250320;150100",
-            "-2",
-            "1.20",
-            pc="P",
-            strike="30",
-            exp="20250417",
-            fee="-1.30",
+        option(
+            "0001.03", "INTC", "20250320;150100", "-2", "1.20", "P", "30", "20250417", fee="-1.30"
         ),
-        row(
-            "0001.04",
-            "OPT",
-            "INTC",
-            "20250417;162000",
-            "2",
-            "0",
-            pc="P",
-            strike="30",
-            exp="20250417",
-            notes="A",
-        ),
+        option("0001.04", "INTC", "20250417;162000", "2", "0", "P", "30", "20250417", notes="A"),
         row("0001.05", "STK", "INTC", "20250417;162000", "200", "30", notes="A"),
-        row(
-            "0001.06",
-            "OPT",
-            "INTC",
-            "20250422;100000",
-            "-2",
-            "0.75",
-            pc="C",
-            strike="31",
-            exp="20250516",
-            fee="-1.30",
+        option(
+            "0001.06", "INTC", "20250422;100000", "-2", "0.75", "C", "31", "20250516", fee="-1.30"
         ),
-        row(
-            "0001.07",
-            "OPT",
-            "INTC",
-            "20250516;162000",
-            "2",
-            "0",
-            pc="C",
-            strike="31",
-            exp="20250516",
-            notes="Ep",
+        option("0001.07", "INTC", "20250516;162000", "2", "0", "C", "31", "20250516", notes="Ep"),
+        option(
+            "0001.08", "INTC", "20250519;100000", "-2", "0.40", "C", "32", "20250620", fee="-1.30"
         ),
-        row(
-            "0001.08",
-            "OPT",
-            "INTC",
-            "20250519;100000",
-            "-2",
-            "0.40",
-            pc="C",
-            strike="32",
-            exp="20250620",
-            fee="-1.30",
-        ),
-        row(
-            "0001.09",
-            "OPT",
-            "INTC",
-            "20250620;162000",
-            "2",
-            "0",
-            pc="C",
-            strike="32",
-            exp="20250620",
-            notes="A",
-        ),
+        option("0001.09", "INTC", "20250620;162000", "2", "0", "C", "32", "20250620", notes="A"),
         row("0001.10", "STK", "INTC", "20250620;162000", "-200", "32", notes="A"),
         # F: one put, expired worthless.
-        row(
-            "0002.01",
-            "OPT",
-            "F",
-            "20250602;110000",
-            "-5",
-            "0.20",
-            pc="P",
-            strike="10",
-            exp="20250620",
-            fee="-3.25",
-        ),
-        row(
-            "0002.02",
-            "OPT",
-            "F",
-            "20250620;162000",
-            "5",
-            "0",
-            pc="P",
-            strike="10",
-            exp="20250620",
-            notes="Ep",
-        ),
+        option("0002.01", "F", "20250602;110000", "-5", "0.20", "P", "10", "20250620", fee="-3.25"),
+        option("0002.02", "F", "20250620;162000", "5", "0", "P", "10", "20250620", notes="Ep"),
     ]
     path = tmp_path / "trades.xml"
     path.write_bytes(flex_report(rows))

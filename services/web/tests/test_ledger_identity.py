@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
+from web_factories import stock_fill
 from wheeldesk.schemas.orders import Fill
 from wheeldesk_web.ledger.flex import FlexError, parse_flex
 from wheeldesk_web.ledger.models import Execution, ExecutionAlias, WheelCycle
@@ -245,17 +246,7 @@ def test_a_reused_exec_id_is_a_conflict_kept_and_flagged(client, django_user_mod
     """Issue 16 item 9: tws-sim restarted against an existing database reused exec ids; the
     second fill (BUY 1 KO @ 62.48) was dropped silently. Now both are kept, one flagged."""
     t = datetime(2026, 6, 17, 14, 30, tzinfo=UTC)
-    old = Fill(
-        exec_id="0000e001.3b9aca01.01.01",
-        time=t,
-        symbol="KO",
-        sec_type="STK",
-        side="BOT",
-        quantity=100,
-        price=60.10,
-        account_id=ACCOUNT,
-        order_id=7,
-    )
+    old = stock_fill("0000e001.3b9aca01.01.01", time=t, price=60.10, account_id=ACCOUNT, order_id=7)
     new = old.model_copy(update={"quantity": 1, "price": 62.48, "time": t.replace(day=18)})
     assert record_fills([old], "nats") == 1
     assert record_fills([new], "nats") == 1

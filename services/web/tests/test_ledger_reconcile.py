@@ -11,7 +11,7 @@ from decimal import Decimal as D
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
-from wheeldesk.schemas.account import Position
+from web_factories import option_fill, option_position, stock_position
 from wheeldesk.schemas.orders import Fill
 from wheeldesk_web.ledger import services
 from wheeldesk_web.ledger.models import Adjustment, Execution, WheelCycle
@@ -35,31 +35,26 @@ def user_client(client):
 
 
 def ko_call(exec_id: str, **kw) -> Fill:
-    base = dict(
-        exec_id=exec_id,
-        account_id=ACCOUNT,
-        time=datetime(2026, 6, 18, 14, tzinfo=UTC),
-        symbol="KO",
-        sec_type="OPT",
-        expiry=date(2026, 7, 17),
-        strike=62.0,
-        right="C",
-        multiplier=100,
-        side="SLD",
-        quantity=1,
-        price=1.00,
-        order_id=5,
-    )
-    return Fill(**{**base, **kw})
+    """A KO 62 call sold at 1.00 (no commission reported)."""
+    call = {
+        "account_id": ACCOUNT,
+        "time": datetime(2026, 6, 18, 14, tzinfo=UTC),
+        "expiry": date(2026, 7, 17),
+        "strike": 62.0,
+        "right": "C",
+        "price": 1.00,
+        "commission": None,
+        "order_id": 5,
+    }
+    return option_fill(exec_id, **{**call, **kw})
 
 
 def test_first_sync_gives_pre_history_positions_an_opening_lot_at_ib_average_cost():
     positions = [
-        Position(account_id=ACCOUNT, symbol="KO", sec_type="STK", quantity=100, avg_cost=60.0),
+        stock_position("KO", 100, account_id=ACCOUNT),
         # a short put held before the history: IB's avg cost is per contract (2.40 × 100)
-        Position(
-            account_id=ACCOUNT, symbol="AAPL", sec_type="OPT", quantity=-1, avg_cost=240.0,
-            expiry=date(2026, 7, 17), strike=210.0, right="P", multiplier=100,
+        option_position(
+            "AAPL", -1, account_id=ACCOUNT, avg_cost=240.0, expiry=date(2026, 7, 17), strike=210.0
         ),
     ]  # fmt: skip
     lots = sync_positions(positions, SYNC)
@@ -273,7 +268,7 @@ def test_adjustment_form_refuses_absurd_numbers(user_client):
 
 def test_an_opening_lot_steps_aside_when_the_history_arrives():
     # First sync: 100 KO held, no history → opening lot at IB's 60.00.
-    ko = Position(account_id=ACCOUNT, symbol="KO", sec_type="STK", quantity=100, avg_cost=60.0)
+    ko = stock_position("KO", 100, account_id=ACCOUNT)
     [lot] = sync_positions([ko], SYNC)
     # Then Flex brings the real purchase (100 @ 55 in May): the lot would double the shares
     # (ledger 200 vs account 100), so it is removed; the cycle's basis is the real 55.00.

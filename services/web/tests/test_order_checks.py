@@ -3,7 +3,8 @@
 from datetime import date
 from decimal import Decimal as D
 
-from wheeldesk.schemas.account import Account, Position
+from web_factories import option_position, stock_position
+from wheeldesk.schemas.account import Account
 from wheeldesk.schemas.orders import OrderPreview, OrderRequest
 from wheeldesk_web.orders.checks import Limits, Ticket, blocked, run_checks
 
@@ -17,25 +18,8 @@ ACCOUNT = Account(
     available_funds=180_000,
 )
 POSITIONS = [
-    Position(
-        account_id="DU7654321",
-        symbol="KO",
-        sec_type="STK",
-        quantity=200,
-        avg_cost=60,
-        market_value=12_800,
-    ),
-    Position(
-        account_id="DU7654321",
-        symbol="AAPL",
-        sec_type="OPT",
-        quantity=-1,
-        avg_cost=300,
-        expiry=date(2026, 12, 18),
-        strike=220,
-        right="P",
-        multiplier=100,
-    ),
+    stock_position("KO", 200, market_value=12_800),  # at 60.00
+    option_position("AAPL", -1, avg_cost=300, expiry=date(2026, 12, 18), strike=220),
 ]
 
 
@@ -121,17 +105,7 @@ def test_never_a_naked_call():
     assert c.numbers["shares held"] == "200" and c.numbers["needed"] == "300"
     with_short = [
         *POSITIONS,
-        Position(
-            account_id="x",
-            symbol="KO",
-            sec_type="OPT",
-            quantity=-2,
-            avg_cost=50,
-            right="C",
-            strike=65,
-            multiplier=100,
-            expiry=date(2026, 12, 18),
-        ),
+        option_position("KO", -2, avg_cost=50, right="C", strike=65, expiry=date(2026, 12, 18)),
     ]
     assert checks(call(qty=1), positions=with_short)["Covered call"].level == "block"
 

@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from wheeldesk.schemas.account import Position
+from web_factories import option_position, stock_position
 from wheeldesk_web.signals.models import ScanRun
 from wheeldesk_web.signals.services import NOTHING_TO_SCAN, ScanError, held_symbols, with_held
 
-
-def _pos(symbol: str, sec_type: str, quantity: float, **kw) -> Position:  # type: ignore[no-untyped-def]
-    return Position(
-        account_id="DU1", symbol=symbol, sec_type=sec_type, quantity=quantity, avg_cost=1.0, **kw
-    )
-
-
 BOOK = [
-    _pos("KO", "STK", 200),
-    _pos("KO", "OPT", -1, right="C", strike=65.0, multiplier=100),  # a covered call on it
-    _pos("aapl", "OPT", -2, right="P", strike=200.0, multiplier=100),
-    _pos("MSFT", "STK", 50),  # too few shares for a covered call
-    _pos("T", "OPT", 1, right="C", strike=30.0, multiplier=100),  # long: nothing to manage
+    stock_position("KO", 200),
+    option_position("KO", -1, right="C", strike=65.0),  # a covered call on it
+    option_position("aapl", -2, right="P", strike=200.0),
+    stock_position("MSFT", 50),  # too few shares for a covered call
+    option_position("T", 1, right="C", strike=30.0),  # long: nothing to manage
 ]
 
 

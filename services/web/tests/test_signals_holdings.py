@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.urls import reverse
+from web_factories import EXPIRY, option_fill, option_position, stock_position  # 30 DTE
 from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.orders import Order, OrderRequest, OrderStatus
 from wheeldesk.schemas.screener import ScanResult
@@ -29,7 +30,6 @@ from wheeldesk_web.signals import services as signal_services
 from wheeldesk_web.signals.models import ScanRun, Signal
 
 pytestmark = pytest.mark.django_db
-EXPIRY = SIM_START.date() + timedelta(days=30)  # 30 DTE on the pinned broker clock
 
 
 @pytest.fixture
@@ -128,17 +128,7 @@ class Book:
     def install(bridge) -> None:  # type: ignore[no-untyped-def]
         held = bridge.positions()
         held.append(
-            Position(
-                account_id=bridge.account_id,
-                symbol="AAPL",
-                sec_type="OPT",
-                quantity=-2,
-                avg_cost=350.0,
-                expiry=EXPIRY,
-                strike=200.0,
-                right="P",
-                multiplier=100,
-            )
+            option_position("AAPL", -2, account_id=bridge.account_id, avg_cost=350.0, strike=200.0)
         )
         bridge.positions = lambda: held
         WebOrder.objects.create(
@@ -324,12 +314,9 @@ SYNC = SIM_START  # the first sync, at the harness's pinned moment
 def _book() -> list[Position]:
     """tws-sim's demo book: 200 KO at 47.10 and a short AAPL 200 put sold at 2.40."""
     return [
-        Position(account_id="DU1", symbol="KO", sec_type="STK", quantity=200, avg_cost=47.10),
-        Position(
-            account_id="DU1", symbol="AAPL", sec_type="OPT", quantity=-1, avg_cost=240.0,
-            expiry=EXPIRY, strike=200.0, right="P", multiplier=100,
-        ),
-    ]  # fmt: skip
+        stock_position("KO", 200, account_id="DU1", avg_cost=47.10),
+        option_position("AAPL", -1, account_id="DU1", avg_cost=240.0, strike=200.0),
+    ]
 
 
 def test_first_sync_offers_the_opening_lots_editable_and_seeds_the_watchlist(user_client) -> None:
@@ -382,7 +369,6 @@ def test_first_sync_offers_the_opening_lots_editable_and_seeds_the_watchlist(use
 
 
 def test_a_covered_call_on_opening_shares_is_a_covered_call_with_the_shares(user_client) -> None:
-    from wheeldesk.schemas.orders import Fill
     from wheeldesk_web.ledger.models import WheelCycle
     from wheeldesk_web.ledger.services import record_fills, sync_positions
 
@@ -390,11 +376,9 @@ def test_a_covered_call_on_opening_shares_is_a_covered_call_with_the_shares(user
     # a day later: sell 2 KO 50 calls at 0.80 on the 200 shares
     record_fills(
         [
-            Fill(
-                exec_id="0000e001.00000091.01.01", account_id="DU1",
-                time=SYNC + timedelta(days=1), symbol="KO", sec_type="OPT", expiry=EXPIRY,
-                strike=50.0, right="C", multiplier=100, side="SLD", quantity=2, price=0.80,
-                order_id=5,
+            option_fill(
+                "0000e001.00000091.01.01", account_id="DU1", time=SYNC + timedelta(days=1),
+                strike=50.0, right="C", quantity=2, price=0.80, commission=None, order_id=5,
             )
         ],
         "nats",

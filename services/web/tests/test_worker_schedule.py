@@ -10,11 +10,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
-from web_factories import new_signal
+from web_factories import new_signal, option_fill, option_position, quote
 from wheeldesk.clients import ServiceCallError
 from wheeldesk.schemas.connection import ConnectionStatus
 from wheeldesk.schemas.email import EmailAccepted, EmailRequest
-from wheeldesk_testing.moments import SIM_START
 from wheeldesk_web.alerts.models import EmailedSignal, Notification, SavedScan
 from wheeldesk_web.core.schedule import EASTERN as NY
 from wheeldesk_web.core.schedule import market_open, parse_every
@@ -215,7 +214,6 @@ def test_disconnect_is_emailed_once_per_outage(saved_scan):
 
 
 def test_short_option_near_expiry_and_itm_is_emailed_once(saved_scan):
-    from wheeldesk.schemas.account import Position
     from wheeldesk.schemas.market import Quote
     from wheeldesk_web.alerts import emails
 
@@ -224,44 +222,18 @@ def test_short_option_near_expiry_and_itm_is_emailed_once(saved_scan):
     class Holding(QuietBridge):
         def positions(self) -> list:
             return [
-                Position(
-                    account_id="DU7654321",
-                    symbol="AAPL",
-                    sec_type="OPT",
-                    quantity=-1,
-                    avg_cost=300,
-                    expiry=date(2026, 12, 2),
-                    strike=220,
-                    right="P",
-                    multiplier=100,
+                option_position("AAPL", -1, avg_cost=300, expiry=date(2026, 12, 2), strike=220),
+                # OTM call: no alert
+                option_position(
+                    "KO", -2, avg_cost=50, expiry=date(2026, 12, 2), strike=70, right="C"
                 ),
-                Position(
-                    account_id="DU7654321",
-                    symbol="KO",
-                    sec_type="OPT",
-                    quantity=-2,
-                    avg_cost=50,
-                    expiry=date(2026, 12, 2),
-                    strike=70,
-                    right="C",
-                    multiplier=100,
-                ),  # OTM call: no alert
-                Position(
-                    account_id="DU7654321",
-                    symbol="PEP",
-                    sec_type="OPT",
-                    quantity=-1,
-                    avg_cost=50,
-                    expiry=date(2027, 1, 15),
-                    strike=170,
-                    right="P",
-                    multiplier=100,
-                ),  # ITM but 46 days out: no alert
+                # ITM but 46 days out: no alert
+                option_position("PEP", -1, avg_cost=50, expiry=date(2027, 1, 15), strike=170),
             ]
 
         def quotes(self, symbols: list[str]) -> list[Quote]:
             prices = {"AAPL": 210.0, "KO": 64.0, "PEP": 150.0}
-            return [Quote(symbol=s, last=prices[s]) for s in symbols]
+            return [quote(s, prices[s]) for s in symbols]
 
     [n] = emails.check_expiring_itm(Holding(), today)
     assert n.request["subject"] == (
@@ -278,7 +250,6 @@ def test_order_filled_is_emailed_once(saved_scan):
     "let it run"."""
     from decimal import Decimal
 
-    from wheeldesk.schemas.orders import Fill
     from wheeldesk_web.alerts import emails
     from wheeldesk_web.ledger.services import record_fills
     from wheeldesk_web.orders.models import Order
@@ -301,22 +272,7 @@ def test_order_filled_is_emailed_once(saved_scan):
         is_paper=True,
     )
     record_fills(
-        [
-            Fill(
-                exec_id="0000e001.00000001.01.01",
-                time=SIM_START,
-                symbol="KO",
-                sec_type="OPT",
-                expiry=date(2026, 7, 17),
-                strike=60.0,
-                right="P",
-                multiplier=100,
-                side="SLD",
-                quantity=1,
-                price=1.12,
-                commission=1.05,
-            )
-        ],
+        [option_fill("0000e001.00000001.01.01", expiry=date(2026, 7, 17), price=1.12)],
         "nats",
     )
     [n] = emails.queue_order_fills()
@@ -340,33 +296,24 @@ def test_order_filled_is_emailed_once(saved_scan):
 def test_an_execution_missed_on_the_bus_is_backfilled_once_after_a_sync(saved_scan):
     """Found by the soak: an expiry that settled while the bridge was reconnecting to IBKR was
     never published, so the ledger lacked it for good; each sync now backfills from IBKR."""
-    from wheeldesk.schemas.orders import Fill
     from wheeldesk_web.ledger.models import Execution, WheelCycle
     from wheeldesk_web.ledger.services import record_fills
 
-    put = {
-        "symbol": "AAPL",
-        "sec_type": "OPT",
-        "expiry": date(2026, 12, 18),
-        "strike": 217.5,
-        "right": "P",
-        "multiplier": 100,
-        "quantity": 1,
-    }
-    sold = Fill(
-        exec_id="0000e007.00000abb.01.01",
+    put = {"symbol": "AAPL", "expiry": date(2026, 12, 18), "strike": 217.5}
+    sold = option_fill(
+        "0000e007.00000abb.01.01",
         time=datetime(2026, 12, 1, 15, tzinfo=UTC),
-        side="SLD",
         price=2.4,
         commission=0.65,
         **put,
     )
     record_fills([sold], "nats")  # the sale came over NATS as usual
-    expired = Fill(
-        exec_id="0000e007.00000abc.01.01",
+    expired = option_fill(
+        "0000e007.00000abc.01.01",
         time=datetime(2026, 12, 18, 21, 5, tzinfo=UTC),
         side="BOT",
         price=0.0,
+        commission=None,
         kind="expiration",
         **put,
     )

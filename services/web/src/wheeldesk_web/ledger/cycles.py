@@ -283,33 +283,7 @@ class _Builder:
             # held it. The delivered shares, if any, open a cycle of their own.
             return
         if self.pending_close is not None:
-            same_day = e.local_date == self.pending_close.local_date
-            is_roll = e.sec_type == "OPT" and e.side == "SLD" and e.kind == "trade" and same_day
-            # An option closed at 0 followed the same day by shares bought is IB's two-leg
-            # assignment report even when the option leg was not labelled as one.
-            is_assignment_leg = (
-                e.sec_type == "STK"
-                and e.side == "BOT"
-                and same_day
-                and self.pending_close.price == 0
-                and (e.kind == "assignment" or self._delivery("P", e))
-            )
-            # ...and a call closed at 0 followed the same day by shares delivered at its strike
-            # is a call-away of shares held before the history.
-            is_call_away_leg = (
-                e.sec_type == "STK"
-                and e.side == "SLD"
-                and same_day
-                and self.pending_close.price == 0
-                and self.pending_close.right == "C"
-                and (e.kind in ("assignment", "exercise") or self._delivery("C", e))
-            )
-            if is_assignment_leg or is_call_away_leg:
-                self.pending_close = None
-            elif not is_roll:
-                self._close(self.pending_close, _closing_outcome(self.pending_close))
-            else:
-                self.pending_close = None
+            self._settle_pending_close(e, self.pending_close)
         # Bought back with nothing of it open: a short option sold before the ledger's history.
         # Its premium is not known, so neither is the cycle's P&L (never a loss invented from
         # nothing); an opening lot (Adjustment "option") fixes it.
@@ -331,76 +305,117 @@ class _Builder:
         c = self.current
         c.events.append(e)
         c.fees += e.commission
-
         if e.kind == "dividend":
             c.dividends += e.amount
         elif e.sec_type == "OPT":
-            if closing_unknown:
-                c.unknown_options += e.quantity
-            else:
-                signed = -e.quantity if e.side == "SLD" else e.quantity
-                self.options[e.contract_key] += signed
-            if e.right == "P":
-                c.put_premium += e.cash
-            else:
-                c.call_premium += e.cash
-            if e.kind == "assignment":
-                if e.right == "P":
-                    c.assigned = True
-                else:
-                    c.called_away = True
-            if e.side == "BOT" and e.price == 0:
-                self.zero_close[e.right] = (e.local_date, e.strike, e.quantity * e.multiplier)
-            if e.kind == "trade" and e.side == "BOT":
-                sale = self.last_sale.get(e.right)
-                if sale is not None and sale[0] == e.local_date and sale[1] != e.contract_key:
-                    # a roll whose new leg was reported first
-                    c.rolls += 1
-                    self.last_sale.pop(e.right, None)
-                else:
-                    self.last_buyback[e.right] = e.local_date
-            elif e.kind == "trade" and self.last_buyback.get(e.right) == e.local_date:
-                c.rolls += 1
-                self.last_buyback.pop(e.right, None)
-            elif e.kind == "trade":
-                self.last_sale[e.right] = (e.local_date, e.contract_key)
+            self._add_option(c, e, closing_unknown)
         else:  # stock or a pre-existing lot
-            if e.side == "BOT" or e.kind == "lot":
-                c.shares += e.quantity
-                c.shares_acquired += e.quantity
-                c.acquisition_cost += e.quantity * e.price
-                if e.kind == "assignment" or self._delivery("P", e):
-                    c.assigned = True
-            else:
-                held = max(c.shares, ZERO)
-                if e.quantity > held:
-                    # Shares the ledger never saw bought: their cost is unknown, so is the P&L.
-                    c.unknown_shares += e.quantity - held
-                c.shares -= e.quantity
-                c.stock_proceeds += e.quantity * e.price
-                # IB's call-away: the short call closes at 0 and the shares go the same day at
-                # its strike. A market sale (another price, or no call closed) is a sale.
-                self.last_stock_sale_called = e.kind in (
-                    "assignment",
-                    "exercise",
-                ) or self._delivery("C", e)
-                if self.last_stock_sale_called:
-                    c.called_away = True
-
+            self._add_stock(c, e)
         self._update_state()
         if c.shares <= 0 and self._flat_options():
-            if c.shares_acquired > 0 or c.unknown_shares:
-                # the last disposal names the outcome: two lots, one called away and the
-                # other sold at market, closes "sold".
-                self._close(e, "called_away" if self.last_stock_sale_called else "sold")
-            elif c.assigned or (
-                e.sec_type == "OPT" and e.right == "C" and e.kind in ("assignment", "exercise")
-            ):
-                pass  # the option's assignment leg came first; the stock leg follows
-            elif e.kind == "trade" and e.sec_type == "OPT" and e.side == "BOT":
-                self.pending_close = e  # flat after a buy-back: a roll if a sale follows today
+            self._cycle_flat(c, e)
+
+    def _settle_pending_close(self, e: LedgerEvent, pending: LedgerEvent) -> None:
+        """The event after a buy-back that left the cycle flat decides what that buy-back was:
+        a roll (a sale the same day), an assignment's or call-away's option leg (shares the
+        same day after a close at 0), or the cycle's end."""
+        same_day = e.local_date == pending.local_date
+        is_roll = e.sec_type == "OPT" and e.side == "SLD" and e.kind == "trade" and same_day
+        # An option closed at 0 followed the same day by shares bought is IB's two-leg
+        # assignment report even when the option leg was not labelled as one.
+        is_assignment_leg = (
+            e.sec_type == "STK"
+            and e.side == "BOT"
+            and same_day
+            and pending.price == 0
+            and (e.kind == "assignment" or self._delivery("P", e))
+        )
+        # ...and a call closed at 0 followed the same day by shares delivered at its strike
+        # is a call-away of shares held before the history.
+        is_call_away_leg = (
+            e.sec_type == "STK"
+            and e.side == "SLD"
+            and same_day
+            and pending.price == 0
+            and pending.right == "C"
+            and (e.kind in ("assignment", "exercise") or self._delivery("C", e))
+        )
+        if is_assignment_leg or is_call_away_leg:
+            self.pending_close = None
+        elif not is_roll:
+            self._close(pending, _closing_outcome(pending))
+        else:
+            self.pending_close = None
+
+    def _add_option(self, c: Cycle, e: LedgerEvent, closing_unknown: bool) -> None:
+        """An option leg: its premium, what it leaves open, and whether it rolls."""
+        if closing_unknown:
+            c.unknown_options += e.quantity
+        else:
+            signed = -e.quantity if e.side == "SLD" else e.quantity
+            self.options[e.contract_key] += signed
+        if e.right == "P":
+            c.put_premium += e.cash
+        else:
+            c.call_premium += e.cash
+        if e.kind == "assignment":
+            if e.right == "P":
+                c.assigned = True
             else:
-                self._close(e, "expired")
+                c.called_away = True
+        if e.side == "BOT" and e.price == 0:
+            self.zero_close[e.right] = (e.local_date, e.strike, e.quantity * e.multiplier)
+        if e.kind == "trade" and e.side == "BOT":
+            sale = self.last_sale.get(e.right)
+            if sale is not None and sale[0] == e.local_date and sale[1] != e.contract_key:
+                # a roll whose new leg was reported first
+                c.rolls += 1
+                self.last_sale.pop(e.right, None)
+            else:
+                self.last_buyback[e.right] = e.local_date
+        elif e.kind == "trade" and self.last_buyback.get(e.right) == e.local_date:
+            c.rolls += 1
+            self.last_buyback.pop(e.right, None)
+        elif e.kind == "trade":
+            self.last_sale[e.right] = (e.local_date, e.contract_key)
+
+    def _add_stock(self, c: Cycle, e: LedgerEvent) -> None:
+        """Shares in (bought, assigned, an opening lot) or out (sold, called away)."""
+        if e.side == "BOT" or e.kind == "lot":
+            c.shares += e.quantity
+            c.shares_acquired += e.quantity
+            c.acquisition_cost += e.quantity * e.price
+            if e.kind == "assignment" or self._delivery("P", e):
+                c.assigned = True
+            return
+        held = max(c.shares, ZERO)
+        if e.quantity > held:
+            # Shares the ledger never saw bought: their cost is unknown, so is the P&L.
+            c.unknown_shares += e.quantity - held
+        c.shares -= e.quantity
+        c.stock_proceeds += e.quantity * e.price
+        # IB's call-away: the short call closes at 0 and the shares go the same day at
+        # its strike. A market sale (another price, or no call closed) is a sale.
+        called = e.kind in ("assignment", "exercise") or self._delivery("C", e)
+        self.last_stock_sale_called = called
+        if self.last_stock_sale_called:
+            c.called_away = True
+
+    def _cycle_flat(self, c: Cycle, e: LedgerEvent) -> None:
+        """No shares and no option open after `e`: the cycle ends, or waits for the leg that
+        says how (an assignment's stock leg, a roll's sale)."""
+        if c.shares_acquired > 0 or c.unknown_shares:
+            # the last disposal names the outcome: two lots, one called away and the
+            # other sold at market, closes "sold".
+            self._close(e, "called_away" if self.last_stock_sale_called else "sold")
+        elif c.assigned or (
+            e.sec_type == "OPT" and e.right == "C" and e.kind in ("assignment", "exercise")
+        ):
+            pass  # the option's assignment leg came first; the stock leg follows
+        elif e.kind == "trade" and e.sec_type == "OPT" and e.side == "BOT":
+            self.pending_close = e  # flat after a buy-back: a roll if a sale follows today
+        else:
+            self._close(e, "expired")
 
     def finish(self) -> list[Cycle]:
         if self.pending_close is not None:
