@@ -163,42 +163,47 @@ def load(
     }
 
 
-def run() -> list[dict]:
-    from wheeldesk_testing.stack import Stack
+def server_side(stack) -> dict:  # type: ignore[no-untyped-def]
+    """The child's numbers (stores the signals, times the pages in-process, counts queries)
+    and the sessions and cookie the load runs log in with."""
+    env = {
+        **os.environ,
+        **stack.env,
+        "DJANGO_SETTINGS_MODULE": "wheeldesk_web.settings",
+        "BENCH_WEB_URL": stack.web_url,
+        "BENCH_USER": stack.username,
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", "import bench.web as w; w._child()"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
-    stack = Stack.start()
-    try:
-        env = {
-            **os.environ,
-            **stack.env,
-            "DJANGO_SETTINGS_MODULE": "wheeldesk_web.settings",
-            "BENCH_WEB_URL": stack.web_url,
-            "BENCH_USER": stack.username,
-        }
-        out = subprocess.run(
-            [sys.executable, "-c", "import bench.web as w; w._child()"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr[-2000:])
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        # Unrecorded warm-up: each worker's threads open their DB connections and fill
-        # their caches, as in a server that has been up for a while.
-        for page in PAGES:
-            load(stack.web_url, page, USERS[0], r["sessions"], r["cookie"], seconds=WARMUP_SECONDS)
-        load_before = os.getloadavg()[0]
-        runs = {
-            (page, users): load(stack.web_url, page, users, r["sessions"], r["cookie"])
-            for users in USERS
-            for page in PAGES
-        }
-    finally:
-        stack.stop()
-    rows: list[dict] = [
+
+def warm_up(stack, r: dict) -> None:  # type: ignore[no-untyped-def]
+    """Unrecorded: each worker's threads open their DB connections and fill their caches, as
+    in a server that has been up for a while."""
+    for page in PAGES:
+        load(stack.web_url, page, USERS[0], r["sessions"], r["cookie"], seconds=WARMUP_SECONDS)
+
+
+def load_runs(stack, r: dict) -> dict[tuple[str, int], dict]:  # type: ignore[no-untyped-def]
+    """Every page at every user count."""
+    return {
+        (page, users): load(stack.web_url, page, users, r["sessions"], r["cookie"])
+        for users in USERS
+        for page in PAGES
+    }
+
+
+def server_rows(r: dict) -> list[dict]:
+    return [
         {
             "name": f"signals page server time, {SIGNALS:,} signals stored (median; 100 rows per page)",
             "value": r["signals_median"],
@@ -214,27 +219,45 @@ def run() -> list[dict]:
         {"name": "signals page SQL queries", "value": r["signals_queries"], "unit": "queries"},
         {"name": "dashboard SQL queries", "value": r["dashboard_queries"], "unit": "queries"},
     ]
+
+
+def load_rows(page: str, users: int, fig: dict) -> list[dict]:
+    what = f"{page}, {users} concurrent users back-to-back (locust, {fig['requests']:,} requests in {SECONDS} s)"
+    return [
+        {"name": f"{what}: p50", "value": fig["p50"], "unit": "ms"},
+        {
+            "name": f"{page}, {users} users: p95",
+            "value": fig["p95"],
+            "unit": "ms",
+            # Issue 8: dashboard p95 with 20 concurrent clients on loopback.
+            **({"target": "<= 100 ms"} if (page, users) == ("dashboard", 20) else {}),
+        },
+        {"name": f"{page}, {users} users: p99", "value": fig["p99"], "unit": "ms"},
+        {
+            "name": f"{page}, {users} users: errors"
+            + (f" (first: {fig['failures'][0]})" if fig["failures"] else ""),
+            "value": fig["errors"],
+            "unit": "responses",
+            "target": "0",
+        },
+        {"name": f"{page}, {users} users: throughput", "value": fig["rps"], "unit": "req/s"},
+    ]
+
+
+def run() -> list[dict]:
+    from wheeldesk_testing.stack import Stack
+
+    stack = Stack.start()
+    try:
+        r = server_side(stack)
+        warm_up(stack, r)
+        load_before = os.getloadavg()[0]
+        runs = load_runs(stack, r)
+    finally:
+        stack.stop()
+    rows = server_rows(r)
     for (page, users), fig in runs.items():
-        what = f"{page}, {users} concurrent users back-to-back (locust, {fig['requests']:,} requests in {SECONDS} s)"
-        rows += [
-            {"name": f"{what}: p50", "value": fig["p50"], "unit": "ms"},
-            {
-                "name": f"{page}, {users} users: p95",
-                "value": fig["p95"],
-                "unit": "ms",
-                # Issue 8: dashboard p95 with 20 concurrent clients on loopback.
-                **({"target": "<= 100 ms"} if (page, users) == ("dashboard", 20) else {}),
-            },
-            {"name": f"{page}, {users} users: p99", "value": fig["p99"], "unit": "ms"},
-            {
-                "name": f"{page}, {users} users: errors"
-                + (f" (first: {fig['failures'][0]})" if fig["failures"] else ""),
-                "value": fig["errors"],
-                "unit": "responses",
-                "target": "0",
-            },
-            {"name": f"{page}, {users} users: throughput", "value": fig["rps"], "unit": "req/s"},
-        ]
+        rows += load_rows(page, users, fig)
     rows.append(
         {
             # Context: other processes on this machine compete for the same cores.

@@ -67,6 +67,72 @@ def test_unauthenticated_and_wrong_password_clients_are_refused(server: Proc) ->
     assert wrong != "connected" and "authorization" in wrong.lower(), wrong
 
 
+async def _bridge_events_to_web(bridge: nats.NATS, web: nats.NATS) -> dict[str, object]:
+    """The bridge publishes an order event (JetStream IBKR) and a quote (core NATS); the web
+    reads the quote live and the order through its durable consumer."""
+    quotes: list[bytes] = []
+    sub = await web.subscribe(f"{subjects.QUOTE_PREFIX}.*", cb=_collector(quotes))
+    await web.flush()
+    bjs = bridge.jetstream()
+    await natsconn.ensure_streams(bjs, [subjects.STREAM_IBKR])
+    ack = await bjs.publish(subjects.order(41), b'{"x": 1}')
+    await bridge.publish(subjects.quote("KO"), b'{"q": 1}')
+    await bridge.flush()
+
+    wjs = web.jetstream()
+    await natsconn.ensure_streams(wjs, [subjects.STREAM_IBKR])
+    pull = await wjs.pull_subscribe(
+        f"{subjects.ORDER_PREFIX}.>",
+        durable="perm-test",
+        stream=subjects.STREAM_IBKR,
+        config=ConsumerConfig(durable_name="perm-test", ack_policy=AckPolicy.EXPLICIT),
+    )
+    (msg,) = await pull.fetch(1, timeout=5)
+    await msg.ack_sync()
+    await sub.unsubscribe()
+    return {"order_seq": ack.seq, "quotes": quotes, "order_read": msg.data}
+
+
+async def _notifier_email_work(notifier: nats.NATS) -> dict[str, object]:
+    """The notifier's streams, its KV status record, its work-queue consumer, a dead letter."""
+    njs = notifier.jetstream()
+    await natsconn.ensure_streams(njs, [subjects.STREAM_EMAIL, subjects.STREAM_EMAIL_DLQ])
+    kv = await njs.create_key_value(
+        KeyValueConfig(bucket=subjects.KV_EMAIL_STATUS, history=1, storage=StorageType.FILE)
+    )
+    kv = await njs.key_value(subjects.KV_EMAIL_STATUS)
+    await kv.create("e1", b"queued")
+    await kv.put("e1", b"sent")
+    status = (await kv.get("e1")).value
+    email_ack = await njs.publish(subjects.email("e1"), b"{}")
+    await njs.add_consumer(
+        subjects.STREAM_EMAIL,
+        ConsumerConfig(
+            durable_name="perm-email",
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subject=f"{subjects.EMAIL_PREFIX}.>",
+        ),
+    )
+    await njs.consumer_info(subjects.STREAM_EMAIL, "perm-email")
+    email_sub = await njs.pull_subscribe_bind("perm-email", stream=subjects.STREAM_EMAIL)
+    (job,) = await email_sub.fetch(1, timeout=5)
+    await job.ack_sync()
+    dead = await njs.publish(subjects.EMAIL_DEAD_LETTER, b"{}")
+    return {
+        "status": status,
+        "email_stream": email_ack.stream,
+        "job": job.subject,
+        "dead_stream": dead.stream,
+    }
+
+
+async def _screener_signals(screener: nats.NATS) -> dict[str, object]:
+    sjs = screener.jetstream()
+    await natsconn.ensure_streams(sjs, [subjects.STREAM_SIGNALS])
+    signal = await sjs.publish(subjects.signals("s1"), b"{}")
+    return {"signal_stream": signal.stream}
+
+
 def test_each_service_does_its_own_work_on_the_bus(server: Proc) -> None:
     """The bridge's stream and events, the web's durable consumer, the notifier's email
     stream, consumer, KV status and dead letters, the screener's signals: all as their users."""
@@ -77,63 +143,10 @@ def test_each_service_does_its_own_work_on_the_bus(server: Proc) -> None:
         notifier = await as_user(server, "notifier")
         screener = await as_user(server, "screener")
         try:
-            quotes: list[bytes] = []
-            sub = await web.subscribe(f"{subjects.QUOTE_PREFIX}.*", cb=_collector(quotes))
-            await web.flush()
-            bjs = bridge.jetstream()
-            await natsconn.ensure_streams(bjs, [subjects.STREAM_IBKR])
-            ack = await bjs.publish(subjects.order(41), b'{"x": 1}')
-            await bridge.publish(subjects.quote("KO"), b'{"q": 1}')
-            await bridge.flush()
-
-            wjs = web.jetstream()
-            await natsconn.ensure_streams(wjs, [subjects.STREAM_IBKR])
-            pull = await wjs.pull_subscribe(
-                f"{subjects.ORDER_PREFIX}.>",
-                durable="perm-test",
-                stream=subjects.STREAM_IBKR,
-                config=ConsumerConfig(durable_name="perm-test", ack_policy=AckPolicy.EXPLICIT),
-            )
-            (msg,) = await pull.fetch(1, timeout=5)
-            await msg.ack_sync()
-            await sub.unsubscribe()
-
-            njs = notifier.jetstream()
-            await natsconn.ensure_streams(njs, [subjects.STREAM_EMAIL, subjects.STREAM_EMAIL_DLQ])
-            kv = await njs.create_key_value(
-                KeyValueConfig(bucket=subjects.KV_EMAIL_STATUS, history=1, storage=StorageType.FILE)
-            )
-            kv = await njs.key_value(subjects.KV_EMAIL_STATUS)
-            await kv.create("e1", b"queued")
-            await kv.put("e1", b"sent")
-            status = (await kv.get("e1")).value
-            email_ack = await njs.publish(subjects.email("e1"), b"{}")
-            await njs.add_consumer(
-                subjects.STREAM_EMAIL,
-                ConsumerConfig(
-                    durable_name="perm-email",
-                    ack_policy=AckPolicy.EXPLICIT,
-                    filter_subject=f"{subjects.EMAIL_PREFIX}.>",
-                ),
-            )
-            await njs.consumer_info(subjects.STREAM_EMAIL, "perm-email")
-            email_sub = await njs.pull_subscribe_bind("perm-email", stream=subjects.STREAM_EMAIL)
-            (job,) = await email_sub.fetch(1, timeout=5)
-            await job.ack_sync()
-            dead = await njs.publish(subjects.EMAIL_DEAD_LETTER, b"{}")
-
-            sjs = screener.jetstream()
-            await natsconn.ensure_streams(sjs, [subjects.STREAM_SIGNALS])
-            signal = await sjs.publish(subjects.signals("s1"), b"{}")
             return {
-                "order_seq": ack.seq,
-                "quotes": quotes,
-                "order_read": msg.data,
-                "status": status,
-                "email_stream": email_ack.stream,
-                "job": job.subject,
-                "dead_stream": dead.stream,
-                "signal_stream": signal.stream,
+                **await _bridge_events_to_web(bridge, web),
+                **await _notifier_email_work(notifier),
+                **await _screener_signals(screener),
             }
         finally:
             for nc in (bridge, web, notifier, screener):

@@ -79,6 +79,44 @@ def test_web_order_and_ledger_suites_pass_on_postgresql(postgres_server) -> None
     assert passed >= 100, tail
 
 
+def confirm_at_once(clients: dict[str, httpx.Client], coid: str, form: dict) -> dict[str, int]:
+    """POST the same confirm through every client at the same moment; name -> status code."""
+    barrier = threading.Barrier(len(clients))
+    answers: dict[str, int] = {}
+
+    def confirm(name: str, client: httpx.Client) -> None:
+        barrier.wait()
+        answers[name] = client.post(f"/orders/{coid}/confirm/", data=form).status_code
+
+    threads = [threading.Thread(target=confirm, args=item) for item in clients.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    return answers
+
+
+def audit_counts(stack, coid: str) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+    """The order's audit trail: how many sends, duplicates and confirms, and the output."""
+    audit = stack.manage(
+        "shell",
+        "-c",
+        "from wheeldesk_web.orders.models import OrderAudit;"
+        f"a = OrderAudit.objects.filter(client_order_id={coid!r});"
+        "print(a.filter(action='send').count(), a.filter(action='duplicate').count(),"
+        " a.filter(action='confirm').count())",
+    )
+    sends, duplicates, confirms = audit.stdout.strip().splitlines()[-1].split()
+    return sends, duplicates, confirms
+
+
+def database_vendor(stack) -> str:  # type: ignore[no-untyped-def]
+    vendor = stack.manage(
+        "shell", "-c", "from django.db import connection; print(connection.vendor)"
+    )
+    return vendor.stdout.strip().splitlines()[-1]
+
+
 @pytest.mark.timeout(600)
 def test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one(
     postgres_server,  # type: ignore[no-untyped-def]
@@ -114,38 +152,13 @@ def test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one(
         second_client = httpx.Client(
             base_url=second.url, cookies=first_client.cookies, timeout=120, follow_redirects=False
         )
-        barrier = threading.Barrier(2)
-        answers: dict[str, int] = {}
-
-        def confirm(name: str, client: httpx.Client) -> None:
-            barrier.wait()
-            answers[name] = client.post(f"/orders/{coid}/confirm/", data=form).status_code
-
-        threads = [
-            threading.Thread(target=confirm, args=("first", first_client)),
-            threading.Thread(target=confirm, args=("second", second_client)),
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(180)
+        answers = confirm_at_once({"first": first_client, "second": second_client}, coid, form)
         assert answers == {"first": 302, "second": 302}, (answers, stack.logs())
         assert len(sim_orders(stack, coid)) == 1, sim_orders(stack, coid)
-        audit = stack.manage(
-            "shell",
-            "-c",
-            "from wheeldesk_web.orders.models import OrderAudit;"
-            f"a = OrderAudit.objects.filter(client_order_id={coid!r});"
-            "print(a.filter(action='send').count(), a.filter(action='duplicate').count(),"
-            " a.filter(action='confirm').count())",
-        )
-        sends, duplicates, confirms = audit.stdout.strip().splitlines()[-1].split()
-        assert (sends, confirms) == ("1", "2"), audit.stdout
-        assert duplicates == "1", audit.stdout
-        vendor = stack.manage(
-            "shell", "-c", "from django.db import connection; print(connection.vendor)"
-        )
-        assert vendor.stdout.strip().splitlines()[-1] == "postgresql"
+        sends, duplicates, confirms = audit_counts(stack, coid)
+        assert (sends, confirms) == ("1", "2"), (sends, duplicates, confirms)
+        assert duplicates == "1", (sends, duplicates, confirms)
+        assert database_vendor(stack) == "postgresql"
         # The order's fill reaches the ledger through the worker, on PostgreSQL as on SQLite.
         worker = start_worker(stack, "--ignore-hours", "--tick", "2", "--sync-every", "10s")
 

@@ -257,20 +257,21 @@ def test_a_spoofed_account_stops_the_bridge(fault_stack: Stack) -> None:
         live.stop()
 
 
-def test_make_run_restarts_a_killed_process_and_stops_cleanly(tmp_path: Path) -> None:
-    """kill -9 of one process used to stop all seven; Ctrl-C ended in `Error 130`."""
-    ports = {
-        name: str(free_port())
-        for name in (
-            "NATS_PORT",
-            "TWS_SIM_PORT",
-            "TWS_SIM_CONTROL_PORT",
-            "BRIDGE_PORT",
-            "SCREENER_PORT",
-            "NOTIFIER_PORT",
-            "WEB_PORT",
-        )
-    }
+RUN_PORTS = (
+    "NATS_PORT",
+    "TWS_SIM_PORT",
+    "TWS_SIM_CONTROL_PORT",
+    "BRIDGE_PORT",
+    "SCREENER_PORT",
+    "NOTIFIER_PORT",
+    "WEB_PORT",
+)
+
+
+def start_make_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, str], Path]:
+    """scripts/run.py (what `make run` runs) on free ports, its state under `tmp_path`, without
+    an INTERNAL_API_TOKEN (so it makes its own); the process, its ports and its log."""
+    ports = {name: str(free_port()) for name in RUN_PORTS}
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "IB_"))},
         **ports,
@@ -291,15 +292,22 @@ def test_make_run_restarts_a_killed_process_and_stops_cleanly(tmp_path: Path) ->
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    return run, ports, log_path
+
+
+def healthy(port: str) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_make_run_restarts_a_killed_process_and_stops_cleanly(tmp_path: Path) -> None:
+    """kill -9 of one process used to stop all seven; Ctrl-C ended in `Error 130`."""
+    run, ports, log_path = start_make_run(tmp_path)
 
     def output() -> str:
         return log_path.read_text(errors="replace")
-
-    def healthy(port: str) -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
 
     try:
         wait_until(lambda: "Wheeldesk is running" in output(), 240, "make run's banner")

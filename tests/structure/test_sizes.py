@@ -34,16 +34,6 @@ FUNCTIONS_OVER: dict[tuple[str, str], int] = {
     ("testing/src/wheeldesk_testing/soak.py", "compare_ledger"): 115,
     ("testing/src/wheeldesk_testing/stack.py", "Stack.start"): 112,
     ("testing/src/wheeldesk_testing/soak.py", "run"): 111,
-    ("shared/tests/test_nats_permissions.py", "test_each_service_does_its_own_work_on_the_bus"): 83,
-    (
-        "tests/deploy/test_postgres.py",
-        "test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one",
-    ): 83,
-    ("bench/web.py", "run"): 81,
-    (
-        "tests/e2e/test_security_services.py",
-        "test_make_run_restarts_a_killed_process_and_stops_cleanly",
-    ): 81,
 }
 
 
