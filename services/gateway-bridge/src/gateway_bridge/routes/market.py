@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from wheeldesk.errors import ServiceError
+from wheeldesk.schemas.common import ApiError
 from wheeldesk.schemas.market import (
     Chain,
     ChainExpirations,
@@ -30,7 +31,11 @@ def ready_bridge(request: Request) -> Bridge:
     return bridge
 
 
-@router.get("/quotes", response_model=list[Quote])
+# A symbol IBKR does not know is a 404 naming it, as on the routes that take it in their path.
+UNKNOWN_SYMBOL = {"model": ApiError, "description": "A symbol IBKR knows no US stock for"}
+
+
+@router.get("/quotes", response_model=list[Quote], responses={404: UNKNOWN_SYMBOL})
 async def quotes(request: Request, symbols: Annotated[str, Query()]) -> list[Quote]:
     wanted = parse_symbols(symbols)
     return await ready_bridge(request).md.quotes(wanted)
