@@ -27,7 +27,6 @@ EXEMPT_FUNCTIONS = {("services/screener/src/screener/pricing.py", "_implied_vol"
 # Too large already (lines at the time of writing): may shrink, must not grow.
 FILES_OVER: dict[str, int] = {
     "testing/src/wheeldesk_testing/soak.py": 809,
-    "services/gateway-bridge/src/gateway_bridge/orders.py": 623,
     "services/web/src/wheeldesk_web/orders/services.py": 513,
 }
 FUNCTIONS_OVER: dict[tuple[str, str], int] = {

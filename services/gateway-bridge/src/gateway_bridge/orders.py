@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
-import math
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -27,30 +27,35 @@ from ib_insync import (
     Trade,
 )
 from ib_insync import Fill as IBFill
-from wheeldesk import subjects
 from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.orders import (
     ComboOrderRequest,
-    ExecutionEvent,
     Fill,
     Order,
-    OrderEvent,
     OrderModify,
     OrderPreview,
     OrderRequest,
 )
 
 from gateway_bridge.account import account_from_values, is_paper
+from gateway_bridge.cache import TTLCache
 from gateway_bridge.combos import (
     ComboOrders,
-    combo_fingerprint,
     leg_known,
     remember_leg,
     suggest_limit,
 )
 from gateway_bridge.connection import IBSession
 from gateway_bridge.events import EventPublisher
+from gateway_bridge.guards import (
+    check_live_allowed,
+    check_quantity,
+    fingerprint,
+    limit_price_problem,
+    off_tick_problem,
+)
 from gateway_bridge.marketdata import MarketData, num
+from gateway_bridge.order_events import OrderEvents
 from gateway_bridge.settings import BridgeSettings
 from gateway_bridge.trades import (
     CONTRACT_AND_SIZE,
@@ -69,83 +74,7 @@ log = logging.getLogger(__name__)
 UNSET = 1.7976931348623157e308  # IB's UNSET_DOUBLE
 
 
-# ---- guards (plain functions, unit-tested) --------------------------------------------------
-def check_live_allowed(account_id: str | None, allow_live: bool) -> None:
-    if not is_paper(account_id) and not allow_live:
-        raise ServiceError(
-            403,
-            "live_account_refused",
-            f"account {account_id or '?'} is a live account; orders are refused unless "
-            "ALLOW_LIVE_ORDERS=true",
-        )
-
-
-def check_quantity(req: OrderRequest, max_contracts: int) -> None:
-    limit = max_contracts if req.sec_type == "OPT" else max_contracts * 100
-    unit = "contracts" if req.sec_type == "OPT" else "shares"
-    if req.quantity > limit:
-        raise ServiceError(
-            422,
-            "quantity_too_large",
-            f"{req.quantity} {unit} exceeds the per-order limit of {limit} "
-            "(MAX_CONTRACTS_PER_ORDER)",
-            field="quantity",
-        )
-
-
-def limit_price_problem(
-    req: OrderRequest, bid: float | None, ask: float | None, tolerance_pct: float
-) -> str | None:
-    """Why a limit price is too far outside the market, or None when it is acceptable."""
-    if req.order_type != "LMT" or req.limit_price is None:
-        return None
-    if bid is None or ask is None or ask <= 0:
-        return None
-    price = float(req.limit_price)
-    mid = (bid + ask) / 2
-    slack = mid * tolerance_pct / 100.0
-    if price < bid - slack:
-        return f"limit {price:g} is below the bid {bid:g} by more than {tolerance_pct:g}% of mid"
-    if price > ask + slack:
-        return f"limit {price:g} is above the ask {ask:g} by more than {tolerance_pct:g}% of mid"
-    return None
-
-
-def off_tick_problem(price: float, increments: list[tuple[float, float]]) -> str | None:
-    """Why `price` is off the tick of a market rule ((lowEdge, increment) pairs), or None."""
-    steps = [inc for edge, inc in sorted(increments) if price >= edge - 1e-9]
-    if not steps:
-        return None
-    tick = steps[-1]
-    n = price / tick
-    if abs(n - round(n)) < 1e-6:
-        return None
-    low, high = math.floor(n) * tick, math.ceil(n) * tick
-    return (
-        f"{price:.2f} is not on the ${tick:.2f} tick for this contract: use {low:.2f} or {high:.2f}"
-    )
-
-
-def fingerprint(req: OrderRequest | ComboOrderRequest) -> tuple[Any, ...]:
-    """What makes two submissions the same order (force and ids excluded)."""
-    if isinstance(req, ComboOrderRequest):
-        return combo_fingerprint(req)
-    opt = req.sec_type == "OPT"
-    return (
-        req.symbol.upper(),
-        req.sec_type,
-        req.expiry if opt else None,
-        float(req.strike) if opt and req.strike is not None else None,
-        req.right if opt else None,
-        req.action,
-        int(req.quantity),
-        req.order_type,
-        round(float(req.limit_price), 4) if req.limit_price is not None else None,
-        req.tif,
-    )
-
-
-class OrderService:
+class OrderService(OrderEvents):
     def __init__(
         self,
         settings: BridgeSettings,
@@ -163,6 +92,7 @@ class OrderService:
         self._requests: dict[str, OrderRequest | ComboOrderRequest] = {}
         # conId -> its marketRuleIds (from contract details): the tick grid of a suggestion.
         self._rule_ids: dict[int, str] = {}
+        self._contract_details = TTLCache(settings.secdef_cache_seconds)
         self.combos = ComboOrders(self)
         self._settlements: list[IBFill] = []
         self._settle_handle: asyncio.TimerHandle | None = None
@@ -279,28 +209,40 @@ class OrderService:
         return self._order(self.get_trade(ident))
 
     # ---- checks shared by preview and place ------------------------------------------------
-    async def _qualified(self, req: OrderRequest) -> Contract:
-        contract = build_contract(req)
-        try:
-            details = await self.md.call(lambda: self.ib.reqContractDetailsAsync(contract))
-        except RequestError as exc:
-            if exc.code == 200:
+    async def _details(self, req: OrderRequest) -> Any:
+        """IB's contract details of the request's contract, kept for the sec-def TTL: a listed
+        contract's conId, trading class and market rules do not change within a session, and
+        asking again cost every preview and place a round trip (~0.3 s at IB). An unknown
+        contract is a 404 and is not kept."""
+        key = (req.symbol.upper(), req.sec_type, req.expiry, req.strike, req.right)
+
+        async def fetch() -> Any:
+            contract = build_contract(req)
+            try:
+                details = await self.md.call(lambda: self.ib.reqContractDetailsAsync(contract))
+            except RequestError as exc:
+                if exc.code != 200:
+                    raise
                 details = []
-            else:
-                raise
-        if not details:
-            what = "option" if req.sec_type == "OPT" else "stock"
-            raise ServiceError(
-                404,
-                "unknown_contract",
-                f"IBKR knows no {what} {req.symbol}"
-                + (f" {req.expiry} {req.strike:g}{req.right}" if req.sec_type == "OPT" else ""),
-                field="symbol",
-            )
+            if not details:
+                what = "option" if req.sec_type == "OPT" else "stock"
+                raise ServiceError(
+                    404,
+                    "unknown_contract",
+                    f"IBKR knows no {what} {req.symbol}"
+                    + (f" {req.expiry} {req.strike:g}{req.right}" if req.sec_type == "OPT" else ""),
+                    field="symbol",
+                )
+            return details[0]
+
+        return await self._contract_details.get_or_fetch(key, fetch)
+
+    async def _qualified(self, req: OrderRequest) -> Contract:
+        details = await self._details(req)
         if req.sec_type == "OPT" and req.order_type == "LMT" and req.limit_price is not None:
-            await self._check_tick(float(req.limit_price), details[0].marketRuleIds or "")
-        c = details[0].contract
-        self._rule_ids[c.conId] = details[0].marketRuleIds or ""
+            await self._check_tick(float(req.limit_price), details.marketRuleIds or "")
+        c = copy.copy(details.contract)
+        self._rule_ids[c.conId] = details.marketRuleIds or ""
         c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split(" ")[0]
         c.exchange = "SMART"
         return c
@@ -350,6 +292,19 @@ class OrderService:
         return order
 
     # ---- preview -------------------------------------------------------------------------
+    async def _what_if(self, contract: Contract, req: OrderRequest) -> Any:
+        """IB's what-if of the order (None on a read-only session: it is an order message)."""
+        if self.settings.ib_readonly:
+            return None
+        try:
+            return await self.md.call(
+                lambda: self.ib.whatIfOrderAsync(contract, self._ib_order(req))
+            )
+        except RequestError as exc:
+            raise ServiceError(
+                422, "preview_rejected", f"IBKR rejected the what-if: {exc.message}"
+            ) from None
+
     async def preview(self, req: OrderRequest) -> OrderPreview:
         self.session.require_ready()
         account_id = self.session.account_id or ""
@@ -358,7 +313,15 @@ class OrderService:
         if not is_paper(account_id) and not self.settings.allow_live_orders:
             warnings.append("live account: placing this order will be refused")
         contract = await self._qualified(req)
-        bid, ask = await self._market(contract)
+        priced = req.order_type != "LMT" or req.limit_price is not None
+        state: Any = None
+        if priced:
+            # The limit is known: the quote now and IB's what-if do not wait for each other.
+            (bid, ask), state = await asyncio.gather(
+                self._market(contract), self._what_if(contract, req)
+            )
+        else:
+            bid, ask = await self._market(contract)
         problem = limit_price_problem(req, bid, ask, self.settings.limit_price_tolerance_pct)
         if problem:
             warnings.append(problem + ("" if req.force else "; placing it needs force"))
@@ -370,7 +333,7 @@ class OrderService:
             else [(0.0, 0.01)]
         )
         suggested = suggest_limit(bid, ask, req.action, increments or [(0.0, 0.01)])
-        if req.order_type == "LMT" and req.limit_price is None:
+        if not priced:
             if suggested is None:
                 raise ServiceError(
                     422,
@@ -380,21 +343,12 @@ class OrderService:
                 )
             # The what-if runs at the price the user will be offered, never at a placeholder.
             req = req.model_copy(update={"limit_price": Decimal(str(suggested))})
-        state: Any = None
+            state = await self._what_if(contract, req)
         if self.settings.ib_readonly:
             # A what-if is an order message: a read-only API session must not send it.
             warnings.append(
                 "read-only (IB_READONLY): no what-if sent; margin and commission unknown"
             )
-        else:
-            try:
-                state = await self.md.call(
-                    lambda: self.ib.whatIfOrderAsync(contract, self._ib_order(req))
-                )
-            except RequestError as exc:
-                raise ServiceError(
-                    422, "preview_rejected", f"IBKR rejected the what-if: {exc.message}"
-                ) from None
         acc = account_from_values(account_id, self.ib.accountValues())
 
         def f(value: Any) -> float | None:
@@ -540,84 +494,3 @@ class OrderService:
             out = [f for f in out if f.time.date() >= since]
         out.sort(key=lambda f: f.time)
         return out
-
-    # ---- events --------------------------------------------------------------------------
-    def _hook_wrapper(self) -> None:
-        """See every live execution, including assignments that belong to no API order."""
-        wrapper = self.ib.wrapper
-        orig_exec = wrapper.execDetails
-        orig_comm = wrapper.commissionReport
-
-        def exec_details(req_id: int, contract: Contract, execution: Any) -> None:
-            if contract.secType == "BAG":  # a combo's own report: its legs carry the fills
-                orig_exec(req_id, contract, execution)
-                return
-            live = req_id not in wrapper._futures
-            known = execution.execId in wrapper.fills
-            orig_exec(req_id, contract, execution)
-            if live and not known:
-                fill = wrapper.fills.get(execution.execId)
-                if fill is not None:
-                    self._on_fill(fill, "fill")
-
-        def commission_report(report: Any) -> None:
-            orig_comm(report)
-            fill = wrapper.fills.get(report.execId)
-            if fill is not None:
-                self._on_fill(fill, "commission")
-
-        wrapper.execDetails = exec_details
-        wrapper.commissionReport = commission_report
-
-    def _publish_order(self, trade: Trade, kind: str, fill: Fill | None = None) -> None:
-        if self.publisher is None or not trade.order.orderRef:
-            return
-        try:
-            order = self._order(trade)
-        except ServiceError:
-            return  # a combo's legs still being looked up: its next event carries them
-        event = OrderEvent(kind=kind, order=order, fill=fill)  # type: ignore[arg-type]
-        msg_id = f"order:{order.order_id}:{kind}:{order.ib_status}:{order.filled}"
-        if fill is not None:
-            msg_id = f"order:{order.order_id}:{kind}:{fill.exec_id}"
-        self.publisher.spawn(subjects.order(order.order_id), event, msg_id)
-
-    def _publish_settlements(self) -> None:
-        self._settle_handle = None
-        batch, self._settlements = self._settlements, []
-        fills = classify_fills([fill_from_ib(f, self.session.account_id) for f in batch])
-        for fill in fills:
-            if self.publisher is not None:
-                self.publisher.spawn(
-                    subjects.execution(fill.exec_id),
-                    ExecutionEvent(fill=fill),
-                    f"exec:{fill.exec_id}:fill",
-                )
-
-    def _on_status(self, trade: Trade) -> None:
-        self._publish_order(trade, "status")
-
-    def _on_fill(self, ib_fill: IBFill, kind: str) -> None:
-        if self.publisher is None:
-            return
-        ex = ib_fill.execution
-        if not ex.orderId and not ex.orderRef:
-            # A settlement leg: wait briefly for its sibling (stock delivery) to name it.
-            if kind == "fill":
-                self._settlements.append(ib_fill)
-                if self._settle_handle is None:
-                    loop = asyncio.get_running_loop()
-                    self._settle_handle = loop.call_later(0.5, self._publish_settlements)
-            return
-        fill = fill_from_ib(ib_fill, self.session.account_id)
-        self.publisher.spawn(
-            subjects.execution(fill.exec_id),
-            ExecutionEvent(fill=fill),
-            f"exec:{fill.exec_id}:{kind}",
-        )
-        # The order this fill belongs to, through the public trade list (not the wrapper's map).
-        trade = next(
-            (t for t in self.ib.trades() if ex.permId and t.order.permId == ex.permId), None
-        )
-        if trade is not None:
-            self._publish_order(trade, kind, fill)

@@ -19,7 +19,8 @@ from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.orders import Order, OrderModify
 
 from gateway_bridge.combos import combo_tick_problem, tick_at
-from gateway_bridge.orders import OrderService, check_live_allowed
+from gateway_bridge.guards import check_live_allowed
+from gateway_bridge.orders import OrderService
 
 
 def step_limit(

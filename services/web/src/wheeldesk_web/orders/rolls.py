@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.utils import timezone
-from wheeldesk.clients import ServiceCallError, SyncBridgeClient
+from wheeldesk.clients import SyncBridgeClient
 from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.orders import ComboLeg, ComboOrderRequest, ComboPreview
 
@@ -164,34 +164,31 @@ def stored(order: Order) -> ComboPreview | None:
 
 
 def _roll_checks(
-    order: Order, preview: ComboPreview | None, bridge: SyncBridgeClient
+    order: Order, preview: ComboPreview | None, answers: dict[str, tuple]
 ) -> list[dict]:
     """The checks of a single order on the roll (`roll_checks`), on the account, positions,
-    working orders and event dates as the bridge has them now."""
+    working orders and event dates the bridge answered with (`services.ask_bridge`)."""
     from wheeldesk_web.core.clock import broker_today
     from wheeldesk_web.orders.roll_checks import roll_checks
     from wheeldesk_web.orders.services import _working_contracts, limits
 
-    try:
-        account, positions, bridge_orders = bridge.account(), bridge.positions(), bridge.orders()
-    except ServiceCallError as exc:
-        return [{"name": "Account", "level": "block", "message": _explain(exc), "numbers": {}}]
-    earnings = ex_div = None
-    try:
-        fundamentals = bridge.stock(order.symbol).fundamentals
-        earnings, ex_div = fundamentals.next_earnings, fundamentals.ex_dividend
-    except ServiceCallError:
-        pass  # the event check then reports nothing known
+    failed = next(
+        (answers[k][1] for k in ("account", "positions", "orders") if answers[k][1]), None
+    )
+    if failed is not None:
+        return [{"name": "Account", "level": "block", "message": _explain(failed), "numbers": {}}]
+    bridge_orders = answers["orders"][0]
+    info = answers["stock"][0]
     checks = roll_checks(
         order,
         preview=preview,
-        account=account,
-        positions=positions,
+        account=answers["account"][0],
+        positions=answers["positions"][0],
         working=_working_contracts(order, bridge_orders),
         bridge_orders=bridge_orders,
         limits=limits(),
-        earnings=earnings,
-        ex_dividend=ex_div,
+        earnings=info.fundamentals.next_earnings if info is not None else None,
+        ex_dividend=info.fundamentals.ex_dividend if info is not None else None,
         today=broker_today(),
     )
     return [c.as_dict() for c in checks]
@@ -200,13 +197,15 @@ def _roll_checks(
 def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> ComboPreview | None:  # type: ignore[no-untyped-def]
     """IB's what-if on the whole combo (a draft without a net limit takes the bridge's), then
     every pre-trade check a single order gets, on what the roll does."""
+    from wheeldesk_web.orders.services import ask_bridge
+
     checks: list[dict] = []
-    preview: ComboPreview | None = None
-    try:
-        preview = bridge.preview_combo(combo_request(order))
-    except ServiceCallError as exc:
+    request = combo_request(order)
+    answers = ask_bridge(bridge, order.symbol, lambda: bridge.preview_combo(request))
+    preview, failed = answers["preview"]
+    if failed is not None:
         checks.append(
-            {"name": "What-if", "level": "block", "message": _explain(exc), "numbers": {}}
+            {"name": "What-if", "level": "block", "message": _explain(failed), "numbers": {}}
         )
     if preview is not None:
         if order.limit_price is None and preview.suggested_limit is not None:
@@ -223,7 +222,7 @@ def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> ComboPrevi
             level = "block" if "needs force" in w or "refused" in w else "warn"
             checks.append({"name": "Bridge", "level": level, "message": w, "numbers": {}})
         order.account_id, order.is_paper = preview.account_id, preview.is_paper
-    checks += _roll_checks(order, preview, bridge)
+    checks += _roll_checks(order, preview, answers)
     order.preview = preview.model_dump(mode="json") if preview else {}
     order.checks = checks
     order.ticket_hash = order.ticket_digest()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -119,6 +120,32 @@ QUOTE_FRESH = timedelta(seconds=30)
 EVENTS = "Earnings / dividend"
 
 
+def ask_bridge(
+    bridge: SyncBridgeClient, symbol: str, preview: Callable[[], object] | None = None
+) -> dict[str, tuple]:
+    """The bridge calls of a preview (a single order's or a roll's), at once: they do not
+    depend on each other, and one after the other they cost the sum of IB's answers (the
+    what-if alone waits for a fresh quote). Without `preview` (a what-if reused) the event
+    dates are not asked either. Each name maps to (answer, None) or (None, the error)."""
+    calls: dict[str, Callable[[], object]] = {
+        "account": bridge.account,
+        "positions": bridge.positions,
+        "orders": bridge.orders,
+    }
+    if preview is not None:
+        calls["preview"] = preview
+        calls["stock"] = lambda: bridge.stock(symbol)
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="preview") as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+    answers: dict[str, tuple] = {}
+    for name, future in futures.items():
+        try:
+            answers[name] = (future.result(), None)
+        except ServiceCallError as exc:
+            answers[name] = (None, exc)
+    return answers
+
+
 def _gather(
     order: Order, bridge: SyncBridgeClient, *, reuse: OrderPreview | None = None
 ) -> tuple[PreviewResult, ServiceCallError | None]:
@@ -128,41 +155,34 @@ def _gather(
     its quote and margin stand, and the earnings/dividend check of that preview is kept (dates
     do not move in seconds); the account, positions and working orders are always asked again.
     """
-    failure: ServiceCallError | None = None
-    error = ""
-    preview = reuse
-    account: Account | None = None
-    positions: list[Position] = []
-    bridge_orders: list[BridgeOrder] = []
-    earnings = ex_div = None
-    if preview is None:
-        try:
-            # A draft without a limit (a close) asks the bridge to price it: its what-if runs
-            # at the limit it suggests from the quote now, on the contract's real tick grid;
-            # the user sees and can change it before confirming.
-            preview = bridge.preview(order.to_request())
-        except ServiceCallError as exc:
-            failure, error = exc, _explain(exc)
+    request = order.to_request()
+    answers = ask_bridge(
+        bridge,
+        order.symbol,
+        (lambda: bridge.preview(request)) if reuse is None else None,  # type: ignore[arg-type]
+    )
+    preview, failure = answers["preview"] if reuse is None else (reuse, None)
     if order.limit_price is None:
+        # A draft without a limit (a close) was priced by the bridge: its what-if ran at the
+        # limit it suggests from the quote now, on the contract's real tick grid; the user sees
+        # and can change it before confirming.
         order.limit_price = (
             Decimal(str(preview.suggested_limit))
             if preview is not None and preview.suggested_limit
             else None
         )
         order.save(update_fields=["limit_price", "updated"])
-    if not error:
-        try:
-            account = bridge.account()
-            positions = bridge.positions()
-            bridge_orders = bridge.orders()
-        except ServiceCallError as exc:
-            failure, error = exc, _explain(exc)
-        if reuse is None:
-            try:
-                info = bridge.stock(order.symbol)
-                earnings, ex_div = info.fundamentals.next_earnings, info.fundamentals.ex_dividend
-            except ServiceCallError:
-                pass  # the event check then reports nothing known
+    if failure is None:
+        failure = next(
+            (answers[k][1] for k in ("account", "positions", "orders") if answers[k][1]), None
+        )
+    error = _explain(failure) if failure is not None else ""
+    account: Account | None = answers["account"][0]
+    positions: list[Position] = answers["positions"][0] or []
+    bridge_orders: list[BridgeOrder] = answers["orders"][0] or []
+    info = answers["stock"][0] if "stock" in answers else None
+    earnings = info.fundamentals.next_earnings if info is not None else None
+    ex_div = info.fundamentals.ex_dividend if info is not None else None
     seen = preview
     if reuse is not None and account is not None:
         # The buying power of moments ago gives way to the account's funds as they are now.

@@ -1,0 +1,100 @@
+"""An order's events on NATS: every status change, fill and commission of an order placed
+with an orderRef (`ibkr.order.<id>`), and every live execution (`ibkr.execution.<exec_id>`),
+assignments and expiries included, which belong to no API order."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ib_insync import Contract, Trade
+from ib_insync import Fill as IBFill
+from wheeldesk import subjects
+from wheeldesk.errors import ServiceError
+from wheeldesk.schemas.orders import ExecutionEvent, Fill, OrderEvent
+
+from gateway_bridge.trades import classify_fills, fill_from_ib
+
+
+class OrderEvents:
+    """Mixed into `OrderService` (its publisher, session and trades)."""
+
+    def _hook_wrapper(self) -> None:
+        """See every live execution, including assignments that belong to no API order."""
+        wrapper = self.ib.wrapper
+        orig_exec = wrapper.execDetails
+        orig_comm = wrapper.commissionReport
+
+        def exec_details(req_id: int, contract: Contract, execution: Any) -> None:
+            if contract.secType == "BAG":  # a combo's own report: its legs carry the fills
+                orig_exec(req_id, contract, execution)
+                return
+            live = req_id not in wrapper._futures
+            known = execution.execId in wrapper.fills
+            orig_exec(req_id, contract, execution)
+            if live and not known:
+                fill = wrapper.fills.get(execution.execId)
+                if fill is not None:
+                    self._on_fill(fill, "fill")
+
+        def commission_report(report: Any) -> None:
+            orig_comm(report)
+            fill = wrapper.fills.get(report.execId)
+            if fill is not None:
+                self._on_fill(fill, "commission")
+
+        wrapper.execDetails = exec_details
+        wrapper.commissionReport = commission_report
+
+    def _publish_order(self, trade: Trade, kind: str, fill: Fill | None = None) -> None:
+        if self.publisher is None or not trade.order.orderRef:
+            return
+        try:
+            order = self._order(trade)
+        except ServiceError:
+            return  # a combo's legs still being looked up: its next event carries them
+        event = OrderEvent(kind=kind, order=order, fill=fill)  # type: ignore[arg-type]
+        msg_id = f"order:{order.order_id}:{kind}:{order.ib_status}:{order.filled}"
+        if fill is not None:
+            msg_id = f"order:{order.order_id}:{kind}:{fill.exec_id}"
+        self.publisher.spawn(subjects.order(order.order_id), event, msg_id)
+
+    def _publish_settlements(self) -> None:
+        self._settle_handle = None
+        batch, self._settlements = self._settlements, []
+        fills = classify_fills([fill_from_ib(f, self.session.account_id) for f in batch])
+        for fill in fills:
+            if self.publisher is not None:
+                self.publisher.spawn(
+                    subjects.execution(fill.exec_id),
+                    ExecutionEvent(fill=fill),
+                    f"exec:{fill.exec_id}:fill",
+                )
+
+    def _on_status(self, trade: Trade) -> None:
+        self._publish_order(trade, "status")
+
+    def _on_fill(self, ib_fill: IBFill, kind: str) -> None:
+        if self.publisher is None:
+            return
+        ex = ib_fill.execution
+        if not ex.orderId and not ex.orderRef:
+            # A settlement leg: wait briefly for its sibling (stock delivery) to name it.
+            if kind == "fill":
+                self._settlements.append(ib_fill)
+                if self._settle_handle is None:
+                    loop = asyncio.get_running_loop()
+                    self._settle_handle = loop.call_later(0.5, self._publish_settlements)
+            return
+        fill = fill_from_ib(ib_fill, self.session.account_id)
+        self.publisher.spawn(
+            subjects.execution(fill.exec_id),
+            ExecutionEvent(fill=fill),
+            f"exec:{fill.exec_id}:{kind}",
+        )
+        # The order this fill belongs to, through the public trade list (not the wrapper's map).
+        trade = next(
+            (t for t in self.ib.trades() if ex.permId and t.order.permId == ex.permId), None
+        )
+        if trade is not None:
+            self._publish_order(trade, kind, fill)
