@@ -47,18 +47,40 @@ class ScanError(Exception):
     """The scan could not run; the message is one line a user can act on."""
 
 
+def _criteria(user: Any, watchlist: Any) -> Criteria:
+    """The user's Settings, with the scanned watchlist's own criteria on top when it has any."""
+    from pydantic import ValidationError
+
+    from wheeldesk_web.preferences.forms import human_message
+
+    base = UserConfig.for_user(user).criteria() if user is not None else Criteria()
+    if watchlist is None:
+        return base
+    try:
+        return watchlist.criteria_over(base)
+    except ValidationError as exc:
+        why = human_message(exc.errors()[0]["msg"].removeprefix("Value error, "))
+        raise ScanError(
+            f"Watchlist {watchlist.name}'s own criteria no longer fit your Settings ({why}): "
+            "change or clear them on the watchlist page."
+        ) from exc
+
+
 def create_scan(user: Any, trigger: str = "manual", symbols: list[str] | None = None) -> ScanRun:
-    """Queue a scan of the user's default watchlist with the user's criteria."""
+    """Queue a scan of the user's default watchlist with the user's criteria (and the
+    watchlist's own over them, when it has any); given `symbols`, the user's criteria."""
     ScanRun.objects.filter(status=ScanRun.RUNNING, started__lt=timezone.now() - STALE_AFTER).update(
         status=ScanRun.FAILED, error="abandoned (the process running it stopped)"
     )
     running = ScanRun.objects.filter(status=ScanRun.RUNNING, user=user).first()
     if running is not None:
         return running
+    watchlist = None
     if symbols is None:
-        symbols = default_watchlist(user).symbols() if user is not None else []
+        watchlist = default_watchlist(user) if user is not None else None
+        symbols = watchlist.symbols() if watchlist is not None else []
     # An empty watchlist still scans: the positions held are added when the scan runs.
-    criteria = UserConfig.for_user(user).criteria() if user is not None else Criteria()
+    criteria = _criteria(user, watchlist)
     queued = f"{len(symbols)} symbols" if symbols else "the positions held"
     return ScanRun.objects.create(
         user=user,

@@ -1,9 +1,13 @@
-"""Watchlists: a user keeps several; the default one is what the next scan screens."""
+"""Watchlists: a user keeps several; the default one is what the next scan screens, with
+the list's own criteria over the user's Settings where it has any."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from wheeldesk.schemas.screener import Criteria
 
 NOTES_MAX = 2000
 
@@ -14,6 +18,12 @@ class Watchlist(models.Model):
     )
     name = models.CharField(max_length=60)
     is_default = models.BooleanField(default=False, help_text="Scanned by 'Scan now'.")
+    criteria = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="This list's own screening criteria (only the ones set), over the user's "
+        "Settings when the list is scanned; empty: the Settings' criteria.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -27,6 +37,15 @@ class Watchlist(models.Model):
 
     def symbols(self) -> list[str]:
         return list(self.items.order_by("symbol").values_list("symbol", flat=True))
+
+    def criteria_over(self, base: Criteria) -> Criteria:
+        """The criteria a scan of this list uses: `base` (the user's Settings) with the
+        list's own on top. Raises pydantic's ValidationError when the two no longer make a
+        valid set (Settings changed since the list's were saved), naming the field."""
+        own: dict[str, Any] = self.criteria or {}
+        if not own:
+            return base
+        return Criteria(**(base.model_dump() | own))
 
 
 class WatchlistItem(models.Model):

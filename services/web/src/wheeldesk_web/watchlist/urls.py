@@ -10,6 +10,8 @@ urlpatterns = [
     path("<int:pk>/import/", views.import_list, name="import"),
     path("<int:pk>/default/", views.make_default, name="default"),
     path("<int:pk>/delete/", views.delete, name="delete"),
+    path("<int:pk>/criteria/", views.criteria, name="criteria"),
+    path("<int:pk>/criteria/clear/", views.clear_criteria, name="clear_criteria"),
     path("<int:pk>/items/<int:item_pk>/remove/", views.remove, name="remove"),
     path("<int:pk>/items/<int:item_pk>/notes/", views.notes, name="notes"),
 ]

@@ -8,7 +8,15 @@ from django.views.decorators.http import require_POST
 from wheeldesk_web.core.ids import strict_id
 from wheeldesk_web.market.models import Stock
 from wheeldesk_web.market.streaming import ensure_streaming, positions_symbols
-from wheeldesk_web.watchlist.forms import AddSymbolForm, ImportForm, NotesForm, WatchlistForm
+from wheeldesk_web.preferences.models import UserConfig
+from wheeldesk_web.watchlist.forms import (
+    LIST_CRITERIA,
+    AddSymbolForm,
+    ImportForm,
+    NotesForm,
+    WatchlistCriteriaForm,
+    WatchlistForm,
+)
 from wheeldesk_web.watchlist.models import Watchlist, WatchlistItem
 from wheeldesk_web.watchlist.services import (
     WatchlistError,
@@ -29,12 +37,27 @@ def _page(request: HttpRequest, watchlist: Watchlist, status: int = 200, **forms
         "add_form": forms.get("add_form") or AddSymbolForm(),
         "import_form": forms.get("import_form") or ImportForm(),
         "new_form": forms.get("new_form") or WatchlistForm(),
+        "criteria_form": forms.get("criteria_form")
+        or WatchlistCriteriaForm(initial=watchlist.criteria, base=_settings(request)),
+        "own_criteria": _own_words(watchlist),
         "live_symbols": ",".join(i.symbol for i in items),
         # a form refused on POST shows its errors (400) at the list's own address: reloading
         # GETs the list instead of posting the form again (app.js replaces the URL)
         "page_url": f"{reverse('watchlist:index')}?list={watchlist.pk}",
     }
     return render(request, "watchlist/index.html", context, status=status)
+
+
+def _settings(request: HttpRequest):  # type: ignore[no-untyped-def]
+    return UserConfig.for_user(request.user).criteria()
+
+
+def _own_words(watchlist: Watchlist) -> str:
+    """The list's own criteria in a line ("Minimum DTE (days) 20, Maximum |delta| 0.25")."""
+    from wheeldesk_web.preferences.forms import LABELS
+
+    own = watchlist.criteria or {}
+    return ", ".join(f"{LABELS[k]} {own[k]:g}" for k in LIST_CRITERIA if k in own)
 
 
 def _own(request: HttpRequest, pk: int) -> Watchlist:
@@ -154,3 +177,31 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     watchlist.delete()
     messages.success(request, f"Deleted watchlist {watchlist.name}.")
     return redirect("watchlist:index")
+
+
+@require_POST
+def criteria(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save the list's own criteria (an empty field keeps the Settings' value)."""
+    watchlist = _own(request, pk)
+    form = WatchlistCriteriaForm(request.POST, base=_settings(request))
+    if not form.is_valid():
+        messages.error(request, f"Criteria of {watchlist.name} not saved: see the fields marked.")
+        return _page(request, watchlist, status=400, criteria_form=form)
+    watchlist.criteria = form.own()
+    watchlist.save(update_fields=["criteria"])
+    if watchlist.criteria:
+        messages.success(
+            request, f"{watchlist.name} scans with its own criteria: {_own_words(watchlist)}."
+        )
+    else:
+        messages.success(request, f"{watchlist.name} scans with your Settings’ criteria.")
+    return _back(watchlist)
+
+
+@require_POST
+def clear_criteria(request: HttpRequest, pk: int) -> HttpResponse:
+    watchlist = _own(request, pk)
+    watchlist.criteria = {}
+    watchlist.save(update_fields=["criteria"])
+    messages.success(request, f"{watchlist.name} scans with your Settings’ criteria again.")
+    return _back(watchlist)
