@@ -135,32 +135,11 @@ class Stack:
         started: list[Proc] = []
         try:
             for proc in (nats, tws):
-                proc.log_dir = workdir
-                proc.log_path = workdir / f"{proc.name}.log"
-                proc.start(wait=False)
-                started.append(proc)
+                _launch(proc, workdir, started)
             nats.wait_ready(timeout)
             tws.wait_ready(timeout)
             ports = {name: free_port() for name in ("bridge", "screener", "notifier", "web")}
-            env = {
-                "NATS_URL": f"nats://127.0.0.1:{nats.port}",
-                "BRIDGE_URL": f"http://127.0.0.1:{ports['bridge']}",
-                "SCREENER_URL": f"http://127.0.0.1:{ports['screener']}",
-                "NOTIFIER_URL": f"http://127.0.0.1:{ports['notifier']}",
-                "WEB_PUBLIC_URL": f"http://127.0.0.1:{ports['web']}",
-                "INTERNAL_API_TOKEN": TEST_TOKEN,
-                "IB_HOST": "127.0.0.1",
-                "IB_PORT": str(tws.port),
-                "IB_SIMULATED": "true",  # tws-sim: every price is labelled simulated
-                "EMAIL_BACKEND": "console",
-                "EMAIL_OUTBOX_DIR": str(workdir / "outbox"),
-                "DATABASE_URL": f"sqlite:///{workdir / 'web.sqlite3'}",
-                "DATA_DIR": str(workdir / "web"),
-                "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                "LOG_FORMAT": "text",
-                "DEMO_MODE": "true",
-                "PYTHONUNBUFFERED": "1",
-            }
+            env = _stack_env(nats, tws, ports, workdir)
             procs = {
                 name: service_proc(name, env, port=ports[key])
                 for name, key in (
@@ -174,40 +153,21 @@ class Stack:
             procs["notifier"].env.update(notifier_env or {})
             procs["gateway-bridge"].env.update(bridge_env or {})
             for proc in procs.values():
-                proc.log_dir = workdir
-                proc.log_path = workdir / f"{proc.name}.log"
-                proc.start(wait=False)
-                started.append(proc)
+                _launch(proc, workdir, started)
             # `web_env` over the web's and worker's (e.g. DATABASE_URL of a PostgreSQL server).
             web = service_proc(
                 "web", {**env, **nats_user_env(nats, "web"), **(web_env or {})}, port=ports["web"]
             )
-            web.log_dir = workdir
-            web.log_path = workdir / "web.log"
-            for step in (
-                ["migrate", "--noinput", "-v", "0"],
-                ["ensure_demo_user", DEMO_USERNAME, DEMO_PASSWORD],
-            ):
-                subprocess.run(
-                    [sys.executable, str(MANAGE), *step],
-                    env=web.env,
-                    cwd=ROOT,
-                    check=True,
-                    capture_output=True,
-                    timeout=300,
-                )
-            web.start(wait=False)
-            started.append(web)
+            _prepare_database(web)
+            _launch(web, workdir, started)
             worker_proc = None
             if worker:
                 worker_proc = Proc(
                     "worker",
                     [sys.executable, str(MANAGE), "worker", *(worker_args or [])],
                     env=web.env,
-                    log_dir=workdir,
                 )
-                worker_proc.start(wait=False)
-                started.append(worker_proc)
+                _launch(worker_proc, workdir, started)
             for proc in (*procs.values(), web):
                 proc.wait_ready(timeout)
         except BaseException:
@@ -233,3 +193,51 @@ class Stack:
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- {p.name}\n{p.tail(lines)}" for p in self.procs)
+
+
+def _launch(proc: Proc, workdir: Path, started: list[Proc]) -> None:
+    """Start `proc` without waiting, its log in the stack's directory; remember it for stop."""
+    proc.log_dir = workdir
+    proc.log_path = workdir / f"{proc.name}.log"
+    proc.start(wait=False)
+    started.append(proc)
+
+
+def _stack_env(nats: Proc, tws: Proc, ports: dict[str, int], workdir: Path) -> dict[str, str]:
+    """Every service's environment: the others' URLs on their free ports, tws-sim as IB, the
+    console email outbox and the web's SQLite file in the stack's directory."""
+    return {
+        "NATS_URL": f"nats://127.0.0.1:{nats.port}",
+        "BRIDGE_URL": f"http://127.0.0.1:{ports['bridge']}",
+        "SCREENER_URL": f"http://127.0.0.1:{ports['screener']}",
+        "NOTIFIER_URL": f"http://127.0.0.1:{ports['notifier']}",
+        "WEB_PUBLIC_URL": f"http://127.0.0.1:{ports['web']}",
+        "INTERNAL_API_TOKEN": TEST_TOKEN,
+        "IB_HOST": "127.0.0.1",
+        "IB_PORT": str(tws.port),
+        "IB_SIMULATED": "true",  # tws-sim: every price is labelled simulated
+        "EMAIL_BACKEND": "console",
+        "EMAIL_OUTBOX_DIR": str(workdir / "outbox"),
+        "DATABASE_URL": f"sqlite:///{workdir / 'web.sqlite3'}",
+        "DATA_DIR": str(workdir / "web"),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_FORMAT": "text",
+        "DEMO_MODE": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _prepare_database(web: Proc) -> None:
+    """The web's own commands: its migrations, then the demo login the tests sign in with."""
+    for step in (
+        ["migrate", "--noinput", "-v", "0"],
+        ["ensure_demo_user", DEMO_USERNAME, DEMO_PASSWORD],
+    ):
+        subprocess.run(
+            [sys.executable, str(MANAGE), *step],
+            env=web.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )

@@ -1,0 +1,168 @@
+"""The web's database as the web's own code reads and writes it: no table names, no code strings.
+
+The harness never opens the web's database itself nor hands Django a program as a string: it runs
+this module in the web's environment (its settings and `DATABASE_URL`, as `manage.py` would),
+which goes through the web's models and services and prints one JSON document:
+
+    python -m wheeldesk_testing.web_state <what> ['<json keyword arguments>']
+
+`WebState(stack)` does that for a running `Stack`. A renamed model or field then fails here with
+the web's own error, not as an empty SQL result.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from wheeldesk_testing.procs import ROOT
+from wheeldesk_testing.stack import Stack
+
+
+def executions() -> list[dict[str, Any]]:
+    """Every ledger execution, oldest first (trades and settlements)."""
+    from wheeldesk_web.ledger.models import Execution
+
+    return list(Execution.objects.order_by("time", "id").values())
+
+
+def cycles() -> list[dict[str, Any]]:
+    """Every wheel cycle the ledger built."""
+    from wheeldesk_web.ledger.models import WheelCycle
+
+    return list(WheelCycle.objects.values())
+
+
+def opening_lots() -> list[dict[str, Any]]:
+    """Opening lots the worker took from the account at the first sync (held before the
+    ledger's history, e.g. tws-sim's starting KO shares and AAPL put)."""
+    from wheeldesk_web.ledger.models import Adjustment
+
+    rows = Adjustment.objects.filter(from_broker=True)
+    return list(rows.values("kind", "symbol", "quantity", "price"))
+
+
+def notifications() -> list[dict[str, Any]]:
+    """Every email the web decided to send (one per idempotency key) and how it went."""
+    from wheeldesk_web.alerts.models import Notification
+
+    return list(Notification.objects.values("key", "kind", "status", "error"))
+
+
+def orders() -> list[dict[str, Any]]:
+    """Every order with its user's email (None for an order without a user)."""
+    from wheeldesk_web.orders.models import Order
+
+    return [
+        {
+            "client_order_id": o.client_order_id,
+            "status": o.status,
+            "symbol": o.symbol,
+            "action": o.action,
+            "checks": o.checks,
+            "email": o.user.email if o.user else None,
+        }
+        for o in Order.objects.select_related("user")
+    ]
+
+
+def scans_done() -> int:
+    """How many scans finished."""
+    from wheeldesk_web.signals.models import ScanRun
+
+    return ScanRun.objects.filter(status=ScanRun.DONE).count()
+
+
+def soak_setup(username: str, symbols: list[str], dte_max: int) -> None:
+    """The soak's user: the symbols on the default watchlist, a saved scan that emails its new
+    tier-A signals, an email for every IBKR outage (no minimum length) and a DTE window."""
+    from django.contrib.auth import get_user_model
+    from wheeldesk_web.alerts.models import AlertPreferences, SavedScan
+    from wheeldesk_web.preferences.models import UserConfig
+    from wheeldesk_web.watchlist.models import WatchlistItem
+    from wheeldesk_web.watchlist.services import default_watchlist
+
+    user = get_user_model().objects.get(username=username)
+    watchlist = default_watchlist(user)
+    for symbol in symbols:
+        WatchlistItem.objects.get_or_create(watchlist=watchlist, symbol=symbol)
+    SavedScan.objects.get_or_create(
+        user=user,
+        name="Soak wheel",
+        defaults={"watchlist": watchlist, "kinds": "CSP,CC", "email": True},
+    )
+    AlertPreferences.objects.update_or_create(
+        user=user, defaults={"disconnected": True, "disconnected_minutes": 0}
+    )
+    config = UserConfig.for_user(user)
+    config.dte_max = dte_max
+    config.save()
+
+
+ACTIONS: dict[str, Callable[..., Any]] = {
+    f.__name__: f
+    for f in (executions, cycles, opening_lots, notifications, orders, scans_done, soak_setup)
+}
+
+
+class WebState:
+    """The web's state for a running stack, each call one process in the web's environment."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.env = {**stack.web.env}
+
+    def call(self, action: str, **kwargs: Any) -> Any:
+        result = subprocess.run(
+            [sys.executable, "-m", __name__, action, json.dumps(kwargs)],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise WebStateError(f"{action}: {result.stderr.strip()[-2000:]}")
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def executions(self) -> list[dict[str, Any]]:
+        return self.call("executions")
+
+    def cycles(self) -> list[dict[str, Any]]:
+        return self.call("cycles")
+
+    def opening_lots(self) -> list[dict[str, Any]]:
+        return self.call("opening_lots")
+
+    def notifications(self) -> list[dict[str, Any]]:
+        return self.call("notifications")
+
+    def orders(self) -> list[dict[str, Any]]:
+        return self.call("orders")
+
+    def scans_done(self) -> int:
+        return self.call("scans_done")
+
+    def soak_setup(self, username: str, symbols: list[str], dte_max: int) -> None:
+        self.call("soak_setup", username=username, symbols=symbols, dte_max=dte_max)
+
+
+class WebStateError(RuntimeError):
+    """The web's code refused or failed (a database busy past its timeout, a renamed field)."""
+
+
+def main(argv: list[str]) -> None:
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wheeldesk_web.settings")  # as manage.py
+    django.setup()
+    action, kwargs = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
+    print(json.dumps(ACTIONS[action](**kwargs), default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
