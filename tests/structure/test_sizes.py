@@ -26,29 +26,9 @@ EXEMPT_FUNCTIONS = {("services/screener/src/screener/pricing.py", "_implied_vol"
 
 # Too large already (lines at the time of writing): may shrink, must not grow.
 FILES_OVER: dict[str, int] = {
-    "services/gateway-bridge/src/gateway_bridge/orders.py": 623,
     "services/web/src/wheeldesk_web/orders/services.py": 513,
 }
 FUNCTIONS_OVER: dict[tuple[str, str], int] = {
-    (
-        "services/web/tests/test_ledger_flex.py",
-        "test_flex_import_builds_the_cycles_it_describes",
-    ): 149,
-    ("services/web/src/wheeldesk_web/ledger/cycles.py", "_Builder.add"): 125,
-    (
-        "services/gateway-bridge/tests/test_faults.py",
-        "test_expiry_settlements_reach_nats_as_assignment_exercise_and_expiration",
-    ): 86,
-    ("shared/tests/test_nats_permissions.py", "test_each_service_does_its_own_work_on_the_bus"): 83,
-    (
-        "tests/deploy/test_postgres.py",
-        "test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one",
-    ): 83,
-    ("bench/web.py", "run"): 81,
-    (
-        "tests/e2e/test_security_services.py",
-        "test_make_run_restarts_a_killed_process_and_stops_cleanly",
-    ): 81,
 }
 
 
