@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from wheeldesk_web.alerts.payoff import Payoff, payoff_svg
 from wheeldesk_web.ledger.models import Adjustment, WheelCycle
+from wheeldesk_web.signals.payoff import Payoff, payoff_svg
 
 pytestmark = pytest.mark.django_db
 

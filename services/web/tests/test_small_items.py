@@ -259,7 +259,7 @@ def test_the_payoff_labels_sit_on_their_own_rows_and_stay_inside_the_chart() -> 
     (no overlap on the desktop); the phone chart is drawn at its own width with larger text."""
     import re
 
-    from wheeldesk_web.alerts.payoff import Payoff, payoff_svg
+    from wheeldesk_web.signals.payoff import Payoff, payoff_svg
 
     p = Payoff(right="P", strike=222.5, premium=1.6, spot=223.4)
     for svg, width in ((payoff_svg(p), 640), (payoff_svg(p, 360, 240, 13, "-phone"), 360)):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django import template
 from django.utils.safestring import mark_safe
 
-from wheeldesk_web.alerts.payoff import payoff_for_signal, payoff_svg
+from wheeldesk_web.signals.payoff import payoff_for_signal, payoff_svg
 
 register = template.Library()
 
 
-@register.inclusion_tag("alerts/partials/payoff.html")
+@register.inclusion_tag("signals/partials/payoff.html")
 def payoff_diagram(signal) -> dict:  # type: ignore[no-untyped-def]
     p = payoff_for_signal(signal)
     # The SVG is built from numbers only (no user text), so it is safe to inline.
