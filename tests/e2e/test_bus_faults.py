@@ -23,6 +23,7 @@ from wheeldesk_testing.e2e import (
     MARKET_CLOSED,
     SSEReader,
     db_rows,
+    email_queue_idle,
     login,
     publish_raw,
     ready,
@@ -106,7 +107,15 @@ def test_malformed_quotes_and_connection_events_do_not_break_the_live_stream(sys
     try:
         wait_until(lambda: reader.status is not None, 30, "the SSE stream to open")
         assert reader.status == 200
-        time.sleep(1)  # let the hub's subscription settle (no event to wait on from outside)
+        # The web's hub subscribes to NATS for its first client: a probe quote on the stream
+        # says it listens, so the junk below reaches it.
+        probe = QuoteEvent(symbol="KO", last=887.03, market_data_type=DataType.DELAYED)
+
+        def hub_listening() -> bool:
+            publish_raw(system.nats_url, [(subjects.quote("KO"), probe.model_dump_json().encode())])
+            return reader.seen("887.03")
+
+        wait_until(hub_listening, 30, "the live hub passing a probe quote")
         junk = [(subjects.quote("KO"), d) for d in GARBAGE]
         junk += [(subjects.CONNECTION, d) for d in GARBAGE]
         good = QuoteEvent(symbol="KO", last=888.17, market_data_type=DataType.DELAYED)
@@ -221,7 +230,8 @@ def test_nats_killed_and_restarted_everything_reconnects_and_mail_is_sent_once(
     wait_until(lambda: resend.sent_to("during@example.com"), 90, "the email retried after")
     # Streaming resumed through the new NATS connection.
     assert wait_until(lambda: _quote_reaches_nats(system, "KO", 702.0), 120, "a quote after")
-    time.sleep(3)  # give a duplicate the chance to show up before counting
+    # Nothing left to send or redeliver: a duplicate would have been sent by now.
+    wait_until(lambda: email_queue_idle(system), 60, "the notifier's queue empty")
     assert len(resend.sent_to("before@example.com")) == 1
     assert len(resend.sent_to("during@example.com")) == 1
     assert system.worker is not None and system.worker.running

@@ -38,10 +38,14 @@ def test_a_simulated_quote_reaches_nats_and_the_logged_in_browser(stack: Stack) 
     # The bridge streams what it is asked to (the web asks for the watchlist and positions).
     stack.subscribe("KO")
 
-    async def first_quote_on_nats() -> QuoteEvent:
+    async def set_price_then_listen() -> QuoteEvent:
         nc = await nats.connect(stack.nats_url)
         try:
             sub = await nc.subscribe("ibkr.quote.KO")
+            await nc.flush()  # the server holds the subscription: no quote from now on is missed
+            await asyncio.to_thread(
+                stack.control, "/control/price", {"symbol": "KO", "price": SET_PRICE}
+            )
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 msg = await sub.next_msg(timeout=deadline - time.monotonic())
@@ -51,14 +55,6 @@ def test_a_simulated_quote_reaches_nats_and_the_logged_in_browser(stack: Stack) 
             raise AssertionError("no KO quote above 700 on NATS")
         finally:
             await nc.close()
-
-    async def set_price_then_listen() -> QuoteEvent:
-        listener = asyncio.create_task(first_quote_on_nats())
-        await asyncio.sleep(0.5)
-        await asyncio.to_thread(
-            stack.control, "/control/price", {"symbol": "KO", "price": SET_PRICE}
-        )
-        return await listener
 
     event = asyncio.run(set_price_then_listen())
     assert event.symbol == "KO"

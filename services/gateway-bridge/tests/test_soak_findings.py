@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -124,7 +123,14 @@ def test_a_restart_while_chain_lines_wait_to_be_cancelled_logs_no_error(
         60,
         what="option lines opened for the chain",
     )
-    time.sleep(2)
+
+    def cancels_waiting() -> bool:
+        """IB has the first cancels of the chain's lines; the others wait in the limiter."""
+        counts = ctl(sim, "/state/requests")
+        cancels = counts["requests"].get("cancelMktData", 0)
+        return 1 <= cancels < counts["market_data"]["streams"]
+
+    wait_for(cancels_waiting, 60, interval=0.05, what="the chain's lines being cancelled")
     ctl(sim, "/control/restart", {"down_seconds": 2})
     asking.join(180)
     wait_for(lambda: api(bridge, "GET", "/readyz").status_code == 200, 60, what="reconnected")

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from bridge_helpers import await_until
 from gateway_bridge.api import ib_error_to_service_error
 from gateway_bridge.cache import TTLCache
 from gateway_bridge.chains import bs_delta, nearest_strikes, preselect_strikes
@@ -306,7 +307,7 @@ async def test_quotes_coalesce_per_symbol_latest_wins() -> None:
     pub.quote(Quote(symbol="KO", last=60))
     # First AAPL tick and first KO tick go out at once; the rest wait for the window.
     assert [q.last for q in pub.sent] == [100, 60]
-    await asyncio.sleep(0.15)
+    await await_until(lambda: len(pub.sent) == 3, 5, "the window's one AAPL quote")
     assert [q.last for q in pub.sent] == [100, 60, 119]
 
 

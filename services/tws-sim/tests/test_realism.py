@@ -43,14 +43,16 @@ async def test_entitlement_switches_on_the_command_line(tws_sim_factory) -> None
         assert msg == "Fundamentals data is not allowed."
         await wait_for(lambda: t.marketDataType == 3 and t.bid > 0, what="delayed quotes")
         assert 10167 in errors.codes()  # "Displaying delayed market data", as IB warns
-        await asyncio.sleep(0.5)
+        # One round trip on the same ordered stream: the line's first full quote (where tick
+        # 258 would be) is all in.
+        await ib.reqCurrentTimeAsync()
         assert t.fundamentalRatios is None and t.impliedVolatility > 0
         # No option model greeks: quotes without computations, and no error (an error code
         # such as 10090 would make a client drop to delayed data for a greeks-only gap).
         put = await _put(ib, "KO")
         pt = ib.reqMktData(put, "101", False, False)
         await wait_for(lambda: pt.bid > 0 and pt.ask > pt.bid, what="option quotes")
-        await asyncio.sleep(0.5)
+        await ib.reqCurrentTimeAsync()  # the full first quote is in: computations would be too
         assert pt.modelGreeks is None and pt.bidGreeks is None and pt.marketDataType == 3
         assert pt.last > 0 and pt.volume > 0
         assert pt.putOpenInterest > 0  # exchange data, not a greek: still sent
@@ -79,7 +81,7 @@ async def test_entitlements_switch_on_the_control_api(tws_sim_factory) -> None:
         put = await _put(ib, "PEP")
         pt = ib.reqMktData(put, "", False, False)
         await wait_for(lambda: pt.bid > 0, what="option quotes without greeks")
-        await asyncio.sleep(0.5)
+        await ib.reqCurrentTimeAsync()  # the full first quote is in: computations would be too
         assert pt.modelGreeks is None and pt.askGreeks is None
         ctl(sim, "/control/entitlements", {"live": False})
         ib.cancelMktData(stock)
@@ -133,7 +135,7 @@ async def test_market_data_lines_are_counted_per_account(tws_sim_factory) -> Non
         ib2.reqMktData(contracts[6], "", False, False)  # the account's 7th line
         await wait_for(lambda: 101 in err2.codes(), what="101 on the second client")
         ib1.cancelMktData(contracts[0])
-        await asyncio.sleep(0.2)
+        await ib1.reqCurrentTimeAsync()  # answered after the cancel: the line is free
         t = ib2.reqMktData(contracts[0], "", False, False)
         await wait_for(lambda: t.bid > 0, what="a freed line is usable by the other client")
     finally:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from ib_insync import IB, ScannerSubscription, Stock, TagValue
-from twssim_helpers import connect, ctl
+from twssim_helpers import connect, ctl, wait_for
 from wheeldesk_testing.procs import Proc, tws_sim_proc
 
 WHEEL_SCANS = [
@@ -47,10 +47,12 @@ async def ratios(ib: IB, symbols: list[str]) -> dict[str, dict[str, float]]:
     """IB's fundamental ratios (tick 258: NPRICE, MKTCAP in $M) and IV (tick 106) per symbol."""
     contracts = await ib.qualifyContractsAsync(*[Stock(s, "SMART", "USD") for s in symbols])
     tickers = [ib.reqMktData(c, "106,258", False, False) for c in contracts]
-    for _ in range(100):
-        if all(t.fundamentalRatios and t.impliedVolatility == t.impliedVolatility for t in tickers):
-            break
-        await asyncio.sleep(0.05)
+    await wait_for(
+        lambda: all(
+            t.fundamentalRatios and t.impliedVolatility == t.impliedVolatility for t in tickers
+        ),
+        what="ratios and IV of every symbol",
+    )
     out = {}
     for c, t in zip(contracts, tickers, strict=True):
         ib.cancelMktData(c)
@@ -145,16 +147,9 @@ async def test_eleventh_subscription_gets_ibs_error(sim: Proc) -> None:
     ib, errors = await connect(sim)
     try:
         held = [ib.reqScannerSubscription(sub("MOST_ACTIVE", rows=5)) for _ in range(10)]
-        for _ in range(100):
-            if all(len(d) == 5 for d in held):
-                break
-            await asyncio.sleep(0.05)
-        assert all(len(d) == 5 for d in held)
+        await wait_for(lambda: all(len(d) == 5 for d in held), what="ten scans' rows")
         eleventh = ib.reqScannerSubscription(sub("MOST_ACTIVE", rows=5))
-        for _ in range(100):
-            if request_errors(errors):
-                break
-            await asyncio.sleep(0.05)
+        await wait_for(lambda: bool(request_errors(errors)), what="the eleventh scan's error")
         assert request_errors(errors) == [
             (
                 eleventh.reqId,
