@@ -6,6 +6,8 @@ SQLite file, migrated, with the demo login) — each a `Proc` that a test may st
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -228,14 +230,45 @@ def _stack_env(nats: Proc, tws: Proc, ports: dict[str, int], workdir: Path) -> d
 
 
 def _prepare_database(web: Proc) -> None:
-    """The web's own commands: its migrations, then the demo login the tests sign in with."""
+    """The web's own commands: its migrations, then the demo login the tests sign in with.
+
+    On SQLite the result is the same file for every stack of a test process, so it is made
+    once (in the first stack's environment) and copied: about 6 s of Django start-up and
+    migrations per stack, some twenty stacks in a run.
+    """
+    url = web.env.get("DATABASE_URL", "")
+    if not url.startswith("sqlite:///"):
+        _run_database_steps(web.env)
+        return
+    target = Path(url.removeprefix("sqlite:///"))
+    with sqlite3.connect(_sqlite_template(web.env)) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+@functools.cache
+def _sqlite_template_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="wd-db-template-"))
+
+
+def _sqlite_template(env: dict[str, str]) -> Path:
+    """A migrated SQLite file with the demo login, built by the web's own commands once per
+    test process (never reused across runs: it always has this checkout's migrations)."""
+    path = _sqlite_template_dir() / "web.sqlite3"
+    if not path.exists():
+        building = path.with_suffix(".building")
+        _run_database_steps({**env, "DATABASE_URL": f"sqlite:///{building}"})
+        building.replace(path)
+    return path
+
+
+def _run_database_steps(env: dict[str, str]) -> None:
     for step in (
         ["migrate", "--noinput", "-v", "0"],
         ["ensure_demo_user", DEMO_USERNAME, DEMO_PASSWORD],
     ):
         subprocess.run(
             [sys.executable, str(MANAGE), *step],
-            env=web.env,
+            env=env,
             cwd=ROOT,
             check=True,
             capture_output=True,
