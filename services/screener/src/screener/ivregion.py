@@ -110,22 +110,7 @@ def _region_step(a: dict[str, np.ndarray], upper: bool, tol: float) -> np.ndarra
     g2 -= g1
     g2 *= g1
     if not upper:
-        # Below the inflection ln b ~ -u^2 w / 2 with w = 1/s^2: nearly linear in w, so the
-        # step is taken in w (ds/dw = -s^3/2, d2s/dw2 = 3 s^5 / 4). In s, a step from far
-        # above overshoots to tiny s and climbs back only ~1.5x per iteration.
-        s2 = np.multiply(s, s, out=d1)
-        g2 *= s2  # g2 = g2 s2^3 / 4 + 0.75 g1 s2^2 s
-        g2 *= s2
-        g2 *= s2
-        g2 /= 4.0
-        tmp = np.multiply(g1, 0.75, out=d2)
-        tmp *= s2
-        tmp *= s2
-        tmp *= s
-        g2 += tmp
-        tmp = np.multiply(-0.5, s2, out=d2)  # g1 = g1 (-0.5 s2 s)
-        tmp *= s
-        g1 *= tmp
+        s2 = _in_w(g1, g2, s, d1, d2)
     newton = np.divide(f, g1)
     h = np.multiply(0.5, newton, out=d2)  # h = 0.5 newton g2 / g1
     h *= g2
@@ -149,8 +134,50 @@ def _region_step(a: dict[str, np.ndarray], upper: bool, tol: float) -> np.ndarra
         rel *= s
         rel *= s
         rel *= 0.5
-    # Converged: the last step was below `tol` (relative), so what is left after it is of
-    # order step^2 (Newton) or step^3 (Halley); or the price is matched to the last bits.
+    done = _converged(rel, f, tol, new, s, lo, hi)
+    a["s"] = new
+    return done
+
+
+def _in_w(
+    g1: np.ndarray, g2: np.ndarray, s: np.ndarray, b1: np.ndarray, b2: np.ndarray
+) -> np.ndarray:
+    """The lower region's derivatives taken in w = 1/s^2 (g1, g2 in place; b1, b2 free
+    buffers); returns s^2 (in b1).
+
+    Below the inflection ln b ~ -u^2 w / 2: nearly linear in w, so the step is taken in w
+    (ds/dw = -s^3/2, d2s/dw2 = 3 s^5 / 4). In s, a step from far above overshoots to tiny s
+    and climbs back only ~1.5x per iteration.
+    """
+    s2 = np.multiply(s, s, out=b1)
+    g2 *= s2  # g2 = g2 s2^3 / 4 + 0.75 g1 s2^2 s
+    g2 *= s2
+    g2 *= s2
+    g2 /= 4.0
+    tmp = np.multiply(g1, 0.75, out=b2)
+    tmp *= s2
+    tmp *= s2
+    tmp *= s
+    g2 += tmp
+    tmp = np.multiply(-0.5, s2, out=b2)  # g1 = g1 (-0.5 s2 s)
+    tmp *= s
+    g1 *= tmp
+    return s2
+
+
+def _converged(
+    rel: np.ndarray,
+    f: np.ndarray,
+    tol: float,
+    new: np.ndarray,
+    s: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> np.ndarray:
+    """Where the step converged; a step leaving the bracket [lo, hi] becomes a bisection
+    (in `new`). Converged: the last step was below `tol` (relative), so what is left after
+    it is of order step^2 (Newton) or step^3 (Halley); or the price is matched to the last
+    bits (f is overwritten)."""
     done = rel <= tol
     done |= np.abs(f, out=f) <= 4e-16
     outside = ~np.isfinite(new)
@@ -161,5 +188,4 @@ def _region_step(a: dict[str, np.ndarray], upper: bool, tol: float) -> np.ndarra
         bis = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * np.maximum(s, lo))
         np.copyto(new, bis, where=outside)
         done |= np.isfinite(hi) & (hi - lo <= 1e-15 * hi)
-    a["s"] = new
     return done
