@@ -1,6 +1,8 @@
 """The PostgreSQL path, proven: the web's order and ledger suites and two web processes confirming
 one order, on a real PostgreSQL server (wheeldesk_testing.postgres), plus compose's `postgres`
-profile. SQLite stays the default; this is the path docs/deploy.md describes for moving."""
+profile. SQLite stays the default; this is the path docs/deploy.md describes for moving. The
+order and ledger end-to-end tests (a browser on a whole stack; the order retries) run on both
+databases where they are, through the `web_database` fixture."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ pytestmark = pytest.mark.slow
 MANAGE = ROOT / "services" / "web" / "manage.py"
 
 # The web suite's order and ledger tests, whatever files they are in (the browser ones need
-# Chromium and a stack: `-m "not browser"` leaves them to their SQLite run).
+# Chromium and a stack: `-m "not browser"` leaves them out here; they run on PostgreSQL in the
+# main run, parametrised by `web_database`).
 WEB_SUITE = sorted(
     str(p.relative_to(ROOT))
     for pattern in ("test_order_*.py", "test_ledger_*.py")
