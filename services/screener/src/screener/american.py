@@ -401,8 +401,10 @@ def refine(
                 out_delta = sub_delta[sl]
                 out_delta[given] = delta(*g, sub_iv[sl][given])
 
-    # a few thousand contracts or more: split across the cores (numpy releases the GIL)
-    workers = min(pricing._WORKERS, idx.size // 1000)
+    # Tens of thousands of contracts: split across the cores. Below that one thread is
+    # faster (measured: 3,000 contracts 23 ms on one, 28 ms on two): the many small numpy
+    # calls spend their time holding the GIL, not in the loops that release it.
+    workers = min(pricing._WORKERS, idx.size // 20_000)
     if workers <= 1:
         work(0, idx.size)
     else:
