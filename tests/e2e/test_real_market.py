@@ -10,6 +10,7 @@ fundamentals, then no live data), and the last test moves the clock to Monday's 
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 import sqlite3
@@ -201,6 +202,44 @@ def test_delayed_only_data_is_labelled_delayed(market_stack: Stack, web: httpx.C
     )
 
 
+SCHEDULED_USER, SCHEDULED_EMAIL = "morning", "morning@example.com"
+
+SCHEDULE = """
+from django.contrib.auth import get_user_model
+from wheeldesk_web.preferences.models import UserConfig
+from wheeldesk_web.watchlist.models import Watchlist, WatchlistItem
+u, _ = get_user_model().objects.get_or_create(username={user!r}, defaults={{"email": {email!r}}})
+w, _ = Watchlist.objects.get_or_create(user=u, name="Core", defaults={{"is_default": True}})
+for s in ("KO", "PEP"):
+    WatchlistItem.objects.get_or_create(watchlist=w, symbol=s)
+UserConfig.objects.filter(pk=UserConfig.for_user(u).pk).update(
+    scan_enabled=True, scan_times="09:45", notify_email=True, notify_min_tier="C")
+"""
+
+
+def digests_to(stack: Stack, email: str) -> list[dict]:
+    if not stack.outbox_dir.exists():
+        return []
+    metas = [json.loads(p.read_text()) for p in stack.outbox_dir.glob("*.json")]
+    return [m for m in metas if m["to"] == [email] and m["template"] == "signal_digest"]
+
+
+def worker_pass(stack: Stack) -> str:
+    """One ordinary worker pass (no --ignore-hours, no --now: the broker's clock decides)."""
+    out = stack.manage("worker", "--once", "--no-nats")
+    return out.stdout + out.stderr
+
+
+def test_a_scheduled_scan_does_not_run_on_a_saturday(market_stack: Stack) -> None:
+    """09:45 has passed on tws-sim's Saturday, but there is no session: the worker's pass
+    scans nobody and emails nothing."""
+    closed_status(market_stack)
+    market_stack.manage("shell", "-c", SCHEDULE.format(user=SCHEDULED_USER, email=SCHEDULED_EMAIL))
+    log = worker_pass(market_stack)
+    assert "scheduled scan" not in log, log[-2000:]
+    assert digests_to(market_stack, SCHEDULED_EMAIL) == []
+
+
 def test_the_resting_order_fills_at_the_next_simulated_open(market_stack: Stack) -> None:
     assert RESTING, "the order test placed the resting order"
     market_stack.control("/control/entitlements", {"live": True})
@@ -226,3 +265,33 @@ def test_the_resting_order_fills_at_the_next_simulated_open(market_stack: Stack)
         what="the bridge sees the market open",
     )
     assert status["server_time"].startswith("2026-06-22T13:3")  # Monday 09:3x ET in UTC
+
+
+def test_the_scheduled_scan_runs_at_the_simulated_open_and_emails_the_digest(
+    market_stack: Stack,
+) -> None:
+    """Monday 09:45 ET on tws-sim's clock, with IB's latency model on: the user's 09:45 scan
+    runs in one ordinary worker pass, dated by IB's clock, and its digest reaches the outbox;
+    the next pass does not scan again."""
+    assert RESTING, "the Monday open test moved the clock"
+    market_stack.control("/control/advance", {"seconds": 15 * 60})  # 09:31 -> 09:46
+    status = wait_until(
+        lambda: (
+            (s := market_stack.bridge_get("/v1/status"))["server_time"] >= "2026-06-22T13:45" and s
+        ),
+        timeout=30,
+        what="the bridge's clock past 09:45 ET",
+    )
+    assert status["market_open"] is True
+    log = worker_pass(market_stack)
+    assert f"scheduled scan {SCHEDULED_USER}" in log, log[-2000:]
+    assert "worker pass at 2026-06-22" in log, log[-2000:]
+    [mail] = wait_until(
+        lambda: digests_to(market_stack, SCHEDULED_EMAIL) or None,
+        timeout=60,
+        what="the scheduled scan's digest in the outbox",
+    )
+    assert "New signals" in mail["subject"]
+    again = worker_pass(market_stack)
+    assert "scheduled scan" not in again, again[-2000:]
+    assert len(digests_to(market_stack, SCHEDULED_EMAIL)) == 1
