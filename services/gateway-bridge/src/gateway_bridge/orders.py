@@ -270,14 +270,10 @@ class OrderService(OrderEvents):
             raise ServiceError(422, "limit_off_tick", problem, field="limit_price")
 
     async def _market(self, contract: Contract) -> tuple[float | None, float | None]:
-        try:
-            t = await self.md.snapshot(contract, owner="order")
-        except ServiceError:
-            raise
-        except Exception as exc:  # no quote: the check cannot run, the preview warns
-            log.warning("no quote for order check: %s", exc)
-            return None, None
-        return num(t.bid), num(t.ask)
+        """The bid and ask now (`order_quotes`: a stream's first ticks, else a snapshot)."""
+        from gateway_bridge.order_quotes import bid_ask
+
+        return await bid_ask(self.md, self.session, contract)
 
     def _ib_order(self, req: OrderRequest) -> Any:
         if req.order_type == "LMT":
