@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 from wheeldesk_testing import soak
 
-pytestmark = pytest.mark.slow
+# serial: the trading it checks happens in simulated time paced by this machine's CPU.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 SPEED = 3 * soak.WEEK_SECONDS / 60  # three simulated weeks in the minute
 
