@@ -270,3 +270,30 @@ class WheelCycle(models.Model):
         if self.end is not None:
             return self.days
         return max(1, (today - self.start.astimezone(EASTERN).date()).days)
+
+
+class FlexImport(models.Model):
+    """A large Flex import stored in the background, and how far it got: the ledger page
+    polls it (as the signals page polls a scan) while the batches go in."""
+
+    RUNNING, DONE, FAILED = "running", "done", "failed"
+    STATUSES = [(RUNNING, "running"), (DONE, "done"), (FAILED, "failed")]
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    filename = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=8, choices=STATUSES, default=RUNNING)
+    total = models.PositiveIntegerField(default=0, help_text="Trades in the file.")
+    processed = models.PositiveIntegerField(default=0, help_text="Trades stored or recognised.")
+    added = models.PositiveIntegerField(default=0, help_text="Trades new to the ledger.")
+    stage = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    started = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started"]
+
+    def __str__(self) -> str:
+        return f"Flex import {self.pk} {self.filename} {self.status}"

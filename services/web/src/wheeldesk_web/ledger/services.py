@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from django.db import connection, models, transaction
 from django.db.models import QuerySet
@@ -25,6 +26,9 @@ from wheeldesk_web.ledger.cycles import (
     monthly_premium,
 )
 from wheeldesk_web.ledger.models import Adjustment, Execution, PositionSnapshot, WheelCycle
+
+if TYPE_CHECKING:
+    from wheeldesk_web.ledger.flex import FlexRecord
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=models.Model)
@@ -54,7 +58,11 @@ def _fill_fields(fill: Fill, source: str) -> dict:
     }
 
 
-BATCH = 500  # fills per write transaction: other users' writes wait at most one batch
+BATCH = 250  # fills per write transaction: other users' writes wait at most one batch
+# A waiting SQLite writer is retried by its busy handler at most 100 ms apart: without a pause
+# that long between two of an import's write transactions, the next one takes the lock again
+# first, batch after batch, and the other user's write waits for the whole import.
+PAUSE_BETWEEN_WRITES = 0.1
 
 
 def record_fills(
@@ -63,6 +71,7 @@ def record_fills(
     *,
     rebuild_cycles: bool = True,
     aliases: dict[str, tuple[str, ...]] | None = None,
+    progress: Callable[[int, str], None] | None = None,
 ) -> int:
     """Store fills under one identity per execution, whatever the source (see
     `ledger.identity`); return how many executions are new to the ledger.
@@ -70,9 +79,9 @@ def record_fills(
     Every fill is checked first (`ledger.validation`): one outside the sane bounds raises
     `InvalidFill` and nothing is stored. Then they are stored in batches of `BATCH`, each its
     own short write transaction (SQLite has one writer: a 60,000-trade import must not lock
-    every other user out for a minute), and the touched tickers' cycles are rebuilt one
+    every other user out for a minute; a pause between two lets a waiting writer in), and the touched tickers' cycles are rebuilt one
     ticker per transaction. An import stopped half-way is completed by importing again: the
-    fills already stored are recognised."""
+    fills already stored are recognised. `progress(done, stage)` hears of each batch."""
     from wheeldesk_web.ledger.identity import Incoming, Index, record
     from wheeldesk_web.ledger.validation import check_fill
 
@@ -91,6 +100,8 @@ def record_fills(
     created = 0
     symbols: set[str] = set()
     for i in range(0, len(incoming), BATCH):
+        if i:
+            time.sleep(PAUSE_BETWEEN_WRITES)
         batch = incoming[i : i + BATCH]
         with transaction.atomic():
             index = Index(batch)
@@ -100,8 +111,14 @@ def record_fills(
                 if outcome.changed:
                     symbols.add(outcome.execution.symbol)
             index.flush()
+        if progress:
+            progress(i + len(batch), "storing trades")
     if rebuild_cycles and symbols:
-        for symbol in sorted(symbols):
+        if progress:
+            progress(len(incoming), f"rebuilding the cycles of {len(symbols)} ticker(s)")
+        for n, symbol in enumerate(sorted(symbols)):
+            if n:
+                time.sleep(PAUSE_BETWEEN_WRITES)
             rebuild([symbol])
     return created
 
@@ -272,10 +289,16 @@ def import_flex(data: bytes) -> tuple[int, int]:
     """Import a Flex trade report; returns (trades in file, newly stored). Raises FlexError."""
     from wheeldesk_web.ledger.flex import parse_flex_records
 
-    records = parse_flex_records(data)
+    return store_flex(parse_flex_records(data))
+
+
+def store_flex(
+    records: list[FlexRecord], progress: Callable[[int, str], None] | None = None
+) -> tuple[int, int]:
+    """Store a parsed Flex report's rows; returns (trades in file, newly stored)."""
     fills = [r.fill for r in records]
     aliases = {r.fill.exec_id: r.aliases for r in records}
-    added = record_fills(fills, "flex", aliases=aliases)
+    added = record_fills(fills, "flex", aliases=aliases, progress=progress)
     retire_redundant_lots()
     return len(fills), added
 

@@ -7,25 +7,19 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from wheeldesk_web.core.clock import broker_now, broker_today
 from wheeldesk_web.ledger import services
 from wheeldesk_web.ledger.charts import premium_bars
 from wheeldesk_web.ledger.cycles import build_cycles, monthly_premium, summarise
-from wheeldesk_web.ledger.flex import MAX_BYTES, FlexError
+from wheeldesk_web.ledger.import_views import FlexUploadForm, running_import
 from wheeldesk_web.ledger.models import Adjustment, Execution, WheelCycle
-
-
-class FlexUploadForm(forms.Form):
-    file = forms.FileField(help_text="IBKR Flex Query trade report, XML.")
 
 
 class AdjustmentForm(forms.ModelForm):
@@ -222,6 +216,7 @@ def cycles(request: HttpRequest) -> HttpResponse:
             "months": months,
             "this_month": services.premium_collected_this_month(),
             "flex_form": FlexUploadForm(),
+            "flex_import": running_import(request),
             "adj_form": AdjustmentForm(initial=initial),
         },
     )
@@ -291,65 +286,6 @@ def sync(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"Could not fetch executions: {exc.message}")
         return redirect("ledger:cycles")
     messages.success(request, f"Fetched executions from IBKR: {added} new.")
-    return redirect("ledger:cycles")
-
-
-class CappedUploadHandler(FileUploadHandler):
-    """Refuse a Flex upload larger than MAX_BYTES while the multipart body is parsed: by its
-    announced length, and by the bytes actually received (a client may lie), instead of after
-    the whole file has been spooled to disk and read into memory. (Under ASGI, Django has
-    already buffered the raw body by then; a cap on the body itself belongs in front of the
-    app.)"""
-
-    received = 0
-    announced_too_large = False
-
-    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):  # type: ignore[no-untyped-def]
-        # Over the cap by its own account (the form's other fields are a few hundred bytes):
-        # the first chunk of the file stops the parse.
-        self.announced_too_large = bool(content_length and content_length > MAX_BYTES + 65536)
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        self.received += len(raw_data)
-        if self.announced_too_large or self.received > MAX_BYTES:
-            self.request.flex_too_large = True  # type: ignore[attr-defined]
-            raise StopUpload(connection_reset=True)
-        return raw_data
-
-    def file_complete(self, file_size: int) -> None:
-        return None
-
-
-@csrf_exempt
-@require_POST
-def import_flex(request: HttpRequest) -> HttpResponse:
-    # The cap must be in place before anything reads the body — CSRF's check reads
-    # request.POST — so CSRF is checked after (csrf_protect below), as Django documents.
-    request.upload_handlers.insert(0, CappedUploadHandler(request))
-    return _import_flex(request)
-
-
-@csrf_protect
-def _import_flex(request: HttpRequest) -> HttpResponse:
-    form = FlexUploadForm(request.POST, request.FILES)
-    if getattr(request, "flex_too_large", False):
-        messages.error(request, "That file is larger than 20 MB; nothing was stored.")
-        return redirect("ledger:cycles")
-    if not form.is_valid():
-        messages.error(request, "Choose a Flex Query XML file to import.")
-        return redirect("ledger:cycles")
-    upload = form.cleaned_data["file"]
-    if upload.size > MAX_BYTES:
-        messages.error(request, "That file is larger than 20 MB; nothing was stored.")
-        return redirect("ledger:cycles")
-    try:
-        total, added = services.import_flex(upload.read())
-    except FlexError as exc:
-        messages.error(request, f"Import failed, nothing was stored: {exc}")
-        return redirect("ledger:cycles")
-    messages.success(
-        request, f"Imported {added} new trade(s) of {total} in the file ({total - added} known)."
-    )
     return redirect("ledger:cycles")
 
 
