@@ -158,6 +158,18 @@ def outbox_mail(stack: Stack, key: str) -> tuple[dict, str]:
     return wait_until(found, 60, f"the email {key} in the outbox")
 
 
+def broker_date(stack: Stack) -> date:
+    """IB's date as the bridge reports it (what the web's worker runs on)."""
+    from wheeldesk.clients import SyncBridgeClient
+    from wheeldesk.markettime import NY
+    from wheeldesk_testing.procs import TEST_TOKEN
+
+    with SyncBridgeClient(stack.bridge_url, TEST_TOKEN) as bridge:
+        server_time = bridge.status().server_time
+    assert server_time is not None
+    return server_time.astimezone(NY).date()
+
+
 def worker_pass(stack: Stack) -> None:
     stack.manage("worker", "--once", "--no-nats", "--ignore-hours")
 
@@ -217,6 +229,9 @@ def test_fill_and_assignment_emails_say_what_happened_to_the_cycle(own_stack: St
     )
     assignment = "SELECT exec_id FROM ledger_execution WHERE symbol = ? AND kind = 'assignment' "
     assignment += "AND sec_type = 'OPT'"
+    # The bridge reads IB's clock every 30 s: the worker's next sync is due once its broker
+    # clock (from the bridge) has moved past the expiry, as it would the morning after.
+    wait_until(lambda: broker_date(stack) > expiry, 60, "the bridge's clock past the expiry")
     worker_pass(stack)  # backfills the assignment into the ledger, then emails it
     [(exec_id,)] = db_rows(stack, assignment, (symbol,))
     [(user_id,)] = db_rows(stack, "SELECT id FROM auth_user WHERE username = ?", (stack.username,))

@@ -153,3 +153,35 @@ def test_a_filled_roll_emails_its_net_credit_and_the_cycle(trader) -> None:
     assert ctx["roll"] is True and ctx["premium"] == 70.0
     assert ctx["cycle"]["state"] == "Short put open" and ctx["cycle"]["premium"] == 240.0
     assert ctx["cycle"]["path"].startswith("/ledger/cycles/")
+
+
+def test_history_is_not_news_old_or_flex_imported_events_send_nothing(trader) -> None:
+    """An expiry 11 days before the ledger's newest execution (2026-06-16), or any expiry
+    only a Flex report told of, is history, not an email."""
+    record_fills(
+        [
+            opt("p1", "2026-05-01", "SLD", "P", 150, "2026-06-05", 2.40),
+            opt("old", "2026-06-05", "BOT", "P", 150, "2026-06-05", 0, kind="expiration"),
+        ],
+        "nats",
+    )
+    record_fills(
+        [
+            opt("p2", "2026-05-20", "SLD", "C", 160, "2026-06-16", 1.00),
+            opt("flex", "2026-06-16", "BOT", "C", 160, "2026-06-16", 0, kind="expiration"),
+        ],
+        "flex",
+    )
+    assert queue_cycle_events() == []
+    # the same kind of event from the live feed, the day before: news
+    record_fills(
+        [
+            opt("p3", "2026-05-20", "SLD", "P", 140, "2026-06-16", 1.00),
+            opt("new", "2026-06-16", "BOT", "P", 140, "2026-06-16", 0, kind="expiration"),
+        ],
+        "nats",
+    )
+    [news] = queue_cycle_events()
+    assert news.request["context"]["headline"] == (
+        "Expired worthless: PEP 2026-06-16 140P — the premium is kept"
+    )

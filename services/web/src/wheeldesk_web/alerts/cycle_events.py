@@ -4,7 +4,10 @@ the next step) with a link to the cycle.
 
 The ledger records these from IB's executions (their kind, never the price at expiry); the
 worker, after a sync, emails each one once per user who wants fill emails (Settings' "Email
-fills"), under the key `cycle-event:<user>:<exec id>`, so a repeat pass sends nothing.
+fills"), under the key `cycle-event:<user>:<exec id>`, so a repeat pass sends nothing. Only
+news is emailed: an event within `RECENT_DAYS` of the ledger's newest execution (IB's time,
+so no clock of this machine decides it), reported by IB's live feed or the bridge's backfill
+— a Flex import of last year's history sends nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Max, Q
 from django.utils import timezone
 from wheeldesk.schemas.email import EmailRequest
 
@@ -20,6 +24,7 @@ from wheeldesk_web.alerts.emails import _config, _queue, _recipient, cycle_summa
 from wheeldesk_web.alerts.models import Notification
 
 EVENT_KINDS = ("assignment", "exercise", "expiration")
+RECENT_DAYS = 3  # an expiry Friday is still news on Monday
 
 
 def _money(value: Decimal | float) -> str:
@@ -91,15 +96,28 @@ def event_context(e) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 def queue_cycle_events(since: datetime | None = None) -> list[Notification]:
     """One email per assignment, call-away, exercise or expiry recorded since `since` (by
-    when the ledger stored it; default two days), per user who wants fill emails."""
+    when the ledger stored it; default two days) that is news (see the module docstring),
+    per user who wants fill emails."""
     from django.contrib.auth import get_user_model
 
     from wheeldesk_web.ledger.models import Execution
 
     since = since or timezone.now() - timedelta(days=2)
-    events = Execution.objects.filter(
-        sec_type="OPT", kind__in=EVENT_KINDS, created__gte=since, conflict_with__isnull=True
-    ).order_by("time", "id")
+    newest = Execution.objects.aggregate(newest=Max("time"))["newest"]
+    if newest is None:
+        return []
+    flex_only = Q(sources="flex") | Q(sources="", source="flex")
+    events = (
+        Execution.objects.filter(
+            sec_type="OPT",
+            kind__in=EVENT_KINDS,
+            created__gte=since,
+            time__gte=newest - timedelta(days=RECENT_DAYS),
+            conflict_with__isnull=True,
+        )
+        .exclude(flex_only)
+        .order_by("time", "id")
+    )
     if not events.exists():
         return []
     users = [
