@@ -6,7 +6,8 @@ add succeeds within 2 s (the issue's Done-when; the import's batches are short w
 transactions, so the second user's write gets in between), the importing user sees the
 import's progress (an intermediate count, then the outcome), and every execution of the file
 is stored. A body over the 20 MB cap is refused with 413 while it streams, long before the
-client has sent it all, and one that announces its size is refused before any of it is sent.
+client has sent it all, and one that announces its size is refused before any of it is sent;
+a streamed (chunked) upload within the cap is imported.
 
 The moments: tws-sim runs at the harness's pinned `SIM_START` (the web's broker clock follows
 it); the report's dates are fixed. The one duration measured is the second user's request.
@@ -372,3 +373,29 @@ def test_a_body_announced_over_the_cap_is_refused_before_it_is_sent(system: Stac
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert big.status_code == 413 and "That request is larger than 2.5 MB" in big.text
+
+
+def test_a_chunked_upload_within_the_cap_is_imported(system: Stack) -> None:
+    """A body without a length (a client streaming it) is counted in and handed to Django
+    with its length: the import reads it, as it would the same file sent with one."""
+    alice = login(system)
+    data, rows = flex_history(1)  # one week of 60 tickers: a report of a single batch or less
+    boundary = "wheeldesk-chunked"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
+            f"{alice.cookies['csrftoken']}\r\n--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="week.xml"\r\n'
+            "Content-Type: text/xml\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    answer = alice.post(
+        "/ledger/import/",
+        content=iter([body[i : i + 4096] for i in range(0, len(body), 4096)]),  # chunked
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert answer.status_code == 302 and answer.headers["location"] == "/ledger/", answer.text
+    ledger = alice.get("/ledger/").text
+    assert f"Imported {rows} new trade(s) of {rows} in the file" in ledger
