@@ -90,7 +90,22 @@ async def _bridge_events_to_web(bridge: nats.NATS, web: nats.NATS) -> dict[str, 
     (msg,) = await pull.fetch(1, timeout=5)
     await msg.ack_sync()
     await sub.unsubscribe()
-    return {"order_seq": ack.seq, "quotes": quotes, "order_read": msg.data}
+    return {
+        "order_seq": ack.seq,
+        "quotes": quotes,
+        "order_read": msg.data,
+        "streaming_set": await _bridge_streaming_set(bjs),
+    }
+
+
+async def _bridge_streaming_set(bjs) -> bytes:  # type: ignore[no-untyped-def]
+    """The bridge keeps the symbols it streams in its KV bucket (gateway_bridge.streaming_set)."""
+    await bjs.create_key_value(
+        KeyValueConfig(bucket=subjects.KV_STREAMING, history=1, storage=StorageType.FILE)
+    )
+    kv = await bjs.key_value(subjects.KV_STREAMING)
+    await kv.put(subjects.KV_STREAMING_KEY, b'["KO"]')
+    return (await kv.get(subjects.KV_STREAMING_KEY)).value
 
 
 async def _notifier_email_work(notifier: nats.NATS) -> dict[str, object]:
@@ -157,6 +172,7 @@ def test_each_service_does_its_own_work_on_the_bus(server: Proc) -> None:
         "order_seq": 1,
         "quotes": [b'{"q": 1}'],
         "order_read": b'{"x": 1}',
+        "streaming_set": b'["KO"]',
         "status": b"sent",
         "email_stream": subjects.STREAM_EMAIL,
         "job": subjects.email("e1"),
@@ -178,6 +194,7 @@ def _collector(into: list[bytes]):  # type: ignore[no-untyped-def]
         ("web", subjects.quote("KO")),  # a fake "live" quote to every browser
         ("web", subjects.execution("0001.fake")),  # a fake fill into the ledger
         ("web", subjects.email("evil")),  # an email job the notifier would send
+        ("web", f"$KV.{subjects.KV_STREAMING}.{subjects.KV_STREAMING_KEY}"),  # the bridge's set
         ("screener", subjects.order(1)),
         ("notifier", subjects.CONNECTION),
         ("gateway-bridge", subjects.email("evil")),

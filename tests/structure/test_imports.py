@@ -83,7 +83,6 @@ REMAINING_WEB_CYCLES = {
     "wheeldesk_web.signals.capacity -> wheeldesk_web.orders.models",
     "wheeldesk_web.watchlist.services -> wheeldesk_web.market.services",
     "wheeldesk_web.watchlist.views -> wheeldesk_web.market.models",
-    "wheeldesk_web.watchlist.views -> wheeldesk_web.market.streaming",
 }
 
 

@@ -167,7 +167,6 @@ def test_dashboard_shows_the_capacity_beside_margin_buying_power(
     Book.install(bridge)
     bridge.quotes = lambda symbols: []
     monkeypatch.setattr("wheeldesk_web.core.clients.kept_bridge", lambda timeout=5.0: bridge)
-    monkeypatch.setattr("wheeldesk_web.market.account.ensure_streaming", lambda *a, **k: None)
     cache.clear()
     client.force_login(get_user_model().objects.create_user("d", "d@example.com", "pw-1234567-x"))
     body = client.get(reverse("dashboard")).content.decode()

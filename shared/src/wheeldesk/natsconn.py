@@ -188,13 +188,30 @@ def _consumer(stream: str) -> list[str]:
 
 
 KV_EMAIL_STREAM = f"KV_{subjects.KV_EMAIL_STATUS}"
+KV_STREAMING_STREAM = f"KV_{subjects.KV_STREAMING}"
+
+
+def _kv_read(stream: str) -> list[str]:
+    """JetStream API subjects to read one key of a KV bucket (nats-py's `kv.get`)."""
+    return [
+        f"{JS_API}.DIRECT.GET.{stream}",
+        f"{JS_API}.DIRECT.GET.{stream}.>",
+        f"{JS_API}.STREAM.MSG.GET.{stream}",
+    ]
+
 
 # user -> {"publish": [...], "subscribe": [...]}. Replies to requests (JetStream API answers,
 # publish acks, pulled messages) arrive on the requester's `_INBOX.>`.
 PERMISSIONS: dict[str, dict[str, list[str]]] = {
-    # The bridge alone speaks for IBKR: quotes on core NATS, the rest on the IBKR stream.
+    # The bridge alone speaks for IBKR: quotes on core NATS, the rest on the IBKR stream; it
+    # keeps the set of symbols it streams in a KV bucket, so a restart streams them again.
     "gateway-bridge": {
-        "publish": ["ibkr.>", *_stream_admin(subjects.STREAM_IBKR)],
+        "publish": [
+            "ibkr.>",
+            *_stream_admin(subjects.STREAM_IBKR, KV_STREAMING_STREAM),
+            f"$KV.{subjects.KV_STREAMING}.>",
+            *_kv_read(KV_STREAMING_STREAM),
+        ],
         "subscribe": ["_INBOX.>"],
     },
     # The screener publishes finished scans on the SIGNALS stream and reads nothing.
@@ -211,9 +228,7 @@ PERMISSIONS: dict[str, dict[str, list[str]]] = {
             f"$KV.{subjects.KV_EMAIL_STATUS}.>",
             *_stream_admin(subjects.STREAM_EMAIL, subjects.STREAM_EMAIL_DLQ, KV_EMAIL_STREAM),
             *_consumer(subjects.STREAM_EMAIL),
-            f"{JS_API}.DIRECT.GET.{KV_EMAIL_STREAM}",
-            f"{JS_API}.DIRECT.GET.{KV_EMAIL_STREAM}.>",
-            f"{JS_API}.STREAM.MSG.GET.{KV_EMAIL_STREAM}",
+            *_kv_read(KV_EMAIL_STREAM),
         ],
         "subscribe": ["_INBOX.>"],
     },

@@ -19,6 +19,9 @@ STREAM_EMAIL_SUBJECTS = [f"{EMAIL_PREFIX}.>"]
 STREAM_EMAIL_DLQ = "EMAIL_DLQ"
 STREAM_EMAIL_DLQ_SUBJECTS = [EMAIL_DEAD_LETTER]
 KV_EMAIL_STATUS = "EMAIL_STATUS"  # notifier: one status record per email id
+# gateway-bridge: the symbols it streams (the web sets them over HTTP), so a restart restores them
+KV_STREAMING = "STREAMING"
+KV_STREAMING_KEY = "symbols"
 STREAM_SIGNALS = "SIGNALS"
 STREAM_SIGNALS_SUBJECTS = [f"{SIGNALS_PREFIX}.>"]
 

@@ -17,6 +17,8 @@ from gateway_bridge.limits import LineBudget, RateLimiter
 from gateway_bridge.marketdata import MarketData
 from gateway_bridge.orders import OrderService
 from gateway_bridge.settings import BridgeSettings
+from gateway_bridge.streaming_set import StreamingSet
+from gateway_bridge.tasks import background
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class Bridge:
         self.limiter = RateLimiter(settings.ib_messages_per_second)
         self.lines = LineBudget(settings.market_data_lines)
         self.md = MarketData(settings, self.session, self.limiter, self.lines, self.publisher)
+        self.streaming = StreamingSet(self.md, self.publisher, persist=with_nats)
         self.chains = Chains(self.md)
         self.account = AccountService(self.session, self.publisher)
         self.orders = OrderService(settings, self.session, self.md, self.publisher)
@@ -52,6 +55,7 @@ class Bridge:
     async def start(self) -> None:
         if self.with_nats:
             self.publisher.start()
+            background(self.streaming.restore())
         self.session.start()
 
     async def stop(self) -> None:

@@ -102,4 +102,4 @@ async def get_subscriptions(request: Request) -> Subscriptions:
 async def set_subscriptions(request: Request, body: SubscriptionRequest) -> Subscriptions:
     # More than 100 may stream when IB grants more lines (MARKET_DATA_LINES).
     symbols = parse_symbols(",".join(body.symbols), STREAMS_PER_REQUEST) if body.symbols else []
-    return Subscriptions(**await bridge_of(request).md.set_subscriptions(symbols))
+    return Subscriptions(**await bridge_of(request).streaming.set(symbols))

@@ -18,6 +18,7 @@ from wheeldesk.schemas.scanner import MarketScanRequest, MarketScanResult, Scann
 
 from wheeldesk_web.core import clients
 from wheeldesk_web.discover.models import NAME_MAX, SavedDiscovery
+from wheeldesk_web.market.streaming import push_streaming_set
 from wheeldesk_web.signals.models import ScanRun
 from wheeldesk_web.signals.services import create_scan, execute_scan, start_in_background
 from wheeldesk_web.watchlist.models import Watchlist
@@ -214,6 +215,8 @@ def add_to_watchlist(watchlist: Watchlist, symbols: list[str]) -> Added:
             out.failed.append(str(exc))
         else:
             out.added.append(symbol)
+    if out.added:
+        push_streaming_set()
     return out
 
 

@@ -21,7 +21,6 @@ from wheeldesk.schemas.orders import Order
 from wheeldesk_web.core import clients
 from wheeldesk_web.core.clock import broker_today
 from wheeldesk_web.market.services import last_account, store_account
-from wheeldesk_web.market.streaming import ensure_streaming
 from wheeldesk_web.signals import capacity
 from wheeldesk_web.signals.capacity import Capacity
 
@@ -105,7 +104,6 @@ def _fetch() -> DashboardData:
     orders = [o for o in bridge.orders() if not o.status.is_terminal]
     symbols = sorted({p.symbol for p in positions})
     quotes = {q.symbol: q for q in bridge.quotes(symbols)} if symbols else {}
-    ensure_streaming(symbols, bridge=bridge)
     rows = []
     for p in sorted(positions, key=lambda p: (p.sec_type, p.symbol, p.expiry or date.min)):
         quote = quotes.get(p.symbol)

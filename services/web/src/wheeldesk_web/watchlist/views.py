@@ -7,8 +7,8 @@ from django.views.decorators.http import require_POST
 
 from wheeldesk_web.core.ids import strict_id
 from wheeldesk_web.market.models import Stock
-from wheeldesk_web.market.streaming import ensure_streaming, positions_symbols
 from wheeldesk_web.preferences.models import UserConfig
+from wheeldesk_web.watchlist.changes import changed
 from wheeldesk_web.watchlist.forms import (
     LIST_CRITERIA,
     AddSymbolForm,
@@ -65,7 +65,7 @@ def _own(request: HttpRequest, pk: int) -> Watchlist:
 
 
 def _back(watchlist: Watchlist) -> HttpResponse:
-    ensure_streaming(positions_symbols())
+    changed.send(sender=Watchlist)  # the bridge streams the tickers (market.streaming)
     return redirect(f"{reverse('watchlist:index')}?list={watchlist.pk}")
 
 

@@ -15,7 +15,7 @@ from wheeldesk_web.market.services import (
     update_quotes,
     upsert_stock,
 )
-from wheeldesk_web.market.streaming import ensure_streaming
+from wheeldesk_web.market.streaming import push_streaming_set
 from wheeldesk_web.preferences.models import UserConfig
 from wheeldesk_web.watchlist.models import WatchlistItem
 
@@ -57,7 +57,7 @@ class Command(BaseCommand):
                 account = bridge.account()
                 positions = bridge.positions()
                 store_account(account, positions)
-                ensure_streaming([p.symbol for p in positions], bridge=bridge)
+                push_streaming_set(bridge=bridge, force=True)  # positions synced
                 progress.advance(task)
                 progress.update(task, description="quotes")
                 if wanted:
