@@ -216,6 +216,8 @@ def storing(alice: httpx.Client, pk: int) -> tuple[int, int] | None:
     return now if now[0] > 0 else None
 
 
+# serial: the 2 s it measures is the product's, not a second test worker's CPU contention.
+@pytest.mark.serial
 def test_a_16_mb_import_lets_another_user_add_tickers_and_shows_its_progress(
     system: Stack,
 ) -> None:
