@@ -1,6 +1,7 @@
 """The streaming set on the whole stack: the web writes it when the watchlist changes, the
 bridge owns it (a NATS KeyValue entry) and streams the same symbols again after its own
-restart with no page view; removing the ticker stops its stream.
+restart with no page view; removing the ticker stops its stream. The ticker's stock row, which
+the watchlist hands to market through `watchlist.hooks`, is stored and shown on the list.
 
 Pages only read: the bridge's set is looked at through its API and the bus, never by opening
 a web page after the restart.
@@ -52,12 +53,17 @@ def test_a_watchlist_ticker_streams_across_a_bridge_restart_and_stops_when_remov
     pk = int(re.search(r'action="/watchlist/(\d+)/add/"', page.text).group(1))  # type: ignore[union-attr]
     token = client.cookies["csrftoken"]
     headers = {"Referer": f"{stack.web_url}/watchlist/"}
+    stock_row = "select name from market_stock where symbol = ?"
+    assert db_rows(stack, stock_row, (SYMBOL,)) == []
     added = client.post(
         f"/watchlist/{pk}/add/",
         data={"symbol": SYMBOL, "notes": "", "csrfmiddlewaretoken": token},
         headers=headers,
     )
     assert added.status_code == 302, added.text[:500]
+    # IBKR's answer to the check is stored by market (watchlist.hooks) and shown on the list
+    assert db_rows(stack, stock_row, (SYMBOL,)) == [("Coca-Cola Co",)]
+    assert "Coca-Cola Co" in client.get(f"/watchlist/?list={pk}").text
     wait_until(lambda: SYMBOL in streaming(stack), 30, f"the bridge streaming {SYMBOL}")
     wanted = stack.bridge_get("/v1/subscriptions")["symbols"]
     assert SYMBOL in wanted

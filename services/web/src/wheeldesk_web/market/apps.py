@@ -6,8 +6,11 @@ class MarketConfig(AppConfig):
     label = "market"
 
     def ready(self) -> None:
-        # A watchlist change re-sends the streaming set (the watchlist does not import market).
+        # The watchlist sits below market and imports none of it: market connects here.
+        from wheeldesk_web.market import services
         from wheeldesk_web.market.streaming import on_watchlist_changed
-        from wheeldesk_web.watchlist.changes import changed
+        from wheeldesk_web.watchlist import hooks
 
-        changed.connect(on_watchlist_changed, dispatch_uid="market.streaming")
+        hooks.changed.connect(on_watchlist_changed, dispatch_uid="market.streaming")
+        hooks.checked.connect(services.on_stock_checked, dispatch_uid="market.stock")
+        hooks.register_stock_lookup(services.stocks_by_symbol)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.utils import timezone
 from wheeldesk.schemas.account import Account, Position
@@ -42,6 +43,16 @@ def upsert_stock(info: StockInfo) -> Stock:
         },
     )
     return stock
+
+
+def on_stock_checked(sender: Any, *, info: StockInfo, **kwargs: Any) -> None:
+    """`watchlist.hooks.checked`: IBKR confirmed a symbol being added; keep what it said."""
+    upsert_stock(info)
+
+
+def stocks_by_symbol(symbols: list[str]) -> dict[str, Stock]:
+    """The watchlist page's stock rows (`watchlist.hooks.stocks`)."""
+    return {s.symbol: s for s in Stock.objects.filter(symbol__in=symbols)}
 
 
 def update_quotes(quotes: Iterable[Quote]) -> int:

@@ -2,7 +2,7 @@
 
 The bridge owns the set: it persists it (a NATS KeyValue entry) and streams it again after its
 own restart or a Gateway reconnect, with no page view. The web only writes it when it changes:
-a watchlist request that changed the tickers (`watchlist.changes.changed`, connected in
+a watchlist request that changed the tickers (`watchlist.hooks.changed`, connected in
 `MarketConfig.ready`), symbols added from Discover, and positions synced (`sync_ibkr`). Pages
 never write it; they read the quotes the bridge publishes.
 """

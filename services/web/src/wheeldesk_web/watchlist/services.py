@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from wheeldesk.clients import ServiceCallError
 
 from wheeldesk_web.core import clients
-from wheeldesk_web.market.services import upsert_stock
+from wheeldesk_web.watchlist import hooks
 from wheeldesk_web.watchlist.models import NOTES_MAX, Watchlist, WatchlistItem
 
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
@@ -54,7 +54,7 @@ def validate_with_bridge(symbol: str) -> None:
         if exc.status in (400, 404, 422):
             raise WatchlistError(f"Unknown ticker {symbol}: IBKR has no such stock.") from exc
         raise WatchlistError(f"Could not check {symbol}: {exc.message}") from exc
-    upsert_stock(info)
+    hooks.checked.send(sender=WatchlistItem, info=info)  # market stores the stock row
 
 
 def add_symbol(watchlist: Watchlist, raw: str, notes: str = "") -> WatchlistItem:

@@ -6,9 +6,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from wheeldesk_web.core.ids import strict_id
-from wheeldesk_web.market.models import Stock
 from wheeldesk_web.preferences.models import UserConfig
-from wheeldesk_web.watchlist.changes import changed
+from wheeldesk_web.watchlist import hooks
 from wheeldesk_web.watchlist.forms import (
     LIST_CRITERIA,
     AddSymbolForm,
@@ -28,7 +27,7 @@ from wheeldesk_web.watchlist.services import (
 
 def _page(request: HttpRequest, watchlist: Watchlist, status: int = 200, **forms) -> HttpResponse:
     items = list(watchlist.items.all())
-    stocks = {s.symbol: s for s in Stock.objects.filter(symbol__in=[i.symbol for i in items])}
+    stocks = hooks.stocks(i.symbol for i in items)
     rows = [(item, stocks.get(item.symbol)) for item in items]
     context = {
         "watchlist": watchlist,
@@ -65,7 +64,7 @@ def _own(request: HttpRequest, pk: int) -> Watchlist:
 
 
 def _back(watchlist: Watchlist) -> HttpResponse:
-    changed.send(sender=Watchlist)  # the bridge streams the tickers (market.streaming)
+    hooks.changed.send(sender=Watchlist)  # the bridge streams the tickers (market.streaming)
     return redirect(f"{reverse('watchlist:index')}?list={watchlist.pk}")
 
 
