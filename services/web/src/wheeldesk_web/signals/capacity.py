@@ -8,11 +8,14 @@ Margin buying power (IB's, often several times the cash) is the wrong number for
 cash-secured put: the dashboard shows this one beside it, every scan sends it to the
 screener (`ScanRequest.cash_capacity`), and the order preview's collateral check compares a
 new put's collateral with it. One definition here, used by all three.
+
+Wheeldesk's own working orders live in the `orders` app, above this one in the app layers: it
+registers the function that lists them (`register_own_working`, from `OrdersConfig.ready`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -78,25 +81,36 @@ def compute(
     )
 
 
+# client order ids to leave out -> (client order id, what is still to fill or None) per order
+OwnWorking = Callable[[set[str]], list[tuple[str, WorkingPut | None]]]
+_own_working: list[OwnWorking] = []
+
+
+def register_own_working(own: OwnWorking) -> None:
+    _own_working[:] = [own]
+
+
+def own_working(skip: set[str]) -> list[tuple[str, WorkingPut | None]]:
+    """Wheeldesk's own working sell puts; refuses to guess if `orders` registered nothing
+    (a capacity without them would overstate the cash free to secure a new put)."""
+    if not _own_working:
+        raise RuntimeError("the orders app has not registered its working orders")
+    return _own_working[0](skip)
+
+
 def working_sell_puts(
     bridge_orders: Iterable[BridgeOrder], *, exclude_client_ids: Iterable[str] = ()
 ) -> list[WorkingPut]:
     """Sell-put orders still working: Wheeldesk's own (sending or at IB) and the bridge's
     (orders placed in TWS too), each once; `exclude_client_ids` leaves out the order being
     checked (its collateral is the one compared)."""
-    from wheeldesk_web.orders.models import Order
-
     skip = set(exclude_client_ids)
     seen = set(skip)
     out: list[WorkingPut] = []
-    rows = Order.objects.filter(
-        status__in=Order.WORKING, action="SELL", right="P", sec_type="OPT"
-    ).exclude(client_order_id__in=skip)
-    for o in rows:
-        seen.add(o.client_order_id)
-        left = _dec(o.quantity) - _dec(o.filled or 0)
-        if o.strike is not None and left > 0:
-            out.append(WorkingPut(str(o), _dec(o.strike), left, o.multiplier))
+    for client_order_id, put in own_working(skip):
+        seen.add(client_order_id)
+        if put is not None:
+            out.append(put)
     for b in bridge_orders:
         r = b.request
         if b.client_order_id in seen or b.status.is_terminal:
