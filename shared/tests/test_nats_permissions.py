@@ -104,8 +104,8 @@ async def _bridge_streaming_set(bjs) -> bytes:  # type: ignore[no-untyped-def]
         KeyValueConfig(bucket=subjects.KV_STREAMING, history=1, storage=StorageType.FILE)
     )
     kv = await bjs.key_value(subjects.KV_STREAMING)
-    await kv.put(subjects.KV_STREAMING_KEY, b'["KO"]')
-    return (await kv.get(subjects.KV_STREAMING_KEY)).value
+    await kv.put(subjects.streaming_key(17), b'["KO"]')
+    return (await kv.get(subjects.streaming_key(17))).value
 
 
 async def _notifier_email_work(notifier: nats.NATS) -> dict[str, object]:
@@ -194,7 +194,7 @@ def _collector(into: list[bytes]):  # type: ignore[no-untyped-def]
         ("web", subjects.quote("KO")),  # a fake "live" quote to every browser
         ("web", subjects.execution("0001.fake")),  # a fake fill into the ledger
         ("web", subjects.email("evil")),  # an email job the notifier would send
-        ("web", f"$KV.{subjects.KV_STREAMING}.{subjects.KV_STREAMING_KEY}"),  # the bridge's set
+        ("web", f"$KV.{subjects.KV_STREAMING}.{subjects.streaming_key(17)}"),  # the bridge's set
         ("screener", subjects.order(1)),
         ("notifier", subjects.CONNECTION),
         ("gateway-bridge", subjects.email("evil")),

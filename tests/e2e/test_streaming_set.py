@@ -35,7 +35,9 @@ def persisted(stack: Stack) -> list[str]:
         nc = await nats.connect(stack.nats_url)
         try:
             kv = await nc.jetstream().key_value(subjects.KV_STREAMING)
-            entry = await kv.get(subjects.KV_STREAMING_KEY)
+            entry = await kv.get(
+                subjects.streaming_key(int(stack.bridge.env.get("IB_CLIENT_ID", "17")))
+            )
             return json.loads(entry.value or b"[]")
         finally:
             await nc.close()

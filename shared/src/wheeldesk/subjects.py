@@ -21,9 +21,14 @@ STREAM_EMAIL_DLQ_SUBJECTS = [EMAIL_DEAD_LETTER]
 KV_EMAIL_STATUS = "EMAIL_STATUS"  # notifier: one status record per email id
 # gateway-bridge: the symbols it streams (the web sets them over HTTP), so a restart restores them
 KV_STREAMING = "STREAMING"
-KV_STREAMING_KEY = "symbols"
 STREAM_SIGNALS = "SIGNALS"
 STREAM_SIGNALS_SUBJECTS = [f"{SIGNALS_PREFIX}.>"]
+
+
+def streaming_key(ib_client_id: int) -> str:
+    """The `KV_STREAMING` key of the bridge logged in to IB as `ib_client_id`: one set per IB
+    client (two bridges on one bus, as in the test suite, never restore each other's)."""
+    return f"symbols.{ib_client_id}"
 
 
 def quote(symbol: str) -> str:

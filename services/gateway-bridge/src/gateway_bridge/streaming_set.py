@@ -2,7 +2,7 @@
 
 The web sets the set over HTTP (`POST /v1/subscriptions`) when it changes: a watchlist ticker
 added or removed, positions synced. The bridge owns it from then on: it writes it to the
-`STREAMING` bucket (key `symbols`) and, after its own restart, reads it back and streams the
+`STREAMING` bucket (key `symbols.<IB client id>`) and, after its own restart, reads it back and streams the
 same symbols again without any page view; after a Gateway reconnect `MarketData.resubscribe`
 re-requests them from memory. Writes are retried in the background until NATS takes them
 (the latest set wins), so a NATS outage never fails the web's request.
@@ -44,6 +44,7 @@ class StreamingSet:
         self.md = md
         self.publisher = publisher
         self.persist = persist  # False: a bridge run without NATS keeps the set in memory only
+        self.key = subjects.streaming_key(md.settings.ib_client_id)
         self.restored: list[str] | None = None  # what start-up read back (None: not yet)
         self._pending: list[str] | None = None
         self._writer: asyncio.Future[Any] | None = None
@@ -70,7 +71,7 @@ class StreamingSet:
             symbols = self._pending
             try:
                 kv = await self._bucket()
-                await kv.put(subjects.KV_STREAMING_KEY, json.dumps(symbols).encode())
+                await kv.put(self.key, json.dumps(symbols).encode())
             except Exception as exc:
                 log.warning("could not persist the streaming set (%s); retrying", exc)
                 await asyncio.sleep(RETRY_SECONDS)
@@ -84,7 +85,7 @@ class StreamingSet:
             try:
                 kv = await self._bucket()
                 try:
-                    entry = await kv.get(subjects.KV_STREAMING_KEY)
+                    entry = await kv.get(self.key)
                     symbols = [str(s) for s in json.loads(entry.value or b"[]")]
                 except KeyNotFoundError:
                     symbols = []
