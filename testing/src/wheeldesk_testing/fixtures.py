@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -9,6 +11,11 @@ from wheeldesk.markettime import BROKER_CLOCK
 
 from wheeldesk_testing.moments import SIM_START
 from wheeldesk_testing.procs import TEST_TOKEN, Proc, nats_proc, service_proc, tws_sim_proc
+
+# The web's files (password-reset counters, uploads) of the Django code running inside this
+# test process: a directory of its own, not the checkout's `var/` that `make run` uses, nor the
+# one another pytest-xdist worker clears and counts in. Set before Django reads its settings.
+os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="wd-test-data-")
 
 
 @pytest.fixture(autouse=True)
