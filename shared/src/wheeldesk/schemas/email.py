@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, EmailStr, Field, model_validator
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from wheeldesk.schemas.common import Event, StrictModel, utcnow
 
@@ -21,11 +22,48 @@ TemplateName = Literal[
 ]
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+# email-validator (EmailStr) refuses an address at a special-use domain (`a@b.test`, RFC 6761):
+# the published schema states it, as `format: email` alone does not.
+_SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+Address = Annotated[
+    EmailStr, Field(json_schema_extra={"pattern": rf"^(?!.*[@.](?:{_SPECIAL_USE})$)"})
+]
+
+
+def _nonempty(*names: str) -> dict[str, Any]:
+    """JSON Schema for "these fields are given and not empty"."""
+    return {
+        "required": list(names),
+        "properties": {name: {"type": "string", "minLength": 1} for name in names},
+    }
+
+
 class EmailRequest(StrictModel):
-    to: list[EmailStr] = Field(min_length=1, max_length=50)
-    cc: list[EmailStr] = Field(default_factory=list, max_length=50)
-    bcc: list[EmailStr] = Field(default_factory=list, max_length=50)
-    reply_to: list[EmailStr] = Field(default_factory=list, max_length=10)
+    """An email: a template with its context, or a raw one (subject and html or text)."""
+
+    # The published schema states `_content`: a template other than raw, or the raw parts.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["template"],
+                    "properties": {
+                        "template": {"enum": [t for t in get_args(TemplateName) if t != "raw"]}
+                    },
+                },
+                {**_nonempty("subject"), "anyOf": [_nonempty("html"), _nonempty("text")]},
+            ]
+        }
+    )
+
+    to: list[Address] = Field(min_length=1, max_length=50)
+    cc: list[Address] = Field(default_factory=list, max_length=50)
+    bcc: list[Address] = Field(default_factory=list, max_length=50)
+    reply_to: list[Address] = Field(default_factory=list, max_length=10)
     template: TemplateName | None = None
     context: dict[str, Any] = Field(default_factory=dict)
     subject: str | None = Field(default=None, max_length=998)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, computed_field, field_validator
+from pydantic_core import PydanticCustomError
 
 from wheeldesk.schemas.common import DataType, Event, Right, StrictModel, utcnow
+
+# A US stock symbol as the bridge takes it (any case; upper-cased before IB sees it). Stated in
+# the bridge's published schema (its `{symbol}` paths, the streaming set) and checked against it.
+SYMBOL_PATTERN = r"^[A-Za-z][A-Za-z0-9.\-]{0,11}$"
+SYMBOL = re.compile(SYMBOL_PATTERN)
 
 
 def _finite(x: float | None) -> float | None:
@@ -173,7 +180,19 @@ class ChainExpirations(BaseModel):
 class SubscriptionRequest(StrictModel):
     """`POST /v1/subscriptions`: the symbols the bridge should stream (replaces the set)."""
 
-    symbols: list[str] = Field(max_length=500)
+    symbols: list[str] = Field(
+        max_length=500, json_schema_extra={"items": {"type": "string", "pattern": SYMBOL_PATTERN}}
+    )
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, v: list[str]) -> list[str]:
+        for symbol in v:
+            if not SYMBOL.fullmatch(symbol):
+                raise PydanticCustomError(
+                    "symbol", "{symbol} is not a symbol", {"symbol": repr(symbol)}
+                )
+        return v
 
 
 class Subscriptions(BaseModel):

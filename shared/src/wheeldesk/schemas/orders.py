@@ -2,14 +2,79 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from wheeldesk.schemas.common import Event, Right, SecType, StrictModel, utcnow
+
+
+def _whole_number(value: Any) -> Any:
+    """A count is a JSON number: `true` (lax ints read it as 1 contract) and "5" are refused;
+    1043.0 is 1043 (JSON Schema's `integer` admits it, so the published schema holds)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+# Money in IB's grid: at most 8 whole digits and 4 decimals (12 digits). A JSON number is a
+# multiple of 0.0001; a string is spelled plainly (no exponent, sign or spaces), so that what
+# the published schema admits is exactly what is accepted (schemathesis checks both ways).
+_FRACTION = r"(?:\.\d{1,4})?"
+_NONZERO_FRACTION = r"0\.(?:[1-9]\d{0,3}|0[1-9]\d{0,2}|00[1-9]\d?|000[1-9])"
+POSITIVE_PRICE = rf"^(?:[1-9]\d{{0,7}}{_FRACTION}|{_NONZERO_FRACTION})$"
+SIGNED_PRICE = rf"^-?(?:0|[1-9]\d{{0,7}}){_FRACTION}$"
+STEP = rf"^(?:[1-9]\d?{_FRACTION}|100(?:\.0{{1,4}})?|{_NONZERO_FRACTION})$"
+_LARGEST = 99_999_999.9999
+
+
+def _money(pattern: str, number: dict[str, float]) -> Any:
+    """A Decimal as the schema states it (a number or a plain string) and the check on a
+    string that makes the API refuse exactly what the schema does."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(pattern, value):
+            raise PydanticCustomError(
+                "decimal_parsing",
+                "Input should be a decimal of at most 8 whole digits and 4 decimals",
+            )
+        return value
+
+    schema = {"anyOf": [{"type": "number", "multipleOf": 0.0001, **number},
+                        {"type": "string", "pattern": pattern}]}  # fmt: skip
+    return (BeforeValidator(plain), WithJsonSchema(schema, mode="validation"))
+
+
+PositivePrice = Annotated[
+    Decimal,
+    *_money(POSITIVE_PRICE, {"exclusiveMinimum": 0, "maximum": _LARGEST}),
+    Field(gt=0, max_digits=12, decimal_places=4),
+]
+SignedPrice = Annotated[
+    Decimal,
+    *_money(SIGNED_PRICE, {"minimum": -_LARGEST, "maximum": _LARGEST}),
+    Field(max_digits=12, decimal_places=4),
+]
+Step = Annotated[
+    Decimal,
+    *_money(STEP, {"exclusiveMinimum": 0, "maximum": 100}),
+    Field(gt=0, le=100, max_digits=8, decimal_places=4),
+]
 
 
 class OrderStatus(StrEnum):
@@ -30,6 +95,23 @@ class OrderRequest(StrictModel):
     A LMT order is placed only with a `limit_price`; a preview without one is priced by the
     bridge (`OrderPreview.suggested_limit`)."""
 
+    # The published schema states `_consistent`: an option names its contract.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["sec_type"], "properties": {"sec_type": {"const": "STK"}}},
+                {
+                    "required": ["expiry", "strike", "right"],
+                    "properties": {
+                        "expiry": {"type": "string", "format": "date"},
+                        "strike": {"type": "number", "exclusiveMinimum": 0},
+                        "right": {"enum": ["P", "C"]},
+                    },
+                },
+            ]
+        }
+    )
+
     client_order_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$")
     symbol: str = Field(min_length=1, max_length=12)
     sec_type: SecType = "OPT"
@@ -37,10 +119,9 @@ class OrderRequest(StrictModel):
     strike: float | None = Field(default=None, gt=0)
     right: Right | None = None
     action: Literal["BUY", "SELL"]
-    # Strict: JSON `true` (or "5", 5.0) is no quantity; lax ints read `true` as 1 contract.
-    quantity: StrictInt = Field(gt=0)
+    quantity: WholeNumber = Field(gt=0)
     order_type: Literal["LMT", "MKT"] = "LMT"
-    limit_price: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=4)
+    limit_price: PositivePrice | None = None
     tif: Literal["DAY", "GTC"] = "DAY"
     force: bool = Field(default=False, description="Bypass the limit-vs-market tolerance check.")
 
@@ -68,7 +149,7 @@ class ComboLeg(StrictModel):
     strike: float = Field(gt=0)
     right: Right
     action: Literal["BUY", "SELL"]
-    ratio: StrictInt = Field(default=1, ge=1, le=10)
+    ratio: WholeNumber = Field(default=1, ge=1, le=10)
 
 
 class ComboOrderRequest(StrictModel):
@@ -85,9 +166,9 @@ class ComboOrderRequest(StrictModel):
     sec_type: Literal["BAG"] = "BAG"
     legs: list[ComboLeg] = Field(min_length=2, max_length=4)
     action: Literal["BUY", "SELL"] = "BUY"
-    quantity: StrictInt = Field(gt=0)
+    quantity: WholeNumber = Field(gt=0)
     order_type: Literal["LMT"] = "LMT"
-    limit_price: Decimal | None = Field(default=None, max_digits=12, decimal_places=4)
+    limit_price: SignedPrice | None = None
     tif: Literal["DAY", "GTC"] = "DAY"
     force: bool = Field(default=False, description="Bypass the limit-vs-market tolerance check.")
 
@@ -112,8 +193,30 @@ class OrderModify(StrictModel):
     toward the market (down for a sell, up for a buy) on the contract's tick grid and never past
     the far side (the bid for a sell, the ask for a buy): the automatic re-price's way."""
 
-    limit_price: Decimal | None = Field(default=None, max_digits=12, decimal_places=4)
-    step: Decimal | None = Field(default=None, gt=0, le=100, max_digits=8, decimal_places=4)
+    # The published schema states `_one_of`.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["limit_price"],
+                    "properties": {
+                        "limit_price": {"not": {"type": "null"}},
+                        "step": {"type": "null"},
+                    },
+                },
+                {
+                    "required": ["step"],
+                    "properties": {
+                        "step": {"not": {"type": "null"}},
+                        "limit_price": {"type": "null"},
+                    },
+                },
+            ]
+        }
+    )
+
+    limit_price: SignedPrice | None = None
+    step: Step | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> OrderModify:

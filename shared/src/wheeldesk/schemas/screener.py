@@ -18,7 +18,8 @@ SignalKind = Literal["CSP", "CC", "ROLL", "CLOSE"]
 Tier = Literal["A", "B", "C"]
 # A ticker as IB spells it ("KO", "BRK B", "BF.B"); anything else is refused with 422 before
 # it can reach a bridge URL (control characters made httpx raise → 500, found by schemathesis).
-Ticker = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9. /\-]{0,19}$")]
+TICKER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9. /\-]{0,19}$"
+Ticker = Annotated[str, StringConstraints(pattern=TICKER_PATTERN)]
 
 
 class Criteria(StrictModel):
@@ -215,6 +216,9 @@ class ScanRequest(StrictModel):
         description="The ledger's premium-adjusted cost basis of the shares held, USD per "
         "share, by symbol (e.g. {'KO': 47.10}). Covered calls use it when given; otherwise "
         "IB's average cost of the position, labelled as such.",
+        # pydantic publishes the key rule as patternProperties, which leaves other keys free;
+        # propertyNames states that every key must be a ticker, as validation checks.
+        json_schema_extra={"propertyNames": {"pattern": TICKER_PATTERN}},
     )
 
     @field_validator("cost_basis")

@@ -9,14 +9,18 @@ calls one plain service of the `Bridge`. What they share is here.
 
 from __future__ import annotations
 
-import re
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Path, Request
 from wheeldesk.errors import ServiceError
+from wheeldesk.schemas.market import SYMBOL, SYMBOL_PATTERN
 
 from gateway_bridge.bridge import Bridge
 
-SYMBOL = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]{0,11}$")
+# A path's `{symbol}`: its pattern published (checked by `one_symbol`, whose 422 names it).
+SymbolPath = Annotated[
+    str, Path(description="A US stock symbol.", json_schema_extra={"pattern": SYMBOL_PATTERN})
+]
 QUOTES_PER_REQUEST = 100
 STREAMS_PER_REQUEST = 500  # SubscriptionRequest's bound; the line budget decides what streams
 
@@ -35,11 +39,13 @@ def parse_symbols(raw: str, limit: int = QUOTES_PER_REQUEST) -> list[str]:
     if len(symbols) > limit:
         raise ServiceError(422, "invalid", f"symbols: at most {limit} per request", field="symbols")
     for s in symbols:
-        if not SYMBOL.match(s):
+        if not SYMBOL.fullmatch(s):
             raise ServiceError(422, "invalid", f"symbols: {s!r} is not a symbol", field="symbols")
     return list(dict.fromkeys(symbols))
 
 
 def one_symbol(raw: str) -> str:
-    """A path's `{symbol}`, checked and upper-cased like a list of one."""
-    return parse_symbols(raw)[0]
+    """A path's `{symbol}`, checked against the pattern its schema states, upper-cased."""
+    if not SYMBOL.fullmatch(raw):
+        raise ServiceError(422, "invalid", f"symbol: {raw!r} is not a symbol", field="symbol")
+    return raw.upper()

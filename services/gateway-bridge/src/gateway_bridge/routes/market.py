@@ -20,7 +20,13 @@ from wheeldesk.schemas.market import (
 )
 
 from gateway_bridge.bridge import Bridge
-from gateway_bridge.routes import STREAMS_PER_REQUEST, bridge_of, one_symbol, parse_symbols
+from gateway_bridge.routes import (
+    STREAMS_PER_REQUEST,
+    SymbolPath,
+    bridge_of,
+    one_symbol,
+    parse_symbols,
+)
 
 router = APIRouter(tags=["market data"])
 
@@ -42,7 +48,7 @@ async def quotes(request: Request, symbols: Annotated[str, Query()]) -> list[Quo
 
 
 @router.get("/stocks/{symbol}", response_model=StockInfo)
-async def stock(request: Request, symbol: str) -> StockInfo:
+async def stock(request: Request, symbol: SymbolPath) -> StockInfo:
     symbol = one_symbol(symbol)
     return await ready_bridge(request).md.stock(symbol)
 
@@ -50,7 +56,7 @@ async def stock(request: Request, symbol: str) -> StockInfo:
 @router.get("/stocks/{symbol}/history", response_model=History)
 async def history(
     request: Request,
-    symbol: str,
+    symbol: SymbolPath,
     days: Annotated[int, Query(ge=1, le=3650)] = 365,
     iv: bool = False,
 ) -> History:
@@ -61,7 +67,7 @@ async def history(
 @router.get("/chains/{symbol}", response_model=Chain)
 async def chain(
     request: Request,
-    symbol: str,
+    symbol: SymbolPath,
     right: Literal["P", "C"] | None = None,
     dte_min: Annotated[int, Query(ge=0, le=1200)] = 0,
     dte_max: Annotated[int, Query(ge=0, le=1200)] = 60,
@@ -88,7 +94,7 @@ async def chain(
 
 
 @router.get("/chains/{symbol}/expirations", response_model=ChainExpirations)
-async def chain_expirations(request: Request, symbol: str) -> ChainExpirations:
+async def chain_expirations(request: Request, symbol: SymbolPath) -> ChainExpirations:
     symbol = one_symbol(symbol)
     return await ready_bridge(request).chains.expirations(symbol)
 
