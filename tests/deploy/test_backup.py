@@ -24,6 +24,7 @@ from wheeldesk import subjects
 from wheeldesk.natsconn import connect, ensure_streams
 from wheeldesk.schemas.orders import Fill, Order, OrderEvent, OrderRequest, OrderStatus
 from wheeldesk_testing.procs import ROOT, TEST_TOKEN, free_port
+from wheeldesk_testing.waits import wait_until as wait_for
 from wheeldesk_web.core.backup import take_backup
 
 MANAGE = ROOT / "services" / "web" / "manage.py"
@@ -150,15 +151,6 @@ def snapshot(db: Path) -> tuple[set[str], set[str], set[str]]:
     finally:
         conn.close()
     return execs, filled, orders
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_backups_taken_while_the_worker_writes_restore_every_order_and_execution(

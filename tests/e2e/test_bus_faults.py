@@ -23,7 +23,6 @@ from wheeldesk_testing.e2e import (
     MARKET_CLOSED,
     SSEReader,
     db_rows,
-    email_queue_idle,
     login,
     publish_raw,
     ready,
@@ -33,6 +32,7 @@ from wheeldesk_testing.e2e import (
 )
 from wheeldesk_testing.fake_resend import FakeResend
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.waits import email_queue_idle
 
 pytestmark = pytest.mark.slow
 
@@ -231,7 +231,7 @@ def test_nats_killed_and_restarted_everything_reconnects_and_mail_is_sent_once(
     # Streaming resumed through the new NATS connection.
     assert wait_until(lambda: _quote_reaches_nats(system, "KO", 702.0), 120, "a quote after")
     # Nothing left to send or redeliver: a duplicate would have been sent by now.
-    wait_until(lambda: email_queue_idle(system), 60, "the notifier's queue empty")
+    wait_until(lambda: email_queue_idle(system.nats_url), 60, "the notifier's queue empty")
     assert len(resend.sent_to("before@example.com")) == 1
     assert len(resend.sent_to("during@example.com")) == 1
     assert system.worker is not None and system.worker.running

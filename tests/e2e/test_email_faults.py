@@ -18,7 +18,6 @@ import pytest
 from wheeldesk_testing.e2e import (
     MARKET_CLOSED,
     db_rows,
-    email_queue_idle,
     login,
     request_password_reset,
     sell_put_from_web,
@@ -27,6 +26,7 @@ from wheeldesk_testing.e2e import (
 )
 from wheeldesk_testing.fake_resend import FakeRequest, FakeResend
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.waits import email_queue_idle
 
 pytestmark = pytest.mark.slow
 
@@ -220,7 +220,7 @@ def test_resend_answering_429_then_500_is_retried_and_the_mail_sent_once(
     system: Stack, fresh: FakeResend
 ) -> None:
     # Nothing else in the notifier's queue: the injected answers all go to this email.
-    wait_until(lambda: email_queue_idle(system), 60, "the notifier's queue empty")
+    wait_until(lambda: email_queue_idle(system.nats_url), 60, "the notifier's queue empty")
     fresh.reset()
     fresh.fail_next(1, 429, retry_after=RETRY_AFTER)
     fresh.fail_next(2, 500)

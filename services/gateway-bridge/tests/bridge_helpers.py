@@ -11,9 +11,13 @@ from typing import Any
 import httpx
 from wheeldesk.clients import SyncBridgeClient
 from wheeldesk_testing.procs import TEST_TOKEN, Proc
+from wheeldesk_testing.waits import await_until as await_until
+from wheeldesk_testing.waits import wait_until
 
 _client_ids = itertools.count(100 + (os.getpid() % 500) * 10)
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
+# The harness's poll loops (wheeldesk_testing.waits), under the names these tests use.
+wait_for = wait_until
 
 
 def bridge_env(tws: Proc, nats_url: str, **extra: str) -> dict[str, str]:
@@ -42,24 +46,6 @@ def api(bridge: Proc, method: str, path: str, **kw: Any) -> httpx.Response:
 
 def client(bridge: Proc) -> SyncBridgeClient:
     return SyncBridgeClient(bridge.url, TEST_TOKEN, timeout=60)
-
-
-def wait_for(
-    check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = ""
-) -> Any:
-    """Poll until `check()` is truthy; returns its value."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except Exception as exc:  # keep polling through transient errors
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what or check}: last={last!r}")
 
 
 def metric(bridge: Proc, name: str) -> float:
@@ -116,24 +102,3 @@ class Collector:
             await asyncio.sleep(0.05)
         seen = sorted({s for s, _ in self.messages})
         raise AssertionError(f"no NATS message for {what}; subjects seen: {seen}")
-
-
-async def await_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    """Async twin of wait_for; `check` may be a coroutine function."""
-    import asyncio
-    import inspect
-
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if inspect.isawaitable(last):
-                last = await last
-        except Exception as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}: last={last!r}")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import itertools
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 from ib_insync import IB
 from wheeldesk_testing.procs import Proc
+from wheeldesk_testing.waits import await_until
 
 _client_ids = itertools.count(100)
 
@@ -59,9 +58,5 @@ async def connect(
     return ib, errors
 
 
-async def wait_for(cond: Callable[[], bool], timeout: float = 20, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+# The harness's poll loop, polling fast: tws-sim answers in milliseconds.
+wait_for = functools.partial(await_until, interval=0.02)

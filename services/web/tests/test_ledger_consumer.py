@@ -13,6 +13,7 @@ from wheeldesk import subjects
 from wheeldesk.natsconn import ensure_streams, publish_event
 from wheeldesk.schemas.orders import ExecutionEvent, Fill
 from wheeldesk_testing.procs import nats_proc
+from wheeldesk_testing.waits import await_until
 from wheeldesk_web.ledger.models import Execution, WheelCycle
 from wheeldesk_web.worker.consumer import consume
 
@@ -32,10 +33,8 @@ def fill(exec_id: str, **kw) -> Fill:  # type: ignore[no-untyped-def]
 
 
 async def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await sync_to_async(predicate)():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
+    """The harness's poll loop over a database read (`predicate` runs in Django's sync thread)."""
+    await await_until(sync_to_async(predicate), timeout, "the consumer's writes", interval=0.1)
 
 
 @pytest.fixture

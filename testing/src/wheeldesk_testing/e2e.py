@@ -8,8 +8,6 @@ import re
 import sqlite3
 import sys
 import threading
-import time
-from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
@@ -18,6 +16,7 @@ import nats
 
 from wheeldesk_testing.procs import Proc
 from wheeldesk_testing.stack import MANAGE, Stack
+from wheeldesk_testing.waits import wait_until as wait_until  # the one owner; re-exported
 
 # A Saturday: a worker pretending it is now only consumes NATS and sends its outbox (no
 # scheduled sync or scan that would also bring orders and fills up to date).
@@ -117,17 +116,6 @@ def form_values(html: str, form_id: str) -> dict[str, str]:
     return parser.values
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.2)
-
-
 def publish_raw(nats_url: str, items: list[tuple[str, bytes]], *, jetstream: bool = False) -> None:
     """Publish raw payloads (garbage included) as another process on the bus would."""
 
@@ -145,21 +133,6 @@ def publish_raw(nats_url: str, items: list[tuple[str, bytes]], *, jetstream: boo
             await nc.close()
 
     asyncio.run(go())
-
-
-def email_queue_idle(stack: Stack) -> bool:
-    """True when the notifier has no email waiting or in flight (its JetStream consumer)."""
-    from wheeldesk import subjects
-
-    async def go() -> bool:
-        nc = await nats.connect(stack.nats_url)
-        try:
-            info = await nc.jetstream().consumer_info(subjects.STREAM_EMAIL, "notifier")
-            return info.num_pending == 0 and info.num_ack_pending == 0
-        finally:
-            await nc.close()
-
-    return asyncio.run(go())
 
 
 def ready(url: str) -> bool:
