@@ -25,6 +25,8 @@ def test_sync_ibkr_stores_account_positions_quotes_fundamentals_and_history(stac
         " Stock.objects.filter(symbol='ZZZZ').exists())",
     )
     assert values == ["True", "live", "True", "True", "DU7654321", "True", "False"]
+    # positions synced: the bridge streams their symbols (and every watchlist ticker)
+    assert {"AAPL", "KO"} <= set(stack.bridge_get("/v1/subscriptions")["symbols"])
 
 
 def test_scan_command_stores_signals_and_why_not(stack) -> None:  # type: ignore[no-untyped-def]
