@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from wheeldesk.app import create_app
@@ -21,6 +22,25 @@ def _fatal(app: FastAPI, reason: str) -> None:
     stop = getattr(app.state, "stop_server", None)
     if stop is not None:
         stop()
+
+
+def _publish_order_cap(app: FastAPI, cap: int) -> None:
+    """State MAX_CONTRACTS_PER_ORDER in the published schema, as `guards.check_quantity`
+    applies it: `cap` contracts for an option order, `cap` x 100 shares for a stock order
+    (the branches of OrderRequest's anyOf). A combo's cap is on ratio x quantity, which JSON
+    Schema cannot state."""
+    openapi = app.openapi
+
+    def with_cap() -> dict[str, Any]:
+        schema = openapi()
+        order = schema.get("components", {}).get("schemas", {}).get("OrderRequest-Input")
+        if order is not None:  # the schema is cached: this runs on the one dict every time
+            stock, option = order["anyOf"]
+            stock["properties"]["quantity"] = {"maximum": cap * 100}
+            option["properties"]["quantity"] = {"maximum": cap}
+        return schema
+
+    app.openapi = with_cap  # type: ignore[method-assign]
 
 
 def build_app(settings: BridgeSettings | None = None) -> FastAPI:
@@ -56,4 +76,5 @@ def build_app(settings: BridgeSettings | None = None) -> FastAPI:
     )
     install_ib_error_handlers(app)
     app.include_router(router())
+    _publish_order_cap(app, settings.max_contracts_per_order)
     return app

@@ -31,17 +31,24 @@ def bridge_of(request: Request) -> Bridge:
 
 
 def parse_symbols(raw: str, limit: int = QUOTES_PER_REQUEST) -> list[str]:
-    """`KO, pep,KO` -> ["KO", "PEP"]: upper-cased, de-duplicated, each a valid symbol, at most
-    `limit`; anything else a 422 naming `symbols`."""
-    symbols = [s.strip().upper() for s in raw.split(",") if s.strip()]
-    if not symbols:
+    """`KO, pep,KO` -> ["KO", "PEP"]: upper-cased, de-duplicated, each a valid symbol (spaces
+    around it allowed), at most `limit`; anything else a 422 naming `symbols`. Exactly what
+    `symbol_list_pattern(limit)` states in the published schema."""
+    if not raw.strip(" "):
         raise ServiceError(422, "invalid", "symbols: give at least one symbol", field="symbols")
+    symbols = [s.strip(" ").upper() for s in raw.split(",")]
     if len(symbols) > limit:
         raise ServiceError(422, "invalid", f"symbols: at most {limit} per request", field="symbols")
     for s in symbols:
         if not SYMBOL.fullmatch(s):
             raise ServiceError(422, "invalid", f"symbols: {s!r} is not a symbol", field="symbols")
     return list(dict.fromkeys(symbols))
+
+
+def symbol_list_pattern(limit: int = QUOTES_PER_REQUEST) -> str:
+    """`parse_symbols`' rule as a regular expression: 1 to `limit` symbols, comma-separated."""
+    one = f" *{SYMBOL_PATTERN.removeprefix('^').removesuffix('$')} *"
+    return f"^{one}(?:,{one}){{0,{limit - 1}}}$"
 
 
 def one_symbol(raw: str) -> str:

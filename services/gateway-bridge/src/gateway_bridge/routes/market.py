@@ -26,6 +26,7 @@ from gateway_bridge.routes import (
     bridge_of,
     one_symbol,
     parse_symbols,
+    symbol_list_pattern,
 )
 
 router = APIRouter(tags=["market data"])
@@ -42,7 +43,16 @@ UNKNOWN_SYMBOL = {"model": ApiError, "description": "A symbol IBKR knows no US s
 
 
 @router.get("/quotes", response_model=list[Quote], responses={404: UNKNOWN_SYMBOL})
-async def quotes(request: Request, symbols: Annotated[str, Query()]) -> list[Quote]:
+async def quotes(
+    request: Request,
+    symbols: Annotated[
+        str,
+        Query(
+            description="Comma-separated symbols.",
+            json_schema_extra={"pattern": symbol_list_pattern()},
+        ),
+    ],
+) -> list[Quote]:
     wanted = parse_symbols(symbols)
     return await ready_bridge(request).md.quotes(wanted)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Request, Response
+from wheeldesk.schemas.common import ApiError
 from wheeldesk.schemas.orders import (
     ComboOrderRequest,
     ComboPreview,
@@ -20,26 +21,29 @@ from gateway_bridge.routes import bridge_of
 
 router = APIRouter(tags=["orders"])
 
+# A contract IBKR does not list (a symbol, an expiry, a strike) is a 404 naming it.
+UNKNOWN_CONTRACT = {404: {"model": ApiError, "description": "A contract IBKR does not list"}}
 
-@router.post("/orders/preview", response_model=OrderPreview)
+
+@router.post("/orders/preview", response_model=OrderPreview, responses=UNKNOWN_CONTRACT)
 async def preview(request: Request, body: OrderRequest) -> OrderPreview:
     return await bridge_of(request).orders.preview(body)
 
 
-@router.post("/orders", response_model=Order, status_code=201)
+@router.post("/orders", response_model=Order, status_code=201, responses=UNKNOWN_CONTRACT)
 async def place(request: Request, body: OrderRequest, response: Response) -> Order:
     order, created = await bridge_of(request).orders.place(body)
     response.status_code = 201 if created else 200
     return order
 
 
-@router.post("/orders/combo/preview", response_model=ComboPreview)
+@router.post("/orders/combo/preview", response_model=ComboPreview, responses=UNKNOWN_CONTRACT)
 async def preview_combo(request: Request, body: ComboOrderRequest) -> ComboPreview:
     """A roll (or spread) as one combo: IB's what-if and the suggested net limit."""
     return await bridge_of(request).orders.combos.preview(body)
 
 
-@router.post("/orders/combo", response_model=Order, status_code=201)
+@router.post("/orders/combo", response_model=Order, status_code=201, responses=UNKNOWN_CONTRACT)
 async def place_combo(request: Request, body: ComboOrderRequest, response: Response) -> Order:
     """One BAG order for all legs: idempotent by client_order_id like a single order."""
     order, created = await bridge_of(request).orders.combos.place(body)
