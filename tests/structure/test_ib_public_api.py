@@ -75,21 +75,21 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
         1,
         "forget the future of an abandoned (timed-out) WSH request",
     ),
-    ("orders.py", "self.ib.wrapper"): (
+    ("order_events.py", "self.ib.wrapper"): (
         1,
         "wraps the execDetails/commissionReport callbacks: assignments and expiries belong to "
         "no API order, and execDetailsEvent fires only for fills of this client's trades",
     ),
-    ("orders.py", "wrapper._futures"): (
+    ("order_events.py", "wrapper._futures"): (
         1,
         "execution callback: a fill answering reqExecutions is not a live one",
     ),
-    ("orders.py", "wrapper.fills"): (
+    ("order_events.py", "wrapper.fills"): (
         3,
         "execution callback: is this execution new, and its Fill object once recorded",
     ),
-    ("orders.py", "wrapper.execDetails"): (2, "the monkey-patched execution callback"),
-    ("orders.py", "wrapper.commissionReport"): (2, "the monkey-patched commission callback"),
+    ("order_events.py", "wrapper.execDetails"): (2, "the monkey-patched execution callback"),
+    ("order_events.py", "wrapper.commissionReport"): (2, "the monkey-patched commission callback"),
 }
 
 
