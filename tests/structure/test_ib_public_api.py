@@ -66,15 +66,6 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
         1,
         "errorEvent gives a request id only: which streamed symbol lost its subscription",
     ),
-    ("earnings.py", "ib.wrapper.wshMetaReqId"): (
-        2,
-        "ib_insync keeps one WSH metadata request 'active'; cancel it before asking again",
-    ),
-    ("earnings.py", "ib.wrapper.wshEventReqId"): (1, "same for the WSH event request"),
-    ("earnings.py", "self.ib.wrapper._futures"): (
-        1,
-        "forget the future of an abandoned (timed-out) WSH request",
-    ),
     ("order_events.py", "self.ib.wrapper"): (
         1,
         "wraps the execDetails/commissionReport callbacks: assignments and expiries belong to "

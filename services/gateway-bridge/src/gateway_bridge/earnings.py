@@ -139,6 +139,9 @@ class Earnings:
         self._inflight: dict[int, asyncio.Future[EarningsInfo]] = {}
         self._unavailable: tuple[float, EarningsInfo] | None = None
         self._meta_at: float | None = None
+        # ib_insync keeps our last WSH metadata request "active" (its id is not public):
+        # whether we left one so, to cancel it on a paced slot before asking again
+        self._meta_active = False
         self._lock = asyncio.Lock()
         session.on_connected(self._forget_metadata)
 
@@ -149,6 +152,7 @@ class Earnings:
     def _forget_metadata(self) -> None:
         """A new connection: IB forgot the metadata request, and the subscription may differ."""
         self._meta_at = None
+        self._meta_active = False  # ib_insync resets its request ids with the connection
         self._unavailable = None
 
     def clear(self) -> None:
@@ -233,13 +237,16 @@ class Earnings:
     async def _metadata(self) -> None:
         ib = self.ib
         await self._paced()
-        if ib.wrapper.wshMetaReqId:  # ib_insync keeps the last one "active"; IB has answered it
+        if self._meta_active:  # IB has answered it; cancelling is one more paced message
             ib.cancelWshMetaData()
+            self._meta_active = False
             await self._paced()
+        self._meta_active = True
         try:
             await asyncio.wait_for(ib.getWshMetaDataAsync(), self.settings.wsh_timeout)
         except TimeoutError:
-            self._abandon(ib.wrapper.wshMetaReqId, ib.cancelWshMetaData)
+            self._abandon(ib.cancelWshMetaData)
+            self._meta_active = False
             raise
         self._meta_at = time.monotonic()
 
@@ -265,7 +272,7 @@ class Earnings:
                 ib.getWshEventDataAsync(request), self.settings.wsh_timeout
             )
         except TimeoutError:
-            self._abandon(ib.wrapper.wshEventReqId, ib.cancelWshEventData)
+            self._abandon(ib.cancelWshEventData)
             raise
 
     async def _paced(self) -> None:
@@ -273,8 +280,13 @@ class Earnings:
         await self.limiter.acquire()
         metrics.IB_REQUESTS.labels("wsh").inc()
 
-    def _abandon(self, req_id: int, cancel: Any) -> None:
-        """Give up a request IB did not answer: drop its future, tell IB (when connected)."""
-        self.ib.wrapper._futures.pop(req_id, None)
-        if req_id and self.ib.isConnected():
+    def _abandon(self, cancel: Any) -> None:
+        """Give up a request IB did not answer: tell IB (when connected).
+
+        ib_insync's public cancel sends IB the cancel of its active WSH request and forgets
+        its id; its future (cancelled by the timeout) stays in ib_insync's request table
+        until the connection resets it: one entry per timeout, and a timeout makes the next
+        minute skip WSH (`_unavailable`), so at most one a minute.
+        """
+        if self.ib.isConnected():
             cancel()
