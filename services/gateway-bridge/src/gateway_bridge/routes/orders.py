@@ -3,9 +3,13 @@ placed, 200 when it already was), list, look up, modify, cancel, and the executi
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 from wheeldesk.schemas.common import ApiError
 from wheeldesk.schemas.orders import (
     ComboOrderRequest,
@@ -20,6 +24,17 @@ from wheeldesk.schemas.orders import (
 from gateway_bridge.routes import bridge_of
 
 router = APIRouter(tags=["orders"])
+
+
+def _iso_date(value: Any) -> Any:
+    """A date as its schema says (`format: date`, YYYY-MM-DD): pydantic alone would also read
+    a number, "-3.7e-37", as a Unix time (schemathesis found it answering 200)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise PydanticCustomError("date_parsing", "Input should be a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 # A contract IBKR does not list (a symbol, an expiry, a strike) is a 404 naming it.
 UNKNOWN_CONTRACT = {404: {"model": ApiError, "description": "A contract IBKR does not list"}}
@@ -75,5 +90,7 @@ async def cancel(request: Request, order_id: str) -> Order:
 
 
 @router.get("/executions", response_model=list[Fill])
-async def executions(request: Request, since: date | None = None) -> list[Fill]:
+async def executions(
+    request: Request, since: Annotated[IsoDate | None, Query()] = None
+) -> list[Fill]:
     return await bridge_of(request).orders.executions(since)
