@@ -11,13 +11,13 @@ short worker runs, one order).
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
 import pytest
 from wheeldesk_testing.e2e import (
     MARKET_CLOSED,
-    db_rows,
     login,
     request_password_reset,
     sell_put_from_web,
@@ -27,6 +27,7 @@ from wheeldesk_testing.e2e import (
 from wheeldesk_testing.fake_resend import FakeRequest, FakeResend
 from wheeldesk_testing.stack import Stack
 from wheeldesk_testing.waits import email_queue_idle
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +78,12 @@ def _run_worker_once(system: Stack) -> str:
     return done.stdout + done.stderr
 
 
+def _status(stack: Stack, key: str) -> str:
+    """How the web's email with this idempotency key went (pending, sent, failed)."""
+    [note] = [n for n in WebState(stack).notifications() if n["key"] == key]
+    return note["status"]
+
+
 def _reset_link(stack: Stack, text: str) -> str:
     found = re.search(rf"{re.escape(stack.web_url)}/accounts/reset/\S+/", text)
     assert found, f"no reset link in the email: {text[:500]}"
@@ -86,7 +93,8 @@ def _reset_link(stack: Stack, text: str) -> str:
 def test_password_reset_while_the_notifier_is_down_is_sent_once_after_it_returns(
     system: Stack, fresh: FakeResend
 ) -> None:
-    kept_before = db_rows(system, "SELECT count(*) FROM alerts_notification")[0][0]
+    web = WebState(system)
+    kept_before = len(web.notifications())
     system.notifier.stop()
     try:
         # A signed-in user is told what happens to email meanwhile (signed in before the
@@ -104,21 +112,14 @@ def test_password_reset_while_the_notifier_is_down_is_sent_once_after_it_returns
         # The user is told the mail is on its way, and the web kept it rather than lose it.
         assert asked.status_code == 302, asked.text[:500]
         assert asked.headers["location"] == "/accounts/password_reset/done/"
-        kept = db_rows(
-            system,
-            "SELECT key, status, request FROM alerts_notification WHERE kind = 'account_mail' "
-            "ORDER BY id DESC LIMIT 1",
-        )
-        assert db_rows(system, "SELECT count(*) FROM alerts_notification")[0][0] == (
-            kept_before + 1
-        )
-        key, status, request = kept[0]
-        assert status == "pending" and DEMO_EMAIL in request
+        notes = web.notifications()
+        kept = [n for n in notes if n["kind"] == "account_mail"][-1]
+        assert len(notes) == kept_before + 1
+        key, status, request = kept["key"], kept["status"], kept["request"]
+        assert status == "pending" and DEMO_EMAIL in json.dumps(request)
         # A worker pass while the notifier is still down keeps it pending.
         _run_worker_once(system)
-        assert db_rows(system, "SELECT status FROM alerts_notification WHERE key = ?", (key,)) == [
-            ("pending",)
-        ]
+        assert _status(system, key) == "pending"
         assert fresh.posts() == []
     finally:
         system.notifier.start(wait=True)
@@ -128,9 +129,7 @@ def test_password_reset_while_the_notifier_is_down_is_sent_once_after_it_returns
     assert email.to == [DEMO_EMAIL]
     assert email.subject.startswith("Password reset on"), email.subject
     assert email.idempotency_key == key
-    assert db_rows(system, "SELECT status FROM alerts_notification WHERE key = ?", (key,)) == [
-        ("sent",)
-    ]
+    assert _status(system, key) == "sent"
     # Another worker pass does not send it again; the link in it still works.
     _run_worker_once(system)
     with httpx.Client(timeout=60, follow_redirects=True) as browser:
@@ -159,9 +158,7 @@ def test_fill_alert_decided_while_the_notifier_is_down_is_sent_once_after_it_ret
     try:
         # A worker pass in market hours: its sync sees the fill and decides on the alert.
         system.manage("worker", "--once", "--no-nats", "--ignore-hours")
-        assert db_rows(system, "SELECT status FROM alerts_notification WHERE key = ?", (key,)) == [
-            ("pending",)
-        ]
+        assert _status(system, key) == "pending"
         assert fresh.posts() == []
     finally:
         system.notifier.start(wait=True)
@@ -173,9 +170,7 @@ def test_fill_alert_decided_while_the_notifier_is_down_is_sent_once_after_it_ret
     assert email.subject.startswith("Filled: SELL 1 XOM "), email.subject
     assert f"/orders/{coid}/" in (email.text or "")
     assert [r.status for r in _posts_with_key(fresh, key)] == [200]
-    assert db_rows(system, "SELECT status FROM alerts_notification WHERE key = ?", (key,)) == [
-        ("sent",)
-    ]
+    assert _status(system, key) == "sent"
 
 
 def test_email_in_flight_when_the_notifier_is_killed_is_sent_once_after_it_returns(

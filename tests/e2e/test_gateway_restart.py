@@ -13,7 +13,6 @@ import pytest
 from wheeldesk_testing.e2e import (
     MARKET_CLOSED,
     SSEReader,
-    db_rows,
     login,
     ready,
     sell_put_from_web,
@@ -22,6 +21,7 @@ from wheeldesk_testing.e2e import (
     wait_until,
 )
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
@@ -72,16 +72,15 @@ def test_nightly_restart_banner_then_live_prices_and_scan_answers(fault_stack: S
 
 
 def _web_status(stack: Stack, coid: str) -> str:
-    rows = db_rows(stack, "SELECT status FROM orders_order WHERE client_order_id = ?", (coid,))
-    return rows[0][0] if rows else ""
+    return WebState(stack).order_status(coid)
 
 
 def _fills_via_nats(stack: Stack, coid: str) -> list[tuple[str]]:
-    return db_rows(
-        stack,
-        "SELECT exec_id FROM ledger_execution WHERE client_order_id = ? AND source = 'nats'",
-        (coid,),
-    )
+    return [
+        (e["exec_id"],)
+        for e in WebState(stack).executions()
+        if e["client_order_id"] == coid and e["source"] == "nats"
+    ]
 
 
 def test_an_order_filled_while_the_gateway_restarts_reaches_the_web_as_an_event(

@@ -16,8 +16,9 @@ import re
 import nats
 import pytest
 from wheeldesk import subjects
-from wheeldesk_testing.e2e import db_rows, login, wait_until
+from wheeldesk_testing.e2e import login, wait_until
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +56,8 @@ def test_a_watchlist_ticker_streams_across_a_bridge_restart_and_stops_when_remov
     pk = int(re.search(r'action="/watchlist/(\d+)/add/"', page.text).group(1))  # type: ignore[union-attr]
     token = client.cookies["csrftoken"]
     headers = {"Referer": f"{stack.web_url}/watchlist/"}
-    stock_row = "select name from market_stock where symbol = ?"
-    assert db_rows(stack, stock_row, (SYMBOL,)) == []
+    web = WebState(stack)
+    assert web.stock_name(SYMBOL) is None
     added = client.post(
         f"/watchlist/{pk}/add/",
         data={"symbol": SYMBOL, "notes": "", "csrfmiddlewaretoken": token},
@@ -64,7 +65,7 @@ def test_a_watchlist_ticker_streams_across_a_bridge_restart_and_stops_when_remov
     )
     assert added.status_code == 302, added.text[:500]
     # IBKR's answer to the check is stored by market (watchlist.hooks) and shown on the list
-    assert db_rows(stack, stock_row, (SYMBOL,)) == [("Coca-Cola Co",)]
+    assert web.stock_name(SYMBOL) == "Coca-Cola Co"
     assert "Coca-Cola Co" in client.get(f"/watchlist/?list={pk}").text
     wait_until(lambda: SYMBOL in streaming(stack), 30, f"the bridge streaming {SYMBOL}")
     wanted = stack.bridge_get("/v1/subscriptions")["symbols"]
@@ -79,11 +80,8 @@ def test_a_watchlist_ticker_streams_across_a_bridge_restart_and_stops_when_remov
     wait_until(lambda: SYMBOL in streaming(stack), 60, f"{SYMBOL} streaming again")
     assert sorted(streaming(stack)) == sorted(wanted)
 
-    ((item,),) = db_rows(
-        stack,
-        "select id from watchlist_watchlistitem where watchlist_id = ? and symbol = ?",
-        (pk, SYMBOL),
-    )
+    item = web.watchlist_item(pk, SYMBOL)
+    assert item is not None
     removed = client.post(
         f"/watchlist/{pk}/items/{item}/remove/",
         data={"csrfmiddlewaretoken": token},

@@ -46,10 +46,12 @@ def opening_lots() -> list[dict[str, Any]]:
 
 
 def notifications() -> list[dict[str, Any]]:
-    """Every email the web decided to send (one per idempotency key) and how it went."""
+    """Every email the web decided to send (one per idempotency key) and how it went, oldest
+    first, with the request it hands the notifier."""
     from wheeldesk_web.alerts.models import Notification
 
-    return list(Notification.objects.values("key", "kind", "status", "error"))
+    rows = Notification.objects.order_by("id")
+    return list(rows.values("id", "key", "kind", "status", "error", "request"))
 
 
 def orders() -> list[dict[str, Any]]:
@@ -67,6 +69,38 @@ def orders() -> list[dict[str, Any]]:
         }
         for o in Order.objects.select_related("user")
     ]
+
+
+def order(client_order_id: str) -> dict[str, Any] | None:
+    """One order's every field (None if the web never stored it)."""
+    from wheeldesk_web.orders.models import Order
+
+    return Order.objects.filter(client_order_id=client_order_id).values().first()
+
+
+def stock_name(symbol: str) -> str | None:
+    """The company name the web stored for a ticker (None: no stock row yet)."""
+    from wheeldesk_web.market.models import Stock
+
+    return Stock.objects.filter(symbol=symbol).values_list("name", flat=True).first()
+
+
+def watchlist_item(watchlist: int, symbol: str) -> int | None:
+    """The id of a ticker's row on a watchlist (the id its remove URL takes)."""
+    from wheeldesk_web.watchlist.models import WatchlistItem
+
+    rows = WatchlistItem.objects.filter(watchlist_id=watchlist, symbol=symbol)
+    return rows.values_list("id", flat=True).first()
+
+
+def create_user(username: str, email: str, password: str, permissions: list[str]) -> None:
+    """A user as an admin would add one, holding these permissions (by codename)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(username, email, password)
+    granted = [Permission.objects.get(codename=codename) for codename in permissions]
+    user.user_permissions.add(*granted)
 
 
 def scans_done() -> int:
@@ -104,7 +138,19 @@ def soak_setup(username: str, symbols: list[str], dte_max: int) -> None:
 
 ACTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f
-    for f in (executions, cycles, opening_lots, notifications, orders, scans_done, soak_setup)
+    for f in (
+        executions,
+        cycles,
+        opening_lots,
+        notifications,
+        orders,
+        order,
+        stock_name,
+        watchlist_item,
+        create_user,
+        scans_done,
+        soak_setup,
+    )
 }
 
 
@@ -144,6 +190,31 @@ class WebState:
 
     def scans_done(self) -> int:
         return self.call("scans_done")
+
+    def order(self, client_order_id: str) -> dict[str, Any] | None:
+        return self.call("order", client_order_id=client_order_id)
+
+    def order_status(self, client_order_id: str) -> str:
+        """The order's status, "" if the web has no such order."""
+        found = self.order(client_order_id)
+        return found["status"] if found else ""
+
+    def stock_name(self, symbol: str) -> str | None:
+        return self.call("stock_name", symbol=symbol)
+
+    def watchlist_item(self, watchlist: int, symbol: str) -> int | None:
+        return self.call("watchlist_item", watchlist=watchlist, symbol=symbol)
+
+    def create_user(
+        self, username: str, email: str, password: str, permissions: tuple[str, ...] = ()
+    ) -> None:
+        self.call(
+            "create_user",
+            username=username,
+            email=email,
+            password=password,
+            permissions=list(permissions),
+        )
 
     def soak_setup(self, username: str, symbols: list[str], dte_max: int) -> None:
         self.call("soak_setup", username=username, symbols=symbols, dte_max=dte_max)
