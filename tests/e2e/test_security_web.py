@@ -17,7 +17,6 @@ import httpx
 import pytest
 from wheeldesk_testing.e2e import (
     confirm_form,
-    db_rows,
     login,
     preview_put_from_web,
     ready,
@@ -25,6 +24,7 @@ from wheeldesk_testing.e2e import (
     wait_until,
 )
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +35,7 @@ BOB = ("bob", "bob-password-0123456789")
 def system():  # type: ignore[no-untyped-def]
     stack = Stack.start()
     # A second user: a trader, not staff.
-    stack.manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth.models import Permission, User;"
-        f"u = User.objects.create_user({BOB[0]!r}, 'bob@example.com', {BOB[1]!r});"
-        "u.user_permissions.add(Permission.objects.get(codename='trade'))",
-    )
+    WebState(stack).create_user(BOB[0], "bob@example.com", BOB[1], permissions=("trade",))
     yield stack
     stack.stop()
 
@@ -61,8 +55,7 @@ def sign_in(stack: Stack, username: str, password: str) -> tuple[httpx.Client, h
 
 
 def status_of(stack: Stack, coid: str) -> str:
-    rows = db_rows(stack, "SELECT status FROM orders_order WHERE client_order_id = ?", (coid,))
-    return rows[0][0] if rows else ""
+    return WebState(stack).order_status(coid)
 
 
 def test_confirm_after_an_unpreviewed_update_is_refused(system: Stack) -> None:
@@ -100,9 +93,8 @@ def test_a_second_user_cannot_open_confirm_or_change_settings(system: Stack) -> 
     assert bob.get("/orders/settings/").status_code == 403
     refused = bob.post("/orders/settings/", data={**token, "max_contracts": 999})
     assert refused.status_code == 403
-    assert db_rows(
-        system, "SELECT quantity, status FROM orders_order WHERE client_order_id=?", (coid,)
-    ) == [(1, "previewed")]
+    draft = WebState(system).order(coid)
+    assert draft and (draft["quantity"], draft["status"]) == (1, "previewed")
     assert sim_orders(system, coid) == []
     # the owner's list shows no draft of anyone; bob's list does not show the owner's draft
     assert coid not in bob.get("/orders/").text

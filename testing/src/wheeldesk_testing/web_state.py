@@ -78,6 +78,14 @@ def order(client_order_id: str) -> dict[str, Any] | None:
     return Order.objects.filter(client_order_id=client_order_id).values().first()
 
 
+def order_audits(client_order_id: str, action: str) -> list[Any]:
+    """The details of an order's audit entries of one action (modify, cancel…), oldest first."""
+    from wheeldesk_web.orders.models import OrderAudit
+
+    rows = OrderAudit.objects.filter(client_order_id=client_order_id, action=action)
+    return list(rows.order_by("id").values_list("detail", flat=True))
+
+
 def stock_name(symbol: str) -> str | None:
     """The company name the web stored for a ticker (None: no stock row yet)."""
     from wheeldesk_web.market.models import Stock
@@ -93,6 +101,42 @@ def watchlist_item(watchlist: int, symbol: str) -> int | None:
     return rows.values_list("id", flat=True).first()
 
 
+def watchlist_of(username: str) -> int | None:
+    """The id of the user's default watchlist (else their oldest)."""
+    from wheeldesk_web.watchlist.models import Watchlist
+
+    rows = Watchlist.objects.filter(user__username=username).order_by("-is_default", "id")
+    return rows.values_list("id", flat=True).first()
+
+
+def watchlist_notes(item: int) -> str:
+    """The notes stored on one watchlist row."""
+    from wheeldesk_web.watchlist.models import WatchlistItem
+
+    return WatchlistItem.objects.get(pk=item).notes
+
+
+def user_configs() -> list[dict[str, Any]]:
+    """Every user's trading and scan settings, field by field."""
+    from wheeldesk_web.preferences.models import UserConfig
+
+    return list(UserConfig.objects.order_by("id").values())
+
+
+def row_count(model: str) -> int:
+    """How many rows a model holds, named by its label (`watchlist.WatchlistItem`)."""
+    from django.apps import apps
+
+    return apps.get_model(model).objects.count()
+
+
+def table_count() -> int:
+    """How many tables the web's database has (a dropped table shows here)."""
+    from django.db import connection
+
+    return len(connection.introspection.table_names())
+
+
 def create_user(username: str, email: str, password: str, permissions: list[str]) -> None:
     """A user as an admin would add one, holding these permissions (by codename)."""
     from django.contrib.auth import get_user_model
@@ -101,6 +145,64 @@ def create_user(username: str, email: str, password: str, permissions: list[str]
     user = get_user_model().objects.create_user(username, email, password)
     granted = [Permission.objects.get(codename=codename) for codename in permissions]
     user.user_permissions.add(*granted)
+
+
+def user_id(username: str) -> int:
+    """A user's id (the one the web puts in their emails' idempotency keys)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(username=username).pk
+
+
+def signal_market_data_types() -> list[str]:
+    """The market data types (live, frozen, delayed…) the stored signals were priced from."""
+    from wheeldesk_web.signals.models import Signal
+
+    return sorted(set(Signal.objects.values_list("market_data_type", flat=True)))
+
+
+def email_signals(username: str, email: str, min_tier: str) -> None:
+    """The user (created if new) gets new signals of this tier or better by email."""
+    from django.contrib.auth import get_user_model
+    from wheeldesk_web.preferences.models import UserConfig
+
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
+    config = UserConfig.for_user(user)
+    config.notify_email, config.notify_min_tier = True, min_tier
+    config.save()
+
+
+def schedule_scans(username: str, email: str, symbols: list[str], times: str) -> None:
+    """The user (created if new) watches these symbols on a default "Core" list and has their
+    scan run at these times (Settings' "HH:MM,…"), its signals of any tier emailed."""
+    from django.contrib.auth import get_user_model
+    from wheeldesk_web.preferences.models import UserConfig
+    from wheeldesk_web.watchlist.models import Watchlist, WatchlistItem
+
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
+    watchlist, _ = Watchlist.objects.get_or_create(
+        user=user, name="Core", defaults={"is_default": True}
+    )
+    for symbol in symbols:
+        WatchlistItem.objects.get_or_create(watchlist=watchlist, symbol=symbol)
+    UserConfig.objects.filter(pk=UserConfig.for_user(user).pk).update(
+        scan_enabled=True, scan_times=times, notify_email=True, notify_min_tier="C"
+    )
+
+
+def signal_digests(username: str) -> dict[str, Any]:
+    """Each of the user's scans' tier A/B signal keys (oldest scan first) and how many signal
+    digests the web decided to email them."""
+    from wheeldesk_web.alerts.emails import signal_key
+    from wheeldesk_web.alerts.models import Notification
+    from wheeldesk_web.signals.models import ScanRun
+
+    scans = [
+        sorted({signal_key(s) for s in run.signals.all() if s.tier in ("A", "B")})
+        for run in ScanRun.objects.filter(user__username=username).order_by("id")
+    ]
+    digests = Notification.objects.filter(user__username=username, kind="signal_digest")
+    return {"scans": scans, "decided": digests.count()}
 
 
 def scans_done() -> int:
@@ -145,9 +247,20 @@ ACTIONS: dict[str, Callable[..., Any]] = {
         notifications,
         orders,
         order,
+        order_audits,
         stock_name,
         watchlist_item,
         create_user,
+        watchlist_of,
+        watchlist_notes,
+        user_configs,
+        row_count,
+        table_count,
+        user_id,
+        signal_market_data_types,
+        email_signals,
+        schedule_scans,
+        signal_digests,
         scans_done,
         soak_setup,
     )
@@ -198,6 +311,39 @@ class WebState:
         """The order's status, "" if the web has no such order."""
         found = self.order(client_order_id)
         return found["status"] if found else ""
+
+    def watchlist_of(self, username: str) -> int | None:
+        return self.call("watchlist_of", username=username)
+
+    def watchlist_notes(self, item: int) -> str:
+        return self.call("watchlist_notes", item=item)
+
+    def user_configs(self) -> list[dict[str, Any]]:
+        return self.call("user_configs")
+
+    def row_count(self, model: str) -> int:
+        return self.call("row_count", model=model)
+
+    def table_count(self) -> int:
+        return self.call("table_count")
+
+    def user_id(self, username: str) -> int:
+        return self.call("user_id", username=username)
+
+    def signal_market_data_types(self) -> list[str]:
+        return self.call("signal_market_data_types")
+
+    def email_signals(self, username: str, email: str, min_tier: str) -> None:
+        self.call("email_signals", username=username, email=email, min_tier=min_tier)
+
+    def schedule_scans(self, username: str, email: str, symbols: list[str], times: str) -> None:
+        self.call("schedule_scans", username=username, email=email, symbols=symbols, times=times)
+
+    def signal_digests(self, username: str) -> dict[str, Any]:
+        return self.call("signal_digests", username=username)
+
+    def order_audits(self, client_order_id: str, action: str) -> list[Any]:
+        return self.call("order_audits", client_order_id=client_order_id, action=action)
 
     def stock_name(self, symbol: str) -> str | None:
         return self.call("stock_name", symbol=symbol)
