@@ -52,19 +52,10 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
         "same snapshot request: wrapper.tickers is keyed by id(contract) and never emptied, so "
         "a later contract at the same address would get this stale Ticker (and it leaks)",
     ),
-    ("marketdata.py", "self.ib.wrapper.ticker2ReqId"): (
-        2,
-        "a generic-tick stream's request id, to match IB errors to it and to cancel only a "
-        "line still alive after a reconnect",
-    ),
     ("marketdata.py", "self.ib.wrapper.tickers"): (
         1,
         "generic-tick stream: cancelMktData leaves the Ticker in wrapper.tickers (keyed by "
         "id(contract)); see the snapshot entry",
-    ),
-    ("marketdata.py", "self.ib.wrapper.reqId2Ticker"): (
-        1,
-        "errorEvent gives a request id only: which streamed symbol lost its subscription",
     ),
     ("order_events.py", "self.ib.wrapper"): (
         1,

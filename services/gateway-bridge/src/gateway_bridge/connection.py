@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
-from ib_insync import IB
+from ib_insync import IB, Contract
 from wheeldesk.errors import ServiceError
 from wheeldesk.markettime import NY as EASTERN
 from wheeldesk.schemas.common import DataType
@@ -160,7 +160,7 @@ class IBSession:
         self._clock_read = 0.0
         self._on_connected: list[Hook] = []
         self._listeners: list[StatusListener] = []
-        self._error_listeners: list[Callable[[int, int, str], None]] = []
+        self._error_listeners: list[Callable[[int, int, str, Contract | None], None]] = []
         self._fatal_listeners: list[Callable[[str], None]] = []
         self.fatal: str | None = None
         self._task: asyncio.Task[None] | None = None
@@ -176,7 +176,9 @@ class IBSession:
     def on_status(self, listener: StatusListener) -> None:
         self._listeners.append(listener)
 
-    def on_error(self, listener: Callable[[int, int, str], None]) -> None:
+    def on_error(self, listener: Callable[[int, int, str, Contract | None], None]) -> None:
+        """`listener(req_id, code, message, contract)`: ib_insync's errorEvent, whose contract
+        is the very object a request was made with (None when the request has ended)."""
         self._error_listeners.append(listener)
 
     def on_fatal(self, listener: Callable[[str], None]) -> None:
@@ -413,7 +415,7 @@ class IBSession:
         self.status = self.status.model_copy(update={"market_data_type": self.data_type})
         return True
 
-    def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:
+    def _on_error(self, req_id: int, code: int, message: str, contract: Contract | None) -> None:
         if code == 1100:
             self._set(
                 "connectivity_lost",
@@ -435,6 +437,6 @@ class IBSession:
             self._set("farm_up", connected=True, reason=message, code=code)
         for listener in self._error_listeners:
             try:
-                listener(req_id, code, message)
+                listener(req_id, code, message, contract)
             except Exception:
                 log.exception("error listener failed")

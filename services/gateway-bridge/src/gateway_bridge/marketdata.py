@@ -67,7 +67,9 @@ class MarketData:
         self._stream_contracts: dict[str, Contract] = {}
         self._ticker_symbol: dict[int, str] = {}
         self._stream_lines = 0
-        self._req_errors: dict[int, tuple[int, str]] = {}
+        # IB's errors for live requests by id() of the Contract object requested with
+        # (errorEvent names it): (request id, code, message)
+        self._req_errors: dict[int, tuple[int, int, str]] = {}
         self._lock = asyncio.Lock()
         session.on_connected(self.resubscribe)
         session.on_error(self._on_error)
@@ -254,26 +256,27 @@ class MarketData:
         c = copy.copy(contract)
         metrics.IB_REQUESTS.labels("generic_ticks").inc()
         ticker = self.ib.reqMktData(c, generic_ticks, False, False)
-        req_id = self.ib.wrapper.ticker2ReqId["mktData"].get(ticker, 0)
-        self._req_errors.pop(req_id, None)
+        key = id(c)  # c stays alive until the end: errorEvent names it, nothing else can
+        self._req_errors.pop(key, None)
         deadline = time.monotonic() + wait
         try:
             while time.monotonic() < deadline and not done(ticker):
-                if req_id in self._req_errors:
-                    code, message = self._req_errors.pop(req_id)
+                if key in self._req_errors:
+                    req_id, code, message = self._req_errors.pop(key)
                     raise RequestError(req_id, code, message)
                 if not self.ib.isConnected():
                     self.session.require_ready()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ticker.updateEvent, 0.1)
         finally:
-            if self.ib.isConnected() and req_id not in self._req_errors:
+            if self.ib.isConnected() and key not in self._req_errors:
                 await self.limiter.acquire()
                 # A connection that dropped while we waited for the pacing limiter took the
-                # line with it (IB and ib_insync forgot it): nothing left to cancel.
-                if self.ib.wrapper.ticker2ReqId["mktData"].get(ticker) == req_id:
+                # line with it (IB forgot it, ib_insync's reset forgot its tickers): nothing
+                # left to cancel.
+                if self.ib.isConnected() and self.ib.ticker(c) is ticker:
                     self.ib.cancelMktData(c)
-            self._req_errors.pop(req_id, None)
+            self._req_errors.pop(key, None)
             self.ib.wrapper.tickers.pop(id(c), None)
         return ticker
 
@@ -414,14 +417,14 @@ class MarketData:
         if self.wanted:
             log.info("re-subscribed %d streams", len(self.streams))
 
-    def _on_error(self, req_id: int, code: int, message: str) -> None:
-        if req_id > 0 and code < 2100 and code != 10167:
-            self._req_errors[req_id] = (code, message)
+    def _on_error(self, req_id: int, code: int, message: str, contract: Contract | None) -> None:
+        """IB's error for a request: `contract` is the object it was requested with, if any."""
+        if req_id > 0 and contract is not None and code < 2100 and code != 10167:
+            self._req_errors[id(contract)] = (req_id, code, message)
             if len(self._req_errors) > 1000:
                 self._req_errors.clear()
         if code in NO_SUBSCRIPTION_CODES:
-            ticker = self.ib.wrapper.reqId2Ticker.get(req_id)
-            symbol = self._ticker_symbol.get(id(ticker)) if ticker is not None else None
+            symbol = next((s for s, c in self._stream_contracts.items() if c is contract), None)
             changed = self.session.use_delayed()
             if symbol is not None and (changed or code != 10167):
                 background(self._restream(symbol))
