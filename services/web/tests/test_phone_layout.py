@@ -93,7 +93,8 @@ def test_every_page_fits_a_phone_without_sideways_scroll_or_tiny_targets(
     page.goto(f"{stack.web_url}/watchlist/")
     page.fill("#id_symbols", "KO, PEP, T")
     page.click("form[action$='/import/'] button[type=submit]")
-    expect(page.locator("#messages")).to_contain_text("Imported")
+    # The session stack is shared: a test run earlier on this worker may have added them.
+    expect(page.locator("#messages")).to_contain_text(re.compile(r"Imported|already on Main"))
     page.goto(f"{stack.web_url}/signals/")
     page.click("#scan-now")
     expect(page.locator("#messages")).to_contain_text("Scan finished", timeout=180_000)
