@@ -19,8 +19,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from wheeldesk_testing.e2e import db_rows, form_values, listed_put, login
+from wheeldesk_testing.e2e import form_values, listed_put, login
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,6 @@ SCRIPT = "<script>alert('wd')</script>"
 SQL = "'; DROP TABLE watchlist_watchlistitem; --"
 SHORT_SCRIPT = "<script>x</script>"  # short enough for the symbol field (20)
 SHORT_SQL = "';DROP TABLE x;--"
-ORDER_STATES_SENT = "status NOT IN ('previewed')"
 SYMBOL = "VZ"  # the orders' stock: other fault tests move KO's and PEP's prices
 
 
@@ -44,8 +44,19 @@ def client(stack: Stack):  # type: ignore[no-untyped-def]
     session.close()
 
 
-def _count(stack: Stack, table: str, where: str = "1=1") -> int:
-    return db_rows(stack, f"SELECT count(*) FROM {table} WHERE {where}")[0][0]
+def _count(stack: Stack, model: str) -> int:
+    return WebState(stack).row_count(model)
+
+
+def _orders_sent(stack: Stack) -> int:
+    """Orders past their preview (sent to IBKR, or on their way)."""
+    return len([o for o in WebState(stack).orders() if o["status"] != "previewed"])
+
+
+def _quantity_and_limit(stack: Stack, coid: str) -> tuple[object, object]:
+    draft = WebState(stack).order(coid)
+    assert draft is not None
+    return draft["quantity"], draft["limit_price"]
 
 
 def _field_errors(page: str) -> dict[str, list[str]]:
@@ -65,12 +76,8 @@ def _no_raw_script(page: str) -> None:
 
 def _watchlist(stack: Stack, client: httpx.Client) -> int:
     assert client.get("/watchlist/").status_code == 200  # creates the default list if none
-    [(pk,)] = db_rows(
-        stack,
-        "SELECT w.id FROM watchlist_watchlist w JOIN auth_user u ON u.id = w.user_id "
-        "WHERE u.username = ? ORDER BY w.is_default DESC, w.id LIMIT 1",
-        (stack.username,),
-    )
+    pk = WebState(stack).watchlist_of(stack.username)
+    assert pk is not None
     return pk
 
 
@@ -90,7 +97,7 @@ def test_watchlist_add_refuses_bad_input_and_stores_nothing(
     stack: Stack, client: httpx.Client, symbol: str, notes: str, message: str
 ) -> None:
     pk = _watchlist(stack, client)
-    before = _count(stack, "watchlist_watchlistitem")
+    before = _count(stack, "watchlist.WatchlistItem")
     answer = client.post(
         f"/watchlist/{pk}/add/",
         data={"symbol": symbol, "notes": notes, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
@@ -99,7 +106,7 @@ def test_watchlist_add_refuses_bad_input_and_stores_nothing(
     assert message in html.unescape(answer.text)
     _no_raw_script(answer.text)
     assert "<script>x" not in answer.text
-    assert _count(stack, "watchlist_watchlistitem") == before
+    assert _count(stack, "watchlist.WatchlistItem") == before
 
 
 def test_watchlist_notes_that_look_like_html_or_sql_are_stored_as_typed_and_shown_escaped(
@@ -107,37 +114,29 @@ def test_watchlist_notes_that_look_like_html_or_sql_are_stored_as_typed_and_show
 ) -> None:
     pk = _watchlist(stack, client)
     token = client.cookies["csrftoken"]
-    existing = db_rows(
-        stack,
-        "SELECT id FROM watchlist_watchlistitem WHERE watchlist_id = ? AND symbol = 'PEP'",
-        (pk,),
-    )
+    web = WebState(stack)
+    existing = web.watchlist_item(pk, "PEP")
     if not existing:
         added = client.post(
             f"/watchlist/{pk}/add/",
             data={"symbol": "pep", "notes": "", "csrfmiddlewaretoken": token},
         )
         assert added.status_code == 302, added.text[:500]
-    [(item,)] = db_rows(
-        stack,
-        "SELECT id FROM watchlist_watchlistitem WHERE watchlist_id = ? AND symbol = 'PEP'",
-        (pk,),
-    )
-    tables = _count(stack, "sqlite_master", "type = 'table'")
+    item = web.watchlist_item(pk, "PEP")
+    assert item is not None
+    tables = web.table_count()
     for text in (SCRIPT, SQL):
         saved = client.post(
             f"/watchlist/{pk}/items/{item}/notes/",
             data={"notes": text, "csrfmiddlewaretoken": token},
         )
         assert saved.status_code == 302, saved.text[:500]
-        assert db_rows(
-            stack, "SELECT notes FROM watchlist_watchlistitem WHERE id = ?", (item,)
-        ) == [(text,)]
+        assert web.watchlist_notes(item) == text
         page = client.get(f"/watchlist/?list={pk}")
         assert page.status_code == 200
         _no_raw_script(page.text)
         assert html.escape(text) in page.text  # shown as typed, as text
-    assert _count(stack, "sqlite_master", "type = 'table'") == tables  # nothing dropped
+    assert web.table_count() == tables  # nothing dropped
 
 
 SETTINGS_JUNK = [
@@ -168,7 +167,7 @@ def test_settings_form_refuses_bad_numbers_and_text_and_saves_nothing(
     assert page.status_code == 200
     values = form_values(page.text, "settings-form")
     assert field in values, sorted(values)
-    before = db_rows(stack, "SELECT * FROM preferences_userconfig")
+    before = WebState(stack).user_configs()
     answer = client.post("/settings/", data={**values, **junk})
     assert answer.status_code == 400, answer.text[:500]
     errors = _field_errors(answer.text)
@@ -176,7 +175,7 @@ def test_settings_form_refuses_bad_numbers_and_text_and_saves_nothing(
     assert any(message in e for e in errors[field]), errors
     assert "Settings not saved" in answer.text
     _no_raw_script(answer.text)
-    assert db_rows(stack, "SELECT * FROM preferences_userconfig") == before
+    assert WebState(stack).user_configs() == before
 
 
 ADJUSTMENT = {
@@ -207,7 +206,7 @@ ADJUSTMENT = {
 def test_ledger_adjustment_refuses_junk_and_stores_nothing(
     stack: Stack, client: httpx.Client, junk: dict[str, str], message: str
 ) -> None:
-    before = _count(stack, "ledger_adjustment")
+    before = _count(stack, "ledger.Adjustment")
     answer = client.post(
         "/ledger/adjust/",
         data={**ADJUSTMENT, **junk, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
@@ -218,7 +217,7 @@ def test_ledger_adjustment_refuses_junk_and_stores_nothing(
     assert f"Adjustment not saved — {message}" in shown, re.findall(r"Adjustment not[^<]*", shown)
     _no_raw_script(answer.text)
     assert "<script>x" not in answer.text
-    assert _count(stack, "ledger_adjustment") == before
+    assert _count(stack, "ledger.Adjustment") == before
 
 
 @pytest.mark.parametrize(
@@ -236,7 +235,7 @@ def test_ledger_adjustment_refuses_junk_and_stores_nothing(
 def test_saved_scan_form_refuses_junk_and_stores_nothing(
     stack: Stack, client: httpx.Client, junk: dict[str, str], message: str
 ) -> None:
-    before = _count(stack, "alerts_savedscan")
+    before = _count(stack, "alerts.SavedScan")
     answer = client.post(
         "/alerts/",
         data={
@@ -250,7 +249,7 @@ def test_saved_scan_form_refuses_junk_and_stores_nothing(
     assert answer.status_code in (200, 400), answer.text[:300]
     assert message in html.unescape(answer.text)
     _no_raw_script(answer.text)
-    assert _count(stack, "alerts_savedscan") == before
+    assert _count(stack, "alerts.SavedScan") == before
 
 
 _PUTS: dict[str, tuple[str, float, float]] = {}
@@ -300,7 +299,7 @@ def test_order_ticket_from_a_bad_query_is_refused_with_the_field_and_nothing_is_
     stack: Stack, client: httpx.Client, change: dict[str, object], message: str
 ) -> None:
     expiry, strike, bid = _put(stack)
-    orders_before = _count(stack, "orders_order")
+    orders_before = _count(stack, "orders.Order")
     sim_before = len(_sim_orders(stack))
     answer = _draft(
         client,
@@ -319,7 +318,7 @@ def test_order_ticket_from_a_bad_query_is_refused_with_the_field_and_nothing_is_
     shown = html.unescape(listing.text)
     assert "Cannot prepare that order" in shown and message in shown
     _no_raw_script(listing.text)
-    assert _count(stack, "orders_order") == orders_before
+    assert _count(stack, "orders.Order") == orders_before
     assert len(_sim_orders(stack)) == sim_before
 
 
@@ -331,7 +330,7 @@ def test_a_roll_to_a_junk_strike_is_refused_and_drafts_nothing(
 ) -> None:
     expiry, strike, _ = _put(stack)
     later = (date.fromisoformat(expiry) + timedelta(days=28)).isoformat()
-    orders_before = _count(stack, "orders_order")
+    orders_before = _count(stack, "orders.Order")
     answer = client.post(
         "/orders/roll/",
         data={
@@ -351,7 +350,7 @@ def test_a_roll_to_a_junk_strike_is_refused_and_drafts_nothing(
     )
     _no_raw_script(answer.text)
     assert "<script>x" not in answer.text
-    assert _count(stack, "orders_order") == orders_before
+    assert _count(stack, "orders.Order") == orders_before
 
 
 def _coid(page: str) -> str:
@@ -384,7 +383,7 @@ def test_a_contract_not_in_the_chain_is_blocked_at_preview_and_never_reaches_ibk
             date.fromisoformat(expiry) + timedelta(days=1)
         ).isoformat()  # a Saturday-ish gap
     sim_before = len(_sim_orders(stack))
-    sent_before = _count(stack, "orders_order", ORDER_STATES_SENT)
+    sent_before = _orders_sent(stack)
     preview = _draft(client, **params)
     assert preview.status_code == 302, preview.text[:300]
     page = client.get(preview.headers["location"])
@@ -396,10 +395,8 @@ def test_a_contract_not_in_the_chain_is_blocked_at_preview_and_never_reaches_ibk
     assert confirm.status_code == 302
     after = client.get(confirm.headers["location"])
     assert "Blocked by pre-trade checks" in html.unescape(after.text)
-    assert db_rows(stack, "SELECT status FROM orders_order WHERE client_order_id = ?", (coid,)) == [
-        ("previewed",)
-    ]
-    assert _count(stack, "orders_order", ORDER_STATES_SENT) == sent_before
+    assert WebState(stack).order_status(coid) == "previewed"
+    assert _orders_sent(stack) == sent_before
     assert len(_sim_orders(stack)) == sim_before
     assert not [o for o in _sim_orders(stack) if o.get("order_ref") == coid]
 
@@ -418,9 +415,7 @@ def test_editing_a_preview_with_bad_numbers_changes_nothing(
     )
     assert draft.status_code == 302
     coid = draft.headers["location"].rstrip("/").rsplit("/", 1)[-1]
-    before = db_rows(
-        stack, "SELECT quantity, limit_price FROM orders_order WHERE client_order_id = ?", (coid,)
-    )
+    before = _quantity_and_limit(stack, coid)
     answer = client.post(
         f"/orders/{coid}/update/",
         data={
@@ -433,14 +428,7 @@ def test_editing_a_preview_with_bad_numbers_changes_nothing(
     page = client.get(answer.headers["location"])
     assert page.status_code == 200 and "Not updated" in html.unescape(page.text)
     _no_raw_script(page.text)
-    assert (
-        db_rows(
-            stack,
-            "SELECT quantity, limit_price FROM orders_order WHERE client_order_id = ?",
-            (coid,),
-        )
-        == before
-    )
+    assert _quantity_and_limit(stack, coid) == before
 
 
 QUERY_PAGES = [

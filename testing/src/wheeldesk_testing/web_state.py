@@ -12,6 +12,7 @@ the web's own error, not as an empty SQL result.
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -93,6 +94,20 @@ def stock_name(symbol: str) -> str | None:
     return Stock.objects.filter(symbol=symbol).values_list("name", flat=True).first()
 
 
+def stock(symbol: str) -> dict[str, Any] | None:
+    """Everything the web stored about a ticker (quote, fundamentals, history); None if nothing."""
+    from wheeldesk_web.market.models import Stock
+
+    return Stock.objects.filter(symbol=symbol).values().first()
+
+
+def account_snapshot() -> dict[str, Any]:
+    """The account as the last IBKR sync stored it (its id, positions…); there is one."""
+    from wheeldesk_web.market.models import AccountSnapshot
+
+    return AccountSnapshot.objects.values().get()
+
+
 def watchlist_item(watchlist: int, symbol: str) -> int | None:
     """The id of a ticker's row on a watchlist (the id its remove URL takes)."""
     from wheeldesk_web.watchlist.models import WatchlistItem
@@ -107,6 +122,22 @@ def watchlist_of(username: str) -> int | None:
 
     rows = Watchlist.objects.filter(user__username=username).order_by("-is_default", "id")
     return rows.values_list("id", flat=True).first()
+
+
+def watchlists(username: str) -> list[int]:
+    """The ids of the user's watchlists, the default first."""
+    from wheeldesk_web.watchlist.models import Watchlist
+
+    rows = Watchlist.objects.filter(user__username=username).order_by("-is_default", "id")
+    return list(rows.values_list("id", flat=True))
+
+
+def flex_imports() -> list[dict[str, Any]]:
+    """Every Flex statement upload and how far it got, oldest first."""
+    from wheeldesk_web.ledger.models import FlexImport
+
+    rows = FlexImport.objects.order_by("id")
+    return list(rows.values("id", "filename", "status", "total", "processed", "added"))
 
 
 def watchlist_notes(item: int) -> str:
@@ -137,7 +168,9 @@ def table_count() -> int:
     return len(connection.introspection.table_names())
 
 
-def create_user(username: str, email: str, password: str, permissions: list[str]) -> None:
+def create_user(
+    username: str, email: str, password: str, permissions: tuple[str, ...] = ()
+) -> None:
     """A user as an admin would add one, holding these permissions (by codename)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
@@ -205,6 +238,78 @@ def signal_digests(username: str) -> dict[str, Any]:
     return {"scans": scans, "decided": digests.count()}
 
 
+def latest_scan(username: str | None = None, trigger: str | None = None) -> dict[str, Any]:
+    """The newest scan (of this user, of this trigger, if named): its id, status, criteria and
+    symbols, its signals (best score first) and its rejections."""
+    from wheeldesk_web.signals.models import ScanRun
+
+    runs = ScanRun.objects.all()
+    if username:
+        runs = runs.filter(user__username=username)
+    if trigger:
+        runs = runs.filter(trigger=trigger)
+    scan = runs.order_by("-id").first()
+    assert scan is not None, "no scan ran"
+    fields = ("id", "kind", "symbol", "quantity", "score", "status", "dte", "abs_delta")
+    return {
+        "id": scan.pk,
+        "status": scan.status,
+        "criteria": scan.criteria,
+        "symbols": scan.symbols,
+        "held_symbols": scan.held_symbols,
+        "signals": list(scan.signals.order_by("-score", "id").values(*fields)),
+        "rejections": list(scan.rejections.order_by("id").values("symbol", "rule", "message")),
+    }
+
+
+def default_watchlist_with(username: str, name: str, symbols: list[str], criteria: dict) -> None:
+    """The user (created if new) gets a default watchlist of these symbols whose own scan
+    criteria (DTE window, delta band…) override their Settings'."""
+    from django.contrib.auth import get_user_model
+    from wheeldesk_web.watchlist.models import Watchlist, WatchlistItem
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    watchlist, _ = Watchlist.objects.get_or_create(
+        user=user, name=name, defaults={"is_default": True}
+    )
+    watchlist.criteria = criteria
+    watchlist.save()
+    for symbol in symbols:
+        WatchlistItem.objects.get_or_create(watchlist=watchlist, symbol=symbol)
+
+
+def signal_status(signal: int) -> str:
+    """A signal's status (new, ordered, filled…), as the signals page shows it."""
+    from wheeldesk_web.signals.models import Signal
+
+    return Signal.objects.get(pk=signal).status
+
+
+def adjustments() -> list[dict[str, Any]]:
+    """Every ledger adjustment (opening lots, dividends, fees…), oldest first."""
+    from wheeldesk_web.ledger.models import Adjustment
+
+    return list(Adjustment.objects.order_by("id").values())
+
+
+def watched_symbols() -> list[str]:
+    """Every symbol on any watchlist."""
+    from wheeldesk_web.watchlist.models import WatchlistItem
+
+    return sorted(set(WatchlistItem.objects.values_list("symbol", flat=True)))
+
+
+def refresh_working_orders() -> None:
+    """Bring every working order up to date from the bridge, as the worker's sync pass does."""
+    from wheeldesk_web.core import clients
+    from wheeldesk_web.orders.models import Order
+    from wheeldesk_web.orders.services import refresh
+
+    bridge = clients.bridge()
+    for order in Order.objects.filter(status__in=Order.WORKING):
+        refresh(order, bridge)
+
+
 def scans_done() -> int:
     """How many scans finished."""
     from wheeldesk_web.signals.models import ScanRun
@@ -249,9 +354,13 @@ ACTIONS: dict[str, Callable[..., Any]] = {
         order,
         order_audits,
         stock_name,
+        stock,
+        account_snapshot,
         watchlist_item,
         create_user,
         watchlist_of,
+        watchlists,
+        flex_imports,
         watchlist_notes,
         user_configs,
         row_count,
@@ -261,6 +370,12 @@ ACTIONS: dict[str, Callable[..., Any]] = {
         email_signals,
         schedule_scans,
         signal_digests,
+        latest_scan,
+        default_watchlist_with,
+        signal_status,
+        adjustments,
+        watched_symbols,
+        refresh_working_orders,
         scans_done,
         soak_setup,
     )
@@ -268,7 +383,11 @@ ACTIONS: dict[str, Callable[..., Any]] = {
 
 
 class WebState:
-    """The web's state for a running stack, each call one process in the web's environment."""
+    """The web's state for a running stack, each call one process in the web's environment.
+
+    Every function of `ACTIONS` is a method of the same name and arguments:
+    `WebState(stack).order(coid)` runs `order(coid)` in the web's environment.
+    """
 
     def __init__(self, stack: Stack) -> None:
         self.env = {**stack.web.env}
@@ -286,84 +405,22 @@ class WebState:
             raise WebStateError(f"{action}: {result.stderr.strip()[-2000:]}")
         return json.loads(result.stdout.strip().splitlines()[-1])
 
-    def executions(self) -> list[dict[str, Any]]:
-        return self.call("executions")
+    def __getattr__(self, action: str) -> Callable[..., Any]:
+        if action not in ACTIONS:
+            raise AttributeError(action)
+        signature = inspect.signature(ACTIONS[action])
 
-    def cycles(self) -> list[dict[str, Any]]:
-        return self.call("cycles")
+        def run(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return self.call(action, **bound.arguments)
 
-    def opening_lots(self) -> list[dict[str, Any]]:
-        return self.call("opening_lots")
-
-    def notifications(self) -> list[dict[str, Any]]:
-        return self.call("notifications")
-
-    def orders(self) -> list[dict[str, Any]]:
-        return self.call("orders")
-
-    def scans_done(self) -> int:
-        return self.call("scans_done")
-
-    def order(self, client_order_id: str) -> dict[str, Any] | None:
-        return self.call("order", client_order_id=client_order_id)
+        return run
 
     def order_status(self, client_order_id: str) -> str:
         """The order's status, "" if the web has no such order."""
-        found = self.order(client_order_id)
+        found = self.call("order", client_order_id=client_order_id)
         return found["status"] if found else ""
-
-    def watchlist_of(self, username: str) -> int | None:
-        return self.call("watchlist_of", username=username)
-
-    def watchlist_notes(self, item: int) -> str:
-        return self.call("watchlist_notes", item=item)
-
-    def user_configs(self) -> list[dict[str, Any]]:
-        return self.call("user_configs")
-
-    def row_count(self, model: str) -> int:
-        return self.call("row_count", model=model)
-
-    def table_count(self) -> int:
-        return self.call("table_count")
-
-    def user_id(self, username: str) -> int:
-        return self.call("user_id", username=username)
-
-    def signal_market_data_types(self) -> list[str]:
-        return self.call("signal_market_data_types")
-
-    def email_signals(self, username: str, email: str, min_tier: str) -> None:
-        self.call("email_signals", username=username, email=email, min_tier=min_tier)
-
-    def schedule_scans(self, username: str, email: str, symbols: list[str], times: str) -> None:
-        self.call("schedule_scans", username=username, email=email, symbols=symbols, times=times)
-
-    def signal_digests(self, username: str) -> dict[str, Any]:
-        return self.call("signal_digests", username=username)
-
-    def order_audits(self, client_order_id: str, action: str) -> list[Any]:
-        return self.call("order_audits", client_order_id=client_order_id, action=action)
-
-    def stock_name(self, symbol: str) -> str | None:
-        return self.call("stock_name", symbol=symbol)
-
-    def watchlist_item(self, watchlist: int, symbol: str) -> int | None:
-        return self.call("watchlist_item", watchlist=watchlist, symbol=symbol)
-
-    def create_user(
-        self, username: str, email: str, password: str, permissions: tuple[str, ...] = ()
-    ) -> None:
-        self.call(
-            "create_user",
-            username=username,
-            email=email,
-            password=password,
-            permissions=list(permissions),
-        )
-
-    def soak_setup(self, username: str, symbols: list[str], dte_max: int) -> None:
-        self.call("soak_setup", username=username, symbols=symbols, dte_max=dte_max)
 
 
 class WebStateError(RuntimeError):
