@@ -15,40 +15,19 @@ import time
 from datetime import date
 
 import pytest
-from wheeldesk_testing.e2e import db_rows, login, sell_put_from_web, sim_orders, wait_until
+from wheeldesk_testing.e2e import login, sell_put_from_web, sim_orders, wait_until
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
 USER, EMAIL = "digest", "digest@example.com"
 SYMBOLS = "KO,PEP,JNJ,MSFT,AAPL"
 
-SETUP = f"""
-from django.contrib.auth import get_user_model
-from wheeldesk_web.preferences.models import UserConfig
-u, _ = get_user_model().objects.get_or_create(username={USER!r}, defaults={{"email": {EMAIL!r}}})
-c = UserConfig.for_user(u)
-c.notify_email, c.notify_min_tier = True, "B"
-c.save()
-"""
-
-STATE = f"""
-import json
-from wheeldesk_web.alerts.emails import signal_key
-from wheeldesk_web.alerts.models import Notification
-from wheeldesk_web.signals.models import ScanRun
-scans = [
-    sorted({{signal_key(s) for s in run.signals.all() if s.tier in ("A", "B")}})
-    for run in ScanRun.objects.filter(user__username={USER!r}).order_by("id")
-]
-decided = Notification.objects.filter(user__username={USER!r}, kind="signal_digest").count()
-print(json.dumps({{"scans": scans, "decided": decided}}))
-"""
-
 
 def state(stack: Stack) -> dict:
     """Each scan's tier A/B signal keys, and how many digests the worker decided for the user."""
-    return json.loads(stack.manage("shell", "-c", STATE).stdout.strip().splitlines()[-1])
+    return WebState(stack).signal_digests(USER)
 
 
 def digests(stack: Stack) -> list[dict]:
@@ -74,7 +53,7 @@ def scan_and_pass(stack: Stack) -> None:
 
 
 def test_email_new_signals_one_digest_then_none(stack: Stack) -> None:
-    stack.manage("shell", "-c", SETUP)
+    WebState(stack).email_signals(USER, EMAIL, min_tier="B")
     scan_and_pass(stack)
     now = state(stack)
     [first_keys] = now["scans"]
@@ -96,18 +75,6 @@ def test_email_new_signals_one_digest_then_none(stack: Stack) -> None:
 
 
 SCHEDULED = "sched", "sched@example.com"
-
-SCHEDULE = """
-from django.contrib.auth import get_user_model
-from wheeldesk_web.preferences.models import UserConfig
-from wheeldesk_web.watchlist.models import Watchlist, WatchlistItem
-u, _ = get_user_model().objects.get_or_create(username={user!r}, defaults={{"email": {email!r}}})
-w, _ = Watchlist.objects.get_or_create(user=u, name="Core", defaults={{"is_default": True}})
-for s in ("KO", "PEP", "JNJ"):
-    WatchlistItem.objects.get_or_create(watchlist=w, symbol=s)
-UserConfig.objects.filter(pk=UserConfig.for_user(u).pk).update(
-    scan_enabled=True, scan_times={times!r}, notify_email=True, notify_min_tier="C")
-"""
 
 
 def mails_to(stack: Stack, email: str) -> list[dict]:
@@ -131,7 +98,7 @@ def test_the_worker_scans_on_schedule_and_emails_on_the_brokers_clock(stack: Sta
     assert status.server_time is not None and status.market_open, status
     at = status.server_time.astimezone(NY)
     user, email = SCHEDULED
-    stack.manage("shell", "-c", SCHEDULE.format(user=user, email=email, times=f"{at:%H:%M}"))
+    WebState(stack).schedule_scans(user, email, ["KO", "PEP", "JNJ"], f"{at:%H:%M}")
     out = stack.manage("worker", "--once", "--no-nats")
     log = out.stdout + out.stderr
     assert f"scheduled scan {user}" in log, log[-2000:]
@@ -206,14 +173,15 @@ def test_fill_and_assignment_emails_say_what_happened_to_the_cycle(own_stack: St
     assert f"Premium so far: ${premium:,.2f}" in text, text  # the cycle's first premium
     assert "Cost basis" not in text  # no shares yet
     assert "Next: let it run; roll or close if it goes in the money near expiry" in text
-    [(cycle_key,)] = db_rows(stack, "SELECT key FROM ledger_wheelcycle WHERE symbol = ?", (symbol,))
+    web = WebState(stack)
+    [cycle_key] = [c["key"] for c in web.cycles() if c["symbol"] == symbol]
     assert re.search(rf"https?://\S+/ledger/cycles/{re.escape(cycle_key)}/", text), text
     assert f"/orders/{coid}/" in text
 
     # The put ends in the money at expiry: IB assigns it, 100 shares bought at the strike.
-    [(strike_text, expiry_text)] = db_rows(
-        stack, "SELECT strike, expiry FROM orders_order WHERE client_order_id = ?", (coid,)
-    )
+    placed = web.order(coid)
+    assert placed is not None
+    strike_text, expiry_text = placed["strike"], placed["expiry"]
     strike, expiry = float(strike_text), date.fromisoformat(str(expiry_text)[:10])
     today = date.fromisoformat(stack.control("/state")["sim_time"][:10])
     stack.control("/control/price", {"symbol": symbol, "price": round(strike * 0.8, 2)})
@@ -227,14 +195,16 @@ def test_fill_and_assignment_emails_say_what_happened_to_the_cycle(own_stack: St
         60,
         "the assignment's delivery at tws-sim",
     )
-    assignment = "SELECT exec_id FROM ledger_execution WHERE symbol = ? AND kind = 'assignment' "
-    assignment += "AND sec_type = 'OPT'"
     # The bridge reads IB's clock every 30 s: the worker's next sync is due once its broker
     # clock (from the bridge) has moved past the expiry, as it would the morning after.
     wait_until(lambda: broker_date(stack) > expiry, 60, "the bridge's clock past the expiry")
     worker_pass(stack)  # backfills the assignment into the ledger, then emails it
-    [(exec_id,)] = db_rows(stack, assignment, (symbol,))
-    [(user_id,)] = db_rows(stack, "SELECT id FROM auth_user WHERE username = ?", (stack.username,))
+    [exec_id] = [
+        e["exec_id"]
+        for e in web.executions()
+        if (e["symbol"], e["kind"], e["sec_type"]) == (symbol, "assignment", "OPT")
+    ]
+    user_id = web.user_id(stack.username)
     meta, text = outbox_mail(stack, f"cycle-event:{user_id}:{exec_id}")
     # hand: shares 1 x 100 at the strike; premium so far unchanged; basis = strike - price
     shown = f"{strike:g}"
