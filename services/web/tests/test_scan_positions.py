@@ -57,16 +57,20 @@ def test_scan_command_covers_the_demo_positions_off_the_watchlist(stack) -> None
     out = stack.manage("scan", "--symbols", "JNJ", check=False)
     assert out.returncode == 0, out.stderr
     assert "over 3 symbols (held, not on the watchlist: " in out.stdout
-    code = (
-        "from wheeldesk_web.signals.models import ScanRun;"
-        "r = ScanRun.objects.filter(trigger='command').latest('started');"
-        "cc = r.signals.filter(symbol='KO', kind='CC').count()"
-        " + r.rejections.filter(symbol='KO', message__startswith='CC: ').count();"
-        "held = r.rejections.filter(symbol='AAPL', rule='hold', message__startswith='held AAPL ');"
-        "aapl = r.signals.filter(symbol='AAPL', kind__in=['ROLL', 'CLOSE']).count() + held.count();"
-        "print(','.join(r.symbols), ','.join(sorted(r.held_symbols)), cc > 0, aapl > 0)"
+    from wheeldesk_testing.web_state import WebState
+
+    scan = WebState(stack).latest_scan(trigger="command")
+    signals, rejections = scan["signals"], scan["rejections"]
+    cc = len([s for s in signals if (s["symbol"], s["kind"]) == ("KO", "CC")]) + len(
+        [r for r in rejections if r["symbol"] == "KO" and r["message"].startswith("CC: ")]
     )
-    values = stack.manage("shell", "-c", code).stdout.strip().splitlines()[-1].split()
-    assert values[0].split(",")[0] == "JNJ"
-    assert sorted(values[0].split(",")) == ["AAPL", "JNJ", "KO"]
-    assert values[1:] == ["AAPL,KO", "True", "True"]
+    held = [
+        r
+        for r in rejections
+        if (r["symbol"], r["rule"]) == ("AAPL", "hold") and r["message"].startswith("held AAPL ")
+    ]
+    aapl = len([s for s in signals if s["symbol"] == "AAPL" and s["kind"] in ("ROLL", "CLOSE")])
+    aapl += len(held)
+    assert scan["symbols"][0] == "JNJ"
+    assert sorted(scan["symbols"]) == ["AAPL", "JNJ", "KO"]
+    assert (",".join(sorted(scan["held_symbols"])), cc > 0, aapl > 0) == ("AAPL,KO", True, True)
