@@ -22,7 +22,6 @@ from wheeldesk.schemas.orders import ExecutionEvent, Fill
 from wheeldesk_testing.e2e import (
     MARKET_CLOSED,
     SSEReader,
-    db_rows,
     login,
     publish_raw,
     ready,
@@ -33,6 +32,7 @@ from wheeldesk_testing.e2e import (
 from wheeldesk_testing.fake_resend import FakeResend
 from wheeldesk_testing.stack import Stack
 from wheeldesk_testing.waits import email_queue_idle
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
@@ -79,13 +79,7 @@ def _email(system: Stack, key: str, to: str) -> httpx.Response:
 
 
 def _count_executions(system: Stack, exec_id: str) -> int:
-    out = system.manage(
-        "shell",
-        "-c",
-        "from wheeldesk_web.ledger.models import Execution;"
-        f"print(Execution.objects.filter(exec_id={exec_id!r}).count())",
-    )
-    return int(out.stdout.strip().splitlines()[-1])
+    return len([e for e in WebState(system).executions() if e["exec_id"] == exec_id])
 
 
 def test_malformed_email_jobs_are_skipped_and_the_next_one_is_sent(system, resend) -> None:
@@ -246,18 +240,14 @@ def test_an_order_filled_while_nats_is_down_reaches_the_web_after_it_returns(sys
         wait_until(lambda: sim_orders(system, coid), 60, "the order at tws-sim")
 
         def status() -> str:
-            rows = db_rows(
-                system, "SELECT status FROM orders_order WHERE client_order_id = ?", (coid,)
-            )
-            return rows[0][0] if rows else ""
+            return WebState(system).order_status(coid)
 
         def fills_via_nats() -> list[tuple[str]]:
-            return db_rows(
-                system,
-                "SELECT exec_id FROM ledger_execution WHERE client_order_id = ? "
-                "AND source = 'nats'",
-                (coid,),
-            )
+            return [
+                (e["exec_id"],)
+                for e in WebState(system).executions()
+                if e["client_order_id"] == coid and e["source"] == "nats"
+            ]
 
         wait_until(lambda: status() == "submitted", 60, "the order submitted")
         system.nats.kill()
