@@ -4,7 +4,8 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
-# make test: pytest-xdist workers, each with its own stacks; a file's tests stay on one worker.
+# make test: pytest-xdist workers, each with its own stacks; a file's tests stay on one worker,
+# and the tests on the shared session stack all on one worker, in order (wheeldesk_testing.fixtures).
 # Tests marked `serial` (timing-sensitive under load: the sped-up soak) run afterwards, alone.
 TEST_WORKERS ?= 2
 WEB := services/web
@@ -59,7 +60,7 @@ test-dates: install debs
 test: install debs
 	@$(PY) -m ruff check .
 	@$(PY) scripts/check_dates.py; dates=$$?; \
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"; rc=$$?; \
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not serial"; rc=$$?; \
 	$(PY) -m pytest -q -m serial; serial=$$?; \
 	if [ $$rc -eq 5 ] || [ $$serial -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	if [ $$dates -ne 0 ]; then echo "make test: the moved-date check failed (see its output above)"; exit 1; fi; \

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from wheeldesk.markettime import BROKER_CLOCK
@@ -16,6 +18,51 @@ from wheeldesk_testing.procs import TEST_TOKEN, Proc, nats_proc, service_proc, t
 # test process: a directory of its own, not the checkout's `var/` that `make run` uses, nor the
 # one another pytest-xdist worker clears and counts in. Set before Django reads its settings.
 os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="wd-test-data-")
+
+
+# `make test` runs on pytest-xdist workers. Each test file is one unit of work (its module
+# stack starts once), and every file on the shared session `stack` is ONE unit, run on one
+# worker in collection order: what those tests leave on the stack (watchlists, signals,
+# orders) is in the order they were written for. Only the workers know which tests use the
+# fixture, so each writes the files that do to a directory the controller named, and the
+# controller's scheduler reads them once every worker has collected.
+_GROUPS_ENV = "WHEELDESK_XDIST_GROUPS"
+SESSION_STACK = "session-stack"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None):
+        os.environ[_GROUPS_ENV] = tempfile.mkdtemp(prefix="wd-xdist-groups-")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    folder, worker = os.environ.get(_GROUPS_ENV), getattr(config, "workerinput", {}).get("workerid")
+    if folder and worker:  # an xdist worker (not a pytest a test started, which inherits env)
+        shared = sorted({i.nodeid.split("::")[0] for i in items if "stack" in i.fixturenames})
+        Path(folder, f"{worker}.txt").write_text("\n".join(shared), encoding="utf-8")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    from xdist.scheduler import LoadScopeScheduling
+
+    if config.getvalue("dist") not in ("load", "loadfile") or _GROUPS_ENV not in os.environ:
+        return None  # another mode asked for by name: xdist's own scheduler
+    folder = Path(os.environ[_GROUPS_ENV])
+
+    class StackAwareScheduling(LoadScopeScheduling):
+        """`--dist loadfile`, except that the session stack's files are one unit."""
+
+        @functools.cached_property
+        def shared(self) -> set[str]:
+            return {
+                line for f in folder.glob("*.txt") for line in f.read_text().splitlines() if line
+            }
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::")[0]
+            return SESSION_STACK if path in self.shared else path
+
+    return StackAwareScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
