@@ -25,11 +25,8 @@ MAX_FUNCTION_LINES = 80
 EXEMPT_FUNCTIONS = {("services/screener/src/screener/pricing.py", "_implied_vol")}
 
 # Too large already (lines at the time of writing): may shrink, must not grow.
-FILES_OVER: dict[str, int] = {
-    "services/web/src/wheeldesk_web/orders/services.py": 513,
-}
-FUNCTIONS_OVER: dict[tuple[str, str], int] = {
-}
+FILES_OVER: dict[str, int] = {}
+FUNCTIONS_OVER: dict[tuple[str, str], int] = {}
 
 
 def python_files() -> list[str]:
