@@ -11,8 +11,9 @@ import re
 from collections import defaultdict
 
 import pytest
-from wheeldesk_testing.e2e import db_rows, form_values, login
+from wheeldesk_testing.e2e import form_values, login
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
@@ -61,35 +62,23 @@ def test_first_sync_offers_the_opening_lots_and_the_ledger_matches_the_account(
     # accept: seed the watchlist from the symbols held
     r = client.post("/ledger/seed-watchlist/", data={"csrfmiddlewaretoken": token})
     assert r.status_code == 302
-    watched = {s for (s,) in db_rows(stack, "SELECT symbol FROM watchlist_watchlistitem")}
+    web = WebState(stack)
+    watched = set(web.watched_symbols())
     assert {"KO", "AAPL"} <= watched
     assert "Held but not on your watchlist" not in client.get("/ledger/").text
 
     # the ledger's open quantities are the account's: 200 KO shares, 1 AAPL put short
     open_qty: dict[tuple[str, str], float] = defaultdict(float)
-    for symbol, kind, qty in db_rows(
-        stack, "SELECT symbol, kind, quantity FROM ledger_adjustment WHERE kind IN ('lot','option')"
-    ):
-        open_qty[(symbol, kind)] += float(qty)
+    for a in web.adjustments():
+        if a["kind"] in ("lot", "option"):
+            open_qty[(a["symbol"], a["kind"])] += float(a["quantity"])
     assert dict(open_qty) == {("KO", "lot"): 200.0, ("AAPL", "option"): 1.0}
     cycles = {
-        (symbol, state): shares
-        for symbol, state, shares in db_rows(
-            stack, "SELECT symbol, state, shares FROM ledger_wheelcycle WHERE state != 'closed'"
-        )
+        (c["symbol"], c["state"]): c["shares"] for c in web.cycles() if c["state"] != "closed"
     }
     assert float(cycles[("KO", "shares")]) == 200.0
     assert ("AAPL", "short_put") in cycles
     client.close()
-
-
-REFRESH_ORDERS = (
-    "from wheeldesk_web.core import clients;"
-    "from wheeldesk_web.orders.models import Order;"
-    "from wheeldesk_web.orders.services import refresh;"
-    "b = clients.bridge();"
-    "[refresh(o, b) for o in Order.objects.filter(status__in=Order.WORKING)]"
-)
 
 
 def _order(client, stack: Stack, data: dict[str, object]) -> str:  # type: ignore[no-untyped-def]
@@ -106,12 +95,12 @@ def _order(client, stack: Stack, data: dict[str, object]) -> str:  # type: ignor
         f"/orders/{coid}/confirm/", data={"csrfmiddlewaretoken": token, "ticket": ticket.group(1)}
     )
     assert r.status_code == 302, r.text[:500]
-    stack.manage("shell", "-c", REFRESH_ORDERS)
+    WebState(stack).refresh_working_orders()
     return coid
 
 
-def _latest_scan(stack: Stack) -> int:
-    return db_rows(stack, "SELECT id FROM signals_scanrun ORDER BY id DESC LIMIT 1")[0][0]
+def _latest_scan(stack: Stack) -> dict:
+    return WebState(stack).latest_scan()
 
 
 def test_signals_follow_fills_and_covered_shares_get_no_new_call(fresh_stack: Stack) -> None:
@@ -127,47 +116,37 @@ def test_signals_follow_fills_and_covered_shares_get_no_new_call(fresh_stack: St
     assert out.returncode == 0, out.stderr
     scan = _latest_scan(stack)
     # 200 KO, no call short: every KO covered call is for 2 contracts
-    calls = db_rows(
-        stack,
-        "SELECT quantity FROM signals_signal WHERE scan_id=? AND kind='CC' AND symbol='KO'",
-        (scan,),
-    )
-    why = db_rows(
-        stack,
-        "SELECT rule, message FROM signals_rejection WHERE scan_id=? AND symbol='KO' "
-        "AND message LIKE 'CC:%' LIMIT 5",
-        (scan,),
-    )
-    assert calls and {q for (q,) in calls} == {2}, (calls, why)
+    ko_calls = [s for s in scan["signals"] if (s["kind"], s["symbol"]) == ("CC", "KO")]
+    calls = [s["quantity"] for s in ko_calls]
+    why = [
+        (r["rule"], r["message"])
+        for r in scan["rejections"]
+        if r["symbol"] == "KO" and r["message"].startswith("CC:")
+    ][:5]
+    assert calls and set(calls) == {2}, (calls, why)
     # a put signal ordered and filled: the signal says "filled"
-    (put_id,) = db_rows(
-        stack,
-        "SELECT id FROM signals_signal WHERE scan_id=? AND kind='CSP' AND symbol NOT IN "
-        "('KO','AAPL') ORDER BY score DESC LIMIT 1",
-        (scan,),
-    )[0]
+    put_id = next(
+        s["id"]
+        for s in scan["signals"]  # best score first
+        if s["kind"] == "CSP" and s["symbol"] not in ("KO", "AAPL")
+    )
     coid = _order(client, stack, {"signal": put_id})
-    assert db_rows(stack, "SELECT status FROM orders_order WHERE client_order_id=?", (coid,)) == [
-        ("filled",)
-    ]
-    assert db_rows(stack, "SELECT status FROM signals_signal WHERE id=?", (put_id,)) == [
-        ("filled",)
-    ]
+    web = WebState(stack)
+    assert web.order_status(coid) == "filled"
+    assert web.signal_status(put_id) == "filled"
     page = client.get("/signals/").text
     row = re.search(rf'data-signal="{put_id}".*?data-cell="status"[^>]*>([^<]*)<', page, re.S)
     assert row and row.group(1).strip() == "filled"
 
     # cover the 200 shares: sell 2 KO calls (the best CC signal's contract, 2 contracts)
-    (cc_id,) = db_rows(
-        stack,
-        "SELECT id FROM signals_signal WHERE scan_id=? AND kind='CC' AND symbol='KO' "
-        "ORDER BY score DESC LIMIT 1",
-        (scan,),
-    )[0]
+    cc_id = ko_calls[0]["id"]  # best score first
     coid = _order(client, stack, {"signal": cc_id})
-    assert db_rows(
-        stack, "SELECT status, quantity, right FROM orders_order WHERE client_order_id=?", (coid,)
-    ) == [("filled", 2, "C")]
+    covered = web.order(coid)
+    assert covered and (covered["status"], covered["quantity"], covered["right"]) == (
+        "filled",
+        2,
+        "C",
+    )
     calls_held = [
         p
         for p in stack.bridge_get("/v1/positions")
@@ -179,12 +158,8 @@ def test_signals_follow_fills_and_covered_shares_get_no_new_call(fresh_stack: St
     out = stack.manage("scan", "--symbols", "KO", check=False)
     assert out.returncode == 0, out.stderr
     scan = _latest_scan(stack)
-    assert db_rows(
-        stack, "SELECT count(*) FROM signals_signal WHERE scan_id=? AND kind='CC'", (scan,)
-    ) == [(0,)]
-    assert db_rows(
-        stack,
-        "SELECT message FROM signals_rejection WHERE scan_id=? AND rule='covered'",
-        (scan,),
-    ) == [("CC: all 200 shares are covered by the 2 short calls held: no new covered call",)]
+    assert [s for s in scan["signals"] if s["kind"] == "CC"] == []
+    assert [r["message"] for r in scan["rejections"] if r["rule"] == "covered"] == [
+        "CC: all 200 shares are covered by the 2 short calls held: no new covered call"
+    ]
     client.close()
