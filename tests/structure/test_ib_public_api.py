@@ -57,21 +57,6 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
         "generic-tick stream: cancelMktData leaves the Ticker in wrapper.tickers (keyed by "
         "id(contract)); see the snapshot entry",
     ),
-    ("order_events.py", "self.ib.wrapper"): (
-        1,
-        "wraps the execDetails/commissionReport callbacks: assignments and expiries belong to "
-        "no API order, and execDetailsEvent fires only for fills of this client's trades",
-    ),
-    ("order_events.py", "wrapper._futures"): (
-        1,
-        "execution callback: a fill answering reqExecutions is not a live one",
-    ),
-    ("order_events.py", "wrapper.fills"): (
-        3,
-        "execution callback: is this execution new, and its Fill object once recorded",
-    ),
-    ("order_events.py", "wrapper.execDetails"): (2, "the monkey-patched execution callback"),
-    ("order_events.py", "wrapper.commissionReport"): (2, "the monkey-patched commission callback"),
 }
 
 

@@ -5,10 +5,9 @@ assignments and expiries included, which belong to no API order."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from ib_insync import Contract, Trade
 from ib_insync import Fill as IBFill
+from ib_insync import Trade
 from wheeldesk import subjects
 from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.orders import ExecutionEvent, Fill, OrderEvent
@@ -19,32 +18,32 @@ from gateway_bridge.trades import classify_fills, fill_from_ib
 class OrderEvents:
     """Mixed into `OrderService` (its publisher, session and trades)."""
 
-    def _hook_wrapper(self) -> None:
-        """See every live execution, including assignments that belong to no API order."""
-        wrapper = self.ib.wrapper
-        orig_exec = wrapper.execDetails
-        orig_comm = wrapper.commissionReport
+    def _watch_executions(self) -> None:
+        """See every live execution, including assignments that belong to no API order.
 
-        def exec_details(req_id: int, contract: Contract, execution: Any) -> None:
-            if contract.secType == "BAG":  # a combo's own report: its legs carry the fills
-                orig_exec(req_id, contract, execution)
-                return
-            live = req_id not in wrapper._futures
-            known = execution.execId in wrapper.fills
-            orig_exec(req_id, contract, execution)
-            if live and not known:
-                fill = wrapper.fills.get(execution.execId)
-                if fill is not None:
+        `ib.execDetailsEvent`/`commissionReportEvent` fire only for fills of this client's
+        trades, but ib_insync records every execution in `ib.fills()`: after each batch of
+        IB messages (`ib.updateEvent`) the bridge publishes the fills and commissions it has
+        not seen yet. A fill answering reqExecutions (ours, or ib_insync's on connect) is not
+        a live one: ib_insync stamps it with its execution's own time (the very object), a
+        live one with the moment it arrived (`test_execution_events.py` holds it to that).
+        """
+        self._seen_fills: set[str] = set()
+        self._seen_commissions: set[str] = set()
+        self.ib.updateEvent += self._scan_fills
+
+    def _scan_fills(self) -> None:
+        for fill in self.ib.fills():
+            exec_id = fill.execution.execId
+            if exec_id not in self._seen_fills:
+                self._seen_fills.add(exec_id)
+                live = fill.time is not fill.execution.time
+                # a combo's own report (BAG) is no fill: its legs carry them
+                if live and fill.contract.secType != "BAG":
                     self._on_fill(fill, "fill")
-
-        def commission_report(report: Any) -> None:
-            orig_comm(report)
-            fill = wrapper.fills.get(report.execId)
-            if fill is not None:
+            if fill.commissionReport.execId and exec_id not in self._seen_commissions:
+                self._seen_commissions.add(exec_id)
                 self._on_fill(fill, "commission")
-
-        wrapper.execDetails = exec_details
-        wrapper.commissionReport = commission_report
 
     def _publish_order(self, trade: Trade, kind: str, fill: Fill | None = None) -> None:
         if self.publisher is None or not trade.order.orderRef:

@@ -100,7 +100,7 @@ class OrderService(OrderEvents):
         ib.orderStatusEvent += self._on_status
         ib.openOrderEvent += self._on_open_order
         session.on_connected(self._on_connected)
-        self._hook_wrapper()
+        self._watch_executions()
 
     @property
     def ib(self):  # type: ignore[no-untyped-def]
