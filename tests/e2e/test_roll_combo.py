@@ -7,6 +7,7 @@ book (the short AAPL put) other tests rely on."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -15,7 +16,6 @@ import httpx
 import pytest
 from wheeldesk_testing.e2e import (
     confirm_form,
-    db_rows,
     form_values,
     login,
     preview_put_from_web,
@@ -24,6 +24,7 @@ from wheeldesk_testing.e2e import (
 )
 from wheeldesk_testing.moments import SIM_START
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
@@ -94,31 +95,25 @@ def checked_roll_preview(stack: Stack, client: httpx.Client, coid: str) -> float
     assert bid <= limit <= ask  # the default net limit lies inside the combo's market
     assert number(preview.text, "suggested-limit") == pytest.approx(limit)
     assert number(preview.text, "preview-commission") == pytest.approx(2.0)  # two legs
-    [(sec_type, legs)] = db_rows(
-        stack, "select sec_type, legs from orders_order where client_order_id = ?", (coid,)
-    )
+    draft = WebState(stack).order(coid)
+    assert draft is not None
+    sec_type, legs = draft["sec_type"], json.dumps(draft["legs"])
     assert sec_type == "BAG" and '"BUY"' in legs and '"SELL"' in legs
     return ask
 
 
 def assert_one_roll_in_the_ledger(stack: Stack) -> None:
     """Both legs reached the ledger, counted as one roll of the AAPL put cycle."""
+    web = WebState(stack)
     wait_until(
         lambda: (
-            len(
-                db_rows(
-                    stack,
-                    "select exec_id from ledger_execution where symbol = 'AAPL' and sec_type = 'OPT'",
-                )
-            )
+            len([e for e in web.executions() if (e["symbol"], e["sec_type"]) == ("AAPL", "OPT")])
             >= 2
         ),
         what="both leg executions in the ledger",
     )
     rolls = wait_until(
-        lambda: db_rows(stack, "select sum(rolls) from ledger_wheelcycle where symbol = 'AAPL'")[0][
-            0
-        ],
+        lambda: sum(c["rolls"] for c in web.cycles() if c["symbol"] == "AAPL"),
         what="a roll in the AAPL cycle",
     )
     assert rolls == 1
@@ -129,7 +124,8 @@ def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
 ) -> None:
     held = held_put(roll_stack)
     offered = offered_on_the_roll_page(roll_stack, client, held)
-    orders_before = db_rows(roll_stack, "select count(*) from orders_order")[0][0]
+    web = WebState(roll_stack)
+    orders_before = len(web.orders())
     token = client.cookies["csrftoken"]
     # An unlisted strike (between the chain's strikes) cannot be rolled to: nothing drafted.
     later = sorted(v for v in offered if v.endswith(f"|{held['strike']:g}"))
@@ -146,7 +142,7 @@ def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
     )
     assert junk.status_code == 200
     assert "is not listed" in html.unescape(junk.text)
-    assert db_rows(roll_stack, "select count(*) from orders_order")[0][0] == orders_before
+    assert len(web.orders()) == orders_before
 
     # The listed later expiry at the same strike: one combo draft, previewed by IB's what-if.
     prepared = client.post(
@@ -175,12 +171,7 @@ def test_roll_the_short_put_as_one_combo_order_and_see_one_roll(
     )
     assert confirmed.status_code == 302, confirmed.text[:500]
     wait_until(
-        lambda: (
-            db_rows(
-                roll_stack, "select status from orders_order where client_order_id = ?", (coid,)
-            )
-            == [("filled",)]
-        ),
+        lambda: web.order_status(coid) == "filled",
         what="the roll filled in the web",
     )
     [sim] = sim_orders(roll_stack, coid)  # ONE order at IBKR
@@ -208,12 +199,7 @@ def test_reprice_a_working_order_one_step_is_a_modify_in_its_history(
         )
         assert confirmed.status_code == 302, confirmed.text[:500]
         wait_until(
-            lambda: (
-                db_rows(
-                    roll_stack, "select status from orders_order where client_order_id = ?", (coid,)
-                )
-                == [("submitted",)]
-            ),
+            lambda: WebState(roll_stack).order_status(coid) == "submitted",
             what="the order working",
         )
         page = client.get(f"/orders/{coid}/").text
@@ -224,17 +210,13 @@ def test_reprice_a_working_order_one_step_is_a_modify_in_its_history(
         new = round(bid - 0.05, 2)
         [sim] = sim_orders(roll_stack, coid)  # still ONE order at IBKR, at the new price
         assert sim["lmt_price"] == pytest.approx(new)
-        [(limit,)] = db_rows(
-            roll_stack, "select limit_price from orders_order where client_order_id = ?", (coid,)
-        )
+        repriced = WebState(roll_stack).order(coid)
+        assert repriced is not None
+        limit = repriced["limit_price"]
         assert float(limit) == pytest.approx(new)
         shown = html.unescape(client.get(f"/orders/{coid}/").text)
         assert f"re-priced {bid:.2f} → {new:.2f}" in shown
-        audits = db_rows(
-            roll_stack,
-            "select detail from orders_orderaudit where client_order_id = ? and action = 'modify'",
-            (coid,),
-        )
+        audits = WebState(roll_stack).order_audits(coid, "modify")
         assert len(audits) == 1
     finally:
         httpx.post(
@@ -308,9 +290,7 @@ def test_close_of_two_contracts_defaults_to_two_at_a_limit_inside_the_quote(
     bid, _mid, ask = (float(x) for x in quote.group(1).split(" / "))
     limit = float(re.search(r'id="id_limit_price" value="([^"]+)"', preview).group(1))  # type: ignore[union-attr]
     assert bid <= limit <= ask
-    [(quantity, action)] = db_rows(
-        roll_stack,
-        "select quantity, action from orders_order where client_order_id = ?",
-        (close_coid,),
-    )
+    closing = WebState(roll_stack).order(close_coid)
+    assert closing is not None
+    quantity, action = closing["quantity"], closing["action"]
     assert (quantity, action) == (2, "BUY")

@@ -392,7 +392,7 @@ class WebState:
     def __init__(self, stack: Stack) -> None:
         self.env = {**stack.web.env}
 
-    def call(self, action: str, **kwargs: Any) -> Any:
+    def call(self, action: str, /, **kwargs: Any) -> Any:
         result = subprocess.run(
             [sys.executable, "-m", __name__, action, json.dumps(kwargs)],
             env=self.env,
