@@ -13,7 +13,6 @@ import html
 import json
 import math
 import re
-import sqlite3
 from collections.abc import Iterator
 
 import httpx
@@ -22,6 +21,7 @@ from wheeldesk_testing.e2e import form_values, login, wait_until
 from wheeldesk_testing.moments import SATURDAY, iso
 from wheeldesk_testing.procs import TEST_TOKEN
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = [pytest.mark.slow]
 
@@ -60,11 +60,6 @@ def page(web: httpx.Client, path: str) -> str:
     return html.unescape(response.text)
 
 
-def db_rows(stack: Stack, sql: str) -> list[tuple]:
-    with sqlite3.connect(str(stack.workdir / "web.sqlite3"), timeout=20) as conn:
-        return conn.execute(sql).fetchall()
-
-
 def test_header_says_simulated_closed_and_when_quotes_are_from(
     market_stack: Stack, web: httpx.Client
 ) -> None:
@@ -88,7 +83,7 @@ def test_saturday_scan_runs_on_frozen_quotes_and_says_so(
     closed_status(market_stack)
     result = market_stack.manage("scan", "--symbols", "KO,PEP", check=False)
     assert result.returncode == 0 and "signals" in result.stdout, result.stdout + result.stderr
-    types = {t for (t,) in db_rows(market_stack, "SELECT market_data_type FROM signals_signal")}
+    types = set(WebState(market_stack).signal_market_data_types())
     assert types == {"frozen"}, types
     text = page(web, "/signals/")
     assert "Quotes: market closed: frozen quotes from the last session · simulated data" in text
@@ -204,18 +199,6 @@ def test_delayed_only_data_is_labelled_delayed(market_stack: Stack, web: httpx.C
 
 SCHEDULED_USER, SCHEDULED_EMAIL = "morning", "morning@example.com"
 
-SCHEDULE = """
-from django.contrib.auth import get_user_model
-from wheeldesk_web.preferences.models import UserConfig
-from wheeldesk_web.watchlist.models import Watchlist, WatchlistItem
-u, _ = get_user_model().objects.get_or_create(username={user!r}, defaults={{"email": {email!r}}})
-w, _ = Watchlist.objects.get_or_create(user=u, name="Core", defaults={{"is_default": True}})
-for s in ("KO", "PEP"):
-    WatchlistItem.objects.get_or_create(watchlist=w, symbol=s)
-UserConfig.objects.filter(pk=UserConfig.for_user(u).pk).update(
-    scan_enabled=True, scan_times="09:45", notify_email=True, notify_min_tier="C")
-"""
-
 
 def digests_to(stack: Stack, email: str) -> list[dict]:
     if not stack.outbox_dir.exists():
@@ -234,7 +217,7 @@ def test_a_scheduled_scan_does_not_run_on_a_saturday(market_stack: Stack) -> Non
     """09:45 has passed on tws-sim's Saturday, but there is no session: the worker's pass
     scans nobody and emails nothing."""
     closed_status(market_stack)
-    market_stack.manage("shell", "-c", SCHEDULE.format(user=SCHEDULED_USER, email=SCHEDULED_EMAIL))
+    WebState(market_stack).schedule_scans(SCHEDULED_USER, SCHEDULED_EMAIL, ["KO", "PEP"], "09:45")
     log = worker_pass(market_stack)
     assert "scheduled scan" not in log, log[-2000:]
     assert digests_to(market_stack, SCHEDULED_EMAIL) == []
