@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from wheeldesk_testing.e2e import db_rows, login, wait_until
+from wheeldesk_testing.e2e import login, wait_until
 from wheeldesk_testing.stack import Stack
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
@@ -162,12 +163,7 @@ def flex_history(target_bytes: int) -> tuple[bytes, int]:
 @pytest.fixture(scope="module")
 def system() -> Iterator[Stack]:
     stack = Stack.start()
-    stack.manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth.models import User;"
-        f"User.objects.create_user({BOB[0]!r}, 'bob@example.com', {BOB[1]!r})",
-    )
+    WebState(stack).create_user(BOB[0], "bob@example.com", BOB[1])
     yield stack
     stack.stop()
 
@@ -226,12 +222,7 @@ def test_a_16_mb_import_lets_another_user_add_tickers_and_shows_its_progress(
     alice = login(system)
     bob = sign_in(system, *BOB)
     assert bob.get("/watchlist/").status_code == 200  # his default list, created on first visit
-    [(watchlist,)] = db_rows(
-        system,
-        "SELECT w.id FROM watchlist_watchlist w JOIN auth_user u ON u.id = w.user_id "
-        "WHERE u.username = ?",
-        (BOB[0],),
-    )
+    [watchlist] = WebState(system).watchlists(BOB[0])
     # before the import: the bridge has looked up a ticker once (its first contract lookup
     # is not what is measured), and an add takes what it takes on this machine
     baseline, took_alone = add_ticker(bob, watchlist, "MSFT")
@@ -280,10 +271,15 @@ def test_a_16_mb_import_lets_another_user_add_tickers_and_shows_its_progress(
     assert [d for d, _t in seen] == sorted(d for d, _t in seen)
     ledger = alice.get("/ledger/").text
     assert f"Imported {rows} new trade(s) of {rows} in the file (0 known)." in ledger
-    assert db_rows(system, "SELECT COUNT(*) FROM ledger_execution") == [(rows,)]
-    assert db_rows(
-        system, "SELECT status, total, processed, added FROM ledger_fleximport WHERE id = ?", (pk,)
-    ) == [("done", rows, rows, rows)]
+    web = WebState(system)
+    assert web.row_count("ledger.Execution") == rows
+    [flex] = [f for f in web.flex_imports() if f["id"] == pk]
+    assert (flex["status"], flex["total"], flex["processed"], flex["added"]) == (
+        "done",
+        rows,
+        rows,
+        rows,
+    )
 
 
 def _raw_post(stack: Stack, headers: dict[str, str]) -> socket.socket:
@@ -348,9 +344,7 @@ def test_an_oversize_streamed_upload_is_refused_while_most_of_it_is_unsent(
     assert "That file is larger than 20 MB" in body and "Nothing was stored" in body
     # the answer came once the cap was passed: most of the body was never sent
     assert 20 * MB < sent < total / 2, sent
-    assert db_rows(
-        system, "SELECT COUNT(*) FROM ledger_fleximport WHERE filename = 'huge.xml'"
-    ) == [(0,)]
+    assert [f for f in WebState(system).flex_imports() if f["filename"] == "huge.xml"] == []
     assert alice.get("/ledger/").status_code == 200
 
 
