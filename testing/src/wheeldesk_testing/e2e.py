@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import sqlite3
 import sys
 import threading
 from html.parser import HTMLParser
@@ -54,13 +52,6 @@ def request_password_reset(stack: Stack, email: str) -> httpx.Response:
         )
     finally:
         client.close()
-
-
-def db_rows(stack: Stack, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Rows of the web's SQLite database, read as another process (WAL: no lock on the web)."""
-    path = stack.workdir / "web.sqlite3"
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        return db.execute(sql, params).fetchall()
 
 
 class _FormValues(HTMLParser):
