@@ -394,4 +394,7 @@ def test_a_chunked_upload_within_the_cap_is_imported(system: Stack) -> None:
     )
     assert answer.status_code == 302 and answer.headers["location"] == "/ledger/", answer.text
     ledger = alice.get("/ledger/").text
-    assert f"Imported {rows} new trade(s) of {rows} in the file" in ledger
+    # Every row read from the streamed body. They are the first week of the 16 MB history, so
+    # after that test (make test's serial phase, or this file run alone) they are all known.
+    found = re.search(r"Imported (\d+) new trade\(s\) of (\d+) in the file", ledger)
+    assert found and int(found.group(2)) == rows, ledger[-2000:]
