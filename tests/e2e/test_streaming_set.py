@@ -22,7 +22,7 @@ from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
 
-SYMBOL = "KO"
+SYMBOL = "CVX"  # used by no other test on this stack, held by no demo position
 
 
 def streaming(stack: Stack) -> list[str]:
@@ -65,8 +65,8 @@ def test_a_watchlist_ticker_streams_across_a_bridge_restart_and_stops_when_remov
     )
     assert added.status_code == 302, added.text[:500]
     # IBKR's answer to the check is stored by market (watchlist.hooks) and shown on the list
-    assert web.stock_name(SYMBOL) == "Coca-Cola Co"
-    assert "Coca-Cola Co" in client.get(f"/watchlist/?list={pk}").text
+    assert web.stock_name(SYMBOL) == "Chevron Corp"
+    assert "Chevron Corp" in client.get(f"/watchlist/?list={pk}").text
     wait_until(lambda: SYMBOL in streaming(stack), 30, f"the bridge streaming {SYMBOL}")
     wanted = stack.bridge_get("/v1/subscriptions")["symbols"]
     assert SYMBOL in wanted

@@ -33,7 +33,9 @@ def execution(exec_id: str) -> Execution:
     return Execution(execId=exec_id, time=EXECUTED, acctNumber="DU1", side="BOT", shares=100)
 
 
-def test_live_executions_of_no_api_order_are_published_once_requested_ones_never() -> None:
+async def test_live_executions_of_no_api_order_are_published_once_requested_ones_never() -> None:
+    # async: ib_insync's request futures need a running loop (a sync test finds none after an
+    # asyncio test has run in the same process)
     ib = IB()
     watcher = Watcher(ib)
     wrapper = ib.wrapper
