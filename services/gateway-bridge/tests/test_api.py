@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -75,8 +76,15 @@ def test_quote_errors(shared_bridge: Proc) -> None:
 
 def test_concurrent_quotes_cost_ib_one_request(shared_bridge: Proc) -> None:
     before = metric(shared_bridge, "wheeldesk_bridge_ib_requests_total")
+    clients = [client(shared_bridge) for _ in range(8)]
+    start = threading.Barrier(8)  # all eight ask at once, however busy the machine is
+
+    def ask(c):  # type: ignore[no-untyped-def]
+        start.wait()
+        return c.quotes(["PEP"])[0]
+
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: client(shared_bridge).quotes(["PEP"])[0], range(8)))
+        results = list(pool.map(ask, clients))
     assert len({(q.bid, q.ask) for q in results}) == 1
     after = metric(shared_bridge, "wheeldesk_bridge_ib_requests_total")
     # contract lookup + one snapshot, not eight
