@@ -7,7 +7,8 @@ PY := .venv/bin/python
 # make test: pytest-xdist workers, each with its own stacks; a file's tests stay on one worker,
 # and the tests on the shared session stack all on one worker, in order (wheeldesk_testing.fixtures).
 # Three on two cores: the full-stack tests spend much of their time waiting on other processes.
-# The moved-date check runs beside them (its output printed after). Tests marked `serial`
+# The moved-date check runs first, alone (beside the workers, its tws-sim runs saw refused
+# connections under the load). Tests marked `serial`
 # (CPU-paced: the sped-up soak, the 16 MB import's 2 s) run afterwards, alone.
 TEST_WORKERS ?= 3
 WEB := services/web
@@ -61,9 +62,8 @@ test-dates: install debs
 # The moved-date check runs first; the main suite runs even when it fails, so one run shows both.
 test: install debs
 	@$(PY) -m ruff check .
-	@dates_log=$$(mktemp); $(PY) scripts/check_dates.py > $$dates_log 2>&1 & dates_pid=$$!; \
+	@$(PY) scripts/check_dates.py; dates=$$?; \
 	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not serial"; rc=$$?; \
-	wait $$dates_pid; dates=$$?; cat $$dates_log; rm -f $$dates_log; \
 	$(PY) -m pytest -q -m serial; serial=$$?; \
 	if [ $$rc -eq 5 ] || [ $$serial -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	if [ $$dates -ne 0 ]; then echo "make test: the moved-date check failed (see its output above)"; exit 1; fi; \

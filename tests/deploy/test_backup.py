@@ -190,9 +190,10 @@ def test_backups_taken_while_the_worker_writes_restore_every_order_and_execution
         # snapshots mid-write whatever the machine's speed).
         deadline = time.monotonic() + 150
         while True:
-            before, _, _ = snapshot(db)  # committed before this backup starts
+            before, filled, _ = snapshot(db)  # committed before this backup starts
             taken.append((len(before), take_backup(db, backups, keep=1000)))
-            if len(before) == ORDERS:
+            # every execution AND every order's filled status (a later write of the worker's)
+            if len(before) == ORDERS and len(filled) == ORDERS:
                 break
             assert time.monotonic() < deadline, "the worker stopped storing fills"
             time.sleep(0.05)
