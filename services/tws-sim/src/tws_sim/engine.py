@@ -124,16 +124,7 @@ class Engine:
         """openOrder + orderStatus to the client that owns the order (and client 0)."""
         state = state or {"status": o.status}
         oo = m.open_order(o.as_fields(), o.contract, state)
-        st = m.order_status(
-            o.order_id,
-            o.status,
-            o.filled,
-            o.remaining,
-            o.avg_fill_price,
-            o.perm_id,
-            o.last_fill_price,
-            o.client_id,
-        )
+        st = m.order_status(*o.status_fields())
         for s in self.ready_sessions():
             if s.client_id == o.client_id or s.client_id == 0:
                 s.send(oo)

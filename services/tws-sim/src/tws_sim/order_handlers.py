@@ -37,18 +37,7 @@ class OrderHandlers:
                 o.client_id == self.client_id or self.client_id == 0 or f[0] == "16"
             ):
                 self.send(m.open_order(o.as_fields(), o.contract, {"status": o.status}))
-                self.send(
-                    m.order_status(
-                        o.order_id,
-                        o.status,
-                        o.filled,
-                        o.remaining,
-                        o.avg_fill_price,
-                        o.perm_id,
-                        o.last_fill_price,
-                        o.client_id,
-                    )
-                )
+                self.send(m.order_status(*o.status_fields()))
         self.send(m.open_order_end())
 
     def req_completed_orders(self, f: list[str]) -> None:

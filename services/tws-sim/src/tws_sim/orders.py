@@ -50,6 +50,19 @@ class SimOrder:
     def done(self) -> bool:
         return self.status in DONE
 
+    def status_fields(self) -> tuple:
+        """orderStatus's arguments, in `messages.order_status`'s order."""
+        return (
+            self.order_id,
+            self.status,
+            self.filled,
+            self.remaining,
+            self.avg_fill_price,
+            self.perm_id,
+            self.last_fill_price,
+            self.client_id,
+        )
+
     def as_fields(self) -> dict:
         return {
             "order_id": self.order_id,
