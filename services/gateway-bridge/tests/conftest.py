@@ -17,13 +17,7 @@ from bridge_helpers import bridge_env
 @pytest.fixture(scope="module")
 def shared_bridge(tws_sim: Proc, nats_server: Proc) -> Iterator[Proc]:
     """One bridge for read-only tests against the session's tws-sim."""
-    proc = service_proc(
-        "gateway-bridge",
-        bridge_env(tws_sim, nats_server.url, IB_SIMULATED="true"),  # type: ignore[attr-defined]
-    )
-    proc.start(timeout=90)
-    yield proc
-    proc.stop()
+    yield from _bridge_on(tws_sim, nats_server)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +31,10 @@ def sim() -> Iterator[Proc]:
 @pytest.fixture(scope="module")
 def bridge(sim: Proc, nats_server: Proc) -> Iterator[Proc]:
     """A bridge on the module's own tws-sim (`sim`)."""
+    yield from _bridge_on(sim, nats_server)
+
+
+def _bridge_on(sim: Proc, nats_server: Proc) -> Iterator[Proc]:
     proc = service_proc(
         "gateway-bridge",
         bridge_env(sim, nats_server.url, IB_SIMULATED="true"),  # type: ignore[attr-defined]
