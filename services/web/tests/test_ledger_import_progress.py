@@ -129,6 +129,69 @@ def test_a_stopped_import_says_how_far_it_got_and_how_to_finish(user_client, mon
     assert (row.status, row.added, Execution.objects.count()) == ("done", 0, 250)
 
 
+class _ProcessStopped(BaseException):
+    """What the import thread sees when its process stops: nothing it catches."""
+
+
+def test_an_import_whose_process_stopped_is_failed_saying_how_far_it_got(
+    user_client, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(services, "BATCH", 100)
+    handed: list[tuple[int, list]] = []
+    monkeypatch.setattr(imports, "start_in_background", lambda *run: handed.append(run))
+    user_client.post(
+        reverse("ledger:import"), {"file": SimpleUploadedFile("h.xml", report(250), "text/xml")}
+    )
+    [(pk, records)] = handed
+    real_record_fills = services.record_fills
+
+    def dies_after_two_batches(*args, **kwargs):  # type: ignore[no-untyped-def]
+        hook = kwargs["progress"]
+
+        def look(done: int, stage: str) -> None:
+            hook(done, stage)
+            if done == 200:
+                raise _ProcessStopped
+
+        return real_record_fills(*args, **{**kwargs, "progress": look})
+
+    monkeypatch.setattr(services, "record_fills", dies_after_two_batches)
+    with pytest.raises(_ProcessStopped):
+        imports.run(pk, records)
+    row = FlexImport.objects.get(pk=pk)
+    assert (row.status, row.processed) == ("running", 200)
+
+    # Within STALE_AFTER of its last batch it may still be alive: the page keeps polling.
+    assert _count(user_client.get(reverse("ledger:cycles")).content.decode()) == (200, 250)
+    assert imports.abandon_stale(now=row.heartbeat + imports.STALE_AFTER) == 0
+
+    # Silent for longer: the ledger page stops showing it and says what happened.
+    FlexImport.objects.filter(pk=pk).update(
+        heartbeat=row.heartbeat - imports.STALE_AFTER - timedelta(seconds=1)
+    )
+    ledger = user_client.get(reverse("ledger:cycles")).content.decode()
+    assert 'id="flex-progress"' not in ledger
+    page = user_client.get(reverse("ledger:import_progress", args=[pk]), follow=True)
+    text = page.content.decode()
+    assert (
+        "Import failed: stopped after 200 of 250 trades (the web server restarted during the "
+        "import); import the file again to complete it" in text
+    )
+    row = FlexImport.objects.get(pk=pk)
+    assert (row.status, row.processed, row.finished is not None) == ("failed", 200, True)
+    assert Execution.objects.count() == 200  # the two batches stored stay stored
+
+    # importing again completes it
+    monkeypatch.setattr(services, "record_fills", real_record_fills)
+    user_client.post(
+        reverse("ledger:import"), {"file": SimpleUploadedFile("h.xml", report(250), "text/xml")}
+    )
+    [_, (pk2, records2)] = handed
+    imports.run(pk2, records2)
+    again = FlexImport.objects.get(pk=pk2)
+    assert (again.status, again.added, Execution.objects.count()) == ("done", 50, 250)
+
+
 def _count(html: str) -> tuple[int, int]:
     import re
 

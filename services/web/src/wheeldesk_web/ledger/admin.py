@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from wheeldesk_web.ledger.models import Adjustment, Execution, WheelCycle
+from wheeldesk_web.core.admin import RecordAdmin
+from wheeldesk_web.ledger.models import (
+    Adjustment,
+    Execution,
+    ExecutionAlias,
+    FlexImport,
+    PositionSnapshot,
+    WheelCycle,
+)
 
 
 @admin.register(Execution)
@@ -83,3 +91,40 @@ class WheelCycleAdmin(admin.ModelAdmin):
     )
     list_filter = ("state", "outcome")
     search_fields = ("symbol",)
+
+
+@admin.register(ExecutionAlias)
+class ExecutionAliasAdmin(RecordAdmin):
+    """Every id a source gave an execution: how a repeat from any source is recognised."""
+
+    list_display = ("alias", "execution")
+    search_fields = ("alias", "execution__symbol", "execution__exec_id")
+    list_select_related = ("execution",)
+
+
+@admin.register(PositionSnapshot)
+class PositionSnapshotAdmin(RecordAdmin):
+    list_display = ("taken", "account_id", "position_count")
+    date_hierarchy = "taken"
+    search_fields = ("account_id",)
+
+    @admin.display(description="positions")
+    def position_count(self, obj: PositionSnapshot) -> int:
+        return len(obj.positions or [])
+
+
+@admin.register(FlexImport)
+class FlexImportAdmin(RecordAdmin):
+    list_display = (
+        "started",
+        "filename",
+        "user",
+        "status",
+        "processed",
+        "total",
+        "added",
+        "heartbeat",
+        "finished",
+    )
+    list_filter = ("status",)
+    search_fields = ("filename", "error")

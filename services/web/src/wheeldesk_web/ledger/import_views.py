@@ -94,12 +94,14 @@ def running_import(request: HttpRequest) -> FlexImport | None:
     """The user's import still being stored, for the ledger page's progress bar."""
     if not request.user.is_authenticated:
         return None
+    imports.abandon_stale()
     return FlexImport.objects.filter(user=request.user, status=FlexImport.RUNNING).first()
 
 
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """How far the import got (polled by the page); once it is done, back to the ledger
     with the outcome as a message."""
+    imports.abandon_stale()
     run = get_object_or_404(FlexImport, pk=pk, user=request.user)
     if run.status == FlexImport.RUNNING:
         return render(request, "ledger/partials/import_progress.html", {"flex_import": run})

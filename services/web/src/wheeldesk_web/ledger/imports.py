@@ -6,14 +6,17 @@ A larger one is stored on a thread of the web process, as a manual scan is run
 (`signals.services.start_in_background`): the request answers at once, a `FlexImport` row
 counts the trades stored batch by batch, and the ledger page polls it with htmx until it
 says done. Each batch is its own short write transaction, so other users' writes go in
-between. A thread stopped with its process (a restart) leaves the row "running"; importing
-the file again completes the import, the trades already stored are recognised.
+between. A thread stopped with its process (a restart) cannot say so: its row keeps a
+`heartbeat`, refreshed by every batch, and a running import silent for `STALE_AFTER` is
+marked failed when the ledger page next looks (`abandon_stale`), saying how far it got.
+Importing the file again completes it: the trades already stored are recognised.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import close_old_connections, connection
@@ -24,6 +27,11 @@ from wheeldesk_web.ledger.flex import FlexRecord
 from wheeldesk_web.ledger.models import FlexImport
 
 log = logging.getLogger(__name__)
+
+# No batch (nor one ticker's cycle rebuild) takes near this long: silence means the process
+# running the import stopped.
+STALE_AFTER = timedelta(minutes=5)
+AGAIN = "import the file again to complete it (the trades already stored are recognised)"
 
 
 def summary(total: int, added: int) -> str:
@@ -42,6 +50,7 @@ def start(records: list[FlexRecord], user: Any, filename: str) -> FlexImport:
         filename=filename[:200],
         total=len(records),
         stage="starting",
+        heartbeat=timezone.now(),
     )
     start_in_background(run.pk, records)
     return run
@@ -65,7 +74,9 @@ def run(pk: int, records: list[FlexRecord]) -> None:
     """Store the records, counting each batch into the `FlexImport` row."""
 
     def progress(done: int, stage: str) -> None:
-        FlexImport.objects.filter(pk=pk).update(processed=done, stage=stage)
+        FlexImport.objects.filter(pk=pk).update(
+            processed=done, stage=stage, heartbeat=timezone.now()
+        )
 
     try:
         total, added = services.store_flex(records, progress=progress)
@@ -75,10 +86,7 @@ def run(pk: int, records: list[FlexRecord]) -> None:
         FlexImport.objects.filter(pk=pk).update(
             status=FlexImport.FAILED,
             finished=timezone.now(),
-            error=(
-                f"stopped after {done} of {len(records)} trades ({exc}); import the file "
-                "again to complete it (the trades already stored are recognised)"
-            )[:2000],
+            error=f"stopped after {done} of {len(records)} trades ({exc}); {AGAIN}"[:2000],
         )
         return
     FlexImport.objects.filter(pk=pk).update(
@@ -88,3 +96,20 @@ def run(pk: int, records: list[FlexRecord]) -> None:
         added=added,
         stage="",
     )
+
+
+def abandon_stale(now: datetime | None = None) -> int:
+    """Mark failed every running import whose process stopped (no batch for STALE_AFTER)."""
+    now = now or timezone.now()
+    stale = FlexImport.objects.filter(status=FlexImport.RUNNING, heartbeat__lt=now - STALE_AFTER)
+    count = 0
+    for run in stale:
+        count += FlexImport.objects.filter(pk=run.pk, status=FlexImport.RUNNING).update(
+            status=FlexImport.FAILED,
+            finished=now,
+            error=(
+                f"stopped after {run.processed} of {run.total} trades (the web server "
+                f"restarted during the import); {AGAIN}"
+            ),
+        )
+    return count

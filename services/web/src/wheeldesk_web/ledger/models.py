@@ -290,6 +290,12 @@ class FlexImport(models.Model):
     stage = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     started = models.DateTimeField(auto_now_add=True)
+    heartbeat = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the import last stored a batch: a running import silent for long "
+        "(imports.STALE_AFTER) stopped with its process.",
+    )
     finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -119,6 +119,8 @@ def record_fills(
         for n, symbol in enumerate(sorted(symbols)):
             if n:
                 time.sleep(PAUSE_BETWEEN_WRITES)
+                if progress:  # still alive (imports.STALE_AFTER)
+                    progress(len(incoming), f"rebuilding the cycles of {len(symbols)} ticker(s)")
             rebuild([symbol])
     return created
 

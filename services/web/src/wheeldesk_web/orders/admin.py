@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from wheeldesk_web.core.admin import RecordAdmin
 from wheeldesk_web.orders.models import Order, OrderAudit, OrderStatusChange, TradingConfig
 
 
@@ -35,17 +36,21 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderAudit)
-class OrderAuditAdmin(admin.ModelAdmin):
+class OrderAuditAdmin(RecordAdmin):
     list_display = ("at", "action", "client_order_id", "user", "detail")
     list_filter = ("action",)
     search_fields = ("client_order_id", "detail")
     readonly_fields = [f.name for f in OrderAudit._meta.fields]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
+@admin.register(OrderStatusChange)
+class OrderStatusChangeAdmin(RecordAdmin):
+    """Each order's statuses as `orders.state` wrote them (also inline on the order)."""
+
+    list_display = ("at", "order", "status", "filled", "note")
+    list_filter = ("status",)
+    search_fields = ("order__client_order_id", "order__symbol", "note")
+    list_select_related = ("order",)
 
 
 @admin.register(TradingConfig)
