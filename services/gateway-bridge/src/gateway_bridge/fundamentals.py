@@ -4,6 +4,10 @@ their cache per IB trading day.
 The figures move with the day's close, not by the second, and IB meters fundamentals requests;
 so the bridge reads them once per symbol per IB trading day (`DailyFundamentals`) and a stock
 asked again that day streams only its price and implied volatility (tick 106).
+
+Figures that did not come say why (`Fundamentals.status`): IB refused tick 258 with an error
+code (`Refusals` keeps it from IB's error stream: no subscription, buy it) or sent nothing
+within `FUNDAMENTALS_WAIT` (latency, pacing, a data farm down: ask again later).
 """
 
 from __future__ import annotations
@@ -11,10 +15,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from ib_insync import Ticker
-from wheeldesk.schemas.market import Fundamentals
+from ib_insync import Contract, Ticker
+from wheeldesk.schemas.market import Fundamentals, FundamentalsStatus
 
 from gateway_bridge.ibvalues import num
+
+# IB's answer to generic tick 258 on an account without the fundamentals subscription
+# ("Fundamentals data is not allowed."); the line streams everything else.
+FUNDAMENTALS_REFUSED_CODES = frozenset({10358})
+FUNDAMENTALS_WAIT = 5.0  # seconds a stock request waits for its price and tick 258
 
 
 def _ratio(ratios: Any, *names: str) -> float | None:
@@ -38,14 +47,24 @@ def _ib_date(value: Any) -> date | None:
     return None
 
 
-def fundamentals_from_ticker(ticker: Ticker) -> Fundamentals:
+def fundamentals_from_ticker(ticker: Ticker, refused: tuple[int, str] | None) -> Fundamentals:
     """IB tick 258 (fundamental ratios; MKTCAP in USD millions) and tick 456 (dividends).
 
-    Real IB puts no earnings date in tick 258 (the NEXTEARNINGS names are read in case a feed
-    does); `MarketData._stock` fills it from Wall Street Horizon (`earnings.py`).
+    Without ratios the status says why: `refused` is IB's (code, message) for tick 258, and
+    none means nothing came within `FUNDAMENTALS_WAIT`. Real IB puts no earnings date in tick
+    258 (the NEXTEARNINGS names are read in case a feed does); `MarketData._stock` fills it
+    from Wall Street Horizon (`earnings.py`).
     """
     r = ticker.fundamentalRatios
-    f = Fundamentals()
+    if refused is not None:
+        f = Fundamentals(
+            status=FundamentalsStatus.NOT_SUBSCRIBED, ib_code=refused[0], reason=refused[1]
+        )
+    else:
+        f = Fundamentals(
+            status=FundamentalsStatus.NO_ANSWER,
+            reason=f"IB sent no tick 258 within {FUNDAMENTALS_WAIT:g} s",
+        )
     if r is not None:
         mktcap = _ratio(r, "MKTCAP")
         fcf = _ratio(r, "TTMFCF", "FCF", "FREECASHFLOW")
@@ -63,6 +82,7 @@ def fundamentals_from_ticker(ticker: Ticker) -> Fundamentals:
             pe_ratio=_ratio(r, "PEEXCLXOR", "APENORM", "PE"),
             next_earnings=_ib_date(getattr(r, "NEXTEARNINGS", None))
             or _ib_date(getattr(r, "NEXTEARNINGSDATE", None)),
+            status=FundamentalsStatus.OK,
         )
     if ticker.dividends is not None and ticker.dividends.nextDate:
         f.ex_dividend = ticker.dividends.nextDate
@@ -85,3 +105,27 @@ class DailyFundamentals:
 
     def put(self, symbol: str, fundamentals: Fundamentals) -> None:
         self._by_symbol[symbol] = fundamentals.model_copy()
+
+
+class Refusals:
+    """IB's refusals of tick 258 by conId, from its error stream to the stock request waiting.
+
+    Keyed by conId: the stock requests of one symbol are coalesced (one in flight), and a
+    request forgets what an earlier one left (`forget`) before it asks.
+    """
+
+    def __init__(self) -> None:
+        self._by_conid: dict[int, tuple[int, str]] = {}
+
+    def note(self, code: int, message: str, contract: Contract | None) -> None:
+        if code in FUNDAMENTALS_REFUSED_CODES and contract is not None and contract.conId:
+            if len(self._by_conid) > 1000:
+                self._by_conid.clear()
+            self._by_conid[contract.conId] = (code, message)
+
+    def refused(self, conid: int) -> bool:
+        return conid in self._by_conid
+
+    def forget(self, conid: int) -> tuple[int, str] | None:
+        """IB's (code, message) for the conId's tick 258 since the last `forget`, or None."""
+        return self._by_conid.pop(conid, None)

@@ -29,7 +29,12 @@ from gateway_bridge.cache import TTLCache
 from gateway_bridge.connection import NO_SUBSCRIPTION_CODES, IBSession
 from gateway_bridge.earnings import Earnings
 from gateway_bridge.events import EventPublisher
-from gateway_bridge.fundamentals import DailyFundamentals, fundamentals_from_ticker
+from gateway_bridge.fundamentals import (
+    FUNDAMENTALS_WAIT,
+    DailyFundamentals,
+    Refusals,
+    fundamentals_from_ticker,
+)
 from gateway_bridge.ibvalues import num
 from gateway_bridge.limits import LineBudget, RateLimiter
 from gateway_bridge.settings import BridgeSettings
@@ -59,6 +64,7 @@ class MarketData:
         self.stocks = TTLCache(max(settings.quote_cache_seconds, 5.0))
         self.histories = TTLCache(900.0)
         self.fundamentals = DailyFundamentals()  # ticks 258/456 once per IB trading day
+        self.refusals = Refusals()  # IB's "no fundamentals subscription" answers to tick 258
         self.earnings = Earnings(settings, session, limiter)
         self.snapshot_requests = 0
         self.wanted: list[str] = []
@@ -182,12 +188,17 @@ class MarketData:
         details = await self.stock_details(symbol)
         contract = await self.stock_contract(symbol)
         known = self.fundamentals.get(symbol, self.session.today())
+        self.refusals.forget(contract.conId)
 
         def done(t: Ticker) -> bool:
             priced = any(num(v) is not None for v in (t.last, t.bid, t.close))
             if known is not None:
                 return priced and num(t.impliedVolatility) is not None
-            return priced and t.fundamentalRatios is not None
+            if t.fundamentalRatios is not None:
+                return priced
+            # IB refusing tick 258 is an answer too: done once the rest of the line is in.
+            rest = t.dividends is not None and num(t.impliedVolatility) is not None
+            return priced and rest and self.refusals.refused(contract.conId)
 
         # The earnings date (Wall Street Horizon) is asked alongside the ticks; it never fails.
         ticker, earnings = await asyncio.gather(
@@ -196,17 +207,18 @@ class MarketData:
                 "106" if known is not None else "106,258,456",
                 done,
                 owner=f"stock:{symbol}",
-                wait=5.0,
+                wait=FUNDAMENTALS_WAIT,
             ),
             self.earnings.next_for(contract.conId),
         )
         quote = quote_from_ticker(symbol, ticker, self.session.data_type)
         if quote.price is None:
             quote = await self.quote(symbol)
+        refused = self.refusals.forget(contract.conId)
         if known is not None:
             fundamentals = known
         else:
-            fundamentals = fundamentals_from_ticker(ticker)
+            fundamentals = fundamentals_from_ticker(ticker, refused)
             if ticker.fundamentalRatios is not None:
                 self.fundamentals.put(symbol, fundamentals)
         if earnings.next_date is not None or fundamentals.next_earnings is None:
@@ -423,6 +435,7 @@ class MarketData:
             self._req_errors[id(contract)] = (req_id, code, message)
             if len(self._req_errors) > 1000:
                 self._req_errors.clear()
+        self.refusals.note(code, message, contract)
         if code in NO_SUBSCRIPTION_CODES:
             symbol = next((s for s, c in self._stream_contracts.items() if c is contract), None)
             changed = self.session.use_delayed()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field, computed_field, field_validator
 from pydantic_core import PydanticCustomError
@@ -53,6 +54,16 @@ class QuoteEvent(Event, Quote):
     """Published on `ibkr.quote.<SYMBOL>` (core NATS, latest wins)."""
 
 
+class FundamentalsStatus(StrEnum):
+    """How IB answered the request for fundamental ratios (generic tick 258). Missing figures
+    call for different actions: a refusal for the subscription (buy it), silence for a wait
+    (latency, pacing, a data farm down: scan again)."""
+
+    OK = "ok"  # IB sent its fundamental ratios (some may still be missing)
+    NOT_SUBSCRIBED = "not_subscribed"  # IB refused with an error code (10358)
+    NO_ANSWER = "no_answer"  # nothing from IB within the bridge's wait
+
+
 class Fundamentals(BaseModel):
     """From IB generic tick 258 (fundamental ratios) plus the next earnings date when known
     (IB's Wall Street Horizon calendar)."""
@@ -71,6 +82,17 @@ class Fundamentals(BaseModel):
         " or why it is unknown (no WSH subscription, IB timeout, none listed).",
     )
     ex_dividend: date | None = None
+    status: FundamentalsStatus | None = Field(
+        default=None,
+        description="How IB answered tick 258; null when not said (inline data, an older bridge).",
+    )
+    ib_code: int | None = Field(
+        default=None, description="IB's error code when status is not_subscribed (e.g. 10358)."
+    )
+    reason: str | None = Field(
+        default=None,
+        description="IB's message when not_subscribed; what was waited for when no_answer.",
+    )
 
 
 class StockInfo(BaseModel):
