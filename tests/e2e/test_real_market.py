@@ -155,8 +155,11 @@ def test_no_fundamentals_skips_the_rules_and_says_why(
     result = market_stack.manage("scan", "--symbols", "JNJ", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     text = page(web, "/signals/")
-    why = "no fundamentals from IB (tick 258 not subscribed or not answered) — rule skipped"
-    assert f"ROE unknown: {why}" in text
+    # IB's refusal (10358) is named: the trader buys the subscription rather than waiting.
+    why = (
+        "no fundamentals from IB: not subscribed (IB error 10358: Fundamentals data is not allowed)"
+    )
+    assert f"ROE unknown: {why} — rule skipped" in text
     assert "ROE 0.0%" not in text
 
 

@@ -193,6 +193,40 @@ def test_missing_fundamentals_skip_rules_in_words_never_a_zero() -> None:
     ]
 
 
+def test_missing_fundamentals_say_whether_ib_refused_or_sent_nothing() -> None:
+    # The bridge says how IB answered tick 258: a refusal (with IB's code: buy the
+    # subscription) reads differently from silence (wait and scan again); both skip the rules.
+    c = Criteria()
+    refused = Fundamentals(
+        status="not_subscribed", ib_code=10358, reason="Fundamentals data is not allowed."
+    )
+    silent = Fundamentals(status="no_answer", reason="IB sent no tick 258 within 5 s")
+    for f, why in (
+        (
+            refused,
+            "no fundamentals from IB: not subscribed (IB error 10358: Fundamentals data is "
+            "not allowed)",
+        ),
+        (
+            silent,
+            "no fundamentals from IB: no answer in time (IB sent no tick 258 within 5 s; "
+            "scan again later)",
+        ),
+    ):
+        assert filters.fundamental_rejection(60.0, f, c, "KO") is None
+        skipped = filters.skipped_fundamentals("KO", f, c)
+        assert skipped[0] == f"ROE unknown: {why} — rule skipped" and len(skipped) == 4
+        data = SymbolData(symbol="KO", quote=Quote(symbol="KO", last=60.0), fundamentals=f)
+        put = _q("KO", 30, 57.0, "P", 0.50, 0.52, iv=0.22, delta=-0.22)
+        (sig,), _ = signals.screen("CSP", data, [put], _ctx())
+        assert sig.skipped[:4] == skipped and sig.fundamentals.status == f.status
+    # IB answered but left one ratio out: only that one, as before
+    partial = Fundamentals(status="ok", beta=0.6, free_cash_flow=9e9, market_cap=260e9)
+    assert filters.skipped_fundamentals("KO", partial, c) == [
+        "ROE unknown: IB did not report it — rule skipped"
+    ]
+
+
 def test_no_model_greeks_is_said_and_the_model_fills_in() -> None:
     put = _q("KO", 30, 57.0, "P", 0.50, 0.52)  # no IB IV, no IB delta
     (sig,), _ = signals.screen("CSP", _data("KO", 60.0), [put], _ctx(delta_min=0.05))

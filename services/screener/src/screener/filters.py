@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from wheeldesk.schemas.market import Fundamentals
+from wheeldesk.schemas.market import Fundamentals, FundamentalsStatus
 from wheeldesk.schemas.screener import Criteria
 
 # Order matters: the first failing rule is the one reported.
@@ -131,6 +131,20 @@ def _no_fundamentals(f: Fundamentals) -> bool:
     ) and (f.fcf_per_share is None and f.pe_ratio is None and f.dividend_yield is None)
 
 
+def missing_why(f: Fundamentals) -> str:
+    """Why a ratio is missing, as the bridge said (`Fundamentals.status`): the trader buys the
+    fundamentals subscription for a refusal, and waits or scans again when IB sent nothing."""
+    if f.status == FundamentalsStatus.NOT_SUBSCRIBED:
+        said = f"IB error {f.ib_code}" + (f": {f.reason.rstrip('.')}" if f.reason else "")
+        return f"no fundamentals from IB: not subscribed ({said})"
+    if f.status == FundamentalsStatus.NO_ANSWER:
+        waited = f"{f.reason}; " if f.reason else ""
+        return f"no fundamentals from IB: no answer in time ({waited}scan again later)"
+    if f.status == FundamentalsStatus.OK or not _no_fundamentals(f):
+        return "IB did not report it"
+    return "no fundamentals from IB (tick 258 not subscribed or not answered)"
+
+
 def skipped_fundamentals(symbol: str, f: Fundamentals, c: Criteria) -> list[str]:
     """Every fundamental rule that could not be applied, and why, in words.
 
@@ -154,11 +168,7 @@ def skipped_fundamentals(symbol: str, f: Fundamentals, c: Criteria) -> list[str]
         if active["max_beta"] and f.beta is None:
             out.append("beta unknown: IB reported none for this fund — rule skipped")
         return out
-    why = (
-        "no fundamentals from IB (tick 258 not subscribed or not answered)"
-        if _no_fundamentals(f)
-        else "IB did not report it"
-    )
+    why = missing_why(f)
     out = []
     for rule, label, attr in COMPANY_RULES:
         if not active[rule] or getattr(f, attr) is not None:
