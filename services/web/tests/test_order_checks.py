@@ -58,28 +58,24 @@ def checks(t: Ticket, **kw):
     return {c.name: c for c in run_checks(t, **args)}
 
 
-def put(qty=1, strike="60", limit="1.10", symbol="KO") -> Ticket:
+def sell(right: str, qty: int, strike: str, limit: str, symbol: str = "KO") -> Ticket:
     return Ticket(
         symbol=symbol,
         action="SELL",
         quantity=qty,
         limit_price=D(limit),
-        right="P",
+        right=right,
         strike=D(strike),
         expiry=date(2026, 12, 18),
     )
+
+
+def put(qty=1, strike="60", limit="1.10", symbol="KO") -> Ticket:
+    return sell("P", qty, strike, limit, symbol)
 
 
 def call(qty=1, strike="70", limit="1.10") -> Ticket:
-    return Ticket(
-        symbol="KO",
-        action="SELL",
-        quantity=qty,
-        limit_price=D(limit),
-        right="C",
-        strike=D(strike),
-        expiry=date(2026, 12, 18),
-    )
+    return sell("C", qty, strike, limit)
 
 
 def test_a_reasonable_put_passes_everything():

@@ -23,6 +23,7 @@ from asgiref.sync import sync_to_async
 from nats.js.errors import NotFoundError
 from wheeldesk import subjects
 from wheeldesk.clients import SyncBridgeClient, SyncNotifierClient
+from wheeldesk.schemas.market import OptionContract
 from wheeldesk_testing.moments import SIM_START
 from wheeldesk_testing.procs import (
     TEST_TOKEN,
@@ -99,9 +100,14 @@ def put_at_bid(bridge: SyncBridgeClient) -> tuple:
     return q.contract, Decimal(str(q.bid))
 
 
-def place(bridge: SyncBridgeClient, quantity: int = 1) -> Order:
-    """A sell of the put at its bid, through the web's one claim-and-send (the confirm's)."""
-    contract, bid = put_at_bid(bridge)
+def sell_put(
+    bridge: SyncBridgeClient,
+    contract: OptionContract,
+    limit: Decimal,
+    quantity: int = 1,
+    **fields: object,
+) -> Order:
+    """A sell of the put at `limit`, through the web's one claim-and-send (the confirm's)."""
     order = Order.objects.create(
         symbol=SYMBOL,
         sec_type="OPT",
@@ -110,10 +116,17 @@ def place(bridge: SyncBridgeClient, quantity: int = 1) -> Order:
         right="P",
         action="SELL",
         quantity=quantity,
-        limit_price=bid,
+        limit_price=limit,
+        **fields,
     )
     request = order.to_request()
     return claim_and_send(order, None, bridge, lambda: bridge.place(request), request)
+
+
+def place(bridge: SyncBridgeClient, quantity: int = 1) -> Order:
+    """A sell of the put at its bid."""
+    contract, bid = put_at_bid(bridge)
+    return sell_put(bridge, contract, bid, quantity)
 
 
 def drain(nats_url: str, done: Callable[[], bool] = lambda: True, timeout: float = 45) -> None:
@@ -296,21 +309,9 @@ def test_automatic_reprice_steps_every_n_minutes_up_to_m_then_stops(
     ticked at moved moments, modifies the same order at tws-sim and audits each step."""
     fills(sim, "never")
     contract, bid, ask = put_with_room(bridge)
-    order = Order.objects.create(
-        symbol=SYMBOL,
-        sec_type="OPT",
-        expiry=contract.expiry,
-        strike=Decimal(str(contract.strike)),
-        right="P",
-        action="SELL",
-        quantity=1,
-        limit_price=ask,
-        reprice_every=5,
-        reprice_max=2,
-        reprice_step=Decimal("0.01"),
+    order = sell_put(
+        bridge, contract, ask, reprice_every=5, reprice_max=2, reprice_step=Decimal("0.01")
     )
-    request = order.to_request()
-    order = claim_and_send(order, None, bridge, lambda: bridge.place(request), request)
     sent = order.sent_at
     assert order.status == "submitted" and sent is not None
     coid = order.client_order_id

@@ -14,10 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from wheeldesk.clients import ServiceCallError
+from wheeldesk.schemas.orders import ComboPreview
 
 from wheeldesk_web.core import clients
 from wheeldesk_web.orders.access import require_trader
 from wheeldesk_web.orders.models import Order
+from wheeldesk_web.orders.services import stored_preview
 from wheeldesk_web.orders.views import DraftForm, RollTargetForm
 
 
@@ -111,11 +113,9 @@ class RollTicketForm(forms.Form):
 
 def roll_preview(request: HttpRequest, order: Order) -> HttpResponse:
     """A roll's draft: its legs as priced, the combo's market and IB's what-if, one confirm."""
-    from wheeldesk_web.orders import rolls
-
     current = order.ticket_digest()
     fresh = bool(order.previewed_at) and order.ticket_hash == current
-    p = rolls.stored(order) if fresh else None
+    p = stored_preview(order, ComboPreview) if fresh else None
     form = RollTicketForm(initial={"quantity": order.quantity, "limit_price": order.limit_price})
     return render(
         request,

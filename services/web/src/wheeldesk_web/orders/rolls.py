@@ -10,7 +10,6 @@ places one order; its two leg fills reach the ledger as one roll.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,12 +19,13 @@ from wheeldesk.clients import SyncBridgeClient
 from wheeldesk.schemas.account import Position
 from wheeldesk.schemas.orders import ComboLeg, ComboOrderRequest, ComboPreview
 
-from wheeldesk_web.orders.models import Order, TradingConfig
+from wheeldesk_web.orders.models import Order
 from wheeldesk_web.orders.services import (
     OrderRefused,
     _explain,
     audit,
     claim_and_send,
+    may_send,
 )
 
 # How far past the held expiry the page looks for candidates; the chain's strikes nearest the
@@ -154,15 +154,6 @@ def prepare(
     return order
 
 
-def stored(order: Order) -> ComboPreview | None:
-    if not order.preview:
-        return None
-    try:
-        return ComboPreview.model_validate(order.preview)
-    except ValueError:
-        return None
-
-
 def _roll_checks(
     order: Order, preview: ComboPreview | None, answers: dict[str, tuple]
 ) -> list[dict]:
@@ -243,20 +234,10 @@ def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> ComboPrevi
 def confirm(order: Order, bridge: SyncBridgeClient, user=None, ticket: str = "") -> Order:  # type: ignore[no-untyped-def]
     """Place the roll as ONE combo order, once: the ticket the user saw, the trading switch, the
     what-if again (a fresh quote), then one claim of the row and one place call."""
-    audit(order, "confirm", "", user)
-    if not order.is_draft:
-        audit(order, "duplicate", f"already {order.status}", user)
+    if not may_send(
+        order, user, ticket, lambda: "the roll changed since the preview you confirmed"
+    ):
         return order
-    current = order.ticket_digest()
-    if not (ticket and hmac.compare_digest(ticket, current) and order.ticket_hash == current):
-        audit(order, "refused", "ticket changed since the preview the user saw", user)
-        raise OrderRefused(
-            "Not sent: the roll changed since the preview you confirmed. "
-            "Check the new preview below and confirm again."
-        )
-    if not TradingConfig.load().trading_enabled:
-        audit(order, "refused", "trading disabled", user)
-        raise OrderRefused("Trading is disabled in settings: the order was not sent.")
     if order.limit_price is None:
         raise OrderRefused("Not sent: the roll has no net limit yet; preview it again.")
     run_preview(order, bridge, user)

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from django.utils import timezone
 from pydantic import BaseModel
@@ -37,6 +38,8 @@ from wheeldesk_web.orders.state import (  # noqa: F401 (re-exported: the writers
 from wheeldesk_web.signals import capacity
 
 log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=BaseModel)
 
 
 class OrderRefused(Exception):
@@ -254,14 +257,35 @@ def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> PreviewRes
     return result
 
 
-def stored_preview(order: Order) -> OrderPreview | None:
-    """The what-if kept with the order, or None (none yet, or from an older schema)."""
+def stored_preview(order: Order, schema: type[P]) -> P | None:
+    """The what-if kept with the order as `schema` (a single order's `OrderPreview`, a roll's
+    `ComboPreview`), or None (none yet, or from an older schema)."""
     if not order.preview:
         return None
     try:
-        return OrderPreview.model_validate(order.preview)
+        return schema.model_validate(order.preview)
     except ValueError:
         return None
+
+
+def preview_draft(order: Order, bridge: SyncBridgeClient, user=None) -> None:  # type: ignore[no-untyped-def]
+    """The what-if and the checks again on a draft of either kind: a roll's combo has its own
+    (`rolls.run_preview`), so the pages need not know which one they hold."""
+    if order.is_combo:
+        from wheeldesk_web.orders import rolls
+
+        rolls.run_preview(order, bridge, user)
+    else:
+        run_preview(order, bridge, user)
+
+
+def confirm_draft(order: Order, bridge: SyncBridgeClient, user=None, ticket: str = "") -> Order:  # type: ignore[no-untyped-def]
+    """Confirm a draft of either kind: a roll through `rolls.confirm`, a single order here."""
+    if order.is_combo:
+        from wheeldesk_web.orders import rolls
+
+        return rolls.confirm(order, bridge, user, ticket=ticket)
+    return confirm(order, bridge, user, ticket=ticket)
 
 
 def _not_connected(exc: ServiceCallError) -> bool:
@@ -293,31 +317,43 @@ def _explain(exc: ServiceCallError) -> str:
     return f"{exc.message}" + (f" (field: {exc.field})" if exc.field else "")
 
 
+def may_send(order: Order, user, ticket: str, changed: Callable[[], str]) -> bool:  # type: ignore[no-untyped-def]
+    """The gate every confirm (a single order's, a roll's) passes first, audited: False for a
+    repeat (the order is sent already), OrderRefused when the ticket is not the one the user
+    saw previewed (`changed()` says how, to the user; asked only then) or trading is off."""
+    audit(order, "confirm", "", user)
+    if not order.is_draft:
+        audit(order, "duplicate", f"already {order.status}", user)
+        return False
+    current = order.ticket_digest()
+    if not (ticket and hmac.compare_digest(ticket, current) and order.ticket_hash == current):
+        audit(order, "refused", "ticket changed since the preview the user saw", user)
+        raise OrderRefused(f"Not sent: {changed()}. Check the new preview below and confirm again.")
+    if not TradingConfig.load().trading_enabled:
+        audit(order, "refused", "trading disabled", user)
+        raise OrderRefused("Trading is disabled in settings: the order was not sent.")
+    return True
+
+
 def confirm(order: Order, bridge: SyncBridgeClient, user=None, ticket: str = "") -> Order:  # type: ignore[no-untyped-def]
     """Send a previewed order once, after every check passed again on the order, account and
     quote as they are now. `ticket` is the fingerprint the confirm form carried: the order must
     be the one the user saw previewed. A repeat (double click, replayed POST) sends nothing."""
-    audit(order, "confirm", "", user)
-    if not order.is_draft:
-        audit(order, "duplicate", f"already {order.status}", user)
-        return order
-    current = order.ticket_digest()
-    if not (ticket and hmac.compare_digest(ticket, current) and order.ticket_hash == current):
-        audit(order, "refused", "ticket changed since the preview the user saw", user)
-        raise OrderRefused(
-            f"Not sent: the order changed since the preview you confirmed (it is now "
-            f"{order.action} {order.quantity} {order.contract} at {order.limit_price}). "
-            "Check the new preview below and confirm again."
+
+    def changed() -> str:
+        return (
+            f"the order changed since the preview you confirmed (it is now "
+            f"{order.action} {order.quantity} {order.contract} at {order.limit_price})"
         )
-    if not TradingConfig.load().trading_enabled:
-        audit(order, "refused", "trading disabled", user)
-        raise OrderRefused("Trading is disabled in settings: the order was not sent.")
+
+    if not may_send(order, user, ticket, changed):
+        return order
     if order.limit_price is None:
         audit(order, "refused", "no limit price", user)
         raise OrderRefused("Not sent: the order has no limit price yet; preview it again.")
     reuse = None
     if order.previewed_at and timezone.now() - order.previewed_at <= QUOTE_FRESH:
-        reuse = stored_preview(order)
+        reuse = stored_preview(order, OrderPreview)
     result, failure = _gather(order, bridge, reuse=reuse)
     order.refresh_from_db(fields=["status"])
     if not order.is_draft:  # a concurrent confirm (double click) sent it meanwhile

@@ -268,20 +268,20 @@ def detail(request: HttpRequest, client_order_id: str) -> HttpResponse:
     )
 
 
+def _previewed(request: HttpRequest, order: Order) -> HttpResponse:
+    """The draft's what-if and checks run again (a fresh quote), then its page."""
+    with clients.bridge() as bridge:
+        services.preview_draft(order, bridge, request.user)
+    return redirect("orders:detail", order.client_order_id)
+
+
 @require_POST
 def preview(request: HttpRequest, client_order_id: str) -> HttpResponse:
     """Run the what-if and the checks again (a fresh quote), on the user's own draft."""
     order = own_draft(client_order_id, request.user)
     if not order.is_draft:
         return redirect("orders:detail", order.client_order_id)
-    with clients.bridge() as bridge:
-        if order.is_combo:
-            from wheeldesk_web.orders import rolls
-
-            rolls.run_preview(order, bridge, request.user)
-        else:
-            services.run_preview(order, bridge, request.user)
-    return redirect("orders:detail", order.client_order_id)
+    return _previewed(request, order)
 
 
 @require_POST
@@ -303,14 +303,7 @@ def update(request: HttpRequest, client_order_id: str) -> HttpResponse:
     order.quantity = form.cleaned_data["quantity"]
     order.limit_price = form.cleaned_data["limit_price"]
     order.save(update_fields=["quantity", "limit_price", "updated"])
-    with clients.bridge() as bridge:
-        if order.is_combo:
-            from wheeldesk_web.orders import rolls
-
-            rolls.run_preview(order, bridge, request.user)
-        else:
-            services.run_preview(order, bridge, request.user)
-    return redirect("orders:detail", order.client_order_id)
+    return _previewed(request, order)
 
 
 @require_POST
@@ -326,16 +319,8 @@ def confirm(request: HttpRequest, client_order_id: str) -> HttpResponse:
         plan.store(order)
     try:
         with clients.bridge(timeout=20) as bridge:
-            if order.is_combo:
-                from wheeldesk_web.orders import rolls
-
-                order = rolls.confirm(
-                    order, bridge, request.user, ticket=request.POST.get("ticket", "")
-                )
-            else:
-                order = services.confirm(
-                    order, bridge, request.user, ticket=request.POST.get("ticket", "")
-                )
+            ticket = request.POST.get("ticket", "")
+            order = services.confirm_draft(order, bridge, request.user, ticket=ticket)
     except services.OrderRefused as exc:
         messages.error(request, exc.message)
         return redirect("orders:detail", order.client_order_id)
@@ -348,13 +333,19 @@ def confirm(request: HttpRequest, client_order_id: str) -> HttpResponse:
     return redirect("orders:detail", order.client_order_id)
 
 
-@require_POST
-def cancel(request: HttpRequest, client_order_id: str) -> HttpResponse:
-    """A trader cancels their own working order; staff may cancel any on the account."""
+def _changeable(request: HttpRequest, client_order_id: str, verb: str) -> Order:
+    """A sent order the user may cancel or re-price (`may_cancel`): 403 saying who may."""
     require_trader(request.user)
     order = viewable_order(client_order_id, request.user)
     if not may_cancel(order, request.user):
-        raise PermissionDenied("Only the order's creator or staff may cancel it.")
+        raise PermissionDenied(f"Only the order's creator or staff may {verb} it.")
+    return order
+
+
+@require_POST
+def cancel(request: HttpRequest, client_order_id: str) -> HttpResponse:
+    """A trader cancels their own working order; staff may cancel any on the account."""
+    order = _changeable(request, client_order_id, "cancel")
     try:
         with clients.bridge() as bridge:
             services.cancel(order, bridge, request.user)
@@ -369,10 +360,7 @@ def reprice(request: HttpRequest, client_order_id: str) -> HttpResponse:
     """One step toward the bid (a sell) or the ask (a buy): IB's modify of the same order."""
     from wheeldesk_web.orders import reprice as repricing
 
-    require_trader(request.user)
-    order = viewable_order(client_order_id, request.user)
-    if not may_cancel(order, request.user):
-        raise PermissionDenied("Only the order's creator or staff may re-price it.")
+    order = _changeable(request, client_order_id, "re-price")
     try:
         step = Decimal(request.POST.get("step") or repricing.DEFAULT_STEP)
         if not step.is_finite() or step <= 0 or step > 100:
