@@ -210,20 +210,26 @@ class Account:
             p.avg_cost = price * mult
         return round(realized, 2)
 
-    def what_if(self, c: SimContract, side: str, qty: float, price: float) -> dict:
-        """Margin before / change / after if this order filled now at `price`."""
+    def what_if(self, fills: list[tuple[SimContract, str, float, float]]) -> dict:
+        """Margin before / change / after and the summed commission if these (contract, BOT|SLD,
+        quantity, price) fills happened now: one fill for an order, one a leg for a combo.
+        They are booked and then undone, so a what-if margins by the same rules as a fill."""
         import copy
 
         init0, maint0 = self.margin()
         ewl0 = self.net_liquidation()
         saved_cash, saved_pos, saved_real = self.cash, copy.deepcopy(self.positions), self.realized
+        comm = 0.0
         try:
-            comm = commission_for(c, qty, price)
-            self.apply_fill(c, side, qty, price, comm)
+            for c, side, qty, price in fills:
+                fill_comm = commission_for(c, qty, price)
+                comm += fill_comm
+                self.apply_fill(c, side, qty, price, fill_comm)
             init1, maint1 = self.margin()
             ewl1 = self.net_liquidation()
         finally:
             self.cash, self.positions, self.realized = saved_cash, saved_pos, saved_real
+        comm = round(comm, 2)
         return {
             "init_before": f"{init0:.2f}",
             "maint_before": f"{maint0:.2f}",

@@ -65,25 +65,9 @@ def place_combo(self: Session, req: OrderRequest) -> None:
     legs = _legs(self, req)
     if legs is None:
         return
-    if req.action not in ("BUY", "SELL"):
-        self.error(oid, 321, f"Error validating request: invalid action {req.action}")
-        return
-    if req.quantity <= 0:
-        self.error(oid, 321, "Error validating request: order size must be > 0")
-        return
-    if req.order_type not in ("LMT", "MKT"):
-        self.error(
-            oid,
-            387,
-            f"Unsupported order type for this exchange and security type: {req.order_type}",
-        )
-        return
-    if req.order_type == "LMT" and req.lmt_price is None:
-        # A combo's limit may be zero or negative (a credit); it must be there.
-        self.error(oid, 321, "Error validating request: limit price is missing")
-        return
-    if req.account and req.account != eng.account.account_id:
-        self.error(oid, 321, f"Error validating request: unknown account {req.account}")
+    problem = self._order_problem(req, credit=True)
+    if problem is not None:
+        self.error(oid, *problem)
         return
     eng.next_order_id = max(eng.next_order_id, oid + 1)
     # A what-if never becomes an order: it takes no perm id.
@@ -96,28 +80,6 @@ def place_combo(self: Session, req: OrderRequest) -> None:
         return
     existing = eng.order_for(self.client_id, oid)
     if existing is not None:
-        if existing.done:
-            self.error(oid, 104, f"Can't modify a filled order. ({existing.status})")
-            return
-        existing.quantity = req.quantity
-        existing.lmt_price = req.lmt_price
-        existing.order_type = req.order_type
-        existing.order_ref = req.order_ref
-        existing.tif = req.tif
-        eng.notify_order(existing)
-        eng.try_fill(existing)
+        self._modify_order(existing, req)
         return
-    if eng.faults.reject_next is not None:
-        code, message = eng.faults.reject_next
-        eng.faults.reject_next = None
-        o.status = "Inactive"
-        eng.orders[o.perm_id] = o
-        self.error(oid, code, message)
-        return
-    eng.orders[o.perm_id] = o
-    eng.notify_order(o)
-    if not eng.market.is_open():
-        return  # held (PreSubmitted) until the open, like a single order
-    o.status = "Submitted"
-    eng.notify_order(o)
-    eng.try_fill(o)
+    self._submit(o)

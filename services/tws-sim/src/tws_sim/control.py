@@ -30,6 +30,20 @@ def _num(body: dict, key: str, default: float | None = None) -> float:
     return float(v)
 
 
+def _between(body: dict, key: str, low: float, high: float, default: float | None = None) -> float:
+    v = _num(body, key, default)
+    if v < low or v > high:
+        raise BadRequest(key, f"{key} must be between {low:g} and {high:g}")
+    return v
+
+
+def _flag(body: dict, key: str) -> bool:
+    v = body.get(key)
+    if not isinstance(v, bool):
+        raise BadRequest(key, f"{key} must be true or false")
+    return v
+
+
 def _choice(body: dict, key: str, options: tuple[str, ...]) -> str:
     v = body.get(key)
     if v not in options:
@@ -155,9 +169,7 @@ class ControlServer:
         return {"dropped": self.engine.drop_all()}
 
     def restart(self, body: dict) -> dict:
-        down = _num(body, "down_seconds", 5)
-        if down < 0 or down > 3600:
-            raise BadRequest("down_seconds", "down_seconds must be between 0 and 3600")
+        down = _between(body, "down_seconds", 0, 3600, 5)
         task = asyncio.get_running_loop().create_task(self.engine.restart(self.listener, down))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -216,9 +228,7 @@ class ControlServer:
         return {"code": code, "message": message}
 
     def latency(self, body: dict) -> dict:
-        ms = _num(body, "ms")
-        if ms < 0 or ms > 60_000:
-            raise BadRequest("ms", "ms must be between 0 and 60000")
+        ms = _between(body, "ms", 0, 60_000)
         self.engine.faults.latency_ms = ms
         return {"ms": ms}
 
@@ -231,17 +241,13 @@ class ControlServer:
         return self.engine.latency.describe()
 
     def subscription(self, body: dict) -> dict:
-        live = body.get("live")
-        if not isinstance(live, bool):
-            raise BadRequest("live", "live must be true or false")
+        live = _flag(body, "live")
         self.engine.faults.live_subscription = live
         return {"live": live}
 
     def wsh(self, body: dict) -> dict:
         """Wall Street Horizon subscription: off → WSH requests get IB's error 10276."""
-        subscribed = body.get("subscribed")
-        if not isinstance(subscribed, bool):
-            raise BadRequest("subscribed", "subscribed must be true or false")
+        subscribed = _flag(body, "subscribed")
         self.engine.faults.wsh_subscribed = subscribed
         return {"subscribed": subscribed}
 
@@ -259,8 +265,7 @@ class ControlServer:
         for key in body:
             if key not in known:
                 raise BadRequest(key, f"{key} is not an entitlement ({', '.join(known)})")
-            if not isinstance(body[key], bool):
-                raise BadRequest(key, f"{key} must be true or false")
+            _flag(body, key)
         for key, value in body.items():
             setattr(self.engine.faults, known[key], value)
         return self.engine.entitlements()
@@ -308,8 +313,6 @@ class ControlServer:
         return self.engine.counter.reset()
 
     def tick_rate(self, body: dict) -> dict:
-        ms = _num(body, "ms")
-        if ms < 0 or ms > 60_000:
-            raise BadRequest("ms", "ms must be between 0 and 60000")
+        ms = _between(body, "ms", 0, 60_000)
         self.engine.config.tick_ms = ms
         return {"ms": ms}

@@ -64,15 +64,20 @@ class OrderHandlers:
         if existing is not None:
             self._modify_order(existing, req)
             return
+        self._submit(self._new_order(req, c))
+
+    def _submit(self, o: SimOrder) -> None:
+        """A new order (one contract or a combo) as IB takes it: the rejection the control API
+        asked for, else held PreSubmitted outside regular hours, Submitted and offered a fill
+        inside them."""
+        eng = self.engine
         if eng.faults.reject_next is not None:
             code, message = eng.faults.reject_next
             eng.faults.reject_next = None
-            o = self._new_order(req, c)
             o.status = "Inactive"
             eng.orders[o.perm_id] = o
-            self.error(req.order_id, code, message)
+            self.error(o.order_id, code, message)
             return
-        o = self._new_order(req, c)
         eng.orders[o.perm_id] = o
         eng.notify_order(o)
         if not eng.market.is_open():
@@ -97,8 +102,10 @@ class OrderHandlers:
             return None
         return c
 
-    def _order_problem(self, req: OrderRequest) -> tuple[int, str] | None:
-        """IB's error (code, message) for an order it cannot validate, None when valid."""
+    def _order_problem(self, req: OrderRequest, credit: bool = False) -> tuple[int, str] | None:
+        """IB's error (code, message) for an order it cannot validate, None when valid.
+
+        A combo's net limit (`credit`) may be zero or negative (a credit); it must be there."""
         if req.action not in ("BUY", "SELL"):
             return 321, f"Error validating request: invalid action {req.action}"
         if req.quantity <= 0:
@@ -108,7 +115,9 @@ class OrderHandlers:
                 387,
                 f"Unsupported order type for this exchange and security type: {req.order_type}",
             )
-        if req.order_type == "LMT" and (req.lmt_price is None or req.lmt_price <= 0):
+        if req.order_type == "LMT" and (
+            req.lmt_price is None or (not credit and req.lmt_price <= 0)
+        ):
             return 321, "Error validating request: limit price is missing"
         account = self.engine.account.account_id
         if req.account and req.account != account:
@@ -144,7 +153,7 @@ class OrderHandlers:
         side = "BOT" if req.action == "BUY" else "SLD"
         bid, ask = touch_price(eng.market, c, req.action)
         px = req.lmt_price if req.lmt_price is not None else (ask if side == "BOT" else bid)
-        state = {"status": "PreSubmitted", **eng.account.what_if(c, side, req.quantity, px)}
+        state = {"status": "PreSubmitted", **eng.account.what_if([(c, side, req.quantity, px)])}
         fields = {
             "order_id": req.order_id,
             "perm_id": 0,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tws_sim.account import commission_for
+from tws_sim.account import Account
 from tws_sim.contracts import SimContract
 from tws_sim.market import ET, Market
 
@@ -81,7 +81,6 @@ class SimOrder:
         }
 
     def describe(self) -> dict:
-        c = self.contract
         return {
             "order_id": self.order_id,
             "perm_id": self.perm_id,
@@ -91,12 +90,7 @@ class SimOrder:
             "quantity": self.quantity,
             "order_type": self.order_type,
             "lmt_price": self.lmt_price,
-            "symbol": c.symbol,
-            "sec_type": c.sec_type,
-            "con_id": c.con_id,
-            "expiry": c.expiry or None,
-            "strike": c.strike or None,
-            "right": c.right or None,
+            **self.contract.describe(),
             "status": self.status,
             "filled": self.filled,
             "avg_fill_price": self.avg_fill_price,
@@ -185,41 +179,15 @@ def combo_net(o: SimOrder, prices: list[float]) -> float:
     return round(net, 4)
 
 
-def combo_what_if(account, o: SimOrder) -> dict:  # type: ignore[no-untyped-def]
-    """Margin before/change/after and the summed commission if every leg filled now at its
-    touch: IB's what-if for a combo reports the whole order, not a leg."""
-    import copy
-
+def combo_what_if(account: Account, o: SimOrder) -> dict:
+    """IB's what-if for a combo reports the whole order, not a leg: every leg filled now at
+    its touch, through the account's one what-if."""
     prices = combo_leg_prices(account.market, o)
-    init0, maint0 = account.margin()
-    ewl0 = account.net_liquidation()
-    saved = account.cash, copy.deepcopy(account.positions), account.realized
-    comm = 0.0
-    try:
-        for (c, ratio, leg_action), px in zip(o.legs, prices, strict=True):
-            qty = o.quantity * ratio
-            leg_comm = commission_for(c, qty, px)
-            comm += leg_comm
-            account.apply_fill(c, leg_side(o.action, leg_action), qty, px, leg_comm)
-        init1, maint1 = account.margin()
-        ewl1 = account.net_liquidation()
-    finally:
-        account.cash, account.positions, account.realized = saved
-    comm = round(comm, 2)
-    return {
-        "init_before": f"{init0:.2f}",
-        "maint_before": f"{maint0:.2f}",
-        "ewl_before": f"{ewl0:.2f}",
-        "init_change": f"{init1 - init0:.2f}",
-        "maint_change": f"{maint1 - maint0:.2f}",
-        "ewl_change": f"{ewl1 - ewl0:.2f}",
-        "init_after": f"{init1:.2f}",
-        "maint_after": f"{maint1:.2f}",
-        "ewl_after": f"{ewl1:.2f}",
-        "commission": comm,
-        "min_commission": comm,
-        "max_commission": comm,
-    }
+    fills = [
+        (c, leg_side(o.action, leg_action), o.quantity * ratio, px)
+        for (c, ratio, leg_action), px in zip(o.legs, prices, strict=True)
+    ]
+    return account.what_if(fills)
 
 
 def combo_fill_prices(market: Market, o: SimOrder, mode: str) -> list[float] | None:

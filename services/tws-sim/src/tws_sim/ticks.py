@@ -8,7 +8,7 @@ from datetime import date
 
 from tws_sim import messages as m
 from tws_sim.contracts import SimContract
-from tws_sim.market import Market, OptionQuote
+from tws_sim.market import Market, OptionQuote, StockQuote
 
 
 @dataclass(slots=True)
@@ -48,20 +48,35 @@ def _tick_type(line: Line) -> Callable[[int], int]:
     return lambda t: t
 
 
+def _bid_ask(
+    line: Line, q: StockQuote | OptionQuote, closed: bool, full: bool, also: float
+) -> tuple[float, float, list[bytes]] | None:
+    """The bid and ask shown (IB's no-price while the market is closed) and their ticks; None
+    when neither they nor `also` (a stock's last, an option's underlying) moved since the last
+    send and this one is not `full`: a line only sends what changed."""
+    tt, rid = _tick_type(line), line.req_id
+    bid, ask = (NO_PRICE, NO_PRICE) if closed else (q.bid, q.ask)
+    bid_size, ask_size = (0, 0) if closed else (q.bid_size, q.ask_size)
+    key = (bid, ask, also)
+    if not full and key == line.last:
+        return None
+    line.last = key
+    ticks = [
+        m.tick_price(rid, tt(m.BID), bid, bid_size),
+        m.tick_price(rid, tt(m.ASK), ask, ask_size),
+    ]
+    return bid, ask, ticks
+
+
 def stock_ticks(market: Market, line: Line, full: bool, closed: bool) -> list[bytes]:
     """A stock line: bid, ask, last and volume when they moved; the day's bar and the generic
     ticks too when `full`."""
     tt, rid = _tick_type(line), line.req_id
     q = market.stock_quote(line.contract.symbol)
-    bid, ask = (NO_PRICE, NO_PRICE) if closed else (q.bid, q.ask)
-    bid_size, ask_size = (0, 0) if closed else (q.bid_size, q.ask_size)
-    key = (bid, ask, q.last)
-    if not full and key == line.last:
+    touch = _bid_ask(line, q, closed, full, q.last)
+    if touch is None:
         return []
-    line.last = key
-    out = [
-        m.tick_price(rid, tt(m.BID), bid, bid_size),
-        m.tick_price(rid, tt(m.ASK), ask, ask_size),
+    out = touch[2] + [
         m.tick_price(rid, tt(m.LAST), q.last, q.last_size),
         m.tick_size(rid, tt(m.VOLUME), q.volume),
     ]
@@ -81,16 +96,10 @@ def option_ticks(market: Market, line: Line, full: bool, closed: bool) -> list[b
     tt, rid = _tick_type(line), line.req_id
     frozen = line.data_type in (2, 4)
     q = market.option_quote(line.contract, at=market.last_close() if frozen else None)
-    bid, ask = (NO_PRICE, NO_PRICE) if closed else (q.bid, q.ask)
-    bid_size, ask_size = (0, 0) if closed else (q.bid_size, q.ask_size)
-    key = (bid, ask, round(q.under, 2))
-    if not full and key == line.last:
+    touch = _bid_ask(line, q, closed, full, round(q.under, 2))
+    if touch is None:
         return []
-    line.last = key
-    out = [
-        m.tick_price(rid, tt(m.BID), bid, bid_size),
-        m.tick_price(rid, tt(m.ASK), ask, ask_size),
-    ]
+    bid, ask, out = touch
     if not line.greeks:  # no model computations without the entitlement
         if full:
             out.append(m.tick_price(rid, tt(m.LAST), q.last, 1))
