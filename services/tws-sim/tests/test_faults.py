@@ -7,10 +7,14 @@ import socket
 import struct
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from ib_insync import IB, LimitOrder, Stock
-from twssim_helpers import ErrorLog, connect, ctl, next_client_id, wait_for
+from twssim_helpers import ErrorLog, connect, ctl, next_client_id, ticking, wait_for
+
+# Ticks every 50 ms: a stream stopping or resuming shows within a few polls.
+FAST_TICKS = ["--tick-ms", "50"]
 
 
 async def reconnect_works(sim) -> None:
@@ -25,24 +29,26 @@ async def reconnect_works(sim) -> None:
         ib.disconnect()
 
 
-async def test_drop_all_connections(tws_sim_factory) -> None:
-    sim = tws_sim_factory()
+async def dropped_by(sim, path: str, body: dict) -> Any:
+    """The control call's answer, once the connected client has seen it cut the connection."""
     ib, _ = await connect(sim)
     dropped = asyncio.Event()
     ib.disconnectedEvent += lambda: dropped.set()
-    assert ctl(sim, "/control/drop", {})["dropped"] == 1
+    answer = ctl(sim, path, body)
     await asyncio.wait_for(dropped.wait(), 20)
     assert not ib.isConnected()
+    return answer
+
+
+async def test_drop_all_connections(tws_sim_factory) -> None:
+    sim = tws_sim_factory()
+    assert (await dropped_by(sim, "/control/drop", {}))["dropped"] == 1
     await reconnect_works(sim)
 
 
 async def test_nightly_restart_refuses_then_accepts(tws_sim_factory) -> None:
     sim = tws_sim_factory()
-    ib, _ = await connect(sim)
-    dropped = asyncio.Event()
-    ib.disconnectedEvent += lambda: dropped.set()
-    ctl(sim, "/control/restart", {"down_seconds": 2})
-    await asyncio.wait_for(dropped.wait(), 20)
+    await dropped_by(sim, "/control/restart", {"down_seconds": 2})
     probe = IB()
     with pytest.raises((ConnectionRefusedError, OSError, asyncio.TimeoutError, ConnectionError)):
         await probe.connectAsync("127.0.0.1", sim.port, clientId=next_client_id(), timeout=1)
@@ -51,36 +57,29 @@ async def test_nightly_restart_refuses_then_accepts(tws_sim_factory) -> None:
     await reconnect_works(sim)
 
 
+async def announced(sim, errors: ErrorLog, path: str, body: dict, code: int) -> None:
+    """Make the control call and wait for the client to get IB's message `code` about it."""
+    ctl(sim, path, body)
+    await wait_for(lambda: code in errors.codes(), what=f"{code} after {path} {body}")
+
+
 async def test_connectivity_lost_and_restored(tws_sim_factory) -> None:
-    sim = tws_sim_factory(extra=["--tick-ms", "50"])
-    ib, errors = await connect(sim)
-    try:
-        [c] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
-        t = ib.reqMktData(c, "", False, False)
-        await wait_for(lambda: t.bid > 0, what="ticks")
-        ctl(sim, "/control/connectivity", {"state": "lost"})
-        await wait_for(lambda: 1100 in errors.codes(), what="1100")
-        ctl(sim, "/control/connectivity", {"state": "restored"})
-        await wait_for(lambda: 1102 in errors.codes(), what="1102")
-        ctl(sim, "/control/connectivity", {"state": "lost"})
-        ctl(sim, "/control/connectivity", {"state": "restored", "data_lost": True})
-        await wait_for(lambda: 1101 in errors.codes(), what="1101 (data lost)")
+    sim = tws_sim_factory(extra=FAST_TICKS)
+    async with ticking(sim) as (ib, errors, _):
+        connectivity = "/control/connectivity"
+        await announced(sim, errors, connectivity, {"state": "lost"}, 1100)
+        await announced(sim, errors, connectivity, {"state": "restored"}, 1102)
+        ctl(sim, connectivity, {"state": "lost"})
+        await announced(sim, errors, connectivity, {"state": "restored", "data_lost": True}, 1101)
         n = len(errors.items)
         assert ib.isConnected() and n
-    finally:
-        ib.disconnect()
     await reconnect_works(sim)
 
 
 async def test_market_data_farm_down_and_up(tws_sim_factory) -> None:
-    sim = tws_sim_factory(extra=["--tick-ms", "50"])
-    ib, errors = await connect(sim)
-    try:
-        [c] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
-        t = ib.reqMktData(c, "", False, False)
-        await wait_for(lambda: t.bid > 0, what="ticks")
-        ctl(sim, "/control/farm", {"state": "down"})
-        await wait_for(lambda: 2103 in errors.codes(), what="2103")
+    sim = tws_sim_factory(extra=FAST_TICKS)
+    async with ticking(sim) as (_, errors, t):
+        await announced(sim, errors, "/control/farm", {"state": "down"}, 2103)
         await asyncio.sleep(0.2)
         frozen = len(t.ticks), t.time
         await asyncio.sleep(0.4)
@@ -90,8 +89,6 @@ async def test_market_data_farm_down_and_up(tws_sim_factory) -> None:
             lambda: [c for c in errors.codes() if c == 2104].__len__() >= 2, what="2104 again"
         )
         await wait_for(lambda: t.time != frozen[1], what="ticks resume")
-    finally:
-        ib.disconnect()
     await reconnect_works(sim)
 
 
@@ -158,12 +155,8 @@ def _handshake(port: int, client_id: int) -> socket.socket:
 
 
 async def test_malformed_clients_never_crash_the_server(tws_sim_factory) -> None:
-    sim = tws_sim_factory(extra=["--tick-ms", "50"])
-    ib, _ = await connect(sim)
-    try:
-        [c] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
-        t = ib.reqMktData(c, "", False, False)
-        await wait_for(lambda: t.bid > 0, what="ticks")
+    sim = tws_sim_factory(extra=FAST_TICKS)
+    async with ticking(sim, "AAPL") as (ib, _, t):
 
         def abuse() -> None:
             s = _raw(sim.port)  # garbage instead of the handshake → closed
@@ -198,8 +191,6 @@ async def test_malformed_clients_never_crash_the_server(tws_sim_factory) -> None
         await wait_for(lambda: t.time != before, what="other client keeps streaming")
         assert ib.isConnected() and n >= 0
         assert ctl(sim, "/healthz")["status"] == "ok"
-    finally:
-        ib.disconnect()
     await reconnect_works(sim)
 
 
@@ -243,18 +234,11 @@ def test_control_api_rejects_bad_bodies(tws_sim) -> None:
     assert httpx.get(tws_sim.control_url + "/nope", timeout=10).status_code == 404
 
 
-_ = ErrorLog
-
-
 async def test_fuzzed_requests_get_errors_not_crashes(tws_sim_factory) -> None:
     import random
 
-    sim = tws_sim_factory(extra=["--tick-ms", "50", "--pacing", "0"])
-    ib, _ = await connect(sim)
-    try:
-        [c] = await ib.qualifyContractsAsync(Stock("MSFT", "SMART", "USD"))
-        t = ib.reqMktData(c, "", False, False)
-        await wait_for(lambda: t.bid > 0, what="ticks")
+    sim = tws_sim_factory(extra=[*FAST_TICKS, "--pacing", "0"])
+    async with ticking(sim, "MSFT") as (_, _, t):
         rng = random.Random(7)
         tokens = [
             "",
@@ -300,6 +284,4 @@ async def test_fuzzed_requests_get_errors_not_crashes(tws_sim_factory) -> None:
         before = t.time
         await wait_for(lambda: t.time != before, what="other client still streaming")
         assert ctl(sim, "/healthz")["status"] == "ok"
-    finally:
-        ib.disconnect()
     await reconnect_works(sim)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from ib_insync import IB
+from ib_insync import IB, Stock, Ticker
 from wheeldesk_testing.procs import Proc
 from wheeldesk_testing.waits import await_until
 
@@ -60,3 +62,17 @@ async def connect(
 
 # The harness's poll loop, polling fast: tws-sim answers in milliseconds.
 wait_for = functools.partial(await_until, interval=0.02)
+
+
+@contextlib.asynccontextmanager
+async def ticking(sim: Proc, symbol: str = "KO") -> AsyncIterator[tuple[IB, ErrorLog, Ticker]]:
+    """A client whose live line on `symbol` has ticked: the stream a fault test interrupts.
+    Disconnects on the way out."""
+    ib, errors = await connect(sim)
+    try:
+        [c] = await ib.qualifyContractsAsync(Stock(symbol, "SMART", "USD"))
+        t = ib.reqMktData(c, "", False, False)
+        await wait_for(lambda: t.bid > 0, what="ticks")
+        yield ib, errors, t
+    finally:
+        ib.disconnect()
