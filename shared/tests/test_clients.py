@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from client_endpoints import (
+    CHAIN,
     EMAIL,
     EMAIL_STATUS,
     ENDPOINTS,
@@ -246,6 +247,28 @@ def test_error_answer_is_the_same_service_call_error(
         _assert_error(outcome.value, name, status, code, message, field, retry_after)
         assert outcome.value.unavailable is unavailable
     assert _without_id(sync.seen) == _without_id(async_.seen)
+
+
+def test_chain_filters_are_sent_in_their_order_and_a_misspelt_one_is_refused(echo: Proc) -> None:
+    """Both clients take the chain's filters as one declared set (`ChainFilters`): named in any
+    order they make the same query, and a misspelt one fails as a wrong keyword does instead
+    of reaching the bridge."""
+    call = lambda c: c.chain("KO", strikes=5, right="P")  # noqa: E731
+    sync, async_ = both(echo, "bridge", call, [_ok(CHAIN)])
+    for outcome in (sync, async_):
+        query = [["right", "P"], ["strikes", "5"]]
+        assert [_request(seen) for seen in outcome.seen] == [("GET", "/v1/chains/KO", query, None)]
+
+    async def misspelt() -> None:
+        async with BridgeClient(echo.url, TEST_TOKEN) as client:
+            await client.chain("KO", dte=30)  # type: ignore[call-arg]
+
+    _script(echo, [])
+    with SyncBridgeClient(echo.url, TEST_TOKEN) as client, pytest.raises(TypeError, match="'dte'"):
+        client.chain("KO", dte=30)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'dte'"):
+        asyncio.run(misspelt())
+    assert _seen(echo) == []
 
 
 def test_wrong_token_is_the_service_401(echo: Proc) -> None:

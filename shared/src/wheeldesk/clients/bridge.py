@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from pydantic import TypeAdapter
 
@@ -33,6 +33,18 @@ _POSITIONS = TypeAdapter(list[Position])
 _QUOTES = TypeAdapter(list[Quote])
 _ORDERS = TypeAdapter(list[Order])
 _FILLS = TypeAdapter(list[Fill])
+
+
+class ChainFilters(TypedDict, total=False):
+    """`chain`'s optional filters, for both clients: only those given go into the query (the
+    bridge has its own defaults)."""
+
+    right: str | None
+    dte_min: int | None
+    dte_max: int | None
+    delta_min: float | None
+    delta_max: float | None
+    strikes: int | None
 
 
 class _Bridge:
@@ -67,25 +79,14 @@ class _Bridge:
         return Call("GET", f"/v1/stocks/{symbol}/history", History.model_validate, params=params)
 
     @staticmethod
-    def chain(
-        symbol: str,
-        right: str | None,
-        dte_min: int | None,
-        dte_max: int | None,
-        delta_min: float | None,
-        delta_max: float | None,
-        strikes: int | None,
-    ) -> Call[Chain]:
-        """Only the filters given go into the query; the bridge has its own defaults."""
-        filters = {
-            "right": right,
-            "dte_min": dte_min,
-            "dte_max": dte_max,
-            "delta_min": delta_min,
-            "delta_max": delta_max,
-            "strikes": strikes,
-        }
-        params = {k: v for k, v in filters.items() if v is not None}
+    def chain(symbol: str, filters: ChainFilters) -> Call[Chain]:
+        # The clients take **filters: a misspelt one must fail as a wrong keyword does, not be
+        # sent to the bridge as a query the bridge ignores.
+        unknown = filters.keys() - ChainFilters.__optional_keys__
+        if unknown:
+            raise TypeError(f"chain() got an unexpected keyword argument {min(unknown)!r}")
+        # In the filters' own order, whatever order the caller named them in.
+        params = {k: filters[k] for k in ChainFilters.__annotations__ if filters.get(k) is not None}
         return Call("GET", f"/v1/chains/{symbol}", Chain.model_validate, params=params)
 
     @staticmethod
@@ -170,19 +171,8 @@ class BridgeClient(AsyncServiceClient):
         """Daily bars; `iv=True` adds IB's daily implied volatility (`iv_bars`)."""
         return await self._send(_Bridge.history(symbol, days, iv))
 
-    async def chain(
-        self,
-        symbol: str,
-        *,
-        right: str | None = None,
-        dte_min: int | None = None,
-        dte_max: int | None = None,
-        delta_min: float | None = None,
-        delta_max: float | None = None,
-        strikes: int | None = None,
-    ) -> Chain:
-        filters = (right, dte_min, dte_max, delta_min, delta_max, strikes)
-        return await self._send(_Bridge.chain(symbol, *filters))
+    async def chain(self, symbol: str, **filters: Unpack[ChainFilters]) -> Chain:
+        return await self._send(_Bridge.chain(symbol, filters))
 
     async def chain_expirations(self, symbol: str) -> ChainExpirations:
         """Every listed expiry (no quotes)."""
@@ -252,19 +242,8 @@ class SyncBridgeClient(SyncServiceClient):
         """Daily bars; `iv=True` adds IB's daily implied volatility (`iv_bars`)."""
         return self._send(_Bridge.history(symbol, days, iv))
 
-    def chain(
-        self,
-        symbol: str,
-        *,
-        right: str | None = None,
-        dte_min: int | None = None,
-        dte_max: int | None = None,
-        delta_min: float | None = None,
-        delta_max: float | None = None,
-        strikes: int | None = None,
-    ) -> Chain:
-        filters = (right, dte_min, dte_max, delta_min, delta_max, strikes)
-        return self._send(_Bridge.chain(symbol, *filters))
+    def chain(self, symbol: str, **filters: Unpack[ChainFilters]) -> Chain:
+        return self._send(_Bridge.chain(symbol, filters))
 
     def chain_expirations(self, symbol: str) -> ChainExpirations:
         """Every listed expiry (no quotes): the chain page's tabs."""
