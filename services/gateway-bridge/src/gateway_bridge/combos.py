@@ -195,16 +195,11 @@ def combo_request_from_trade(trade: Trade) -> ComboOrderRequest:
     )
 
 
-def combo_trade_from_fills(fills: list[Any]) -> Trade:
-    """A combo IB no longer lists (done before this connection) rebuilt from its legs'
-    executions: one BUY combo of the legs as they traded (BOT = BUY leg), at the net price."""
-    from ib_insync import Order as IBOrder
-    from ib_insync import OrderStatus as IBOrderStatus
-    from ib_insync import TradeLogEntry
-
-    legs = [f for f in fills if f.contract.secType != "BAG"]
+def combo_of_fills(legs: list[Any]) -> tuple[Contract, float, float]:
+    """A combo IB no longer lists (done before this connection), told from its legs'
+    executions: the BUY combo of the legs as they traded (BOT = BUY leg), its quantity and its
+    net price (the `Trade` itself is `trades.trade_from_fills`')."""
     first = legs[0]
-    ex = first.execution
     order_of: dict[int, list[Any]] = {}
     for f in legs:
         order_of.setdefault(f.contract.conId, []).append(f)
@@ -230,30 +225,7 @@ def combo_trade_from_fills(fills: list[Any]) -> Trade:
             for cid, group in order_of.items()
         ],
     )
-    order = IBOrder(
-        orderId=ex.orderId,
-        clientId=ex.clientId,
-        permId=ex.permId,
-        action="BUY",
-        totalQuantity=qty,
-        orderType="LMT",
-        lmtPrice=net,
-        orderRef=ex.orderRef,
-        account=ex.acctNumber,
-    )
-    status = IBOrderStatus(
-        orderId=ex.orderId,
-        status="Filled",
-        filled=qty,
-        remaining=0.0,
-        avgFillPrice=net,
-        permId=ex.permId,
-    )
-    log = [
-        TradeLogEntry(f.time, "Filled", f"Fill {f.execution.shares}@{f.execution.price}")
-        for f in legs
-    ]
-    return Trade(contract=contract, order=order, orderStatus=status, fills=list(legs), log=log)
+    return contract, qty, net
 
 
 def leg_request(req: ComboOrderRequest, leg: ComboLeg) -> OrderRequest:
@@ -331,6 +303,20 @@ class ComboOrders:
     async def _quotes(self, contracts: list[Contract]) -> list[tuple[float | None, float | None]]:
         return list(await asyncio.gather(*(self.orders._market(c) for c in contracts)))
 
+    def _limit_problem(
+        self, req: ComboOrderRequest, limit: float, quotes: list[tuple[float | None, float | None]]
+    ) -> str | None:
+        """Why the net limit is too far outside the legs' natural market (`combo_limit_problem`,
+        scaled by the legs' summed mids)."""
+        bid, ask = natural_market(req.legs, quotes)
+        scale = sum(
+            leg.ratio * ((b or 0) + (a or 0)) / 2
+            for leg, (b, a) in zip(req.legs, quotes, strict=True)
+        )
+        return combo_limit_problem(
+            limit, bid, ask, scale, self.orders.settings.limit_price_tolerance_pct
+        )
+
     def _ib_order(self, req: ComboOrderRequest, limit: float) -> Any:
         order = LimitOrder(req.action, req.quantity, limit)
         order.orderRef = req.client_order_id
@@ -357,17 +343,7 @@ class ComboOrders:
         if req.limit_price is not None:
             if (problem := combo_tick_problem(limit)) is not None:  # type: ignore[arg-type]
                 raise ServiceError(422, "limit_off_tick", problem, field="limit_price")
-            scale = sum(
-                leg.ratio * ((b or 0) + (a or 0)) / 2
-                for leg, (b, a) in zip(req.legs, quotes, strict=True)
-            )
-            problem = combo_limit_problem(
-                limit,  # type: ignore[arg-type]
-                bid,
-                ask,
-                scale,
-                svc.settings.limit_price_tolerance_pct,
-            )
+            problem = self._limit_problem(req, limit, quotes)  # type: ignore[arg-type]
             if problem:
                 warnings.append(problem + ("" if req.force else "; placing it needs force"))
         state: Any = None
@@ -447,27 +423,10 @@ class ComboOrders:
                     field="client_order_id",
                 )
             contracts = await self._legs(req)
-            if not req.force:
+
+            async def limit_problem() -> str | None:
                 quotes = await self._quotes(contracts)
-                bid, ask = natural_market(req.legs, quotes)
-                scale = sum(
-                    leg.ratio * ((b or 0) + (a or 0)) / 2
-                    for leg, (b, a) in zip(req.legs, quotes, strict=True)
-                )
-                problem = combo_limit_problem(
-                    limit, bid, ask, scale, svc.settings.limit_price_tolerance_pct
-                )
-                if problem:
-                    raise ServiceError(
-                        422,
-                        "limit_outside_market",
-                        problem + " (send force=true to override)",
-                        field="limit_price",
-                    )
-            svc.session.require_ready()
-            await svc.md.limiter.acquire()
-            svc._requests[req.client_order_id] = req  # type: ignore[assignment]
+                return self._limit_problem(req, limit, quotes)
+
             bag = bag_contract(req.symbol, [c.conId for c in contracts], req.legs)
-            trade = svc.ib.placeOrder(bag, self._ib_order(req, limit))
-            await svc._settle(trade)
-            return svc._order(trade), True
+            return await svc._send(req, bag, self._ib_order(req, limit), limit_problem)

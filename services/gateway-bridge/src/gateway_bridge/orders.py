@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -41,6 +42,7 @@ from gateway_bridge.account import account_from_values, is_paper
 from gateway_bridge.cache import TTLCache
 from gateway_bridge.combos import (
     ComboOrders,
+    figures,
     leg_known,
     remember_leg,
     suggest_limit,
@@ -54,7 +56,7 @@ from gateway_bridge.guards import (
     limit_price_problem,
     off_tick_problem,
 )
-from gateway_bridge.marketdata import MarketData, num
+from gateway_bridge.marketdata import MarketData
 from gateway_bridge.order_events import OrderEvents
 from gateway_bridge.settings import BridgeSettings
 from gateway_bridge.trades import (
@@ -70,8 +72,6 @@ from gateway_bridge.trades import (
 from gateway_bridge.trades import map_status as map_status
 
 log = logging.getLogger(__name__)
-
-UNSET = 1.7976931348623157e308  # IB's UNSET_DOUBLE
 
 
 class OrderService(OrderEvents):
@@ -346,28 +346,11 @@ class OrderService(OrderEvents):
                 "read-only (IB_READONLY): no what-if sent; margin and commission unknown"
             )
         acc = account_from_values(account_id, self.ib.accountValues())
-
-        def f(value: Any) -> float | None:
-            v = num(value)
-            return None if v is None or v == UNSET or abs(v) > 1e300 else v
-
-        init_change = f(getattr(state, "initMarginChange", None))
-        bp_before = acc.buying_power
-        bp_after = None
-        if bp_before is not None and init_change is not None:
-            bp_after = round(bp_before - init_change, 2)
         return OrderPreview(
             request=req,
             account_id=account_id,
             is_paper=is_paper(account_id),
-            commission=f(getattr(state, "commission", None)),
-            min_commission=f(getattr(state, "minCommission", None)),
-            max_commission=f(getattr(state, "maxCommission", None)),
-            init_margin_change=init_change,
-            maint_margin_change=f(getattr(state, "maintMarginChange", None)),
-            equity_with_loan_change=f(getattr(state, "equityWithLoanChange", None)),
-            buying_power_before=bp_before,
-            buying_power_after=bp_after,
+            **figures(state, acc.buying_power),
             bid=bid,
             ask=ask,
             mid=round((bid + ask) / 2, 4) if bid is not None and ask is not None else None,
@@ -411,24 +394,40 @@ class OrderService(OrderEvents):
                     trade, self._requests.get(req.client_order_id) or req
                 ), False
             contract = await self._qualified(req)
-            if req.order_type == "LMT" and not req.force:
+
+            async def limit_problem() -> str | None:
+                if req.order_type != "LMT":
+                    return None  # a market order asks for no quote
                 bid, ask = await self._market(contract)
-                problem = limit_price_problem(
-                    req, bid, ask, self.settings.limit_price_tolerance_pct
-                )
-                if problem:
-                    raise ServiceError(
-                        422,
-                        "limit_outside_market",
-                        problem + " (send force=true to override)",
-                        field="limit_price",
-                    )
-            self.session.require_ready()
-            await self.md.limiter.acquire()
-            self._requests[req.client_order_id] = req
-            trade = self.ib.placeOrder(contract, self._ib_order(req))
-            await self._settle(trade)
-            return self._order(trade), True
+                return limit_price_problem(req, bid, ask, self.settings.limit_price_tolerance_pct)
+
+            return await self._send(req, contract, self._ib_order(req), limit_problem)
+
+    async def _send(
+        self,
+        req: OrderRequest | ComboOrderRequest,
+        contract: Contract,
+        ib_order: Any,
+        limit_problem: Callable[[], Awaitable[str | None]],
+    ) -> tuple[Order, bool]:
+        """The last steps of every placement, single or combo, inside its client_order_id
+        lock: a limit far outside the market is refused unless forced (`limit_problem` is not
+        even asked then: it costs a quote), the session is checked again (the checks before
+        waited on IB), the pacing limiter passed, and the request remembered before IB can
+        report the order (its events are described from it)."""
+        if not req.force and (problem := await limit_problem()):
+            raise ServiceError(
+                422,
+                "limit_outside_market",
+                problem + " (send force=true to override)",
+                field="limit_price",
+            )
+        self.session.require_ready()
+        await self.md.limiter.acquire()
+        self._requests[req.client_order_id] = req
+        trade = self.ib.placeOrder(contract, ib_order)
+        await self._settle(trade)
+        return self._order(trade), True
 
     async def _settle(self, trade: Trade, timeout: float = 10.0) -> None:
         """Wait until IB acknowledged (or rejected) the order, so the answer is meaningful."""

@@ -18,7 +18,7 @@ from ib_insync import Order as IBOrder
 from ib_insync import OrderStatus as IBOrderStatus
 from wheeldesk.schemas.orders import ComboOrderRequest, Fill, Order, OrderRequest, OrderStatus
 
-from gateway_bridge.combos import combo_request_from_trade, combo_trade_from_fills
+from gateway_bridge.combos import combo_of_fills, combo_request_from_trade
 from gateway_bridge.marketdata import num
 
 UNSET = 1.7976931348623157e308  # IB's UNSET_DOUBLE
@@ -187,40 +187,53 @@ def order_from_trade(
 
 
 def trade_from_fills(fills: list[IBFill]) -> Trade:
-    """An order IB no longer lists (done before this connection) rebuilt from its executions."""
-    if len({f.contract.conId for f in fills if f.contract.secType != "BAG"}) > 1:
-        return combo_trade_from_fills(fills)
-    first = fills[0]
-    ex = first.execution
+    """An order IB no longer lists (done before this connection) rebuilt from its executions;
+    a combo's from its legs' (`combos.combo_of_fills`)."""
+    legs = [f for f in fills if f.contract.secType != "BAG"]
+    if len({f.contract.conId for f in legs}) > 1:
+        contract, qty, net = combo_of_fills(legs)
+        return filled_trade(contract, legs, "BUY", qty, net, net)
     qty = sum(float(f.execution.shares) for f in fills)
     avg = sum(float(f.execution.shares) * float(f.execution.price) for f in fills) / qty
+    action = "BUY" if fills[0].execution.side.upper().startswith("B") else "SELL"
+    return filled_trade(fills[0].contract, fills, action, qty, round(avg, 4), avg)
+
+
+def filled_trade(
+    contract: Contract,
+    fills: list[IBFill],
+    action: str,
+    quantity: float,
+    limit: float,
+    avg_price: float,
+) -> Trade:
+    """The filled `Trade` of a done order its executions describe, ids from the first one.
+    The order type is not in an execution: it is shown as a limit at `limit`."""
+    ex = fills[0].execution
     order = IBOrder(
         orderId=ex.orderId,
         clientId=ex.clientId,
         permId=ex.permId,
-        action="BUY" if ex.side.upper().startswith("B") else "SELL",
-        totalQuantity=qty,
-        # The order type is not in an execution; shown as a limit at the average fill.
+        action=action,
+        totalQuantity=quantity,
         orderType="LMT",
-        lmtPrice=round(avg, 4),
+        lmtPrice=limit,
         orderRef=ex.orderRef,
         account=ex.acctNumber,
     )
     status = IBOrderStatus(
         orderId=ex.orderId,
         status="Filled",
-        filled=qty,
+        filled=quantity,
         remaining=0.0,
-        avgFillPrice=avg,
+        avgFillPrice=avg_price,
         permId=ex.permId,
     )
     log = [
         TradeLogEntry(f.time, "Filled", f"Fill {f.execution.shares}@{f.execution.price}")
         for f in fills
     ]
-    return Trade(
-        contract=first.contract, order=order, orderStatus=status, fills=list(fills), log=log
-    )
+    return Trade(contract=contract, order=order, orderStatus=status, fills=list(fills), log=log)
 
 
 CONTRACT_AND_SIZE = 7  # fingerprint fields executions can tell (no order type, limit, tif)
