@@ -172,33 +172,41 @@ class Chains:
         `NOT_LISTED` when IB knows no such contract."""
 
         async def fetch() -> Mapping[float, Contract]:
-            probe = Option(
-                symbol,
-                expiry.strftime("%Y%m%d"),
-                0.0,
-                right,
-                "SMART",
-                currency="USD",
-                tradingClass=sd.trading_class,
-            )
-            try:
-                details = await self.md.call(lambda: self.ib.reqContractDetailsAsync(probe))
-            except RequestError as exc:
-                if exc.code == 200:
-                    return NOT_LISTED
-                raise
-            out: dict[float, Contract] = {}
-            for d in details or []:
-                c = d.contract
-                c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split(" ")[
-                    0
-                ]
-                c.exchange = "SMART"
-                out[float(c.strike)] = c
-            return out
+            listed = await self._listed(symbol, sd, expiry, 0.0, right)
+            if listed is None:
+                return NOT_LISTED
+            return {float(c.strike): c for c in listed}
 
         key = ("opt", symbol, expiry, right, sd.trading_class)
         return await self.option_contracts.get_or_fetch(key, fetch)
+
+    async def _listed(
+        self, symbol: str, sd: SecDef, expiry: date, strike: float, right: str
+    ) -> list[Contract] | None:
+        """The options of the secdef's trading class IB lists at `strike` (0.0: every strike),
+        dated by day and routed SMART; None when IB knows no such contract (error 200)."""
+        probe = Option(
+            symbol,
+            expiry.strftime("%Y%m%d"),
+            strike,
+            right,
+            "SMART",
+            currency="USD",
+            tradingClass=sd.trading_class,
+        )
+        try:
+            details = await self.md.call(lambda: self.ib.reqContractDetailsAsync(probe))
+        except RequestError as exc:
+            if exc.code == 200:
+                return None
+            raise
+        out = []
+        for d in details or []:
+            c = d.contract
+            c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split(" ")[0]
+            c.exchange = "SMART"
+            out.append(c)
+        return out
 
     async def option_ticker(self, contract: Contract, owner: str) -> Ticker:
         """A snapshot, unless open interest is unknown: snapshots cannot carry it (tick 101
@@ -234,27 +242,8 @@ class Chains:
         self, symbol: str, sd: SecDef, expiry: date, strike: float, right: str
     ) -> Contract | None:
         async def fetch() -> Contract | None:
-            probe = Option(
-                symbol,
-                expiry.strftime("%Y%m%d"),
-                strike,
-                right,
-                "SMART",
-                currency="USD",
-                tradingClass=sd.trading_class,
-            )
-            try:
-                details = await self.md.call(lambda: self.ib.reqContractDetailsAsync(probe))
-            except RequestError as exc:
-                if exc.code == 200:
-                    return None
-                raise
-            if not details:
-                return None
-            c = details[0].contract
-            c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split(" ")[0]
-            c.exchange = "SMART"
-            return c
+            listed = await self._listed(symbol, sd, expiry, strike, right)
+            return listed[0] if listed else None
 
         key = ("optk", symbol, expiry, strike, right, sd.trading_class)
         return await self.option_contracts.get_or_fetch(key, fetch)
