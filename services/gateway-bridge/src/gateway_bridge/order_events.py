@@ -22,18 +22,39 @@ class OrderEvents:
         """See every live execution, including assignments that belong to no API order.
 
         `ib.execDetailsEvent`/`commissionReportEvent` fire only for fills of this client's
-        trades, but ib_insync records every execution in `ib.fills()`: after each batch of
-        IB messages (`ib.updateEvent`) the bridge publishes the fills and commissions it has
-        not seen yet. A fill answering reqExecutions (ours, or ib_insync's on connect) is not
-        a live one: ib_insync stamps it with its execution's own time (the very object), a
-        live one with the moment it arrived (`test_execution_events.py` holds it to that).
+        trades, but ib_insync records every execution in `ib.fills()`: after each batch of IB
+        messages (`ib.updateEvent`) the bridge publishes the fills and commissions it has not
+        seen yet. A fill answering reqExecutions (ours, or ib_insync's on connect) is not a
+        live one: ib_insync stamps it with its execution's own time (the very object), a live
+        one with the moment it arrived (`test_execution_events.py` holds it to that).
+
+        A batch walks only what it can have changed, not the session's fills: ib_insync only
+        appends to that list (a new one on reconnect), so the fills past the ones walked
+        are the new ones, and a commission report fills in its fill's report in place, so
+        of the walked fills only those still without one are looked at again.
         """
         self._seen_fills: set[str] = set()
         self._seen_commissions: set[str] = set()
+        self._walked = 0  # how many of ib.fills() were walked...
+        self._last_walked: IBFill | None = None  # ...and the last of them (a reset's witness)
+        self._awaiting_commission: dict[str, IBFill] = {}
         self.ib.updateEvent += self._scan_fills
 
     def _scan_fills(self) -> None:
-        for fill in self.ib.fills():
+        fills = self.ib.fills()
+        walked = self._walked
+        if walked > len(fills) or (walked and fills[walked - 1] is not self._last_walked):
+            walked = 0  # ib_insync started its list anew (a reconnect): walk it all
+            self._awaiting_commission = {}
+        self._walked = len(fills)
+        self._last_walked = fills[-1] if fills else None
+        # Commissions first: those fills come before the new ones in ib_insync's list.
+        for exec_id, fill in list(self._awaiting_commission.items()):
+            if fill.commissionReport.execId:
+                del self._awaiting_commission[exec_id]
+                self._seen_commissions.add(exec_id)
+                self._on_fill(fill, "commission")
+        for fill in fills[walked:]:
             exec_id = fill.execution.execId
             if exec_id not in self._seen_fills:
                 self._seen_fills.add(exec_id)
@@ -41,9 +62,13 @@ class OrderEvents:
                 # a combo's own report (BAG) is no fill: its legs carry them
                 if live and fill.contract.secType != "BAG":
                     self._on_fill(fill, "fill")
-            if fill.commissionReport.execId and exec_id not in self._seen_commissions:
+            if exec_id in self._seen_commissions:
+                continue
+            if fill.commissionReport.execId:
                 self._seen_commissions.add(exec_id)
                 self._on_fill(fill, "commission")
+            else:
+                self._awaiting_commission[exec_id] = fill
 
     def _publish_order(self, trade: Trade, kind: str, fill: Fill | None = None) -> None:
         if self.publisher is None or not trade.order.orderRef:
