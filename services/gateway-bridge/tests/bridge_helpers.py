@@ -6,10 +6,13 @@ import itertools
 import os
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
 from wheeldesk.clients import SyncBridgeClient
+from wheeldesk.schemas.market import OptionQuote
+from wheeldesk.schemas.orders import OrderRequest
 from wheeldesk_testing.procs import TEST_TOKEN, Proc
 from wheeldesk_testing.waits import await_until as await_until
 from wheeldesk_testing.waits import wait_until
@@ -29,6 +32,21 @@ def bridge_env(tws: Proc, nats_url: str, **extra: str) -> dict[str, str]:
         "IB_REQUEST_TIMEOUT": "15",
         **extra,
     }
+
+
+def sell_at_ask(quote: OptionQuote, client_order_id: str) -> OrderRequest:
+    """Sell one of a chain's options at its ask: a limit that rests (a seller's far side) and
+    can be stepped toward the bid."""
+    return OrderRequest(
+        client_order_id=client_order_id,
+        symbol=quote.contract.symbol,
+        expiry=quote.contract.expiry,
+        strike=quote.contract.strike,
+        right=quote.contract.right,
+        action="SELL",
+        quantity=1,
+        limit_price=Decimal(str(quote.ask)),
+    )
 
 
 def ctl(tws: Proc, path: str, body: dict[str, Any] | None = None) -> Any:

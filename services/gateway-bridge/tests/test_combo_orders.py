@@ -13,7 +13,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from bridge_helpers import Collector, api, await_until, bridge_env, client, ctl, wait_for
+from bridge_helpers import (
+    Collector,
+    api,
+    await_until,
+    bridge_env,
+    client,
+    ctl,
+    sell_at_ask,
+    wait_for,
+)
 from gateway_bridge.combos import natural_market, suggest_limit
 from wheeldesk.clients import BridgeClient
 from wheeldesk.schemas.orders import (
@@ -123,18 +132,7 @@ def test_combo_preview_suggests_a_net_limit_inside_the_market(
 def test_single_order_preview_suggests_a_limit_on_the_contracts_tick(combo_bridge: Proc) -> None:
     held = held_put(combo_bridge)
     new = later_listed(combo_bridge, held)
-    from wheeldesk.schemas.orders import OrderRequest
-
-    req = OrderRequest(
-        client_order_id=coid(),
-        symbol="AAPL",
-        expiry=new.contract.expiry,
-        strike=new.contract.strike,
-        right="P",
-        action="SELL",
-        quantity=1,
-        limit_price=Decimal(str(new.ask)),
-    )
+    req = sell_at_ask(new, coid())
     preview = client(combo_bridge).preview(req)
     assert preview.bid is not None and preview.ask is not None
     s = preview.suggested_limit
@@ -182,23 +180,12 @@ def test_unlisted_leg_and_off_tick_limit_are_refused_naming_the_field(
 def test_reprice_a_working_order_is_a_modify_of_the_same_order(
     combo_bridge: Proc, combo_sim: Proc
 ) -> None:
-    from wheeldesk.schemas.orders import OrderRequest
-
     c = client(combo_bridge)
     chain = c.chain("AAPL", right="P", dte_min=20, dte_max=45, strikes=4)
     q = next(o for o in chain.options if o.bid and o.ask and o.ask > o.bid)
     ctl(combo_sim, "/control/fill-mode", {"mode": "never"})
     try:
-        req = OrderRequest(
-            client_order_id=coid(),
-            symbol="AAPL",
-            expiry=q.contract.expiry,
-            strike=q.contract.strike,
-            right="P",
-            action="SELL",
-            quantity=1,
-            limit_price=Decimal(str(q.ask)),
-        )
+        req = sell_at_ask(q, coid())
         order = c.place(req)
         tick = 0.05 if q.ask >= 3 else 0.01
         step = round(q.ask - tick, 2)  # one tick toward the bid

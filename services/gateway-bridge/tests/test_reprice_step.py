@@ -6,13 +6,11 @@ The step's arithmetic is checked on its own at the end."""
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 
 import pytest
-from bridge_helpers import api, client, ctl
+from bridge_helpers import api, client, ctl, sell_at_ask
 from gateway_bridge.repricing import step_limit
 from wheeldesk.errors import ServiceError
-from wheeldesk.schemas.orders import OrderRequest
 from wheeldesk_testing.procs import Proc
 
 PENNY_TO_3 = [(0.0, 0.01), (3.0, 0.05)]  # a penny-pilot option's grid
@@ -25,16 +23,7 @@ def test_steps_toward_the_bid_stop_at_the_bid(bridge: Proc, sim: Proc) -> None:
     chain = c.chain("KO", right="P", dte_min=20, dte_max=45, strikes=6)
     quoted = [o for o in chain.options if o.bid and o.ask and o.ask > o.bid]
     q = max(quoted, key=lambda o: (o.ask or 0) - (o.bid or 0))  # the widest: several steps
-    req = OrderRequest(
-        client_order_id=f"wd-step-{uuid.uuid4().hex[:12]}",
-        symbol="KO",
-        expiry=q.contract.expiry,
-        strike=q.contract.strike,
-        right="P",
-        action="SELL",
-        quantity=1,
-        limit_price=Decimal(str(q.ask)),
-    )
+    req = sell_at_ask(q, f"wd-step-{uuid.uuid4().hex[:12]}")
     order = c.place(req)
     path = f"/v1/orders/{order.order_id}/modify"
     both = api(bridge, "POST", path, json={"limit_price": "1.00", "step": "0.05"})
