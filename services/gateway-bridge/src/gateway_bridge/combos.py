@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ib_insync import ComboLeg as IBComboLeg
-from ib_insync import Contract, LimitOrder, RequestError, Trade
+from ib_insync import Contract, LimitOrder, Trade
 from wheeldesk.errors import ServiceError
 from wheeldesk.schemas.orders import (
     ComboLeg,
@@ -246,6 +246,28 @@ def leg_request(req: ComboOrderRequest, leg: ComboLeg) -> OrderRequest:
     )
 
 
+def preview_fields(
+    state: Any,
+    account_id: str,
+    account_values: list[Any],
+    bid: float | None,
+    ask: float | None,
+    suggested: float | None,
+) -> dict[str, Any]:
+    """What every preview (single order or combo) says besides its request and warnings: the
+    account, IB's what-if figures against the buying power now, and the market."""
+    acc = account_from_values(account_id, account_values)
+    return {
+        "account_id": account_id,
+        "is_paper": is_paper(account_id),
+        **figures(state, acc.buying_power),
+        "bid": bid,
+        "ask": ask,
+        "mid": round((bid + ask) / 2, 4) if bid is not None and ask is not None else None,
+        "suggested_limit": suggested,
+    }
+
+
 def figures(state: Any, bp_before: float | None) -> dict[str, float | None]:
     """IB's what-if state as a preview's numbers (IB's UNSET as None) and buying power after."""
 
@@ -355,25 +377,10 @@ class ComboOrders:
             warnings.append("no limit to ask IB's what-if at (no market for a leg)")
         else:
             bag = bag_contract(req.symbol, [c.conId for c in contracts], req.legs)
-            try:
-                state = await svc.md.call(
-                    lambda: svc.ib.whatIfOrderAsync(bag, self._ib_order(req, limit))
-                )
-            except RequestError as exc:
-                raise ServiceError(
-                    422, "preview_rejected", f"IBKR rejected the what-if: {exc.message}"
-                ) from None
-        acc = account_from_values(account_id, svc.ib.accountValues())
-        preview = figures(state, acc.buying_power)
+            state = await svc._what_if(bag, self._ib_order(req, limit))
         return ComboPreview(
             request=req,
-            account_id=account_id,
-            is_paper=is_paper(account_id),
-            **preview,
-            bid=bid,
-            ask=ask,
-            mid=round((bid + ask) / 2, 4) if bid is not None and ask is not None else None,
-            suggested_limit=suggested,
+            **preview_fields(state, account_id, svc.ib.accountValues(), bid, ask, suggested),
             legs=[
                 LegQuote(
                     expiry=leg.expiry,
@@ -407,26 +414,24 @@ class ComboOrders:
         limit = float(req.limit_price)
         if (problem := combo_tick_problem(limit)) is not None:
             raise ServiceError(422, "limit_off_tick", problem, field="limit_price")
-        lock = svc._locks.setdefault(req.client_order_id, asyncio.Lock())
-        async with lock:
-            existing = svc.find(req.client_order_id)
-            if existing is not None:
-                svc._check_same(req, existing)
-                return svc._order(existing), False
-            fills = svc._fills_for(req.client_order_id)
-            if fills:
-                raise ServiceError(
-                    409,
-                    "duplicate_client_order_id",
-                    f"client_order_id {req.client_order_id} was already executed "
-                    f"(exec {fills[0].execution.execId})",
-                    field="client_order_id",
-                )
-            contracts = await self._legs(req)
 
-            async def limit_problem() -> str | None:
-                quotes = await self._quotes(contracts)
-                return self._limit_problem(req, limit, quotes)
+        def done(fills: list[Any]) -> Order:
+            raise ServiceError(
+                409,
+                "duplicate_client_order_id",
+                f"client_order_id {req.client_order_id} was already executed "
+                f"(exec {fills[0].execution.execId})",
+                field="client_order_id",
+            )
 
-            bag = bag_contract(req.symbol, [c.conId for c in contracts], req.legs)
-            return await svc._send(req, bag, self._ib_order(req, limit), limit_problem)
+        return await svc._once(req, done, lambda: self._place_new(req, limit))
+
+    async def _place_new(self, req: ComboOrderRequest, limit: float) -> tuple[Order, bool]:
+        contracts = await self._legs(req)
+
+        async def limit_problem() -> str | None:
+            quotes = await self._quotes(contracts)
+            return self._limit_problem(req, limit, quotes)
+
+        bag = bag_contract(req.symbol, [c.conId for c in contracts], req.legs)
+        return await self.orders._send(req, bag, self._ib_order(req, limit), limit_problem)

@@ -38,12 +38,12 @@ from wheeldesk.schemas.orders import (
     OrderRequest,
 )
 
-from gateway_bridge.account import account_from_values, is_paper
+from gateway_bridge.account import is_paper
 from gateway_bridge.cache import TTLCache
 from gateway_bridge.combos import (
     ComboOrders,
-    figures,
     leg_known,
+    preview_fields,
     remember_leg,
     suggest_limit,
 )
@@ -288,14 +288,12 @@ class OrderService(OrderEvents):
         return order
 
     # ---- preview -------------------------------------------------------------------------
-    async def _what_if(self, contract: Contract, req: OrderRequest) -> Any:
+    async def _what_if(self, contract: Contract, ib_order: Any) -> Any:
         """IB's what-if of the order (None on a read-only session: it is an order message)."""
         if self.settings.ib_readonly:
             return None
         try:
-            return await self.md.call(
-                lambda: self.ib.whatIfOrderAsync(contract, self._ib_order(req))
-            )
+            return await self.md.call(lambda: self.ib.whatIfOrderAsync(contract, ib_order))
         except RequestError as exc:
             raise ServiceError(
                 422, "preview_rejected", f"IBKR rejected the what-if: {exc.message}"
@@ -314,7 +312,7 @@ class OrderService(OrderEvents):
         if priced:
             # The limit is known: the quote now and IB's what-if do not wait for each other.
             (bid, ask), state = await asyncio.gather(
-                self._market(contract), self._what_if(contract, req)
+                self._market(contract), self._what_if(contract, self._ib_order(req))
             )
         else:
             bid, ask = await self._market(contract)
@@ -339,22 +337,15 @@ class OrderService(OrderEvents):
                 )
             # The what-if runs at the price the user will be offered, never at a placeholder.
             req = req.model_copy(update={"limit_price": Decimal(str(suggested))})
-            state = await self._what_if(contract, req)
+            state = await self._what_if(contract, self._ib_order(req))
         if self.settings.ib_readonly:
             # A what-if is an order message: a read-only API session must not send it.
             warnings.append(
                 "read-only (IB_READONLY): no what-if sent; margin and commission unknown"
             )
-        acc = account_from_values(account_id, self.ib.accountValues())
         return OrderPreview(
             request=req,
-            account_id=account_id,
-            is_paper=is_paper(account_id),
-            **figures(state, acc.buying_power),
-            bid=bid,
-            ask=ask,
-            mid=round((bid + ask) / 2, 4) if bid is not None and ask is not None else None,
-            suggested_limit=suggested,
+            **preview_fields(state, account_id, self.ib.accountValues(), bid, ask, suggested),
             warnings=warnings,
         )
 
@@ -370,38 +361,54 @@ class OrderService(OrderEvents):
             raise ServiceError(
                 422, "invalid", "limit_price is required for LMT orders", field="limit_price"
             )
-        lock = self._locks.setdefault(req.client_order_id, asyncio.Lock())
-        async with lock:
+        return await self._once(
+            req, lambda fills: self._done_before(req, fills), lambda: self._place_new(req)
+        )
+
+    async def _once(
+        self,
+        req: OrderRequest | ComboOrderRequest,
+        done: Callable[[list[IBFill]], Order],
+        place: Callable[[], Awaitable[tuple[Order, bool]]],
+    ) -> tuple[Order, bool]:
+        """Never placed twice, single order or combo: requests with the same id take turns, and
+        a repeat answers with the order IB lists under that orderRef or, done before this
+        connection, with what `done` makes of its executions, instead of `place` again."""
+        async with self._locks.setdefault(req.client_order_id, asyncio.Lock()):
             existing = self.find(req.client_order_id)
             if existing is not None:
                 self._check_same(req, existing)
                 return self._order(existing), False
             fills = self._fills_for(req.client_order_id)
             if fills:
-                # Done before this connection (e.g. the bridge restarted): IB still has
-                # today's executions with our orderRef.
-                trade = trade_from_fills(fills)
-                known = fingerprint(request_from_trade(trade))[:CONTRACT_AND_SIZE]
-                if known != fingerprint(req)[:CONTRACT_AND_SIZE]:
-                    raise ServiceError(
-                        409,
-                        "duplicate_client_order_id",
-                        f"client_order_id {req.client_order_id} was already executed for a "
-                        f"different order (exec {fills[0].execution.execId})",
-                        field="client_order_id",
-                    )
-                return order_from_trade(
-                    trade, self._requests.get(req.client_order_id) or req
-                ), False
-            contract = await self._qualified(req)
+                return done(fills), False
+            return await place()
 
-            async def limit_problem() -> str | None:
-                if req.order_type != "LMT":
-                    return None  # a market order asks for no quote
-                bid, ask = await self._market(contract)
-                return limit_price_problem(req, bid, ask, self.settings.limit_price_tolerance_pct)
+    def _done_before(self, req: OrderRequest, fills: list[IBFill]) -> Order:
+        """The order of a repeat whose first was done before this connection (e.g. the bridge
+        restarted): IB still has today's executions with our orderRef."""
+        trade = trade_from_fills(fills)
+        known = fingerprint(request_from_trade(trade))[:CONTRACT_AND_SIZE]
+        if known != fingerprint(req)[:CONTRACT_AND_SIZE]:
+            raise ServiceError(
+                409,
+                "duplicate_client_order_id",
+                f"client_order_id {req.client_order_id} was already executed for a "
+                f"different order (exec {fills[0].execution.execId})",
+                field="client_order_id",
+            )
+        return order_from_trade(trade, self._requests.get(req.client_order_id) or req)
 
-            return await self._send(req, contract, self._ib_order(req), limit_problem)
+    async def _place_new(self, req: OrderRequest) -> tuple[Order, bool]:
+        contract = await self._qualified(req)
+
+        async def limit_problem() -> str | None:
+            if req.order_type != "LMT":
+                return None  # a market order asks for no quote
+            bid, ask = await self._market(contract)
+            return limit_price_problem(req, bid, ask, self.settings.limit_price_tolerance_pct)
+
+        return await self._send(req, contract, self._ib_order(req), limit_problem)
 
     async def _send(
         self,
@@ -410,11 +417,11 @@ class OrderService(OrderEvents):
         ib_order: Any,
         limit_problem: Callable[[], Awaitable[str | None]],
     ) -> tuple[Order, bool]:
-        """The last steps of every placement, single or combo, inside its client_order_id
-        lock: a limit far outside the market is refused unless forced (`limit_problem` is not
-        even asked then: it costs a quote), the session is checked again (the checks before
-        waited on IB), the pacing limiter passed, and the request remembered before IB can
-        report the order (its events are described from it)."""
+        """The last steps of every placement, single or combo, inside `_once`: a limit far
+        outside the market is refused unless forced (`limit_problem` is not even asked then:
+        it costs a quote), the session is checked again (the checks before waited on IB), the
+        pacing limiter passed, and the request remembered before IB can report the order (its
+        events are described from it)."""
         if not req.force and (problem := await limit_problem()):
             raise ServiceError(
                 422,
