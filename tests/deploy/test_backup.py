@@ -9,97 +9,58 @@ it started; restoring the last one gives back every order and execution.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from wheeldesk import subjects
 from wheeldesk.natsconn import connect, ensure_streams
-from wheeldesk.schemas.orders import Fill, Order, OrderEvent, OrderRequest, OrderStatus
-from wheeldesk_testing.procs import ROOT, TEST_TOKEN, free_port
+from wheeldesk.schemas.orders import Order, OrderEvent, OrderRequest, OrderStatus
+from wheeldesk_testing.fills import EXPIRY, option_fill
+from wheeldesk_testing.in_web import MANAGE, manage, run_in_web, web_environ
+from wheeldesk_testing.procs import ROOT, free_port
 from wheeldesk_testing.waits import wait_until as wait_for
+from wheeldesk_testing.web_seeds import seed_submitted_puts
+from wheeldesk_testing.web_state import WebState
 from wheeldesk_web.core.backup import take_backup
 
-MANAGE = ROOT / "services" / "web" / "manage.py"
 ORDERS = 150
-# A pinned moment (the harness's simulated Wednesday), never the wall clock.
+# A pinned moment (the harness's simulated Wednesday, SIM_START in UTC), never the wall clock.
 FILLED_AT = datetime(2026, 6, 17, 14, 30, tzinfo=UTC)
-EXPIRY = date(2026, 7, 17)
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, str(MANAGE), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"manage.py {' '.join(args)} → {result.returncode}\n{result.stderr}")
-    return result
 
 
 @pytest.fixture
 def web_env(tmp_path: Path, fresh_nats) -> dict[str, str]:  # type: ignore[no-untyped-def]
     closed = f"http://127.0.0.1:{free_port()}"  # no bridge/screener/notifier: passes stay short
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'wheeldesk.sqlite3'}",
-        "DATA_DIR": str(tmp_path / "data"),
-        "BACKUP_DIR": str(tmp_path / "backups"),
-        "BACKUP_KEEP": "50",
-        "NATS_URL": fresh_nats.url,
-        "BRIDGE_URL": closed,
-        "SCREENER_URL": closed,
-        "NOTIFIER_URL": closed,
-        "INTERNAL_API_TOKEN": TEST_TOKEN,
-        "LOG_FORMAT": "text",
-        "DEMO_MODE": "true",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    manage(env, "migrate", "--noinput", "-v", "0")
-    seed = textwrap.dedent(
-        f"""
-        from datetime import date
-        from wheeldesk_web.orders.models import Order
-        Order.objects.bulk_create([
-            Order(client_order_id=f"bkup-{{i:04d}}", symbol="KO", expiry=date(2026, 7, 17),
-                  strike=60, right="P", action="SELL", quantity=1, limit_price="1.10",
-                  status="submitted", ib_order_id=1000 + i)
-            for i in range({ORDERS})])
-        """
+    env = web_environ(
+        f"sqlite:///{tmp_path / 'data' / 'wheeldesk.sqlite3'}",
+        str(tmp_path / "data"),
+        BACKUP_DIR=str(tmp_path / "backups"),
+        BACKUP_KEEP="50",
+        NATS_URL=fresh_nats.url,
+        BRIDGE_URL=closed,
+        SCREENER_URL=closed,
+        NOTIFIER_URL=closed,
     )
-    manage(env, "shell", "-c", seed)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    run_in_web(env, seed_submitted_puts, prefix="bkup", count=ORDERS, first_order_id=1000)
     return env
 
 
 def fill_event(i: int) -> OrderEvent:
-    fill = Fill(
-        exec_id=f"0000e0d5.{i:08d}.01.01",
-        order_id=1000 + i,
+    fill = option_fill(
+        f"0000e0d5.{i:08d}.01.01",
         client_order_id=f"bkup-{i:04d}",
+        order_id=1000 + i,
         account_id="DU1234567",
         time=FILLED_AT + timedelta(seconds=i),
-        symbol="KO",
-        sec_type="OPT",
-        expiry=EXPIRY,
-        strike=60.0,
-        right="P",
-        multiplier=100,
-        side="SLD",
-        quantity=1,
-        price=1.10,
         commission=0.65,
     )
     request = OrderRequest(
@@ -223,15 +184,9 @@ def test_backups_taken_while_the_worker_writes_restore_every_order_and_execution
     manage(web_env, "restore_backup", str(taken[-1][1]))
     assert snapshot(db) == (all_ids, all_ids, all_ids)
     # The restored database is the web's: Django reads it, migrations are current.
-    check = manage(
-        web_env,
-        "shell",
-        "-c",
-        "from wheeldesk_web.ledger.models import Execution; from wheeldesk_web.orders.models"
-        " import Order; print(Execution.objects.count(), Order.objects.filter(status='filled')"
-        ".count())",
-    )
-    assert check.stdout.strip().splitlines()[-1] == f"{ORDERS} {ORDERS}"
+    web = WebState(web_env)
+    filled = [o for o in web.orders() if o["status"] == "filled"]
+    assert (web.row_count("ledger.Execution"), len(filled)) == (ORDERS, ORDERS)
     manage(web_env, "migrate", "--noinput")
 
 

@@ -10,16 +10,17 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import threading
 
 import httpx
 import pytest
 from deploy_helpers import compose_model
-from wheeldesk_testing.procs import ROOT, TEST_TOKEN, service_proc
+from wheeldesk_testing.in_web import manage, run_in_web, web_environ
+from wheeldesk_testing.procs import ROOT, service_proc
+from wheeldesk_testing.web_seeds import seed_filled_puts
+from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
-MANAGE = ROOT / "services" / "web" / "manage.py"
 
 # The web suite's order and ledger tests, whatever files they are in (the browser ones need
 # Chromium and a stack: `-m "not browser"` leaves them out here; they run on PostgreSQL in the
@@ -64,20 +65,7 @@ def test_web_order_and_ledger_suites_pass_on_postgresql(postgres_server) -> None
     tail = result.stdout[-4000:]
     assert result.returncode == 0, tail
     # It really ran on PostgreSQL (pytest-django's test database on this server).
-    probe = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='wheeldesk_web.settings';"
-            "django.setup(); from django.db import connection; print(connection.vendor)",
-        ],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert probe.stdout.strip().splitlines()[-1] == "postgresql", probe.stderr
+    assert WebState(env).database_vendor() == "postgresql"
     passed = int(re.search(r"(\d+) passed", tail).group(1))  # type: ignore[union-attr]
     assert passed >= 100, tail
 
@@ -99,25 +87,12 @@ def confirm_at_once(clients: dict[str, httpx.Client], coid: str, form: dict) -> 
     return answers
 
 
-def audit_counts(stack, coid: str) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
-    """The order's audit trail: how many sends, duplicates and confirms, and the output."""
-    audit = stack.manage(
-        "shell",
-        "-c",
-        "from wheeldesk_web.orders.models import OrderAudit;"
-        f"a = OrderAudit.objects.filter(client_order_id={coid!r});"
-        "print(a.filter(action='send').count(), a.filter(action='duplicate').count(),"
-        " a.filter(action='confirm').count())",
+def audit_counts(web: WebState, coid: str) -> tuple[int, int, int]:
+    """The order's audit trail: how many sends, duplicates and confirms."""
+    sends, duplicates, confirms = (
+        len(web.order_audits(coid, action)) for action in ("send", "duplicate", "confirm")
     )
-    sends, duplicates, confirms = audit.stdout.strip().splitlines()[-1].split()
     return sends, duplicates, confirms
-
-
-def database_vendor(stack) -> str:  # type: ignore[no-untyped-def]
-    vendor = stack.manage(
-        "shell", "-c", "from django.db import connection; print(connection.vendor)"
-    )
-    return vendor.stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.timeout(600)
@@ -158,10 +133,11 @@ def test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one(
         answers = confirm_at_once({"first": first_client, "second": second_client}, coid, form)
         assert answers == {"first": 302, "second": 302}, (answers, stack.logs())
         assert len(sim_orders(stack, coid)) == 1, sim_orders(stack, coid)
-        sends, duplicates, confirms = audit_counts(stack, coid)
-        assert (sends, confirms) == ("1", "2"), (sends, duplicates, confirms)
-        assert duplicates == "1", (sends, duplicates, confirms)
-        assert database_vendor(stack) == "postgresql"
+        web = WebState(stack)
+        sends, duplicates, confirms = audit_counts(web, coid)
+        assert (sends, confirms) == (1, 2), (sends, duplicates, confirms)
+        assert duplicates == 1, (sends, duplicates, confirms)
+        assert web.database_vendor() == "postgresql"
         # The order's fill reaches the ledger through the worker, on PostgreSQL as on SQLite.
         worker = start_worker(stack, "--ignore-hours", "--tick", "2", "--sync-every", "10s")
 
@@ -214,31 +190,13 @@ DUMP_EXCLUDES = [
     "admin.logentry",
     "axes",
 ]
-SEED = textwrap.dedent(
-    """
-    from datetime import UTC, date, datetime, timedelta
-    from django.contrib.auth import get_user_model
-    from wheeldesk.schemas.orders import Fill
-    from wheeldesk_web.ledger.services import record_fills
-    from wheeldesk_web.orders.models import Order
-    get_user_model().objects.create_user("wheel", "wheel@example.com", "pw-123456-xyz")
-    at = datetime(2026, 6, 17, 14, 30, tzinfo=UTC)
-    for i in range(20):
-        Order.objects.create(client_order_id=f"move-{i:04d}", symbol="KO", action="SELL",
-            quantity=1, expiry=date(2026, 7, 17), strike=60, right="P", limit_price="1.10",
-            status="filled")
-        record_fills([Fill(exec_id=f"0000e0d6.{i:08d}.01.01", client_order_id=f"move-{i:04d}",
-            time=at + timedelta(minutes=i), symbol="KO", sec_type="OPT", expiry=date(2026, 7, 17),
-            strike=60.0, right="P", multiplier=100, side="SLD", quantity=1, price=1.10,
-            commission=0.65)], "nats")
-    """
-)
-COUNTS = (
-    "from django.contrib.auth import get_user_model; from wheeldesk_web.ledger.models import"
-    " Execution, WheelCycle; from wheeldesk_web.orders.models import Order;"
-    " print(get_user_model().objects.count(), Order.objects.count(), Execution.objects.count(),"
-    " WheelCycle.objects.count(), sorted(Execution.objects.values_list('exec_id', flat=True))[-1])"
-)
+# What a move must keep: rows of every kind, counted, and the executions' own ids.
+MOVED = ("auth.User", "orders.Order", "ledger.Execution", "ledger.WheelCycle")
+
+
+def moved_rows(env: dict[str, str]) -> tuple[list[int], list[str]]:
+    web = WebState(env)
+    return [web.row_count(m) for m in MOVED], sorted(e["exec_id"] for e in web.executions())
 
 
 @pytest.mark.timeout(600)
@@ -247,36 +205,24 @@ def test_moving_from_sqlite_to_postgresql_keeps_every_row(postgres_server, tmp_p
     docs = (ROOT / "docs" / "deploy.md").read_text()
     for name in DUMP_EXCLUDES:
         assert f"--exclude {name}" in docs, name
-    base = {
-        **os.environ,
-        "DATA_DIR": str(tmp_path / "data"),
-        "INTERNAL_API_TOKEN": TEST_TOKEN,
-        "DEMO_MODE": "true",
-        "LOG_FORMAT": "text",
-    }
-    base.pop("DJANGO_SETTINGS_MODULE", None)
-    sqlite = {**base, "DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite3'}"}
-    pg = {**base, "DATABASE_URL": postgres_server.create_database("wd_moved")}
-
-    def manage(env: dict[str, str], *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, str(MANAGE), *args],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result.stdout
-
-    manage(sqlite, "migrate", "--noinput", "-v", "0")
-    manage(sqlite, "shell", "-c", SEED)
-    before = manage(sqlite, "shell", "-c", COUNTS).strip().splitlines()[-1]
-    assert before.startswith("1 20 20 ")
+    sqlite = web_environ(f"sqlite:///{tmp_path / 'web.sqlite3'}", str(tmp_path / "data"))
+    pg = {**sqlite, "DATABASE_URL": postgres_server.create_database("wd_moved")}
+    manage(sqlite, "migrate", "--noinput", "-v", "0", timeout=300)
+    run_in_web(sqlite, seed_filled_puts, prefix="move", count=20)
+    before = moved_rows(sqlite)
+    assert before[0][:3] == [1, 20, 20], before
     dump = tmp_path / "wheeldesk.json"
     excludes = [arg for name in DUMP_EXCLUDES for arg in ("--exclude", name)]
-    manage(sqlite, "dumpdata", "--natural-foreign", "--natural-primary", *excludes, "-o", str(dump))
-    manage(pg, "migrate", "--noinput", "-v", "0")
-    manage(pg, "loaddata", str(dump))
-    assert manage(pg, "shell", "-c", COUNTS).strip().splitlines()[-1] == before
+    manage(
+        sqlite,
+        "dumpdata",
+        "--natural-foreign",
+        "--natural-primary",
+        *excludes,
+        "-o",
+        str(dump),
+        timeout=300,
+    )
+    manage(pg, "migrate", "--noinput", "-v", "0", timeout=300)
+    manage(pg, "loaddata", str(dump), timeout=300)
+    assert moved_rows(pg) == before

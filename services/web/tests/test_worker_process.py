@@ -4,71 +4,31 @@ run again on the same signal — one email in all, asserted where the email land
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from wheeldesk_testing.procs import ROOT, TEST_TOKEN, free_port
-
-MANAGE = ROOT / "services" / "web" / "manage.py"
-
-SEED = textwrap.dedent(
-    """
-    from datetime import date, timedelta
-    from django.contrib.auth import get_user_model
-    from wheeldesk_web.alerts.models import SavedScan
-    from wheeldesk_web.signals.models import ScanRun, Signal
-    User = get_user_model()
-    user = User.objects.filter(username="wheel").first() or User.objects.create_user(
-        "wheel", "wheel@example.com", "pw-123456-xyz")
-    SavedScan.objects.get_or_create(user=user, name="Income puts", defaults={"kinds": "CSP"})
-    run = ScanRun.objects.create(status=ScanRun.DONE, trigger="schedule", symbols=["KO"])
-    Signal.objects.create(
-        scan=run, kind="CSP", symbol="KO", expiry=date(2030, 1, 18), strike=60.0, right="P",
-        premium=1.10, collateral=6000, yield_pct=1.83, apy=22.3, pop=82.0, abs_delta=0.2,
-        breakeven=58.9, expected_move=4.0, distance_pct=6.2, dte=30, underlying_price=64.0,
-        score=88.0, tier="A")
-    """
-)
+from wheeldesk_testing.in_web import manage, run_in_web, web_environ
+from wheeldesk_testing.procs import TEST_TOKEN, free_port
+from wheeldesk_testing.waits import wait_until
+from wheeldesk_testing.web_seeds import seed_emailable_signal
+from wheeldesk_testing.web_state import WebState
 
 
 @pytest.fixture
 def worker_env(tmp_path: Path, email_sink) -> dict[str, str]:  # type: ignore[no-untyped-def]
     closed = f"http://127.0.0.1:{free_port()}"  # bridge and screener down: scan/sync fail fast
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite3'}",
-        "DATA_DIR": str(tmp_path / "data"),
-        "NOTIFIER_URL": email_sink.notifier_url,
-        "BRIDGE_URL": closed,
-        "SCREENER_URL": closed,
-        "INTERNAL_API_TOKEN": TEST_TOKEN,
-        "LOG_FORMAT": "text",
-        "DEMO_MODE": "true",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env = web_environ(
+        f"sqlite:///{tmp_path / 'web.sqlite3'}",
+        str(tmp_path / "data"),
+        NOTIFIER_URL=email_sink.notifier_url,
+        BRIDGE_URL=closed,
+        SCREENER_URL=closed,
+    )
     manage(env, "migrate", "--noinput", "-v", "0")
     return env
-
-
-def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, str(MANAGE), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"manage.py {' '.join(args)} → {result.returncode}\n{result.stderr}")
-    return result
 
 
 def run_worker(env: dict[str, str], **extra: str) -> subprocess.CompletedProcess:
@@ -76,7 +36,7 @@ def run_worker(env: dict[str, str], **extra: str) -> subprocess.CompletedProcess
 
 
 def test_killed_mid_run_and_rerun_on_the_same_signal_send_one_email(worker_env, email_sink):
-    manage(worker_env, "shell", "-c", SEED)
+    run_in_web(worker_env, seed_emailable_signal)
     # 1) killed right after the notifier accepted the digest, before recording it
     crashed = run_worker(worker_env, WHEELDESK_WORKER_CRASH_AFTER_SEND="1")
     assert crashed.returncode == 17, crashed.stderr
@@ -85,7 +45,7 @@ def test_killed_mid_run_and_rerun_on_the_same_signal_send_one_email(worker_env, 
     again = run_worker(worker_env)
     assert again.returncode == 0, again.stderr
     # 3) the next scan finds the same tier-A signal: already emailed, never again
-    manage(worker_env, "shell", "-c", SEED)
+    run_in_web(worker_env, seed_emailable_signal)
     third = run_worker(worker_env)
     assert third.returncode == 0, third.stderr
     emails = email_sink.settled()
@@ -104,19 +64,13 @@ def test_killed_mid_run_and_rerun_on_the_same_signal_send_one_email(worker_env, 
 
 
 def test_outside_market_hours_the_worker_process_does_nothing(worker_env, email_sink):
-    manage(worker_env, "shell", "-c", SEED)
+    run_in_web(worker_env, seed_emailable_signal)
     saturday = "2026-11-28T15:00:00+00:00"
     result = manage(worker_env, "worker", "--once", "--no-nats", "--now", saturday)
     assert "nothing to do" in result.stderr + result.stdout
     assert email_sink.settled() == []
-    state = manage(
-        worker_env,
-        "shell",
-        "-c",
-        "from wheeldesk_web.alerts.models import Notification, WorkerState;"
-        "print(Notification.objects.count(), WorkerState.get('jobs'))",
-    )
-    assert state.stdout.strip().splitlines()[-1] == "0 {}"
+    web = WebState(worker_env)
+    assert (web.row_count("alerts.Notification"), web.worker_state("jobs")) == (0, {})
 
 
 class EmailSink:
@@ -148,10 +102,7 @@ class EmailSink:
                 },
             )
             r.raise_for_status()
-        deadline = time.monotonic() + 60
-        while not self.fake.sent_to("sentinel@example.com"):
-            assert time.monotonic() < deadline, "the notifier did not deliver the sentinel"
-            time.sleep(0.1)
+        wait_until(lambda: self.fake.sent_to("sentinel@example.com"), 60, "the sentinel delivered")
         posts = [p for p in self.fake.posts() if "sentinel@example.com" not in str(p.body)]
         emails = [e.body for e in self.fake.emails if "sentinel@example.com" not in e.to]
         # exactly one POST per email: nothing was delivered twice, even under the same key
