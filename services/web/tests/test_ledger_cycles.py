@@ -1,45 +1,22 @@
 """Wheel-cycle maths against hand-computed cycles (arithmetic in the comments)."""
 
-from datetime import UTC, date, datetime
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
+from web_factories import event_time as t
+from web_factories import ledger_option, ledger_stock
 from wheeldesk_web.ledger.cycles import LedgerEvent, build_cycles, monthly_premium, summarise
 
 
-def t(day: str, hour: int = 15) -> datetime:
-    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
+def opt(day: str, symbol: str, *contract: Any, **kw: Any) -> LedgerEvent:
+    """`ledger_option` with the ticker second, as this file's cases write it."""
+    return ledger_option(day, *contract, sym=symbol, **kw)
 
 
-def opt(day, symbol, side, qty, right, strike, expiry, price, *, kind="trade", fee="0", hour=15):
-    return LedgerEvent(
-        time=t(day, hour),
-        symbol=symbol,
-        kind=kind,
-        sec_type="OPT",
-        side=side,
-        quantity=D(qty),
-        price=D(price),
-        multiplier=100,
-        commission=D(fee),
-        right=right,
-        strike=D(strike),
-        expiry=date.fromisoformat(expiry),
-        ref=f"{symbol}{day}{side}{right}{strike}{hour}",
-    )
-
-
-def stk(day, symbol, side, qty, price, *, kind="trade", fee="0", hour=15):
-    return LedgerEvent(
-        time=t(day, hour),
-        symbol=symbol,
-        kind=kind,
-        sec_type="STK",
-        side=side,
-        quantity=D(qty),
-        price=D(price),
-        commission=D(fee),
-    )
+def stk(day: str, symbol: str, *trade: Any, **kw: Any) -> LedgerEvent:
+    """`ledger_stock` with the ticker second."""
+    return ledger_stock(day, *trade, sym=symbol, **kw)
 
 
 def test_put_expired_worthless():

@@ -3,58 +3,14 @@
 from decimal import Decimal as D
 
 import pytest
+from web_factories import flex_option as option
+from web_factories import flex_report
+from web_factories import flex_trade as row
 from wheeldesk_web.ledger.flex import FlexError, parse_flex
 from wheeldesk_web.ledger.models import Execution, WheelCycle
 from wheeldesk_web.ledger.services import import_flex, premium_collected_this_month
 
 pytestmark = pytest.mark.django_db
-
-ROW = (
-    '<Trade accountId="U1234567" assetCategory="{cat}" symbol="{sym}" underlyingSymbol="{und}" '
-    'putCall="{pc}" strike="{strike}" expiry="{exp}" multiplier="{mult}" '
-    'dateTime="{dt}" tradeDate="{dt8}" quantity="{qty}" tradePrice="{px}" '
-    'ibCommission="{fee}" buySell="{bs}" notes="{notes}" ibExecID="{eid}" '
-    'levelOfDetail="EXECUTION" ibOrderID="{oid}"/>'
-)
-
-
-def row(eid, cat, und, dt, qty, px, *, pc="", strike="", exp="", fee="0", notes=""):
-    sym = und if cat == "STK" else f"{und}  {exp[2:]}{pc}{int(float(strike) * 1000):08d}"
-    return ROW.format(
-        cat=cat,
-        sym=sym,
-        und=und if cat == "OPT" else "",
-        pc=pc,
-        strike=strike,
-        exp=exp,
-        mult=100 if cat == "OPT" else 1,
-        dt=dt,
-        dt8=dt[:8],
-        qty=qty,
-        px=px,
-        fee=fee,
-        bs="SELL" if qty.startswith("-") else "BUY",
-        notes=notes,
-        eid=eid,
-        oid=eid[-3:],
-    )
-
-
-def flex_report(rows: list[str]) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<FlexQueryResponse queryName="trades" type="AF"><FlexStatements count="1">'
-        '<FlexStatement accountId="U1234567" fromDate="20250101" toDate="20251231"><Trades>'
-        + "".join(rows)
-        + '<Trade assetCategory="OPT" levelOfDetail="ORDER" symbol="X" quantity="-1" '
-        'tradePrice="9" dateTime="20250101;100000"/>'  # order-level summary: ignored
-        "</Trades></FlexStatement></FlexStatements></FlexQueryResponse>"
-    ).encode()
-
-
-def option(eid, und, dt, qty, px, right, strike, exp, *, fee="0", notes=""):
-    """An option execution row: `row` with the contract's right, strike and expiry in order."""
-    return row(eid, "OPT", und, dt, qty, px, pc=right, strike=strike, exp=exp, fee=fee, notes=notes)
 
 
 def test_flex_import_builds_the_cycles_it_describes(tmp_path):

@@ -8,21 +8,22 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from web_factories import flex_option, flex_report, flex_trade
 from wheeldesk_web.ledger.models import Adjustment, WheelCycle
 from wheeldesk_web.signals.payoff import Payoff, payoff_svg
 
 pytestmark = pytest.mark.django_db
 
-FLEX = b"""<FlexQueryResponse><FlexStatements><FlexStatement><Trades>
-<Trade assetCategory="OPT" underlyingSymbol="KO" symbol="KO 260116P00060000" putCall="P"
- strike="60" expiry="20260116" multiplier="100" dateTime="20251217;100000" quantity="-1"
- tradePrice="1.20" ibCommission="-1.05" buySell="SELL" ibExecID="k1"/>
-<Trade assetCategory="OPT" underlyingSymbol="KO" symbol="KO 260116P00060000" putCall="P"
- strike="60" expiry="20260116" multiplier="100" dateTime="20260116;162000" quantity="1"
- tradePrice="0" buySell="BUY" notes="A" ibExecID="k2"/>
-<Trade assetCategory="STK" symbol="KO" dateTime="20260116;162000" quantity="100"
- tradePrice="60" buySell="BUY" notes="A" ibExecID="k3"/>
-</Trades></FlexStatement></FlexStatements></FlexQueryResponse>"""
+# KO 60 put sold at 1.20 (1.05 fees), assigned at expiry: 100 shares bought at 60.
+FLEX = flex_report(
+    [
+        flex_option(
+            "k1", "KO", "20251217;100000", "-1", "1.20", "P", "60", "20260116", fee="-1.05"
+        ),
+        flex_option("k2", "KO", "20260116;162000", "1", "0", "P", "60", "20260116", notes="A"),
+        flex_trade("k3", "STK", "KO", "20260116;162000", "100", "60", notes="A"),
+    ]
+)
 
 
 @pytest.fixture

@@ -49,6 +49,34 @@ def ko_call(exec_id: str, **kw) -> Fill:
     return option_fill(exec_id, **{**call, **kw})
 
 
+def ko_call_called_away(first: int) -> list[Fill]:
+    """The KO 62 call sold, then called away at its expiry: IB's two assignment legs, the call
+    bought back at 0 and 100 shares sold at 62 (exec ids `first` to `first + 2`)."""
+    expiry_close = {"time": datetime(2026, 7, 17, 20, 30, tzinfo=UTC), "order_id": None}
+    return [
+        ko_call(f"0000e001.{first:08d}.01.01"),
+        ko_call(
+            f"0000e001.{first + 1:08d}.01.01",
+            side="BOT",
+            price=0.0,
+            kind="assignment",
+            **expiry_close,
+        ),
+        ko_call(
+            f"0000e001.{first + 2:08d}.01.01",
+            sec_type="STK",
+            expiry=None,
+            strike=None,
+            right=None,
+            multiplier=1,
+            quantity=100,
+            price=62.0,
+            kind="assignment",
+            **expiry_close,
+        ),
+    ]
+
+
 def test_first_sync_gives_pre_history_positions_an_opening_lot_at_ib_average_cost():
     positions = [
         stock_position("KO", 100, account_id=ACCOUNT),
@@ -66,33 +94,7 @@ def test_first_sync_gives_pre_history_positions_an_opening_lot_at_ib_average_cos
     assert sync_positions(positions, SYNC) == []  # only at the first sync
     # Then the KO call is sold and called away: basis 60 − 1.00 = 59.00;
     # P&L = 100 + 100 × 62 − 100 × 60 = 300 — known, thanks to the opening lot.
-    record_fills(
-        [
-            ko_call("0000e001.00000001.01.01"),
-            ko_call(
-                "0000e001.00000002.01.01",
-                time=datetime(2026, 7, 17, 20, 30, tzinfo=UTC),
-                side="BOT",
-                price=0.0,
-                order_id=None,
-                kind="assignment",
-            ),
-            ko_call(
-                "0000e001.00000003.01.01",
-                time=datetime(2026, 7, 17, 20, 30, tzinfo=UTC),
-                sec_type="STK",
-                expiry=None,
-                strike=None,
-                right=None,
-                multiplier=1,
-                quantity=100,
-                price=62.0,
-                order_id=None,
-                kind="assignment",
-            ),
-        ],
-        "nats",
-    )
+    record_fills(ko_call_called_away(first=1), "nats")
     ko = WheelCycle.objects.get(symbol="KO")
     assert (ko.outcome, ko.adjusted_cost_basis, ko.realised_pnl) == (
         "called_away",
@@ -124,33 +126,7 @@ def test_flex_adding_shares_the_account_does_not_hold_is_shown(user_client):
 
 def test_unknown_basis_links_to_the_opening_lot_form(user_client):
     # A covered call on shares the ledger never saw bought, called away: no +5,200 profit.
-    record_fills(
-        [
-            ko_call("0000e001.00000011.01.01"),
-            ko_call(
-                "0000e001.00000012.01.01",
-                time=datetime(2026, 7, 17, 20, 30, tzinfo=UTC),
-                side="BOT",
-                price=0.0,
-                order_id=None,
-                kind="assignment",
-            ),
-            ko_call(
-                "0000e001.00000013.01.01",
-                time=datetime(2026, 7, 17, 20, 30, tzinfo=UTC),
-                sec_type="STK",
-                expiry=None,
-                strike=None,
-                right=None,
-                multiplier=1,
-                quantity=100,
-                price=62.0,
-                order_id=None,
-                kind="assignment",
-            ),
-        ],
-        "nats",
-    )
+    record_fills(ko_call_called_away(first=11), "nats")
     c = WheelCycle.objects.get(symbol="KO")
     assert c.basis_unknown and c.realised_pnl is None and c.adjusted_cost_basis is None
     page = user_client.get("/ledger/?symbol=KO").content.decode()

@@ -5,47 +5,13 @@ Pure cycle maths over fixed, hand-written events; no clock is read (dates are li
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
+from web_factories import event_time as t
+from web_factories import ledger_option as opt
+from web_factories import ledger_stock as stk
 from wheeldesk_web.ledger.cycles import LedgerEvent, build_cycles
-
-
-def t(day: str, hour: int = 15, minute: int = 0) -> datetime:
-    return datetime.fromisoformat(day).replace(hour=hour, minute=minute, tzinfo=UTC)
-
-
-def opt(day, side, qty, right, strike, expiry, price, *, kind="trade", fee="0", hour=15, m=0, sym="X"):  # fmt: skip
-    return LedgerEvent(
-        time=t(day, hour, m),
-        symbol=sym,
-        kind=kind,
-        sec_type="OPT",
-        side=side,
-        quantity=D(qty),
-        price=D(price),
-        multiplier=100,
-        commission=D(fee),
-        right=right,
-        strike=D(strike),
-        expiry=date.fromisoformat(expiry),
-        ref=f"{day}{hour}{m}{side}{right}{strike}{price}",
-    )
-
-
-def stk(day, side, qty, price, *, kind="trade", fee="0", hour=15, m=0, sym="X"):
-    return LedgerEvent(
-        time=t(day, hour, m),
-        symbol=sym,
-        kind=kind,
-        sec_type="STK",
-        side=side,
-        quantity=D(qty),
-        price=D(price),
-        commission=D(fee),
-        ref=f"{day}{hour}{m}{side}STK{price}",
-    )
 
 
 def lot(day, qty, price, sym="X"):
@@ -76,6 +42,20 @@ CALL_AWAY = lambda day, strike, n=1: [  # noqa: E731
     stk(day, "SLD", 100 * n, strike, kind="assignment", hour=21),
 ]
 
+
+def roll_180_to_175(first: str) -> list[LedgerEvent]:
+    """180P sold @2.00 on Jan 2; on Jan 14 bought back @1.00 and a 175P sold @2.50, the `first`
+    leg ("BOT" or "SLD") a minute before the other; the 175P expires on Feb 20."""
+    legs = {"BOT": (180, "2026-01-16", "1.00"), "SLD": (175, "2026-02-20", "2.50")}
+    second = "SLD" if first == "BOT" else "BOT"
+    return [
+        opt("2026-01-02", "SLD", 1, "P", 180, "2026-01-16", "2.00", fee="1"),
+        opt("2026-01-14", first, 1, "P", *legs[first], fee="1"),
+        opt("2026-01-14", second, 1, "P", *legs[second], fee="1", m=1),
+        opt("2026-02-20", "BOT", 1, "P", 175, "2026-02-20", "0", kind="expiration", hour=21),
+    ]
+
+
 # name → (events, expected of the *last* cycle, number of cycles)
 CASES = {
     # Textbook wheel: put 50 @1.20, assigned, calls 52 @0.80 (expired) and @0.90 (called away);
@@ -100,12 +80,7 @@ CASES = {
     # expires. Premium 200 − 100 + 250 = 350; fees 3; P&L 347; one roll; collateral at most
     # 180 × 100 = 18,000 (the old put was closed before the new one opened).
     "roll, buy-back first": (
-        [
-            opt("2026-01-02", "SLD", 1, "P", 180, "2026-01-16", "2.00", fee="1"),
-            opt("2026-01-14", "BOT", 1, "P", 180, "2026-01-16", "1.00", fee="1"),
-            opt("2026-01-14", "SLD", 1, "P", 175, "2026-02-20", "2.50", fee="1", m=1),
-            opt("2026-02-20", "BOT", 1, "P", 175, "2026-02-20", "0", kind="expiration", hour=21),
-        ],
+        roll_180_to_175(first="BOT"),
         dict(state="closed", outcome="expired", premium=D("350"), pnl=D("347"), rolls=1,
              capital=D("18000")),
         1,
@@ -113,12 +88,7 @@ CASES = {
     # Roll, new leg reported first (issue 16.10: counted 0 rolls): the same numbers, one roll;
     # for a minute both puts were open: collateral 18,000 + 17,500 = 35,500.
     "roll, sell leg first": (
-        [
-            opt("2026-01-02", "SLD", 1, "P", 180, "2026-01-16", "2.00", fee="1"),
-            opt("2026-01-14", "SLD", 1, "P", 175, "2026-02-20", "2.50", fee="1"),
-            opt("2026-01-14", "BOT", 1, "P", 180, "2026-01-16", "1.00", fee="1", m=1),
-            opt("2026-02-20", "BOT", 1, "P", 175, "2026-02-20", "0", kind="expiration", hour=21),
-        ],
+        roll_180_to_175(first="SLD"),
         dict(state="closed", outcome="expired", premium=D("350"), pnl=D("347"), rolls=1,
              capital=D("35500")),
         1,
