@@ -137,6 +137,7 @@ class ControlServer:
             "/control/subscription": self.subscription,
             "/control/wsh": self.wsh,
             "/control/entitlements": self.entitlements,
+            "/control/gateway": self.gateway,
             "/control/latency-model": self.latency_model,
             "/control/price": self.price,
             "/control/advance": self.advance,
@@ -269,6 +270,14 @@ class ControlServer:
         for key, value in body.items():
             setattr(self.engine.faults, known[key], value)
         return self.engine.entitlements()
+
+    def gateway(self, body: dict) -> dict:
+        """`{"tick_258": false}`: a Gateway of TWS API 10.47 or later, which dropped fundamental
+        ratios (generic tick 258): a reqMktData naming 258 gets 321 for the whole request. New
+        requests see the change; `true` is an older Gateway again."""
+        tick_258 = _flag(body, "tick_258")
+        self.engine.faults.tick_258 = tick_258
+        return {"tick_258": tick_258}
 
     def price(self, body: dict) -> dict:
         symbol = body.get("symbol")

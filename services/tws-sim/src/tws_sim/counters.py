@@ -81,6 +81,7 @@ class RequestCounter:
     snapshots: int = 0
     streams: int = 0
     generic_ticks: Counter[str] = field(default_factory=Counter)
+    refused: Counter[int] = field(default_factory=Counter)  # reqMktData answered by an error
     pacing_rejected: int = 0
     stream_updates: int = 0
     stream_ticks: int = 0
@@ -97,6 +98,10 @@ class RequestCounter:
         else:
             self.streams += 1
         self.generic_ticks.update(generic)
+
+    def refused_market_data(self, code: int) -> None:
+        """A reqMktData answered with error `code` instead of a line or a snapshot."""
+        self.refused[code] += 1
 
     def streamed(self, ticks: int = 0, skipped: int = 0) -> None:
         """The other direction, for benchmarks: one streaming line's step, sent or skipped
@@ -115,6 +120,7 @@ class RequestCounter:
                 "streams": self.streams,
                 "generic_ticks": dict(sorted(self.generic_ticks.items())),
             },
+            "market_data_refused": {str(code): n for code, n in sorted(self.refused.items())},
             "pacing_rejected": self.pacing_rejected,
             "streamed": {
                 "updates": self.stream_updates,
@@ -129,6 +135,7 @@ class RequestCounter:
         before = self.describe()
         self.by_name.clear()
         self.generic_ticks.clear()
+        self.refused.clear()
         self.snapshots = self.streams = self.pacing_rejected = 0
         self.stream_updates = self.stream_ticks = self.stream_skipped = 0
         self.since = datetime.now(UTC)

@@ -23,6 +23,7 @@ COMMANDS = {
     "subscription": ("POST", "/control/subscription"),
     "wsh": ("POST", "/control/wsh"),
     "entitlements": ("POST", "/control/entitlements"),
+    "gateway": ("POST", "/control/gateway"),
     "latency-model": ("POST", "/control/latency-model"),
     "price": ("POST", "/control/price"),
     "advance": ("POST", "/control/advance"),

@@ -46,6 +46,9 @@ class Faults:
     wsh_subscribed: bool = True  # Wall Street Horizon (earnings dates); off → 10276
     fundamentals: bool = True  # Reuters fundamentals; off → generic tick 258 gets 10358
     greeks: bool = True  # option model computations; off → no option computation ticks
+    # The Gateway's version: off → one of TWS API 10.47 or later, which dropped generic tick 258
+    # (fundamental ratios): a reqMktData naming it gets 321 for the whole request.
+    tick_258: bool = True
     connectivity_lost: bool = False
     accepting: bool = True
 
@@ -71,6 +74,7 @@ class Engine:
         self.faults.fundamentals = self.config.fundamentals
         self.faults.greeks = self.config.greeks
         self.faults.wsh_subscribed = self.config.wsh
+        self.faults.tick_258 = self.config.tick_258
         self.account = Account(self.market, cash=self.config.cash, account_id=self.config.account)
         self.account.seed_positions()
         self._perm = itertools.count(1_000_000_000 + self.config.seed * 1000)
@@ -384,6 +388,7 @@ class Engine:
                 "fill_mode": self.faults.fill_mode,
                 "live_subscription": self.faults.live_subscription,
                 "wsh_subscribed": self.faults.wsh_subscribed,
+                "tick_258": self.faults.tick_258,
                 "connectivity_lost": self.faults.connectivity_lost,
                 "farm_up": self.market.farm_up,
                 "accepting": self.faults.accepting,

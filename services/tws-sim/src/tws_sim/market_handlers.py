@@ -22,6 +22,29 @@ from tws_sim.ticks import Line, quote_ticks
 if TYPE_CHECKING:
     from tws_sim.engine import Engine
 
+# The generic ticks a Gateway of TWS API 10.47 or later lists as legal in its 321 for a tick list
+# naming 258 (IB's own words; 258/47 "Fundamentals" is the one that version dropped).
+LEGAL_GENERIC_TICKS_10_47 = (
+    "100(Option Volume),101(Option Open Interest),105(Average Opt Volume),106(impvolat),"
+    "107(climpvlt),125(Bond analytic data),165(Misc. Stats),166(CScreen),225(RTVolume),"
+    "232(PlPrice),233(RTVolume),236(inventory),291(ivclose),292(Wide_news),293(TradeCount),"
+    "294(TradeRate),295(VolumeRate),318(LastRTHTrade),370(ParticipationMonitor),"
+    "375(RTTrdVolume),377(CttTickTag),381(IB Rate),384(RfqTickRespTag),387(DMM),"
+    "388(Issuer Fundamentals),391(IBWarrantImpVolCompeteTick),407(FuturesMargins),"
+    "411(rthistvol),428(MonetaryClose),439(MonitorTickTag),456/59(IBDividends),459(RTCLOSE),"
+    "460(BondFactorMultiplier),499(FeeandRebateRate),506(midpoint),511(hvolRT),512(hvolRT),"
+    "513(Halted),514(IBRatingsSubscriptions),515(EarningsCallConferenceReport),"
+    "516(GeneralTickSerialize),517(RtCompletes),518(RtMarkups),519(IbCostRates),520(Iceberg)"
+)
+
+
+def unknown_tick_258(sec_type: str) -> str:
+    """IB's 321 text for a tick list naming 258 on a Gateway that no longer knows it."""
+    return (
+        "Error validating request.-'bO' : cause - Incorrect generic tick list of 258.  "
+        f"Legal ones for ({sec_type}) are: {LEGAL_GENERIC_TICKS_10_47}"
+    )
+
 
 class MarketDataHandlers:
     """reqMktData / cancelMktData, reqMarketDataType, the tick loop's `stream`,
@@ -60,7 +83,7 @@ class MarketDataHandlers:
         req_id = int(f[2])
         spec, i = parse_contract(f, 3)
         if spec.sec_type == "BAG":
-            self.error(req_id, 321, "Error validating request: combos are not simulated")
+            self.refuse(req_id, 321, "Error validating request: combos are not simulated")
             return
         if f[i] == "1":
             i += 3
@@ -69,29 +92,33 @@ class MarketDataHandlers:
         snapshot = f[i + 1] == "1"
         found = resolve(self.engine.market, spec)
         if len(found) != 1:
-            self.error(req_id, 200, "No security definition has been found for the request")
+            self.refuse(req_id, 200, "No security definition has been found for the request")
             return
+        faults = self.engine.faults
         if snapshot and generic:
-            self.error(
+            self.refuse(
                 req_id,
                 321,
                 "Error validating request.-'bW' : cause - Snapshot market "
                 "data subscription is not applicable to generic ticks",
             )
             return
+        if "258" in generic and not faults.tick_258:
+            # The whole request is refused: no price, no other generic tick.
+            self.refuse(req_id, 321, unknown_tick_258(found[0].sec_type))
+            return
         if req_id in self.lines:
-            self.error(
+            self.refuse(
                 req_id,
                 322,
                 f"Error processing request.-'bW' : cause - Duplicate ticker id = {req_id}",
             )
             return
         if self.engine.lines_in_use() >= self.engine.config.max_lines:
-            self.error(req_id, 101, "Max number of tickers has been reached")
+            self.refuse(req_id, 101, "Max number of tickers has been reached")
             return
-        faults = self.engine.faults
         if not faults.live_subscription and self.data_type in (1, 2):
-            self.error(
+            self.refuse(
                 req_id,
                 354,
                 "Requested market data is not subscribed. Delayed market data is available.",
@@ -132,6 +159,11 @@ class MarketDataHandlers:
         self.send(m.tick_req_params(req_id))
         if self.engine.market.farm_up and not self.engine.faults.connectivity_lost:
             self.send_quote(line, full=True)
+
+    def refuse(self, req_id: int, code: int, text: str) -> None:
+        """IB's error for a reqMktData it did not take (counted: `GET /state/requests`)."""
+        self.engine.counter.refused_market_data(code)
+        self.error(req_id, code, text)
 
     def _snapshot_done(self, line: Line) -> None:
         self.pending_snapshots -= 1

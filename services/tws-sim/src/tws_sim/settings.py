@@ -93,6 +93,12 @@ class TwsSimSettings(BaseSettings):
     wsh: CliImplicitFlag[bool] = Field(
         default=True, description="Wall Street Horizon (without it: 10276)"
     )
+    # Not an entitlement: the Gateway's version (`--no-tick-258` emulates TWS API 10.47+).
+    tick_258: CliImplicitFlag[bool] = Field(
+        default=True,
+        description="the Gateway knows generic tick 258, fundamental ratios (without it, as TWS"
+        " API 10.47 and later: a tick list naming 258 gets 321 for the whole request)",
+    )
 
     @field_validator("start", mode="before")
     @classmethod
