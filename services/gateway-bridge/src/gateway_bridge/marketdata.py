@@ -32,6 +32,7 @@ from gateway_bridge.events import EventPublisher
 from gateway_bridge.fundamentals import (
     FUNDAMENTALS_WAIT,
     DailyFundamentals,
+    GatewayTicks,
     Refusals,
     fundamentals_from_ticker,
 )
@@ -65,6 +66,7 @@ class MarketData:
         self.histories = TTLCache(900.0)
         self.fundamentals = DailyFundamentals()  # ticks 258/456 once per IB trading day
         self.refusals = Refusals()  # IB's "no fundamentals subscription" answers to tick 258
+        self.gateway = GatewayTicks(lambda: session.connects)  # does this Gateway know 258?
         self.earnings = Earnings(settings, session, limiter)
         self.snapshot_requests = 0
         self.wanted: list[str] = []
@@ -189,6 +191,7 @@ class MarketData:
         contract = await self.stock_contract(symbol)
         known = self.fundamentals.get(symbol, self.session.today())
         self.refusals.forget(contract.conId)
+        ticks = "106" if known is not None else self.gateway.stock_ticks()
 
         def done(t: Ticker) -> bool:
             priced = any(num(v) is not None for v in (t.last, t.bid, t.close))
@@ -196,15 +199,18 @@ class MarketData:
                 return priced and num(t.impliedVolatility) is not None
             if t.fundamentalRatios is not None:
                 return priced
-            # IB refusing tick 258 is an answer too: done once the rest of the line is in.
+            # IB refusing tick 258 is an answer too, and so is a Gateway without it (learnt
+            # from a 321 that `stream_until` asked again without 258): done once the rest of
+            # the line is in.
             rest = t.dividends is not None and num(t.impliedVolatility) is not None
-            return priced and rest and self.refusals.refused(contract.conId)
+            no_258 = self.refusals.refused(contract.conId) or not self.gateway.has_258
+            return priced and rest and no_258
 
         # The earnings date (Wall Street Horizon) is asked alongside the ticks; it never fails.
         ticker, earnings = await asyncio.gather(
             self.stream_until(
                 contract,
-                "106" if known is not None else "106,258,456",
+                ticks,
                 done,
                 owner=f"stock:{symbol}",
                 wait=FUNDAMENTALS_WAIT,
@@ -218,7 +224,8 @@ class MarketData:
         if known is not None:
             fundamentals = known
         else:
-            fundamentals = fundamentals_from_ticker(ticker, refused)
+            asked_258 = "258" in ticks and self.gateway.has_258
+            fundamentals = fundamentals_from_ticker(ticker, refused, asked_258)
             if ticker.fundamentalRatios is not None:
                 self.fundamentals.put(symbol, fundamentals)
         if earnings.next_date is not None or fundamentals.next_earnings is None:
@@ -247,17 +254,25 @@ class MarketData:
         owner: str,
         wait: float,
     ) -> Ticker:
-        """Stream generic ticks (which snapshots cannot carry) until `done`, then cancel."""
+        """Stream generic ticks (which snapshots cannot carry) until `done`, then cancel.
+
+        Asked again at once, on the same line, after IB's "no live subscription" (delayed data)
+        and after a Gateway's refusal of tick 258 (without it: `GatewayTicks`); the caller never
+        sees either error."""
+        delayed = False
         async with self.lines.line(owner, timeout=self.settings.queue_timeout):
-            for attempt in range(2):
+            while True:
                 try:
                     return await self._stream_once(contract, generic_ticks, done, wait)
                 except RequestError as exc:
-                    if exc.code in NO_SUBSCRIPTION_CODES and attempt == 0:
+                    if exc.code in NO_SUBSCRIPTION_CODES and not delayed:
+                        delayed = True
                         self.session.use_delayed()
                         continue
-                    raise
-        raise AssertionError("unreachable")
+                    fewer = self.gateway.retry_ticks(generic_ticks, exc)
+                    if fewer is None:  # only once: `fewer` names no 258
+                        raise
+                    generic_ticks = fewer
 
     async def _stream_once(
         self, contract: Contract, generic_ticks: str, done: Callable[[Ticker], bool], wait: float

@@ -137,6 +137,8 @@ def missing_why(f: Fundamentals) -> str:
     if f.status == FundamentalsStatus.NOT_SUBSCRIBED:
         said = f"IB error {f.ib_code}" + (f": {f.reason.rstrip('.')}" if f.reason else "")
         return f"no fundamentals from IB: not subscribed ({said})"
+    if f.status == FundamentalsStatus.NOT_SUPPORTED:
+        return f"no fundamentals from IB: {f.reason} (IB error {f.ib_code})"
     if f.status == FundamentalsStatus.NO_ANSWER:
         waited = f"{f.reason}; " if f.reason else ""
         return f"no fundamentals from IB: no answer in time ({waited}scan again later)"

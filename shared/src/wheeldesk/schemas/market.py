@@ -57,11 +57,14 @@ class QuoteEvent(Event, Quote):
 class FundamentalsStatus(StrEnum):
     """How IB answered the request for fundamental ratios (generic tick 258). Missing figures
     call for different actions: a refusal for the subscription (buy it), silence for a wait
-    (latency, pacing, a data farm down: scan again)."""
+    (latency, pacing, a data farm down: scan again), a Gateway without the tick (none to get
+    from IB: judge without them)."""
 
     OK = "ok"  # IB sent its fundamental ratios (some may still be missing)
     NOT_SUBSCRIBED = "not_subscribed"  # IB refused with an error code (10358)
     NO_ANSWER = "no_answer"  # nothing from IB within the bridge's wait
+    # The Gateway no longer knows tick 258 (TWS API 10.47 de-supported fundamentals; IB's 321)
+    NOT_SUPPORTED = "not_supported"
 
 
 class Fundamentals(BaseModel):
@@ -87,11 +90,14 @@ class Fundamentals(BaseModel):
         description="How IB answered tick 258; null when not said (inline data, an older bridge).",
     )
     ib_code: int | None = Field(
-        default=None, description="IB's error code when status is not_subscribed (e.g. 10358)."
+        default=None,
+        description="IB's error code when status is not_subscribed (e.g. 10358) or"
+        " not_supported (321).",
     )
     reason: str | None = Field(
         default=None,
-        description="IB's message when not_subscribed; what was waited for when no_answer.",
+        description="IB's message when not_subscribed; what was waited for when no_answer; why"
+        " none can come when not_supported.",
     )
 
 
