@@ -33,6 +33,7 @@ from wheeldesk_testing.procs import (
     service_proc,
     tws_sim_proc,
 )
+from wheeldesk_testing.waits import wait_until
 from wheeldesk_web.ledger.models import Execution
 from wheeldesk_web.orders.models import Order
 from wheeldesk_web.orders.services import OrderRefused, cancel, claim_and_send
@@ -274,6 +275,12 @@ def test_fill_while_the_worker_is_down(sim: Proc, bridge: SyncBridgeClient, own_
     fills(sim, "never")
     order = place(bridge)
     fills(sim, "cross")  # filled at IBKR; the events wait in JetStream
+    # tws-sim fills on its next quote step: the sync pass must find it done, not still resting
+    wait_until(
+        lambda: bridge.order(order.client_order_id).status == "filled",
+        30,
+        "the bridge to see the order filled at IBKR",
+    )
     tick(bridge)
     order.refresh_from_db()
     assert order.status == "filled"
