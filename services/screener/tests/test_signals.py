@@ -201,6 +201,11 @@ def test_missing_fundamentals_say_whether_ib_refused_or_sent_nothing() -> None:
         status="not_subscribed", ib_code=10358, reason="Fundamentals data is not allowed."
     )
     silent = Fundamentals(status="no_answer", reason="IB sent no tick 258 within 5 s")
+    gone = Fundamentals(
+        status="not_supported",
+        ib_code=321,
+        reason="this IB Gateway version no longer provides fundamental ratios (tick 258)",
+    )
     for f, why in (
         (
             refused,
@@ -211,6 +216,11 @@ def test_missing_fundamentals_say_whether_ib_refused_or_sent_nothing() -> None:
             silent,
             "no fundamentals from IB: no answer in time (IB sent no tick 258 within 5 s; "
             "scan again later)",
+        ),
+        (
+            gone,
+            "no fundamentals from IB: this IB Gateway version no longer provides fundamental "
+            "ratios (tick 258) (IB error 321)",
         ),
     ):
         assert filters.fundamental_rejection(60.0, f, c, "KO") is None
