@@ -71,12 +71,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run_all(faketime: str, suites: list[str], files: contextlib.ExitStack) -> int:
     runs = {}
     t0 = time.monotonic()
-    for moment in DATES:
+    for block, moment in enumerate(DATES, start=1):
         # closed by the ExitStack when every run has been read
         log = files.enter_context(tempfile.TemporaryFile(mode="w+"))  # noqa: SIM115
         command = [faketime, "-f", f"@{moment}", sys.executable, "-m", "pytest", "-q"]
         command += ["-p", "no:cacheprovider", "--no-header", *suites]
-        env = {**os.environ, "FAKETIME_NO_CACHE": "1"}
+        # each run its own ports (wheeldesk_testing.procs.free_port)
+        env = {**os.environ, "FAKETIME_NO_CACHE": "1", "WHEELDESK_PORT_BLOCK": str(block)}
         runs[moment] = (subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log), log)
     failed = []
     for moment, why in DATES.items():

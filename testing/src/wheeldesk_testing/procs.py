@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -27,7 +28,44 @@ ROOT = Path(__file__).resolve().parents[3]
 TEST_TOKEN = "test-internal-token-0123456789"
 
 
+# Ports handed out come from below Linux's ephemeral range (32768-60999), where no outgoing
+# connection takes one between `free_port()` and the child's bind, and each concurrent pytest
+# process has its own block, so two never pick the same port: the default run block 0, the
+# moved-date check's runs blocks 1-3 (WHEELDESK_PORT_BLOCK), xdist worker gwN block 4 + N.
+PORT_BASE, PORT_BLOCK_SIZE, PORT_BLOCKS = 16000, 1000, 16
+_next_port: int | None = None
+
+
+def _port_block() -> int | None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    block = 4 + int(worker[2:]) if worker[2:].isdigit() else None
+    if block is None:
+        block = int(os.environ.get("WHEELDESK_PORT_BLOCK", "0") or 0)
+    return block if 0 <= block < PORT_BLOCKS else None
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
+    """A port nothing listens on, not handed out by this process since its block wrapped."""
+    global _next_port
+    block = _port_block()
+    if block is not None:
+        first = PORT_BASE + block * PORT_BLOCK_SIZE
+        if _next_port is None:
+            _next_port = first + secrets.randbelow(PORT_BLOCK_SIZE)
+        for _ in range(PORT_BLOCK_SIZE):
+            port = _next_port
+            _next_port = first + (_next_port + 1 - first) % PORT_BLOCK_SIZE
+            if _bindable(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
