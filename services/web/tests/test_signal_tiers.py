@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from web_factories import make_signal
 from wheeldesk.schemas.market import OptionContract
 from wheeldesk.schemas.screener import Criteria, ScanResult
 from wheeldesk.schemas.screener import Signal as SignalSchema
@@ -30,34 +31,29 @@ NOTE = (
 
 
 def _signal(symbol: str, strike: float, score: float, tier: str, **gap) -> SignalSchema:
-    return SignalSchema(
-        kind="CSP",
-        symbol=symbol,
+    """The screener's hand-worked KO 95 put (see above), at `strike`, with its score and tier."""
+    return make_signal(
+        symbol,
+        10.89,
+        tier,
         contract=OptionContract(
             symbol=symbol, expiry=SIM_START.date() + timedelta(days=30), strike=strike, right="P"
         ),
-        premium_basis="bid",
         premium=0.85,
         collateral=strike * 100,
         yield_pct=0.8947,
-        apy=10.89,
         pop=75.08,
         abs_delta=0.25,
         breakeven=strike - 0.85,
         expected_move=7.19,
-        distance_pct=5.0,
-        distance_em=0.7,
         spread_pct=5.71,
         open_interest=1000.0,
         volume=100.0,
         iv=0.25,
         iv_rank=None,
-        dte=30,
         underlying_price=100.0,
         score=score,
-        tier=tier,
         reasons=["Sell the put"],
-        market_data_type="live",
         **gap,
     )
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from web_factories import make_signal
 from wheeldesk.schemas.market import Fundamentals, OptionContract
 from wheeldesk.schemas.screener import Criteria, Rejection, ScanResult
 from wheeldesk.schemas.screener import Signal as SignalSchema
@@ -49,39 +50,6 @@ def user():
 def client_in(client, user):
     client.force_login(user)
     return client
-
-
-def make_signal(symbol: str, apy: float, tier: str, **extra) -> SignalSchema:
-    expiry = SIM_START.date() + timedelta(days=30)
-    values = {
-        "kind": "CSP",
-        "symbol": symbol,
-        "contract": OptionContract(symbol=symbol, expiry=expiry, strike=100.0, right="P"),
-        "premium_basis": "bid",
-        "premium": 1.5,
-        "collateral": 10_000.0,
-        "yield_pct": 1.5,
-        "apy": apy,
-        "pop": 80.0,
-        "abs_delta": 0.2,
-        "breakeven": 98.5,
-        "expected_move": 7.0,
-        "distance_pct": 5.0,
-        "distance_em": 0.7,
-        "spread_pct": 4.0,
-        "open_interest": 900.0,
-        "volume": 120.0,
-        "iv": 0.28,
-        "iv_rank": 40.0,
-        "dte": 30,
-        "underlying_price": 105.0,
-        "score": apy,
-        "tier": tier,
-        "reasons": [f"{symbol}: APY {apy:.1f}% at 0.20 delta"],
-        "market_data_type": "live",
-    }
-    values.update(extra)
-    return SignalSchema(**values)
 
 
 @pytest.fixture

@@ -11,18 +11,20 @@ the cycle maths' own input (`LedgerEvent`), for the tables worked by hand.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
 from wheeldesk.schemas.account import Position
-from wheeldesk.schemas.market import Quote
+from wheeldesk.schemas.market import OptionContract, Quote
+from wheeldesk.schemas.screener import Signal as SignalSchema
 
 # Fills and signals are the harness's (tests outside the web's build them too), offered here
 # with the rest (`X as X`: a re-export).
 from wheeldesk_testing.fills import EXPIRY as EXPIRY
 from wheeldesk_testing.fills import option_fill as option_fill
 from wheeldesk_testing.fills import stock_fill as stock_fill
+from wheeldesk_testing.moments import SIM_START
 from wheeldesk_testing.web_seeds import new_signal as new_signal
 from wheeldesk_web.ledger.cycles import LedgerEvent
 
@@ -177,3 +179,37 @@ def flex_option(
     """An option execution row: `flex_trade` with the contract's right, strike and expiry in
     order (`cols`: its `fee`, `notes`)."""
     return flex_trade(eid, "OPT", und, dt, qty, px, pc=right, strike=strike, exp=exp, **cols)
+
+
+def make_signal(symbol: str, apy: float, tier: str, **extra: Any) -> SignalSchema:
+    """A screener signal (as a scan returns it): a 30-DTE 100 put of `symbol`, `extra` on top."""
+    expiry = SIM_START.date() + timedelta(days=30)
+    values = {
+        "kind": "CSP",
+        "symbol": symbol,
+        "contract": OptionContract(symbol=symbol, expiry=expiry, strike=100.0, right="P"),
+        "premium_basis": "bid",
+        "premium": 1.5,
+        "collateral": 10_000.0,
+        "yield_pct": 1.5,
+        "apy": apy,
+        "pop": 80.0,
+        "abs_delta": 0.2,
+        "breakeven": 98.5,
+        "expected_move": 7.0,
+        "distance_pct": 5.0,
+        "distance_em": 0.7,
+        "spread_pct": 4.0,
+        "open_interest": 900.0,
+        "volume": 120.0,
+        "iv": 0.28,
+        "iv_rank": 40.0,
+        "dte": 30,
+        "underlying_price": 105.0,
+        "score": apy,
+        "tier": tier,
+        "reasons": [f"{symbol}: APY {apy:.1f}% at 0.20 delta"],
+        "market_data_type": "live",
+    }
+    values.update(extra)
+    return SignalSchema(**values)
