@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from wheeldesk.schemas.market import Fundamentals, FundamentalsStatus
+from wheeldesk.schemas.market import Fundamentals, fundamentals_missing
 from wheeldesk.schemas.screener import Criteria
 
 # Order matters: the first failing rule is the one reported.
@@ -124,27 +124,15 @@ def is_etf(symbol: str) -> bool:
     return symbol.strip().upper() in ETFS
 
 
-def _no_fundamentals(f: Fundamentals) -> bool:
-    """Nothing from IB's tick 258 at all: no subscription, or IB answered with an error."""
-    return all(
-        getattr(f, name) is None for name in ("roe", "free_cash_flow", "beta", "market_cap")
-    ) and (f.fcf_per_share is None and f.pe_ratio is None and f.dividend_yield is None)
-
-
 def missing_why(f: Fundamentals) -> str:
-    """Why a ratio is missing, as the bridge said (`Fundamentals.status`): the trader buys the
-    fundamentals subscription for a refusal, and waits or scans again when IB sent nothing."""
-    if f.status == FundamentalsStatus.NOT_SUBSCRIBED:
-        said = f"IB error {f.ib_code}" + (f": {f.reason.rstrip('.')}" if f.reason else "")
-        return f"no fundamentals from IB: not subscribed ({said})"
-    if f.status == FundamentalsStatus.NOT_SUPPORTED:
-        return f"no fundamentals from IB: {f.reason} (IB error {f.ib_code})"
-    if f.status == FundamentalsStatus.NO_ANSWER:
-        waited = f"{f.reason}; " if f.reason else ""
-        return f"no fundamentals from IB: no answer in time ({waited}scan again later)"
-    if f.status == FundamentalsStatus.OK or not _no_fundamentals(f):
+    """Why a ratio is missing, in a skipped rule's words (`fundamentals_missing`, shared with
+    the web's stock page)."""
+    why = fundamentals_missing(f)
+    if why is None:
         return "IB did not report it"
-    return "no fundamentals from IB (tick 258 not subscribed or not answered)"
+    if f.status is None:  # the bridge said nothing of how IB answered
+        return f"no fundamentals from IB ({why})"
+    return f"no fundamentals from IB: {why}"
 
 
 def skipped_fundamentals(symbol: str, f: Fundamentals, c: Criteria) -> list[str]:

@@ -101,6 +101,37 @@ class Fundamentals(BaseModel):
     )
 
 
+# The ratios of tick 258; none of them set means IB sent nothing at all.
+_RATIOS = (
+    "beta",
+    "roe",
+    "fcf_per_share",
+    "free_cash_flow",
+    "market_cap",
+    "dividend_yield",
+    "pe_ratio",
+)
+
+
+def fundamentals_missing(f: Fundamentals) -> str | None:
+    """Why IB sent no fundamental ratios, as the bridge said (`Fundamentals.status`), in the
+    words both the screener's skipped rules and the stock page use: the trader buys the
+    subscription for a refusal, and waits or scans again when IB sent nothing. None when IB
+    answered (a ratio still missing is one IB did not report)."""
+    if f.status == FundamentalsStatus.NOT_SUBSCRIBED:
+        said = f"IB error {f.ib_code}" + (f": {f.reason.rstrip('.')}" if f.reason else "")
+        return f"not subscribed ({said})"
+    if f.status == FundamentalsStatus.NOT_SUPPORTED:
+        return f"{f.reason} (IB error {f.ib_code})"
+    if f.status == FundamentalsStatus.NO_ANSWER:
+        waited = f"{f.reason}; " if f.reason else ""
+        return f"no answer in time ({waited}scan again later)"
+    if f.status == FundamentalsStatus.OK or any(getattr(f, r) is not None for r in _RATIOS):
+        return None
+    # an older bridge, or inline data: no status said, and no ratio either
+    return "tick 258 not subscribed or not answered"
+
+
 class StockInfo(BaseModel):
     symbol: str
     name: str | None = None

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 from wheeldesk.clients import ServiceCallError
-from wheeldesk.schemas.market import Chain
+from wheeldesk.schemas.market import Chain, fundamentals_missing
 
 from wheeldesk_web.core import clients
 from wheeldesk_web.core.clock import broker_today
@@ -37,6 +37,9 @@ class StockPage:
     signals: list[Signal] = field(default_factory=list)
     # the bridge's word on the date: its source, or why it is unknown (e.g. no WSH subscription)
     earnings_note: str | None = None
+    # why IB sent no fundamental ratios (not subscribed, no answer…), in the screener's words;
+    # None when it sent them, or when the bridge was not asked (stored data shown)
+    fundamentals_missing: str | None = None
 
 
 def load_stock(symbol: str, user: Any) -> StockPage:
@@ -46,6 +49,7 @@ def load_stock(symbol: str, user: Any) -> StockPage:
             info = bridge.stock(symbol)
             page.stock = upsert_stock(info)
             page.earnings_note = info.fundamentals.next_earnings_note
+            page.fundamentals_missing = fundamentals_missing(info.fundamentals)
             stale = page.stock.history_updated is None or (
                 timezone.now() - page.stock.history_updated > HISTORY_MAX_AGE
             )
