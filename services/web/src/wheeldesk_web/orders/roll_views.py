@@ -18,8 +18,9 @@ from wheeldesk.schemas.orders import ComboPreview
 
 from wheeldesk_web.core import clients
 from wheeldesk_web.orders.access import require_trader
+from wheeldesk_web.orders.checks import blocked
 from wheeldesk_web.orders.models import Order
-from wheeldesk_web.orders.services import stored_preview
+from wheeldesk_web.orders.services import preview_current, stored_preview
 from wheeldesk_web.orders.views import DraftForm, RollTargetForm
 
 
@@ -113,8 +114,7 @@ class RollTicketForm(forms.Form):
 
 def roll_preview(request: HttpRequest, order: Order) -> HttpResponse:
     """A roll's draft: its legs as priced, the combo's market and IB's what-if, one confirm."""
-    current = order.ticket_digest()
-    fresh = bool(order.previewed_at) and order.ticket_hash == current
+    current, fresh = preview_current(order)
     p = stored_preview(order, ComboPreview) if fresh else None
     form = RollTicketForm(initial={"quantity": order.quantity, "limit_price": order.limit_price})
     return render(
@@ -125,7 +125,7 @@ def roll_preview(request: HttpRequest, order: Order) -> HttpResponse:
             "p": p,
             "fresh": fresh,
             "ticket": current,
-            "blocked": not fresh or any(c.get("level") == "block" for c in order.checks),
+            "blocked": not fresh or blocked(order.checks),
             "form": form,
         },
     )

@@ -257,6 +257,14 @@ def run_preview(order: Order, bridge: SyncBridgeClient, user=None) -> PreviewRes
     return result
 
 
+def preview_current(order: Order) -> tuple[str, bool]:
+    """The ticket's fingerprint now, and whether the stored preview is of it: a draft never
+    previewed, or edited since, shows no what-if and cannot be confirmed (the draft pages of
+    a single order and of a roll alike)."""
+    current = order.ticket_digest()
+    return current, bool(order.previewed_at) and order.ticket_hash == current
+
+
 def stored_preview(order: Order, schema: type[P]) -> P | None:
     """The what-if kept with the order as `schema` (a single order's `OrderPreview`, a roll's
     `ComboPreview`), or None (none yet, or from an older schema)."""

@@ -246,8 +246,7 @@ def detail(request: HttpRequest, client_order_id: str) -> HttpResponse:
         from wheeldesk_web.orders.roll_views import roll_preview
 
         return roll_preview(request, order)
-    current = order.ticket_digest()
-    fresh = bool(order.previewed_at) and order.ticket_hash == current
+    current, fresh = services.preview_current(order)
     what_if_error = next(
         (c["message"] for c in order.checks if c.get("name") == "What-if" and fresh), ""
     )
