@@ -59,7 +59,9 @@ def test_an_expiry_no_longer_listed_costs_one_probe_and_no_error_line(
 
 
 def test_answered_ib_errors_are_logged_at_info_and_others_stay_errors() -> None:
-    """A cancel that raced a fill (10148) is an answer; a rejected order (201) is not."""
+    """A cancel that raced a fill (10148) is an answer; a rejected order (201) is not. So are
+    IB's refusals of tick 258 (10358: no subscription; 321 naming 258: a Gateway of TWS API
+    10.47+), and not a 321 about another tick list, even one whose legal list shows 258."""
     logger = logging.getLogger("test.ib_insync.wrapper")
     client = logging.getLogger("test.ib_insync.client")
     quiet_answered_errors(logger, client)
@@ -71,11 +73,19 @@ def test_answered_ib_errors_are_logged_at_info_and_others_stay_errors() -> None:
             "Error 10148, reqId 7: OrderId 7 that needs to be cancelled cannot be cancelled",
             "Error 200, reqId 8: No security definition has been found for the request",
             "Error 201, reqId 9: Order rejected - reason: not enough equity",
+            "Error 10358, reqId 10: Fundamentals data is not allowed., contract: Stock(KO)",
+            "Error 321, reqId 11: Error validating request.-'bO' : cause - Incorrect generic "
+            "tick list of 258.  Legal ones for (STK) are: 100,101,104, contract: Stock(KO)",
+            "Error 321, reqId 12: Error validating request.-'bO' : cause - Incorrect generic "
+            "tick list of 999.  Legal ones for (STK) are: 100,258,456, contract: Stock(KO)",
+            "Error 321, reqId 13: Error validating request.-'a0' : cause - The account code is "
+            "required for this operation.",
         )
     ]
     for record in records:
         assert logger.filters[0].filter(record)
-    assert [r.levelname for r in records] == ["INFO", "INFO", "ERROR"]
+    levels = [r.levelname for r in records]
+    assert levels == ["INFO", "INFO", "ERROR", "INFO", "INFO", "ERROR", "ERROR"]
 
 
 def test_a_refused_connect_is_a_warning_while_the_bridge_retries() -> None:

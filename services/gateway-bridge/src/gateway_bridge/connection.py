@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,6 +21,11 @@ from wheeldesk.markettime import NY as EASTERN
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.connection import ConnectionState, ConnectionStatus
 
+from gateway_bridge.fundamentals import (
+    FUNDAMENTALS_REFUSED_CODES,
+    UNKNOWN_TICK_CODE,
+    UNKNOWN_TICKS,
+)
 from gateway_bridge.markethours import MarketHours, MarketState
 from gateway_bridge.settings import BridgeSettings
 from gateway_bridge.tasks import background
@@ -35,6 +41,7 @@ FARM_UP_CODES = {2104, 2106, 2158}
 ANSWERED_CODES = (
     200,  # no security definition: unknown symbol, strike or expiry
     10148,  # cancel came too late: the order is already done; the caller gets its final state
+    *sorted(FUNDAMENTALS_REFUSED_CODES),  # no fundamentals subscription: status not_subscribed
 )
 
 
@@ -63,14 +70,25 @@ def account_problem(configured: str | None, managed: list[str]) -> str | None:
 class AnsweredErrors(logging.Filter):
     """ib_insync logs every IB error code at ERROR before the bridge sees it. The codes the
     bridge answers with (`ANSWERED_CODES`) are logged at INFO, so that an ERROR line in the
-    bridge's log always means something needs a look."""
+    bridge's log always means something needs a look. 321 is any invalid request: only its
+    refusal of a tick list naming 258 is answered (a Gateway of TWS API 10.47+, asked again
+    without it; fundamentals not_supported)."""
 
     prefixes = tuple(f"Error {code}," for code in ANSWERED_CODES)
+    unknown_tick = f"Error {UNKNOWN_TICK_CODE},"
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.ERROR and str(record.msg).startswith(self.prefixes):
+        if record.levelno == logging.ERROR and self.answered(str(record.msg)):
             record.levelno, record.levelname = logging.INFO, "INFO"
         return True
+
+    def answered(self, msg: str) -> bool:
+        if msg.startswith(self.prefixes):
+            return True
+        if not msg.startswith(self.unknown_tick):
+            return False
+        named = UNKNOWN_TICKS.search(msg)
+        return named is not None and "258" in re.findall(r"\d+", named.group(1))
 
 
 class RetriedConnects(logging.Filter):
