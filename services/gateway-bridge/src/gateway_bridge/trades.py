@@ -19,9 +19,7 @@ from ib_insync import OrderStatus as IBOrderStatus
 from wheeldesk.schemas.orders import ComboOrderRequest, Fill, Order, OrderRequest, OrderStatus
 
 from gateway_bridge.combos import combo_of_fills, combo_request_from_trade
-from gateway_bridge.marketdata import num
-
-UNSET = 1.7976931348623157e308  # IB's UNSET_DOUBLE
+from gateway_bridge.ibvalues import UNSET, num
 
 
 def map_status(
