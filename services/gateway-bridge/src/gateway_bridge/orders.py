@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -39,7 +38,6 @@ from wheeldesk.schemas.orders import (
 )
 
 from gateway_bridge.account import is_paper
-from gateway_bridge.cache import TTLCache
 from gateway_bridge.combos import (
     ComboOrders,
     leg_known,
@@ -54,15 +52,14 @@ from gateway_bridge.guards import (
     check_quantity,
     fingerprint,
     limit_price_problem,
-    off_tick_problem,
 )
 from gateway_bridge.marketdata import MarketData
+from gateway_bridge.order_contracts import OrderContracts
 from gateway_bridge.order_events import OrderEvents
 from gateway_bridge.settings import BridgeSettings
 from gateway_bridge.trades import (
     CONTRACT_AND_SIZE,
     _expiry,
-    build_contract,
     classify_fills,
     fill_from_ib,
     order_from_trade,
@@ -74,7 +71,7 @@ from gateway_bridge.trades import map_status as map_status
 log = logging.getLogger(__name__)
 
 
-class OrderService(OrderEvents):
+class OrderService(OrderEvents, OrderContracts):
     def __init__(
         self,
         settings: BridgeSettings,
@@ -86,13 +83,9 @@ class OrderService(OrderEvents):
         self.session = session
         self.md = md
         self.publisher = publisher
-        # marketRuleId -> its price increments; rules never change within a session.
-        self._market_rules: dict[int, list[Any]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._requests: dict[str, OrderRequest | ComboOrderRequest] = {}
-        # conId -> its marketRuleIds (from contract details): the tick grid of a suggestion.
-        self._rule_ids: dict[int, str] = {}
-        self._contract_details = TTLCache(settings.secdef_cache_seconds)
+        self._init_contracts(settings.secdef_cache_seconds)
         self.combos = ComboOrders(self)
         self._settlements: list[IBFill] = []
         self._settle_handle: asyncio.TimerHandle | None = None
@@ -209,66 +202,6 @@ class OrderService(OrderEvents):
         return self._order(self.get_trade(ident))
 
     # ---- checks shared by preview and place ------------------------------------------------
-    async def _details(self, req: OrderRequest) -> Any:
-        """IB's contract details of the request's contract, kept for the sec-def TTL: a listed
-        contract's conId, trading class and market rules do not change within a session, and
-        asking again cost every preview and place a round trip (~0.3 s at IB). An unknown
-        contract is a 404 and is not kept."""
-        key = (req.symbol.upper(), req.sec_type, req.expiry, req.strike, req.right)
-
-        async def fetch() -> Any:
-            contract = build_contract(req)
-            try:
-                details = await self.md.call(lambda: self.ib.reqContractDetailsAsync(contract))
-            except RequestError as exc:
-                if exc.code != 200:
-                    raise
-                details = []
-            if not details:
-                what = "option" if req.sec_type == "OPT" else "stock"
-                raise ServiceError(
-                    404,
-                    "unknown_contract",
-                    f"IBKR knows no {what} {req.symbol}"
-                    + (f" {req.expiry} {req.strike:g}{req.right}" if req.sec_type == "OPT" else ""),
-                    field="symbol",
-                )
-            return details[0]
-
-        return await self._contract_details.get_or_fetch(key, fetch)
-
-    async def _qualified(self, req: OrderRequest) -> Contract:
-        details = await self._details(req)
-        if req.sec_type == "OPT" and req.order_type == "LMT" and req.limit_price is not None:
-            await self._check_tick(float(req.limit_price), details.marketRuleIds or "")
-        c = copy.copy(details.contract)
-        self._rule_ids[c.conId] = details.marketRuleIds or ""
-        c.lastTradeDateOrContractMonth = (c.lastTradeDateOrContractMonth or "").split(" ")[0]
-        c.exchange = "SMART"
-        return c
-
-    async def _increments(self, rule_ids: str) -> list[tuple[float, float]]:
-        """The (lowEdge, increment) pairs of a contract's SMART market rule (cached)."""
-        ids = [int(x) for x in rule_ids.split(",") if x.strip().isdigit()]
-        if not ids:
-            return []
-        rule_id = ids[0]  # SMART's rule: the first of the valid exchanges
-        rules = self._market_rules
-        if rule_id not in rules:
-            rules[rule_id] = list(
-                await self.md.call(lambda: self.ib.reqMarketRuleAsync(rule_id)) or []
-            )
-        return [(r.lowEdge, r.increment) for r in rules[rule_id]]
-
-    async def _check_tick(self, price: float, rule_ids: str) -> None:
-        """422 for a limit off the contract's tick, before IB answers it with error 110."""
-        increments = await self._increments(rule_ids)
-        if not increments:
-            return
-        problem = off_tick_problem(price, increments)
-        if problem:
-            raise ServiceError(422, "limit_off_tick", problem, field="limit_price")
-
     async def _market(self, contract: Contract) -> tuple[float | None, float | None]:
         """The bid and ask now (`order_quotes`: a stream's first ticks, else a snapshot)."""
         from gateway_bridge.order_quotes import bid_ask
