@@ -76,34 +76,80 @@ async def test_connectivity_lost_and_restored(tws_sim_factory) -> None:
     await reconnect_works(sim)
 
 
+def streamed_updates(sim) -> int:
+    """Quote updates tws-sim has streamed to its clients' lines (`GET /state/requests`)."""
+    return ctl(sim, "/state/requests")["streamed"]["updates"]
+
+
+async def moved_and_stepped(sim, symbol: str, by: float) -> None:
+    """Move `symbol`'s price `by` dollars, then wait until tws-sim's tick loop has stepped from
+    there: a step on which a streaming line's quote, dollars from its last, is due."""
+    price = ctl(sim, "/market")["symbols"][symbol]["price"] + by
+    ctl(sim, "/control/price", {"symbol": symbol, "price": price})
+    await wait_for(
+        lambda: ctl(sim, "/market")["symbols"][symbol]["price"] != price,
+        what=f"a step from {symbol} {price}",
+    )
+
+
 async def test_market_data_farm_down_and_up(tws_sim_factory) -> None:
     sim = tws_sim_factory(extra=FAST_TICKS)
-    async with ticking(sim) as (_, errors, t):
+    async with ticking(sim) as (ib, errors, t):
+        updates: list[Any] = []
+        t.updateEvent += lambda ticker: updates.append(ticker.time)
         await announced(sim, errors, "/control/farm", {"state": "down"}, 2103)
-        await asyncio.sleep(0.2)
-        frozen = len(t.ticks), t.time
-        await asyncio.sleep(0.4)
-        assert t.time == frozen[1]  # no ticks while the farm is down
+        # One socket, in order: every tick sent before the 2103 has arrived with it.
+        received, streamed = len(updates), streamed_updates(sim)
+        await moved_and_stepped(sim, "KO", 5.0)  # a line up would tick on this step
+        # A round trip on the same socket: anything sent before its answer has arrived too.
+        assert await ib.reqCurrentTimeAsync() is not None
+        assert (len(updates), streamed_updates(sim)) == (received, streamed)  # no ticks
         ctl(sim, "/control/farm", {"state": "up"})
         await wait_for(
             lambda: [c for c in errors.codes() if c == 2104].__len__() >= 2, what="2104 again"
         )
-        await wait_for(lambda: t.time != frozen[1], what="ticks resume")
+        await wait_for(lambda: len(updates) > received, what="ticks resume")
+        await moved_and_stepped(sim, "KO", -5.0)
+        await wait_for(lambda: streamed_updates(sim) > streamed, what="streaming again")
     await reconnect_works(sim)
+
+
+# Long enough for a client connected after the latency went back to 0 to connect and ask (the
+# margin of an ordering, not a measured duration); the test waits it once, for the held answer.
+HELD_MS = 3000
+
+
+def asked(sim, request: str) -> int:
+    return ctl(sim, "/state/requests")["requests"].get(request, 0)
+
+
+async def answers_held_back(sim) -> None:
+    """An answer tws-sim made while the latency was set arrives after one it made later, on a
+    connection opened once the latency was back to 0: the latency is applied to what the
+    simulator sends, not only stored. Two events in order, no stopwatch."""
+    slow, _ = await connect(sim)
+    fast: IB | None = None
+    try:
+        assert ctl(sim, "/control/latency", {"ms": HELD_MS}) == {"ms": HELD_MS}
+        assert ctl(sim, "/state")["faults"]["latency_ms"] == HELD_MS
+        before = asked(sim, "reqCurrentTime")
+        held = asyncio.ensure_future(slow.reqCurrentTimeAsync())
+        # tws-sim answers a request as it reads it: counted means answered (and queued).
+        await wait_for(lambda: asked(sim, "reqCurrentTime") > before, what="tws-sim answered")
+        ctl(sim, "/control/latency", {"ms": 0})
+        fast, _ = await connect(sim)
+        assert await fast.reqCurrentTimeAsync() is not None
+        assert not held.done()  # made first, still on its way
+        assert await asyncio.wait_for(held, 30) is not None  # and delivered
+    finally:
+        slow.disconnect()
+        if fast is not None:
+            fast.disconnect()
 
 
 async def test_latency_and_subscription_faults(tws_sim_factory) -> None:
     sim = tws_sim_factory()
-    ctl(sim, "/control/latency", {"ms": 300})
-    ib, _ = await connect(sim)
-    try:
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        assert await ib.reqCurrentTimeAsync() is not None
-        assert loop.time() - t0 >= 0.3  # the added latency is really applied
-    finally:
-        ib.disconnect()
-    ctl(sim, "/control/latency", {"ms": 0})
+    await answers_held_back(sim)
     await reconnect_works(sim)
 
     ctl(sim, "/control/subscription", {"live": False})
