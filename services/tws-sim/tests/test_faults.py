@@ -116,7 +116,7 @@ async def test_market_data_farm_down_and_up(tws_sim_factory) -> None:
 
 # Long enough for a client connected after the latency went back to 0 to connect and ask (the
 # margin of an ordering, not a measured duration); the test waits it once, for the held answer.
-HELD_MS = 3000
+HELD_MS = 8000  # a full ib_insync connect (its start-up sync) takes ~1 s on a loaded CI core
 
 
 def asked(sim, request: str) -> int:
