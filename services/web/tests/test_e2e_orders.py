@@ -156,6 +156,20 @@ def test_double_click_and_replayed_confirm_place_one_order(page, wheel_stack):
     stack.control("/control/fill-mode", {"mode": "never"})
     login(page, stack)
     coid = open_preview(page, stack, "PEP")
+    # Sending, the button keeps its width: nothing slides under a double click's second click
+    # (it once moved "Back to orders" there, and the page left for the orders list).
+    back = page.locator("#confirm-form a")
+    page.locator("#confirm-order").scroll_into_view_if_needed()
+    before = back.bounding_box()
+    page.evaluate(
+        "document.getElementById('confirm-form')"
+        ".addEventListener('submit', (e) => e.preventDefault())"
+    )
+    page.click("#confirm-order")
+    page.wait_for_selector("#confirm-order[disabled]")
+    assert page.inner_text("#confirm-order") == "Sending…"
+    assert back.bounding_box() == before
+    page.reload()
     token = page.input_value("#confirm-form input[name=csrfmiddlewaretoken]")
     ticket = page.input_value("#confirm-form input[name=ticket]")
     confirm_url = f"{stack.web_url}/orders/{coid}/confirm/"
