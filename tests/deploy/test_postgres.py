@@ -15,9 +15,9 @@ import threading
 import httpx
 import pytest
 from deploy_helpers import compose_model
-from wheeldesk_testing.in_web import manage, run_in_web, web_environ
+from wheeldesk_testing.in_web import manage, run_in_web, start_in_web, web_environ
 from wheeldesk_testing.procs import ROOT, service_proc
-from wheeldesk_testing.web_seeds import seed_filled_puts
+from wheeldesk_testing.web_seeds import ledger_rows_for, record_at_once, seed_filled_puts
 from wheeldesk_testing.web_state import WebState
 
 pytestmark = pytest.mark.slow
@@ -155,6 +155,31 @@ def test_two_web_processes_on_postgresql_confirming_one_order_place_exactly_one(
             worker.stop()
         second.stop()
         stack.stop()
+
+
+@pytest.mark.timeout(600)
+def test_two_writers_recording_the_same_executions_store_each_once_on_postgresql(
+    postgres_server,  # type: ignore[no-untyped-def]
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """The worker's live fill and a Sync click record the same executions at the same moment.
+    SQLite runs one write transaction at a time; PostgreSQL runs both, and each read "not
+    stored yet": one failed on the unique exec id (a 500 on the Sync click) and a ticker's
+    cycles could be stored twice. Each execution is stored once, each cycle once, no error."""
+    env = web_environ(postgres_server.create_database("wd_ledger_race"), str(tmp_path / "data"))
+    manage(env, "migrate", "--noinput")
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    count = 40
+    writers = [
+        start_in_web(env, record_at_once, name=name, barrier_dir=str(barrier), count=count)
+        for name in ("worker", "sync")
+    ]
+    created = [w.result(300) for w in writers]
+    assert sum(created) == count, created
+    rows = run_in_web(env, ledger_rows_for, symbol="KO")
+    assert rows["executions"] == count, rows
+    assert rows["cycles"] == rows["rebuilt"] >= 1, rows  # stored once: what a rebuild makes
 
 
 def test_compose_postgres_profile() -> None:

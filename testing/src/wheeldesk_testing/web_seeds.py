@@ -156,3 +156,40 @@ def save_sessions_for(seconds: float) -> int:
             u.save(update_fields=["last_login", "first_name"])
         done += 1
     return done
+
+
+def record_at_once(name: str, barrier_dir: str, count: int) -> int:
+    """Record `count` KO put sales one fill at a time, as the worker's consumer does, starting
+    together with the other writers that share `barrier_dir` (each names itself there and waits
+    for two); how many executions this writer stored as new. Two of these at once are the
+    worker's live fill and a Sync click recording the same execution."""
+    from pathlib import Path
+
+    from wheeldesk_web.ledger.services import record_fills
+
+    barrier = Path(barrier_dir)
+    (barrier / name).touch()
+    deadline = time.monotonic() + 60
+    while len(list(barrier.iterdir())) < 2:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other writer did not start")
+        time.sleep(0.005)
+    created = 0
+    for i in range(count):
+        fill = option_fill(f"race-{i}", time=SIM_START + timedelta(minutes=i), strike=50.0 + i)
+        created += record_fills([fill], "nats")
+    return created
+
+
+def ledger_rows_for(symbol: str) -> dict[str, int]:
+    """The symbol's executions and stored cycles, and the cycles a rebuild from them makes:
+    stored cycles differing from rebuilt ones were written twice (or lost) by racing writers."""
+    from wheeldesk_web.ledger.models import Execution, WheelCycle
+    from wheeldesk_web.ledger.services import rebuild
+
+    stored = WheelCycle.objects.filter(symbol=symbol).count()
+    return {
+        "executions": Execution.objects.filter(symbol=symbol).count(),
+        "cycles": stored,
+        "rebuilt": rebuild([symbol]),
+    }

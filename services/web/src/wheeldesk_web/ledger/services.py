@@ -25,6 +25,7 @@ from wheeldesk_web.ledger.cycles import (
     dec,
     monthly_premium,
 )
+from wheeldesk_web.ledger.locks import ledger_writer
 from wheeldesk_web.ledger.models import Adjustment, Execution, PositionSnapshot, WheelCycle
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def record_fills(
             time.sleep(PAUSE_BETWEEN_WRITES)
         batch = incoming[i : i + BATCH]
         with transaction.atomic():
+            ledger_writer()
             index = Index(batch)
             for inc in batch:
                 outcome = record(inc, index)
@@ -218,6 +220,7 @@ def _q(value: Decimal | None) -> Decimal | None:
 def rebuild(symbols: Iterable[str] | None = None) -> int:
     """Recompute the cycles of these tickers (all when None) in one transaction."""
     with transaction.atomic():
+        ledger_writer()
         if symbols is None:
             symbols = set(Execution.objects.values_list("symbol", flat=True)) | set(
                 Adjustment.objects.values_list("symbol", flat=True)
