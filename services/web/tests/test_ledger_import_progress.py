@@ -53,15 +53,29 @@ def user_client(client):  # type: ignore[no-untyped-def]
     return client
 
 
-def test_a_large_import_shows_its_progress_then_its_outcome(user_client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def upload(user_client, monkeypatch):  # type: ignore[no-untyped-def]
+    """Post a 250-trade report (batches of 100) as the ledger page does: the answer and the
+    background run it handed over, (pk, records), stored only when the test runs it."""
     monkeypatch.setattr(services, "BATCH", 100)
     handed: list[tuple[int, list]] = []
     monkeypatch.setattr(imports, "start_in_background", lambda *run: handed.append(run))
 
-    upload = SimpleUploadedFile("history.xml", report(250), "text/xml")
-    answer = user_client.post(reverse("ledger:import"), {"file": upload})
-    [(pk, records)] = handed
-    assert answer.status_code == 302 and answer["Location"].endswith(f"?import={pk}")
+    def post(name: str = "h.xml"):  # type: ignore[no-untyped-def]
+        file = SimpleUploadedFile(name, report(250), "text/xml")
+        answer = user_client.post(reverse("ledger:import"), {"file": file})
+        assert answer.status_code == 302
+        pk, records = handed[-1]
+        return answer, pk, records
+
+    return post
+
+
+def test_a_large_import_shows_its_progress_then_its_outcome(
+    user_client, upload, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    answer, pk, records = upload("history.xml")
+    assert answer["Location"].endswith(f"?import={pk}")
     assert Execution.objects.count() == 0  # nothing stored by the request itself
     page = user_client.get(answer["Location"]).content.decode()
     assert 'id="flex-progress"' in page and "history.xml" in page
@@ -98,14 +112,10 @@ def test_a_large_import_shows_its_progress_then_its_outcome(user_client, monkeyp
     assert (row.status, row.total, row.processed, row.added) == ("done", 250, 250, 250)
 
 
-def test_a_stopped_import_says_how_far_it_got_and_how_to_finish(user_client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(services, "BATCH", 100)
-    handed: list[tuple[int, list]] = []
-    monkeypatch.setattr(imports, "start_in_background", lambda *run: handed.append(run))
-    user_client.post(
-        reverse("ledger:import"), {"file": SimpleUploadedFile("h.xml", report(250), "text/xml")}
-    )
-    [(pk, records)] = handed
+def test_a_stopped_import_says_how_far_it_got_and_how_to_finish(
+    user_client, upload, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    _, pk, records = upload()
     real_rebuild = services.rebuild
 
     def disk_full(symbols=None):  # type: ignore[no-untyped-def]
@@ -119,12 +129,8 @@ def test_a_stopped_import_says_how_far_it_got_and_how_to_finish(user_client, mon
     assert "Import failed: stopped after 250 of 250 trades (disk full)" in text
     assert "import the file again to complete it" in text
     # and so it does: the stored trades are recognised, the cycles rebuilt
-    again = user_client.post(
-        reverse("ledger:import"), {"file": SimpleUploadedFile("h.xml", report(250), "text/xml")}
-    )
-    [_, (pk2, records2)] = handed
+    _, pk2, records2 = upload()
     imports.run(pk2, records2)
-    assert again.status_code == 302
     row = FlexImport.objects.get(pk=pk2)
     assert (row.status, row.added, Execution.objects.count()) == ("done", 0, 250)
 
@@ -134,15 +140,9 @@ class _ProcessStopped(BaseException):
 
 
 def test_an_import_whose_process_stopped_is_failed_saying_how_far_it_got(
-    user_client, monkeypatch
+    user_client, upload, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(services, "BATCH", 100)
-    handed: list[tuple[int, list]] = []
-    monkeypatch.setattr(imports, "start_in_background", lambda *run: handed.append(run))
-    user_client.post(
-        reverse("ledger:import"), {"file": SimpleUploadedFile("h.xml", report(250), "text/xml")}
-    )
-    [(pk, records)] = handed
+    _, pk, records = upload()
     real_record_fills = services.record_fills
 
     def dies_after_two_batches(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -183,10 +183,7 @@ def test_an_import_whose_process_stopped_is_failed_saying_how_far_it_got(
 
     # importing again completes it
     monkeypatch.setattr(services, "record_fills", real_record_fills)
-    user_client.post(
-        reverse("ledger:import"), {"file": SimpleUploadedFile("h.xml", report(250), "text/xml")}
-    )
-    [_, (pk2, records2)] = handed
+    _, pk2, records2 = upload()
     imports.run(pk2, records2)
     again = FlexImport.objects.get(pk=pk2)
     assert (again.status, again.added, Execution.objects.count()) == ("done", 50, 250)
