@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from bridge_helpers import api, ctl
 from wheeldesk_testing.procs import Proc
+from wheeldesk_testing.waits import wait_until
 
 
 def ib_requests(sim: Proc, name: str) -> int:
@@ -88,9 +89,15 @@ def test_many_runs_at_once_stay_inside_ibs_ten_subscriptions(bridge: Proc, sim: 
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(run, range(24)))
     assert statuses == [200] * 24  # queued for a slot, never IB's error 322
-    # every subscription was cancelled once answered
-    assert ib_requests(sim, "cancelScannerSubscription") == ib_requests(
-        sim, "reqScannerSubscription"
+    # every subscription was cancelled once answered (the cancel goes out as the answer does:
+    # wait until tws-sim has read the last one)
+    wait_until(
+        lambda: (
+            ib_requests(sim, "cancelScannerSubscription")
+            == ib_requests(sim, "reqScannerSubscription")
+        ),
+        30,
+        "every scanner subscription cancelled",
     )
 
 
