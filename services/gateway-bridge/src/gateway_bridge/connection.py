@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -21,11 +20,7 @@ from wheeldesk.markettime import NY as EASTERN
 from wheeldesk.schemas.common import DataType
 from wheeldesk.schemas.connection import ConnectionState, ConnectionStatus
 
-from gateway_bridge.fundamentals import (
-    FUNDAMENTALS_REFUSED_CODES,
-    UNKNOWN_TICK_CODE,
-    UNKNOWN_TICKS,
-)
+from gateway_bridge.fundamentals import FUNDAMENTALS_REFUSED_CODES, UNKNOWN_TICK_CODE, refuses_258
 from gateway_bridge.markethours import MarketHours, MarketState
 from gateway_bridge.settings import BridgeSettings
 from gateway_bridge.tasks import background
@@ -75,7 +70,6 @@ class AnsweredErrors(logging.Filter):
     without it; fundamentals not_supported)."""
 
     prefixes = tuple(f"Error {code}," for code in ANSWERED_CODES)
-    unknown_tick = f"Error {UNKNOWN_TICK_CODE},"
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno == logging.ERROR and self.answered(str(record.msg)):
@@ -83,12 +77,9 @@ class AnsweredErrors(logging.Filter):
         return True
 
     def answered(self, msg: str) -> bool:
-        if msg.startswith(self.prefixes):
-            return True
-        if not msg.startswith(self.unknown_tick):
-            return False
-        named = UNKNOWN_TICKS.search(msg)
-        return named is not None and "258" in re.findall(r"\d+", named.group(1))
+        return msg.startswith(self.prefixes) or (
+            msg.startswith(f"Error {UNKNOWN_TICK_CODE},") and refuses_258(UNKNOWN_TICK_CODE, msg)
+        )
 
 
 class RetriedConnects(logging.Filter):

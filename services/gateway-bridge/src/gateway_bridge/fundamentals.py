@@ -160,6 +160,12 @@ def _tick_ids(ticks: str) -> list[str]:
     return [t.strip() for t in ticks.split(",") if t.strip()]
 
 
+def refuses_258(code: int, message: str) -> bool:
+    """IB's 321 refusing a tick list because it names 258 (not one merely listing it as legal)."""
+    named = UNKNOWN_TICKS.search(message) if code == UNKNOWN_TICK_CODE else None
+    return named is not None and "258" in _tick_ids(named.group(1))
+
+
 class GatewayTicks:
     """Whether the connected Gateway still knows generic tick 258, learnt from its refusal.
 
@@ -186,10 +192,7 @@ class GatewayTicks:
     def retry_ticks(self, ticks: str, exc: RequestError) -> str | None:
         """The tick list to ask again at once when IB refused `ticks` for naming 258 (and then
         remember that this Gateway lacks it); None for any other error."""
-        named = UNKNOWN_TICKS.search(exc.message) if exc.code == UNKNOWN_TICK_CODE else None
-        if named is None or "258" not in _tick_ids(named.group(1)):
-            return None
-        if "258" not in _tick_ids(ticks):
+        if not refuses_258(exc.code, exc.message) or "258" not in _tick_ids(ticks):
             return None
         if self.has_258:
             self._missing_on = self._connects()
